@@ -1,0 +1,39 @@
+"""Errors the harness reports to a person as one clear line."""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """A problem with configuration or environment, worded for the person running the harness.
+
+    Its message is a single line; the pytest plugin prints it without a traceback.
+    """
+
+
+class TargetUnavailable(HarnessError):
+    """The target could not be started or reached."""
+
+
+class ServiceMissing(HarnessError):
+    """The target does not offer a service a suite needs."""
+
+    def __init__(self, service: str, target: str, why: str = "") -> None:
+        self.service = service
+        self.target = target
+        detail = f": {why}" if why else ""
+        super().__init__(f"service '{service}' is not available on target '{target}'{detail}")
+
+
+class MigrationError(HarnessError):
+    """A migration file failed to apply; names the file and the statement."""
+
+    def __init__(self, path: str, statement: str, cause: str) -> None:
+        self.path = path
+        self.statement = statement
+        self.cause = cause
+        first = " ".join(statement.split())[:120]
+        super().__init__(f"{path}: statement `{first}` failed: {cause}")
+
+
+class DestructiveRefused(HarnessError):
+    """A destructive suite was asked to run on a target that did not opt in."""

@@ -1,0 +1,214 @@
+"""The SoberTube world as plain values, independent of any SQL.
+
+A World is what the access model reasons about and what the workload writes into
+a target. Field names here are the world's own; soberharness.workload.sql maps
+them to tables and columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Literal
+
+
+class Privacy(StrEnum):
+    PUBLIC = "public"
+    COMMUNITY = "community"
+    PRIVATE = "private"
+
+
+class FollowStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+
+
+class Role(StrEnum):
+    """Database role a request runs as, as PostgREST derives it from the token."""
+
+    ANON = "anon"
+    AUTHENTICATED = "authenticated"
+    SERVICE = "service_role"
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A signed-up user; has_profile is False for a user who has not created a profile yet."""
+
+    id: uuid.UUID
+    handle: str
+    privacy: Privacy = Privacy.PUBLIC
+    sober_since: dt.date = dt.date(2020, 1, 1)
+    moderator: bool = False
+    has_profile: bool = True
+
+    @property
+    def email(self) -> str:
+        return f"{self.handle}@example.test"
+
+
+@dataclasses.dataclass(frozen=True)
+class Follow:
+    follower: uuid.UUID
+    followee: uuid.UUID
+    status: FollowStatus = FollowStatus.ACCEPTED
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    blocker: uuid.UUID
+    blocked: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentRef:
+    """Points at a post or a video: the parent of a comment or a like."""
+
+    kind: Literal["post", "video"]
+    id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class Post:
+    id: uuid.UUID
+    author: uuid.UUID
+    body: str = "one day at a time"
+    hidden: bool = False  # hidden_at set by a moderator
+
+    @property
+    def ref(self) -> ContentRef:
+        return ContentRef("post", self.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Video:
+    id: uuid.UUID
+    owner: uuid.UUID
+    title: str = "my first year"
+    hidden: bool = False
+
+    @property
+    def ref(self) -> ContentRef:
+        return ContentRef("video", self.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Comment:
+    id: uuid.UUID
+    author: uuid.UUID
+    parent: ContentRef
+    body: str = "proud of you"
+
+
+@dataclasses.dataclass(frozen=True)
+class Like:
+    id: uuid.UUID
+    user: uuid.UUID
+    parent: ContentRef
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredObject:
+    """An object in a storage bucket; name is '<folder>/<file>', the folder being a user id."""
+
+    id: uuid.UUID
+    bucket: Literal["avatars", "videos"]
+    name: str
+    owner: uuid.UUID | None
+
+    @property
+    def folder(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+Entity = User | Follow | Block | Post | Video | Comment | Like | StoredObject
+
+
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """Who makes a request: a role, the signed-in user if any, and token facts."""
+
+    role: Role
+    user_id: uuid.UUID | None = None
+    moderator: bool = False  # token app_metadata.role == 'moderator'
+    aal: Literal["aal1", "aal2"] = "aal1"
+
+    @classmethod
+    def anon(cls) -> Viewer:
+        return cls(Role.ANON)
+
+    @classmethod
+    def service(cls) -> Viewer:
+        return cls(Role.SERVICE)
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(Role.AUTHENTICATED, user.id, moderator=user.moderator)
+
+
+@dataclasses.dataclass
+class World:
+    """Everything that exists: what the model reasons about and the workload writes."""
+
+    users: dict[uuid.UUID, User] = dataclasses.field(default_factory=dict)
+    follows: list[Follow] = dataclasses.field(default_factory=list)
+    blocks: list[Block] = dataclasses.field(default_factory=list)
+    posts: dict[uuid.UUID, Post] = dataclasses.field(default_factory=dict)
+    videos: dict[uuid.UUID, Video] = dataclasses.field(default_factory=dict)
+    comments: dict[uuid.UUID, Comment] = dataclasses.field(default_factory=dict)
+    likes: dict[uuid.UUID, Like] = dataclasses.field(default_factory=dict)
+    objects: dict[uuid.UUID, StoredObject] = dataclasses.field(default_factory=dict)
+
+    def add(self, entity: Entity) -> Entity:
+        match entity:
+            case User():
+                self.users[entity.id] = entity
+            case Follow():
+                self.follows.append(entity)
+            case Block():
+                self.blocks.append(entity)
+            case Post():
+                self.posts[entity.id] = entity
+            case Video():
+                self.videos[entity.id] = entity
+            case Comment():
+                self.comments[entity.id] = entity
+            case Like():
+                self.likes[entity.id] = entity
+            case StoredObject():
+                self.objects[entity.id] = entity
+        return entity
+
+    def entities(self) -> Iterator[Entity]:
+        yield from self.users.values()
+        yield from self.follows
+        yield from self.blocks
+        yield from self.posts.values()
+        yield from self.videos.values()
+        yield from self.comments.values()
+        yield from self.likes.values()
+        yield from self.objects.values()
+
+    def parent_owner(self, ref: ContentRef) -> uuid.UUID:
+        if ref.kind == "post":
+            return self.posts[ref.id].author
+        return self.videos[ref.id].owner
+
+    def copy(self) -> World:
+        return World(
+            users=dict(self.users),
+            follows=list(self.follows),
+            blocks=list(self.blocks),
+            posts=dict(self.posts),
+            videos=dict(self.videos),
+            comments=dict(self.comments),
+            likes=dict(self.likes),
+            objects=dict(self.objects),
+        )
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
