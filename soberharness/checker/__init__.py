@@ -1,0 +1,1 @@
+"""What should have happened (from an independent model) against what did."""

@@ -1,0 +1,116 @@
+"""The `local` target: the stack's services as processes on this machine, no Docker needed."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from soberharness.errors import HarnessError
+from soberharness.target.base import Keys, Service, Target
+from soberharness.target.migrations import (
+    STACK_BOOTSTRAP,
+    STACK_MIGRATIONS,
+    Migration,
+    apply_file,
+    apply_up,
+    bootstrap_files,
+    discover,
+)
+from soberharness.target.postgres import PostgresServer
+
+TEMPLATE_DB = "sobertube_template"
+DEFAULT_JWT_SECRET = "local-harness-secret-not-for-production-0123456789"
+
+
+class LocalTarget(Target):
+    """A private PostgreSQL (plus the services installed here) started for this run.
+
+    The template database holds the bootstrap and the migrations; every test module
+    gets a database of its own cloned from it (`new_database`).
+    """
+
+    kind = "local"
+    allows_destructive = True
+
+    def __init__(
+        self,
+        migrations: Path = STACK_MIGRATIONS,
+        bootstrap: Path = STACK_BOOTSTRAP,
+        workdir: Path | None = None,
+        pg_settings: dict[str, str] | None = None,
+        name: str = "local",
+    ) -> None:
+        self.name = name
+        self.labels = {"cloud": "none", "region": "this-machine"}
+        self.migrations_dir = migrations
+        self.bootstrap_dir = bootstrap
+        self.migrations: list[Migration] = discover(migrations)
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="soberharness-"))
+        self.pg = PostgresServer(self.workdir / "pg", settings=pg_settings)
+        self._keys = Keys(jwt_secret=os.environ.get("SOBERHARNESS_JWT_SECRET", DEFAULT_JWT_SECRET))
+        self._counter = itertools.count(1)
+        self._started = False
+
+    @property
+    def services(self) -> frozenset[Service]:
+        return frozenset({Service.POSTGRES})
+
+    @property
+    def keys(self) -> Keys:
+        return self._keys
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self.pg.start()
+        self._started = True
+        try:
+            self.build_template()
+        except BaseException:
+            self.stop()
+            raise
+
+    def build_template(self) -> None:
+        self.pg.create_database(TEMPLATE_DB)
+        with psycopg.connect(self.pg.dsn(TEMPLATE_DB), autocommit=True) as conn:
+            for path in bootstrap_files(self.bootstrap_dir):
+                apply_file(conn, path)
+            apply_up(conn, self.migrations)
+            conn.execute("CHECKPOINT")
+
+    def stop(self) -> None:
+        self.pg.stop()
+        self._started = False
+        if self._own_workdir and os.environ.get("SOBERHARNESS_KEEP_WORKDIR") != "1":
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def url(self, service: Service) -> str:
+        self.require(service)
+        raise HarnessError(f"service '{service}' has no URL on target '{self.name}'")
+
+    def admin_dsn(self, database: str | None = None) -> str:
+        return self.pg.dsn(database or TEMPLATE_DB)
+
+    def new_database(self, prefix: str = "t") -> str:
+        """A fresh database cloned from the migrated template; returns its name."""
+        name = f"{prefix}_{next(self._counter)}"
+        self.pg.create_database(name, template=TEMPLATE_DB)
+        return name
+
+    def empty_database(self, prefix: str = "scratch") -> str:
+        """A database with the bootstrap only (no migrations), for migration tests."""
+        name = f"{prefix}_{next(self._counter)}"
+        self.pg.create_database(name)
+        with psycopg.connect(self.pg.dsn(name), autocommit=True) as conn:
+            for path in bootstrap_files(self.bootstrap_dir):
+                apply_file(conn, path)
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.pg.drop_database(name)

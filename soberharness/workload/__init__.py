@@ -1,0 +1,1 @@
+"""What actors do: requests as PostgREST and the Storage API run them, subscriptions, uploads."""

@@ -1,0 +1,97 @@
+"""Run SQL exactly as PostgREST (and the Storage API) run a request.
+
+Per request PostgREST opens one transaction (READ ONLY for GET/HEAD), switches to the
+role named by the token with `set_config('role', ..., true)`, sets `request.jwt.claims`,
+`request.method`, `request.path`, `request.headers`, `request.cookies` and `search_path`
+as transaction-local settings, runs the query, and ends the transaction. Here the whole
+request goes to the server in one round trip and is rolled back (or committed), so a
+matrix cell leaves the database as it found it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from soberharness.workload.claims import claims_for
+from soberharness.world.entities import Viewer
+
+SEARCH_PATH = '"public", "extensions"'
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """A request's SQL: what runs as the caller, and superuser setup before the role switch."""
+
+    query: sql.Composable
+    method: str = "GET"
+    path: str = "/"
+    setup: Sequence[sql.Composable] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+    error: str | None = None  # "SQLSTATE: message"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def request_settings(viewer: Viewer, method: str, path: str, email: str | None = None) -> sql.Composed:
+    """The `SELECT set_config(...)` PostgREST issues at the start of each request."""
+    claims = claims_for(viewer, email)
+    settings = [
+        ("search_path", SEARCH_PATH),
+        ("role", viewer.role.value),
+        ("request.jwt.claims", json.dumps(claims)),
+        ("request.method", method),
+        ("request.path", path),
+        ("request.headers", json.dumps({"accept": "application/json"})),
+        ("request.cookies", "{}"),
+    ]
+    return sql.SQL("SELECT {}").format(
+        sql.SQL(", ").join(
+            sql.SQL("set_config({}, {}, true)").format(sql.Literal(k), sql.Literal(v))
+            for k, v in settings
+        )
+    )
+
+
+class RequestRunner:
+    """Runs requests on one connection (autocommit; each request is its own transaction)."""
+
+    def __init__(self, conn: psycopg.Connection, commit: bool = False) -> None:
+        if not conn.autocommit:
+            raise ValueError("RequestRunner needs an autocommit connection")
+        self.conn = conn
+        self.commit = commit
+
+    def run(self, viewer: Viewer, request: Request) -> Outcome:
+        read_only = request.method in ("GET", "HEAD") and not request.setup
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
+        parts: list[sql.Composable] = [sql.SQL(begin), *request.setup]
+        parts.append(request_settings(viewer, request.method, request.path))
+        parts.append(request.query)
+        parts.append(sql.SQL("COMMIT" if self.commit else "ROLLBACK"))
+        text = sql.SQL(";\n").join(parts).as_bytes(self.conn)
+        cur = self.conn.cursor()
+        try:
+            cur.execute(text)
+        except psycopg.Error as exc:
+            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+            state = exc.sqlstate or "?"
+            return Outcome([], 0, f"{state}: {(exc.diag.message_primary or str(exc)).strip()}")
+        # Results come in statement order: BEGIN, setup..., settings, query, end.
+        for _ in range(len(request.setup) + 2):
+            cur.nextset()
+        rows = cur.fetchall() if cur.description else []
+        return Outcome(rows, cur.rowcount)
