@@ -1,0 +1,1 @@
+"""Configuration files of the deployment under test: environment templates and their checks."""
