@@ -23,8 +23,19 @@ from soberharness.errors import HarnessError
 # Seed 1.1.1: postgres, realtime, auth, rest, storage, minio, imgproxy, edge functions,
 # redis, nginx; plus the SMTP sink (1.3.2). Names as in Supabase's compose file.
 SEED_SERVICES: frozenset[str] = frozenset(
-    {"db", "auth", "rest", "realtime", "storage", "minio", "imgproxy", "functions", "redis",
-     "gateway", "mail"}
+    {
+        "db",
+        "auth",
+        "rest",
+        "realtime",
+        "storage",
+        "minio",
+        "imgproxy",
+        "functions",
+        "redis",
+        "gateway",
+        "mail",
+    }
 )
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}; $$ is a literal dollar.
@@ -123,7 +134,9 @@ def check_compose_structure(compose: Mapping[str, Any]) -> list[str]:
             if dep not in services:
                 problems.append(f"service {name}: depends on unknown service {dep!r}")
             elif condition == "service_healthy" and "healthcheck" not in services[dep]:
-                problems.append(f"service {name}: waits for {dep} to be healthy, which has no health check")
+                problems.append(
+                    f"service {name}: waits for {dep} to be healthy, which has no health check"
+                )
         long_running = service.get("restart") not in (None, "no")
         if long_running and "healthcheck" not in service:
             problems.append(f"service {name}: no health check")
@@ -142,12 +155,16 @@ def check_compose_against_templates(
     variables = compose_variables(compose_file)
     for name, has_default in sorted(variables.items()):
         if not has_default and name not in REQUIRED_KEYS:
-            problems.append(f"${{{name}}}: used by the compose file, unknown to envcheck.REQUIRED_KEYS")
+            problems.append(
+                f"${{{name}}}: used by the compose file, unknown to envcheck.REQUIRED_KEYS"
+            )
     for label, path in templates.items():
         env = read_env_file(path)
         for name, has_default in sorted(variables.items()):
             if not has_default and name not in env:
-                problems.append(f"${{{name}}}: used by the compose file, not defined in the {label} template")
+                problems.append(
+                    f"${{{name}}}: used by the compose file, not defined in the {label} template"
+                )
         for name in sorted(REQUIRED_KEYS - env.keys()):
             problems.append(f"{name}: required by envcheck, not defined in the {label} template")
         for name in sorted(env.keys() - variables.keys() - REQUIRED_KEYS):

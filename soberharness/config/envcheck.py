@@ -240,8 +240,11 @@ def _check_urls(env: Mapping[str, str], production: bool) -> Iterable[str]:
             and env.get("GATEWAY_HTTP_PORT", "").isdigit()
             and (port or (443 if scheme == "https" else 80)) != int(env["GATEWAY_HTTP_PORT"])
         ):
-            yield f"{name}: port {port} is not the gateway's GATEWAY_HTTP_PORT {env['GATEWAY_HTTP_PORT']}"
-    for extra in filter(None, (u.strip() for u in env.get("ADDITIONAL_REDIRECT_URLS", "").split(","))):
+            gateway_port = env["GATEWAY_HTTP_PORT"]
+            yield f"{name}: port {port} is not the gateway's GATEWAY_HTTP_PORT {gateway_port}"
+    for extra in filter(
+        None, (u.strip() for u in env.get("ADDITIONAL_REDIRECT_URLS", "").split(","))
+    ):
         result = _parse_url("ADDITIONAL_REDIRECT_URLS", extra)
         if isinstance(result, str):
             yield result
@@ -251,7 +254,13 @@ def _check_urls(env: Mapping[str, str], production: bool) -> Iterable[str]:
 
 def _check_ports(env: Mapping[str, str]) -> Iterable[str]:
     seen: dict[str, str] = {}
-    for name in ("GATEWAY_HTTP_PORT", "DB_PUBLISHED_PORT", "MAILPIT_UI_PORT", "POSTGRES_PORT", "SMTP_PORT"):
+    for name in (
+        "GATEWAY_HTTP_PORT",
+        "DB_PUBLISHED_PORT",
+        "MAILPIT_UI_PORT",
+        "POSTGRES_PORT",
+        "SMTP_PORT",
+    ):
         value = env.get(name)
         if value is None:
             continue
@@ -292,7 +301,8 @@ def _check_secrets(
         yield f"SECRET_KEY_BASE: {len(base)} characters, at least {MIN_SECRET_KEY_BASE} needed"
     enc = env.get("REALTIME_DB_ENC_KEY")
     if enc is not None and len(enc) != REALTIME_ENC_KEY_LENGTH:
-        yield f"REALTIME_DB_ENC_KEY: must be exactly {REALTIME_ENC_KEY_LENGTH} characters, has {len(enc)}"
+        needed = REALTIME_ENC_KEY_LENGTH
+        yield f"REALTIME_DB_ENC_KEY: {len(enc)} characters, exactly {needed} needed"
     if not production:
         return
     for name in SECRET_KEYS:
@@ -302,7 +312,7 @@ def _check_secrets(
     for name in PASSWORD_KEYS:
         value = env.get(name)
         if value is not None and len(value) < MIN_PRODUCTION_PASSWORD:
-            yield f"{name}: {len(value)} characters, at least {MIN_PRODUCTION_PASSWORD} in production"
+            yield f"{name}: {len(value)} characters, {MIN_PRODUCTION_PASSWORD} needed in production"
     if env.get("SMTP_HOST", "").lower() in SMTP_SINK_HOSTS:
         yield f"SMTP_HOST: {env['SMTP_HOST']!r} is the local mail sink, not a real mail server"
     if env.get("ENABLE_EMAIL_AUTOCONFIRM", "").lower() == "true":
@@ -328,7 +338,9 @@ def check_env(
     secret = env.get("JWT_SECRET") or None
     problems += list(_check_api_key("ANON_KEY", env.get("ANON_KEY", ""), "anon", secret, now))
     problems += list(
-        _check_api_key("SERVICE_ROLE_KEY", env.get("SERVICE_ROLE_KEY", ""), "service_role", secret, now)
+        _check_api_key(
+            "SERVICE_ROLE_KEY", env.get("SERVICE_ROLE_KEY", ""), "service_role", secret, now
+        )
     )
     problems += list(_check_urls(env, production))
     problems += list(_check_ports(env))
