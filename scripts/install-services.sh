@@ -105,7 +105,7 @@ install_deno() {
       skip deno "npm installed the package but $target is missing (see $log)"
       return 0
     fi
-    ln -sfn "$target" "$BIN/deno"
+    ln -sfn "../deno/node_modules/.bin/deno" "$BIN/deno"
     if ! "$BIN/deno" --version >>"$log" 2>&1; then
       skip deno "the installed deno does not run: $(log_tail "$log") (see $log)"
       return 0
