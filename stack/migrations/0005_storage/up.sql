@@ -1,0 +1,76 @@
+-- Buckets and storage.objects policies. Object names are '<user id>/<file>'.
+
+insert into storage.buckets (id, name, public) values
+  ('avatars', 'avatars', true),
+  ('videos', 'videos', false);
+
+-- The user id an object name's first folder names, or null when it is not a uuid.
+create function private.object_owner(object_name text) returns uuid
+  language sql immutable security definer
+  set search_path = ''
+as $fn$
+  select case
+    when (storage.foldername(object_name))[1]
+         ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then ((storage.foldername(object_name))[1])::uuid
+  end
+$fn$;
+
+-- May the viewer read the videos-bucket object '<O>/...'? As O's content: the owner always,
+-- otherwise private.content_visible for O. When a video row points at this object
+-- (storage_path = name, or 'videos/' || name) and a moderator hid it, it is hidden too.
+create function private.video_object_visible(object_name text) returns boolean
+  language sql stable security definer
+  set search_path = ''
+as $fn$
+  select case
+    when private.object_owner(object_name) is null then private.is_moderator()
+    when private.object_owner(object_name) = auth.uid() then true
+    else private.content_visible(
+      private.object_owner(object_name),
+      (select max(v.hidden_at) from public.videos v
+       where v.owner_id = private.object_owner(object_name)
+         and v.storage_path in (object_name, 'videos/' || object_name)))
+  end
+$fn$;
+
+revoke all on all functions in schema private from public;
+grant execute on function private.object_owner(text), private.video_object_visible(text)
+  to anon, authenticated, service_role;
+
+-- Bucket rows are readable (the API lists and looks buckets up); objects are what is guarded.
+create policy sobertube_buckets_read on storage.buckets
+  for select to anon, authenticated
+  using (id in ('avatars', 'videos'));
+
+-- avatars: read by everyone; written, replaced, deleted only in one's own folder.
+create policy avatars_read on storage.objects
+  for select to anon, authenticated
+  using (bucket_id = 'avatars');
+create policy avatars_insert_own_folder on storage.objects
+  for insert to authenticated
+  with check (bucket_id = 'avatars' and private.object_owner(name) = (select auth.uid()));
+create policy avatars_update_own_folder on storage.objects
+  for update to authenticated
+  using (bucket_id = 'avatars' and private.object_owner(name) = (select auth.uid()))
+  with check (bucket_id = 'avatars' and private.object_owner(name) = (select auth.uid()));
+create policy avatars_delete_own_folder on storage.objects
+  for delete to authenticated
+  using (bucket_id = 'avatars' and private.object_owner(name) = (select auth.uid()));
+
+-- videos: read as the owner's content; written and replaced only by the owner; deleted by the
+-- owner or a moderator.
+create policy videos_read_as_content on storage.objects
+  for select to anon, authenticated
+  using (bucket_id = 'videos' and private.video_object_visible(name));
+create policy videos_insert_own_folder on storage.objects
+  for insert to authenticated
+  with check (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()));
+create policy videos_update_own_folder on storage.objects
+  for update to authenticated
+  using (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()))
+  with check (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()));
+create policy videos_delete_owner_or_moderator on storage.objects
+  for delete to authenticated
+  using (bucket_id = 'videos'
+         and (private.object_owner(name) = (select auth.uid()) or private.is_moderator()));

@@ -1,0 +1,1 @@
+drop table public.account_deletion_requests;
