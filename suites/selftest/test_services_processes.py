@@ -193,3 +193,25 @@ def test_child_dies_when_the_harness_dies(tmp_path: Path) -> None:
         if outer.poll() is None:
             outer.kill()
             outer.wait()
+
+
+def test_run_as_drops_to_another_account(tmp_path: Path) -> None:
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("run_as needs root: the harness is not running as root")
+    try:
+        account = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no 'postgres' account to switch to (install postgresql-15)")
+    log = tmp_path / "whoami.log"
+    proc = ManagedProcess(
+        "whoami",
+        ["/bin/sh", "-c", "echo uid $(id -u)"],
+        None,
+        log,
+        run_as=account,
+    )
+    proc.start()
+    assert proc.wait(timeout=10) == 0
+    assert f"uid {account.pw_uid}" in proc.log_tail(5)

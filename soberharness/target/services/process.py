@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -37,9 +38,14 @@ _LIVE: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
 
 
-def _child_setup(parent_pid: int) -> None:
-    """Runs in the child between fork and exec: die with the parent, never outlive it."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _child_setup(parent_pid: int, account: pwd.struct_passwd | None, death_signal: int) -> None:
+    """Runs in the child between fork and exec: drop to `account` if given, then ask for
+    `death_signal` when the parent dies (after the switch, which would clear it)."""
+    if account is not None:
+        os.setgroups([])
+        os.setgid(account.pw_gid)
+        os.setuid(account.pw_uid)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
 
@@ -87,7 +93,9 @@ def _one_line(text: str, limit: int = 600) -> str:
 class ManagedProcess:
     """One service process: `start()` (waits until ready), `stop()`, `signal()`, `log_tail()`.
 
-    `env` is laid over the current environment unless `inherit_env` is False.
+    `env` is laid over the current environment unless `inherit_env` is False. `run_as` runs it
+    as another account (PostgreSQL refuses root); `death_signal` is what the kernel sends it if
+    the harness dies (SIGKILL; PostgreSQL prefers SIGQUIT, which takes its backends too).
     """
 
     def __init__(
@@ -102,6 +110,8 @@ class ManagedProcess:
         cwd: str | os.PathLike[str] | None = None,
         inherit_env: bool = True,
         poll_interval: float = 0.1,
+        run_as: pwd.struct_passwd | None = None,
+        death_signal: int = signal.SIGKILL,
     ) -> None:
         if not argv:
             raise ValueError("argv must name a program")
@@ -114,6 +124,8 @@ class ManagedProcess:
         self.cwd = cwd
         self.inherit_env = inherit_env
         self.poll_interval = poll_interval
+        self.run_as = run_as
+        self.death_signal = death_signal
         self._popen: subprocess.Popen[bytes] | None = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -154,7 +166,10 @@ class ManagedProcess:
             raise TargetUnavailable(f"{self.name}: {program} is missing or not executable")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env} if self.inherit_env else dict(self.env)
-        parent = os.getpid()
+        parent, account, death = os.getpid(), self.run_as, self.death_signal
+        if self.run_as is not None and not self.log_path.exists():
+            self.log_path.touch()
+            os.chown(self.log_path, self.run_as.pw_uid, self.run_as.pw_gid)
         with self.log_path.open("ab") as log:
             log.write(f"--- {self.name}: {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -167,12 +182,13 @@ class ManagedProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=lambda: _child_setup(parent),
+                    preexec_fn=lambda: _child_setup(parent, account, death),
                 )
             except OSError as exc:
                 raise TargetUnavailable(f"{self.name}: cannot run {program}: {exc}") from None
         with _LIVE_LOCK:
             _LIVE.add(self)
+        _install_signal_cleanup()
         self._wait_ready()
         return self
 
@@ -259,6 +275,13 @@ class ManagedProcess:
     def __repr__(self) -> str:
         state = "alive" if self.alive else f"exited {self.returncode}" if self._popen else "new"
         return f"ManagedProcess({self.name!r}, pid={self.pid}, {state})"
+
+
+def _install_signal_cleanup() -> None:
+    """Also stop live processes when the harness gets SIGTERM/SIGHUP (via target.lifecycle)."""
+    from soberharness.target.lifecycle import register_cleanup
+
+    register_cleanup(_stop_all_at_exit)
 
 
 @atexit.register
