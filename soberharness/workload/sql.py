@@ -178,8 +178,9 @@ def select_one(row: Row) -> sql.Composed:
 
 def update(before: Row, after: Row) -> sql.Composed:
     changed = {c: v for c, v in after.values.items() if before.values.get(c) != v}
-    if not changed:
-        raise ValueError("update changes nothing")
+    if not changed:  # a no-op update still runs, as PostgREST would send it
+        column = next(c for c in after.values if c not in before.key)
+        changed = {column: after.values[column]}
     return sql.SQL("UPDATE {} SET {} WHERE {}").format(
         before.name,
         sql.SQL(", ").join(

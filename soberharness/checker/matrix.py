@@ -1,0 +1,166 @@
+"""The access matrix checker: each cell run in the database as PostgREST would run it,
+judged against the independent access model."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+from psycopg import sql
+
+from soberharness.access.model import AccessModel
+from soberharness.checker.results import Cell, CellResult, Op
+from soberharness.workload import sql as rows
+from soberharness.workload.as_postgrest import Outcome, Request, RequestRunner
+from soberharness.workload.matrix_cases import Action, Case, Ctx, cells
+from soberharness.world.entities import Entity, StoredObject, User, World
+from soberharness.world.matrix_world import MatrixWorld
+
+Progress = Callable[[int, int], None]
+
+
+@dataclasses.dataclass
+class MatrixRun:
+    results: list[CellResult]
+    seconds: float
+
+    @property
+    def mismatches(self) -> list[CellResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def rate(self) -> float:
+        return len(self.results) / self.seconds if self.seconds else 0.0
+
+
+def _path(entity: Entity) -> str:
+    if isinstance(entity, StoredObject):
+        return f"/storage/v1/object/{entity.bucket}/{entity.name}"
+    return f"/rest/v1/{rows.row_of(entity).table}"
+
+
+_METHOD = {Op.SELECT: "GET", Op.INSERT: "POST", Op.UPDATE: "PATCH", Op.DELETE: "DELETE"}
+
+
+def setup_statements(action: Action) -> list[sql.Composable]:
+    """Superuser statements turning the seeded world into the world the action needs."""
+    out: list[sql.Composable] = [rows.delete(rows.row_of(e)) for e in action.removed]
+    for entity in action.added:
+        if isinstance(entity, User) and not entity.has_profile:
+            out.append(rows.delete(rows.row_of(entity)))
+        else:
+            out.append(rows.insert(rows.row_of(entity)))
+    return out
+
+
+def request_for(action: Action) -> Request:
+    target = rows.row_of(action.target)
+    match action.op:
+        case Op.SELECT:
+            query: sql.Composable = rows.select_one(target)
+        case Op.INSERT:
+            query = rows.insert(target)
+        case Op.UPDATE:
+            assert action.after is not None
+            query = rows.update(target, rows.row_of(action.after))
+        case Op.DELETE:
+            query = rows.delete(target)
+    return Request(query, _METHOD[action.op], _path(action.target), setup_statements(action))
+
+
+def allowed(op: Op, outcome: Outcome) -> bool:
+    """Did the database let the request through? Reads must return the row; writes must
+    succeed and (for update/delete) touch exactly the one row."""
+    if not outcome.ok:
+        return False
+    if op is Op.SELECT:
+        return len(outcome.rows) == 1
+    if op is Op.INSERT:
+        return True
+    return outcome.rowcount == 1
+
+
+def detail(op: Op, outcome: Outcome) -> str:
+    if outcome.error:
+        return outcome.error
+    if op is Op.SELECT:
+        return f"{len(outcome.rows)} row(s) returned"
+    if op is Op.INSERT:
+        return "inserted"
+    return f"{outcome.rowcount} row(s) affected"
+
+
+class ExpectationCache:
+    """One AccessModel per distinct world a case prepares."""
+
+    def __init__(self, base: World) -> None:
+        self.base = base
+        self._models: dict[tuple[object, ...], AccessModel] = {}
+
+    def model(self, action: Action) -> AccessModel:
+        key = (action.removed, action.added)
+        if key not in self._models:
+            self._models[key] = AccessModel(action.world(self.base))
+        return self._models[key]
+
+    def expected(self, ctx: Ctx, action: Action) -> bool:
+        model = self.model(action)
+        match action.op:
+            case Op.SELECT:
+                return model.can_read(ctx.viewer, action.target)
+            case Op.INSERT:
+                return model.can_insert(ctx.viewer, action.target)
+            case Op.UPDATE:
+                assert action.after is not None
+                return model.can_update(ctx.viewer, action.target, action.after)
+            case Op.DELETE:
+                return model.can_delete(ctx.viewer, action.target)
+
+
+def plan(mw: MatrixWorld) -> list[tuple[Cell, Ctx, Action, Request, bool]]:
+    """Every cell with its request and the model's verdict, before anything runs."""
+    cache = ExpectationCache(mw.world)
+    planned = []
+    for cell, ctx, case in cells(mw):
+        action = _build(case, ctx)
+        planned.append((cell, ctx, action, request_for(action), cache.expected(ctx, action)))
+    return planned
+
+
+def _build(case: Case, ctx: Ctx) -> Action:
+    return case.build(ctx)
+
+
+def run_matrix(
+    dsn: str,
+    mw: MatrixWorld,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> MatrixRun:
+    """Run every cell against the database at `dsn`, which holds `mw.world`."""
+    planned = plan(mw)
+    started = time.perf_counter()
+    chunks = [planned[i::workers] for i in range(workers)]
+
+    def work(chunk: Sequence[tuple[Cell, Ctx, Action, Request, bool]]) -> list[CellResult]:
+        out: list[CellResult] = []
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            runner = RequestRunner(conn)
+            for cell, ctx, action, request, expected in chunk:
+                outcome = runner.run(ctx.viewer, request)
+                out.append(
+                    CellResult(cell, expected, allowed(action.op, outcome), detail(action.op, outcome))
+                )
+                if progress is not None:
+                    progress(1, len(planned))
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(work, chunks))
+    seconds = time.perf_counter() - started
+    order = {p[0]: i for i, p in enumerate(planned)}
+    results = sorted((r for part in parts for r in part), key=lambda r: order[r.cell])
+    return MatrixRun(results, seconds)
