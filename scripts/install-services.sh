@@ -5,6 +5,7 @@
 # Never fails the whole setup: a tool that cannot be installed prints
 #   skipped: <tool> because <reason>
 # and the script goes on; it exits 0 unless called with --strict (then 1 when anything was skipped).
+# GO=/path/to/go and NPM=/path/to/npm choose the commands (default: found on PATH).
 #
 # Versions live in scripts/versions.env. Layout:
 #   .tools/bin/<tool>            executables the harness looks for
@@ -36,20 +37,31 @@ mkdir -p "$BIN" "$STAMPS" "$LOGS"
 
 SKIPPED=0
 say() { echo "install-services: $*"; }
-skip() { say "skipped: $1 because $2"; SKIPPED=$((SKIPPED + 1)); }
+skip() { # tool reason: print it and keep it for the harness's skip messages
+  say "skipped: $1 because $2"
+  echo "$2" >"$STAMPS/$1.skipped"
+  SKIPPED=$((SKIPPED + 1))
+}
 wanted() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 installed() { # tool version binary -> 0 when the stamp matches and the binary runs
   [ -x "$BIN/$3" ] && [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]
 }
 log_tail() { tail -n 3 "$1" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
+# The go and npm commands: $GO / $NPM when set (a path), else found on PATH or where Go's
+# tarball and Debian put it.
 have_go() {
-  if ! command -v go >/dev/null 2>&1; then
-    for candidate in /usr/local/go/bin /usr/lib/go/bin; do
-      [ -x "$candidate/go" ] && PATH="$candidate:$PATH" && break
+  if [ -z "${GO:-}" ]; then
+    GO="$(command -v go || true)"
+    for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
+      [ -z "$GO" ] && [ -x "$candidate" ] && GO="$candidate"
     done
   fi
-  command -v go >/dev/null 2>&1
+  [ -n "$GO" ] && [ -x "$GO" ]
+}
+have_npm() {
+  [ -z "${NPM:-}" ] && NPM="$(command -v npm || true)"
+  [ -n "$NPM" ] && [ -x "$NPM" ]
 }
 
 # go_install TOOL MODULE_PACKAGE VERSION BUILT_NAME FINAL_NAME
@@ -69,10 +81,11 @@ go_install() {
   say "$tool: go install $pkg@$version (this can take a few minutes)"
   start=$(date +%s)
   if GOBIN="$gobin" GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 \
-      timeout 1500 go install "$pkg@$version" >"$log" 2>&1; then
+      timeout 1500 "$GO" install "$pkg@$version" >"$log" 2>&1; then
     end=$(date +%s)
     mv -f "$gobin/$built" "$BIN/$final"
     echo "$version" >"$STAMPS/$tool"
+    rm -f "$STAMPS/$tool.skipped"
     say "$tool $version installed as $BIN/$final in $((end - start)) s"
   else
     if grep -q "403 Forbidden" "$log"; then
@@ -90,7 +103,7 @@ install_deno() {
     say "deno $version already installed ($BIN/deno)"
     return 0
   fi
-  if ! command -v npm >/dev/null 2>&1; then
+  if ! have_npm; then
     skip deno "npm is not installed (Deno comes from the npm package 'deno')"
     return 0
   fi
@@ -98,7 +111,7 @@ install_deno() {
   say "deno: npm install deno@$version"
   start=$(date +%s)
   mkdir -p "$TOOLS/deno"
-  if timeout 600 npm install --no-audit --no-fund --prefix "$TOOLS/deno" "deno@$version" \
+  if timeout 600 "$NPM" install --no-audit --no-fund --prefix "$TOOLS/deno" "deno@$version" \
       >"$log" 2>&1; then
     target="$TOOLS/deno/node_modules/.bin/deno"
     if [ ! -e "$target" ]; then
@@ -112,6 +125,7 @@ install_deno() {
     fi
     end=$(date +%s)
     echo "$version" >"$STAMPS/deno"
+    rm -f "$STAMPS/deno.skipped"
     say "deno $version installed as $BIN/deno in $((end - start)) s"
   else
     skip deno "npm install failed: $(log_tail "$log") (see $log)"

@@ -23,6 +23,13 @@ from soberharness.target.services.tools import find_tool, missing_reason
 HOST = "127.0.0.1"
 
 
+def database_url(port: int, database: str = "postgres", user: str = "supabase_auth_admin",
+                 password: str | None = None, host: str = HOST) -> str:
+    """The URL GoTrue connects with: its own role, search_path=auth, no TLS on loopback."""
+    auth = f"{user}:{password}" if password else user
+    return f"postgres://{auth}@{host}:{port}/{database}?search_path=auth&sslmode=disable"
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 

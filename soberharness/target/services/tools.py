@@ -41,8 +41,14 @@ def find_tool(tool: str) -> Path | None:
 
 
 def missing_reason(tool: str) -> str:
-    """A one-line reason for a skip: '<tool> not installed: run scripts/install-services.sh'."""
-    return f"{tool} not installed: {INSTALL_HINT}"
+    """A one-line reason for a skip: '<tool> not installed: run scripts/install-services.sh',
+    plus why the last install attempt skipped it, when it did."""
+    reason = f"{tool} not installed: {INSTALL_HINT}"
+    try:
+        last = (TOOLS_BIN.parent / "stamps" / f"{tool}.skipped").read_text().strip()
+    except OSError:
+        return reason
+    return f"{reason} (last attempt skipped it because {last})" if last else reason
 
 
 def pinned_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
