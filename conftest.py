@@ -1,0 +1,3 @@
+"""Loads the harness's pytest plugin for every suite in this repository."""
+
+pytest_plugins = ["soberharness.pytest_plugin"]

@@ -1,0 +1,209 @@
+"""The harness as a pytest plugin: target selection, service markers, guard rails, reports.
+
+Options: --target NAME|FILE, --list-targets, --migrations DIR, --report-dir DIR,
+--confirm-destructive NAME. Markers: @pytest.mark.needs("auth", ...) skips a test with a
+reason naming the missing service; @pytest.mark.destructive is refused on targets that did
+not opt in.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from soberharness.errors import DestructiveRefused, HarnessError
+from soberharness.report.run_report import RunReport
+from soberharness.target.base import Service, Target
+from soberharness.target.migrations import REPO, STACK_MIGRATIONS
+from soberharness.target.selection import describe_targets, make_target
+
+REPORT_KEY = pytest.StashKey[RunReport]()
+TARGET_KEY = pytest.StashKey["TargetHolder"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("soberharness")
+    group.addoption(
+        "--target",
+        default=os.environ.get("SOBERHARNESS_TARGET", "local"),
+        help="where the stack runs: local (default), containers, or a remote target file (.toml)",
+    )
+    group.addoption("--list-targets", action="store_true", help="show configured targets and exit")
+    group.addoption(
+        "--migrations",
+        default=os.environ.get("SOBERHARNESS_MIGRATIONS", str(STACK_MIGRATIONS)),
+        help="migrations folder to check instead of stack/migrations (env SOBERHARNESS_MIGRATIONS)",
+    )
+    group.addoption(
+        "--report-dir",
+        default=os.environ.get("SOBERHARNESS_REPORT_DIR", str(REPO / "reports" / "latest")),
+        help="where to write summary.json, summary.md and matrix.html",
+    )
+    group.addoption(
+        "--confirm-destructive",
+        default=None,
+        metavar="TARGET",
+        help="name of the remote target on which destructive suites may run",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(*services): services the test needs from the target"
+    )
+    config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    if config.getoption("--list-targets"):
+        for line in describe_targets():
+            print(line)
+        pytest.exit("listed targets", returncode=0)
+    config.stash[TARGET_KEY] = TargetHolder(config)
+
+
+class TargetHolder:
+    """Builds the target on first use (collection-only runs never start anything)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._target: Target | None = None
+        self._started = False
+        self.report: RunReport | None = None
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            try:
+                self._target = make_target(
+                    self.config.getoption("--target"), Path(self.config.getoption("--migrations"))
+                )
+            except HarnessError as exc:
+                pytest.exit(f"soberharness: {exc}", returncode=4)
+        return self._target
+
+    def started(self) -> Target:
+        target = self.target
+        if not self._started:
+            _progress(self.config, f"starting target '{target.name}' ({target.kind})...")
+            began = time.monotonic()
+            try:
+                target.start()
+            except HarnessError as exc:
+                pytest.exit(f"soberharness: {exc}", returncode=4)
+            self._started = True
+            _progress(self.config, f"target '{target.name}' up in {time.monotonic() - began:.1f}s")
+        return target
+
+    def stop(self) -> None:
+        if self._target is not None and self._started:
+            self._target.stop()
+            self._started = False
+
+
+def _progress(config: pytest.Config, message: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not config.getoption("quiet", 0) > 1:
+        reporter.write_line(f"[soberharness] {message}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    needs = [s for m in item.iter_markers("needs") for s in m.args]
+    if needs or item.get_closest_marker("destructive"):
+        holder = item.config.stash[TARGET_KEY]
+        target = holder.target
+        for name in needs:
+            try:
+                service = Service(name)
+            except ValueError:
+                pytest.fail(f"unknown service '{name}' in needs() marker", pytrace=False)
+            if service not in target.services:
+                pytest.skip(f"target '{target.name}' ({target.kind}) offers no '{service}' service")
+        if item.get_closest_marker("destructive"):
+            from soberharness.target.guard import check_destructive
+
+            try:
+                check_destructive(target, item.config.getoption("--confirm-destructive"))
+            except DestructiveRefused as exc:
+                pytest.skip(f"refused: {exc}")
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The started target for this run; stopped at the end, on failure and on Ctrl-C."""
+    holder = request.config.stash[TARGET_KEY]
+    yield holder.started()
+    holder.stop()
+
+
+@pytest.fixture(scope="session")
+def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
+    holder: TargetHolder = request.config.stash[TARGET_KEY]
+    if holder.report is None:
+        holder.report = RunReport(
+            target=target.name,
+            target_kind=target.kind,
+            labels=dict(target.labels),
+            migrations=str(request.config.getoption("--migrations")),
+            secrets=target.keys.secrets(),
+        )
+    return holder.report
+
+
+@pytest.fixture(scope="module")
+def module_database(target: Target) -> Iterator[str]:
+    """DSN of a database of this module's own, cloned from the migrated template."""
+    yield from _fresh_database(target, "m")
+
+
+@pytest.fixture
+def scratch_database(target: Target) -> Iterator[str]:
+    """DSN of a throwaway database cloned from the migrated template (break it at will)."""
+    yield from _fresh_database(target, "scratch")
+
+
+def _fresh_database(target: Target, prefix: str) -> Iterator[str]:
+    new_database = getattr(target, "new_database", None)
+    if new_database is None:
+        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
+    name = new_database(prefix)
+    try:
+        yield target.admin_dsn(name)
+    finally:
+        target.drop_database(name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def admin_connection(module_database: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(module_database, autocommit=True) as conn:
+        yield conn
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    holder = terminalreporter.config.stash.get(TARGET_KEY, None)
+    if holder is None or holder.report is None:
+        return
+    report = holder.report
+    stats = terminalreporter.stats
+    report.outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped",
+                                                                      "error")}
+    folder = Path(terminalreporter.config.getoption("--report-dir"))
+    paths = report.write(folder)
+    terminalreporter.write_sep("-", "soberharness")
+    terminalreporter.write_line(report.one_line())
+    for mismatch in report.mismatches[:20]:
+        c = mismatch.cell
+        terminalreporter.write_line(
+            f"  MISMATCH {c.actor} {c.op.value} {c.table} [{c.case}] privacy={c.privacy}: "
+            f"expected {'allow' if mismatch.expected else 'deny'}, "
+            f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
+        )
+    terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    holder = session.config.stash.get(TARGET_KEY, None)
+    if holder is not None:
+        holder.stop()

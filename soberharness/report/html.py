@@ -1,0 +1,92 @@
+"""The access matrix as one HTML page: mismatches first, then every table coloured allow/deny."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from soberharness.checker.results import CellResult
+
+if TYPE_CHECKING:
+    from soberharness.report.run_report import RunReport
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+td,th{border:1px solid #ccc;padding:.2rem .45rem;font-size:.85rem;text-align:center}
+th.case{text-align:left}
+.allow{background:#d8f5d0}.deny{background:#f7d6d6}
+.bad{outline:3px solid #c00;font-weight:bold}
+.summary{font-size:1.05rem}
+"""
+
+
+def _cell(result: CellResult | None) -> str:
+    if result is None:
+        return "<td>·</td>"
+    verdict = "allow" if result.actual else "deny"
+    css = verdict + ("" if result.ok else " bad")
+    title = html.escape(
+        f"expected {'allow' if result.expected else 'deny'}, got {verdict}: {result.detail}"
+    )
+    mark = "✓" if result.actual else "✗"
+    return f'<td class="{css}" title="{title}">{mark}</td>'
+
+
+def render_html(report: RunReport) -> str:
+    s = report.summary()
+    m = s["matrix"]
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>SoberTube access matrix: {html.escape(report.target)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Access matrix: target {html.escape(report.target)} ({report.target_kind})</h1>",
+        f"<p class='summary'>{m['cells_checked']} cells checked, "
+        f"<b>{len(m['mismatches'])} mismatches</b>, {len(report.lints)} lint findings "
+        f"({len(report.lint_errors)} errors), {s['duration_s']:.1f}s.</p>",
+    ]
+    if report.mismatches:
+        out.append("<h2>Mismatches</h2><table><tr><th>actor</th><th>table</th><th>operation</th>"
+                   "<th>privacy</th><th>case</th><th>expected</th><th>actual</th><th>detail</th></tr>")
+        for r in report.mismatches:
+            c = r.cell
+            out.append(
+                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                    c.actor, c.table, c.op.value, c.privacy, c.case,
+                    "allow" if r.expected else "deny", "allow" if r.actual else "deny", r.detail,
+                )) + "</tr>"
+            )
+        out.append("</table>")
+    if report.lints:
+        out.append("<h2>Lint findings</h2><table><tr><th>rule</th><th>severity</th>"
+                   "<th>object</th><th>message</th></tr>")
+        for f in report.lints:
+            out.append(f"<tr><td>{f.rule}</td><td>{f.severity.value}</td>"
+                       f"<td>{html.escape(f.object)}</td><td>{html.escape(f.message)}</td></tr>")
+        out.append("</table>")
+    out += _tables(report.cells)
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _tables(cells: list[CellResult]) -> list[str]:
+    """One table per matrix table: rows are (operation, case, privacy), columns are actors."""
+    by_table: dict[str, list[CellResult]] = defaultdict(list)
+    for r in cells:
+        by_table[r.cell.table].append(r)
+    out = []
+    for table, results in by_table.items():
+        actors = list(dict.fromkeys(r.cell.actor for r in results))
+        rows: dict[tuple[str, str, str], dict[str, CellResult]] = defaultdict(dict)
+        for r in results:
+            rows[(r.cell.op.value, r.cell.case, r.cell.privacy)][r.cell.actor] = r
+        out.append(f"<h2>{html.escape(table)}</h2><table><tr><th>operation</th>"
+                   "<th class='case'>case</th><th>owner privacy</th>"
+                   + "".join(f"<th>{a}</th>" for a in actors) + "</tr>")
+        for (op, case, privacy), by_actor in rows.items():
+            out.append(f"<tr><td>{op}</td><th class='case'>{html.escape(case)}</th>"
+                       f"<td>{privacy}</td>" + "".join(_cell(by_actor.get(a)) for a in actors)
+                       + "</tr>")
+        out.append("</table>")
+    return out

@@ -1,0 +1,45 @@
+"""The run as Markdown, for CI logs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from soberharness.report.run_report import RunReport
+
+
+def render_markdown(report: RunReport) -> str:
+    s = report.summary()
+    m = s["matrix"]
+    lines = [
+        f"# SoberTube harness: target `{report.target}` ({report.target_kind})",
+        "",
+        f"- cells checked: **{m['cells_checked']}**, mismatches: **{len(m['mismatches'])}**"
+        + (f", {m['cells_per_second']} cells/s" if m["cells_per_second"] else ""),
+        f"- lint findings: {len(report.lints)} ({len(report.lint_errors)} errors)",
+        f"- tests: {', '.join(f'{k} {v}' for k, v in sorted(report.outcomes.items())) or 'none'}",
+        f"- duration: {s['duration_s']:.1f}s",
+        "",
+    ]
+    if m["mismatches"]:
+        lines += [
+            "## Mismatches",
+            "",
+            "| actor | table | operation | privacy | case | expected | actual | detail |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['actor']} | {c['table']} | {c['operation']} | {c['privacy']} | {c['case']} "
+            f"| {c['expected']} | {c['actual']} | {c['detail']} |"
+            for c in m["mismatches"]
+        ]
+        lines.append("")
+    if report.lints:
+        lines += ["## Lint findings", "", "| rule | severity | object | message |", "|---|---|---|---|"]
+        lines += [
+            f"| {f.rule} | {f.severity.value} | `{f.object}` | {f.message} |" for f in report.lints
+        ]
+        lines.append("")
+    for key, value in sorted(report.notes.items()):
+        lines.append(f"- {key}: {value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,102 @@
+"""What one run found, collected as the suites go, written as JSON, Markdown and HTML."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from soberharness.checker.results import CellResult, LintFinding, Severity
+from soberharness.report.redact import redact
+
+
+@dataclasses.dataclass
+class RunReport:
+    """Everything a run wants to tell: the matrix, lints, properties, benchmarks."""
+
+    target: str
+    target_kind: str
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    migrations: str = ""
+    started: float = dataclasses.field(default_factory=time.time)
+    cells: list[CellResult] = dataclasses.field(default_factory=list)
+    matrix_seconds: float = 0.0
+    lints: list[LintFinding] = dataclasses.field(default_factory=list)
+    lint_rules: list[str] = dataclasses.field(default_factory=list)
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
+    secrets: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def mismatches(self) -> list[CellResult]:
+        return [c for c in self.cells if not c.ok]
+
+    @property
+    def lint_errors(self) -> list[LintFinding]:
+        return [f for f in self.lints if f.severity is Severity.ERROR]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "target": {"name": self.target, "kind": self.target_kind, "labels": self.labels},
+            "migrations": self.migrations,
+            "started": dt.datetime.fromtimestamp(self.started, dt.UTC).isoformat(),
+            "duration_s": round(time.time() - self.started, 3),
+            "matrix": {
+                "cells_checked": len(self.cells),
+                "mismatches": [_cell_json(c) for c in self.mismatches],
+                "seconds": round(self.matrix_seconds, 3),
+                "cells_per_second": round(len(self.cells) / self.matrix_seconds, 1)
+                if self.matrix_seconds
+                else None,
+            },
+            "lints": {
+                "rules": self.lint_rules,
+                "findings": [dataclasses.asdict(f) for f in self.lints],
+            },
+            "tests": self.outcomes,
+            "notes": self.notes,
+        }
+
+    def one_line(self) -> str:
+        s = self.summary()
+        m = s["matrix"]
+        return (
+            f"soberharness on {self.target}: {m['cells_checked']} cells checked, "
+            f"{len(m['mismatches'])} mismatches, {len(self.lint_errors)} lint errors "
+            f"({len(self.lints)} findings), {s['duration_s']:.1f}s"
+        )
+
+    def write(self, folder: Path) -> list[Path]:
+        """Write summary.json, summary.md and matrix.html; return their paths."""
+        from soberharness.report.html import render_html
+        from soberharness.report.markdown import render_markdown
+
+        folder.mkdir(parents=True, exist_ok=True)
+        outputs = {
+            "summary.json": json.dumps(self.summary(), indent=2, default=str),
+            "summary.md": render_markdown(self),
+            "matrix.html": render_html(self),
+        }
+        paths = []
+        for name, text in outputs.items():
+            path = folder / name
+            path.write_text(redact(text, self.secrets))
+            paths.append(path)
+        return paths
+
+
+def _cell_json(result: CellResult) -> dict[str, Any]:
+    c = result.cell
+    return {
+        "actor": c.actor,
+        "table": c.table,
+        "operation": c.op.value,
+        "privacy": c.privacy,
+        "case": c.case,
+        "expected": "allow" if result.expected else "deny",
+        "actual": "allow" if result.actual else "deny",
+        "detail": result.detail,
+    }

@@ -1,0 +1,38 @@
+"""Every table x operation x actor x owner privacy level, in the database as PostgREST runs
+it, against the access model. One test per table and operation; a failure lists its cells."""
+
+from __future__ import annotations
+
+import pytest
+
+from soberharness.checker.matrix import MatrixRun
+from soberharness.workload.matrix_cases import CASES
+from soberharness.world.matrix_world import ACTORS
+
+SLICES = sorted({(case.table, case.op.value) for case in CASES})
+# Blocks are never updated (decision 6) and keys never change: nobody, service included.
+DENY_ALL = {("blocks", "update")}
+
+
+@pytest.mark.needs("postgres")
+@pytest.mark.parametrize(("table", "op"), SLICES, ids=[f"{t}-{o}" for t, o in SLICES])
+def test_cells_match_the_model(matrix_run: MatrixRun, table: str, op: str) -> None:
+    cells = [r for r in matrix_run.results if r.cell.table == table and r.cell.op.value == op]
+    assert {r.cell.actor for r in cells} == set(ACTORS), "every actor has cells"
+    wrong = [r for r in cells if not r.ok]
+    assert not wrong, "\n".join(
+        f"{r.cell.actor} {op} {table} [{r.cell.case}] privacy={r.cell.privacy}: "
+        f"expected {'allow' if r.expected else 'deny'}, got {'allow' if r.actual else 'deny'} "
+        f"({r.detail})"
+        for r in wrong
+    )
+
+
+@pytest.mark.needs("postgres")
+def test_matrix_has_both_verdicts_in_every_slice(matrix_run: MatrixRun) -> None:
+    """A slice where the model allows nothing (or everything) would check little."""
+    for table, op in SLICES:
+        verdicts = {r.expected for r in matrix_run.results
+                    if r.cell.table == table and r.cell.op.value == op}
+        wanted = {False} if (table, op) in DENY_ALL else {True, False}
+        assert verdicts == wanted, f"{table} {op} has only {verdicts}"
