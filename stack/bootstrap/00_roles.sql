@@ -39,6 +39,9 @@ begin
   if not exists (select 1 from pg_roles where rolname = 'supabase_storage_admin') then
     create role supabase_storage_admin login noinherit createrole noreplication;
   end if;
+  if not exists (select 1 from pg_roles where rolname = 'supabase_realtime_admin') then
+    create role supabase_realtime_admin login noinherit createrole replication;
+  end if;
   if not exists (select 1 from pg_roles where rolname = 'supabase_replication_admin') then
     create role supabase_replication_admin login replication;
   end if;
@@ -58,6 +61,7 @@ grant anon, authenticated, service_role to authenticator;
 grant supabase_admin to authenticator;
 grant anon, authenticated, service_role to postgres;
 grant pg_read_all_data to supabase_read_only_user;
+grant anon, authenticated, service_role to supabase_realtime_admin;
 
 -- Per-role settings (cluster-wide, idempotent).
 alter role anon set statement_timeout = '3s';
@@ -65,7 +69,7 @@ alter role authenticated set statement_timeout = '8s';
 alter role authenticator set statement_timeout = '8s';
 alter role authenticator set lock_timeout = '8s';
 alter role supabase_auth_admin set search_path = auth;
-alter role supabase_auth_admin set idle_in_transaction_session_timeout = '60s';
 alter role supabase_storage_admin set search_path = storage;
+alter role supabase_realtime_admin set search_path = public, extensions, realtime;
 alter role supabase_admin set search_path = "$user", public, auth, extensions;
 alter role postgres set search_path = "$user", public, extensions;

@@ -62,6 +62,7 @@ alter table storage.objects enable row level security;
 -- Path helpers used by storage policies: 'a/b/c.png' -> {a,b}, 'c.png', 'png'.
 create function storage.foldername(name text) returns text[]
   language plpgsql immutable
+  set search_path = ''
 as $fn$
 declare
   parts text[] := string_to_array(name, '/');
@@ -72,6 +73,7 @@ $fn$;
 
 create function storage.filename(name text) returns text
   language plpgsql immutable
+  set search_path = ''
 as $fn$
 declare
   parts text[] := string_to_array(name, '/');
@@ -82,6 +84,7 @@ $fn$;
 
 create function storage.extension(name text) returns text
   language plpgsql immutable
+  set search_path = ''
 as $fn$
 declare
   parts text[] := string_to_array(name, '/');
@@ -111,6 +114,7 @@ create function storage.search(
   metadata jsonb
 )
   language plpgsql stable
+  set search_path = ''
 as $fn$
 declare
   order_column text := case when sortcolumn in ('name', 'updated_at', 'created_at', 'last_accessed_at')
@@ -128,10 +132,13 @@ begin
        from matching m
        where array_length(m.path_tokens, 1) > $4
      )
-     (select f.folder, null::uuid, null::timestamptz, null::timestamptz, null::timestamptz, null::jsonb
+     (select f.folder as name, null::uuid as id, null::timestamptz as updated_at,
+             null::timestamptz as created_at, null::timestamptz as last_accessed_at,
+             null::jsonb as metadata
       from folders f order by f.folder %2$s)
      union all
-     (select m.path_tokens[$4], m.id, m.updated_at, m.created_at, m.last_accessed_at, m.metadata
+     (select m.path_tokens[$4] as name, m.id, m.updated_at, m.created_at, m.last_accessed_at,
+             m.metadata
       from matching m
       where array_length(m.path_tokens, 1) = $4
       order by %1$I %2$s)
@@ -144,6 +151,7 @@ $fn$;
 -- Keeps objects.updated_at current, as the Storage API's trigger does.
 create function storage.update_updated_at_column() returns trigger
   language plpgsql
+  set search_path = ''
 as $fn$
 begin
   new.updated_at := now();

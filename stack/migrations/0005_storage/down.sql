@@ -8,6 +8,8 @@ drop policy avatars_insert_own_folder on storage.objects;
 drop policy avatars_read on storage.objects;
 drop policy sobertube_buckets_read on storage.buckets;
 
+grant all on storage.objects, storage.buckets to anon, authenticated;
+
 drop function private.video_object_visible(text);
 drop function private.object_owner(text);
 

@@ -38,6 +38,14 @@ revoke all on all functions in schema private from public;
 grant execute on function private.object_owner(text), private.video_object_visible(text)
   to anon, authenticated, service_role;
 
+-- Storage grants the API roles every table privilege and lets RLS filter. SoberTube narrows
+-- that: anon writes nothing anywhere, and nobody but service_role creates or changes buckets or
+-- truncates objects (TRUNCATE is not subject to RLS).
+revoke insert, update, delete, truncate, references, trigger on storage.objects, storage.buckets
+  from anon;
+revoke truncate, references, trigger on storage.objects, storage.buckets from authenticated;
+revoke insert, update, delete on storage.buckets from authenticated;
+
 -- Bucket rows are readable (the API lists and looks buckets up); objects are what is guarded.
 create policy sobertube_buckets_read on storage.buckets
   for select to anon, authenticated
