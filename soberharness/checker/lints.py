@@ -1,0 +1,539 @@
+"""Static lints of a Supabase schema, in the spirit of Supabase's splinter.
+
+Each rule is one catalog query that looks at what the API roles (`anon`, `authenticated`) can
+reach in the schemas PostgREST exposes. Rules are listed in `RULES`, so a report can say which
+ran. Objects are named `schema.relation` for tables and views, `schema.function(args)` for
+functions (the identity arguments tell overloads apart). Pass the target's PGRST_DB_SCHEMAS as
+`exposed_schemas` when it differs from Supabase's default.
+
+Deliberate choices where splinter differs (it skips `storage` and is advisory):
+- `storage` is checked like `public`: it is exposed through PostgREST in a Supabase stack.
+- `rls_disabled_in_public` looks only at tables anon or authenticated hold some privilege on
+  (splinter's current version does the same with SELECT): without one, no request reaches the
+  table and RLS has nothing to guard. `rls_enabled_no_policy` is an error for every table in an
+  exposed schema (SoberTube's rules demand a policy on each), where splinter only informs.
+- `function_search_path_mutable` also covers `private`, where the policies' helpers live.
+- Objects that belong to an extension (`pg_depend.deptype = 'e'`) are skipped, as splinter does.
+- `security_definer_function_executable` skips functions returning `trigger`/`event_trigger`:
+  PostgreSQL refuses to call those outside a trigger, so they are not reachable over RPC.
+- `auth_users_exposed` follows views built on views: a view over a view over `auth.users`
+  counts. A foreign key to `auth.users` is not a reference through a view and is fine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from soberharness.checker.results import LintFinding, Severity
+from soberharness.errors import HarnessError
+
+DEFAULT_EXPOSED_SCHEMAS: tuple[str, ...] = ("public", "storage", "graphql_public")
+API_ROLES: tuple[str, ...] = ("anon", "authenticated")
+# Schemas whose functions must also pin their search_path: helpers that policies call.
+HELPER_SCHEMAS: tuple[str, ...] = ("private",)
+# Privileges anon must never hold on anything in an exposed schema ("anon writes nothing").
+ANON_FORBIDDEN = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+EMAIL_COLUMN_PATTERN = r"^(.*_)?e_?mail(_address)?$"  # email, e_mail, contact_email, ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LintScope:
+    """What a rule looks at: the exposed schemas and the roles requests run as."""
+
+    exposed_schemas: list[str]
+    api_roles: list[str]
+    helper_schemas: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class LintRule:
+    name: str
+    severity: Severity
+    summary: str
+    check: Callable[[psycopg.Connection, LintScope], list[LintFinding]]
+
+    def run(self, conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+        return self.check(conn, scope)
+
+
+# SQL fragments shared by the rules. `%(roles)s` is the list of API roles.
+_NOT_EXTENSION_MEMBER = """
+    not exists (
+        select 1 from pg_catalog.pg_depend d
+        where d.classid = 'pg_catalog.pg_class'::regclass and d.objid = c.oid
+          and d.deptype = 'e'
+    )"""
+_READERS = """
+    array(
+        select r from unnest(%(roles)s::text[]) as r
+        where pg_catalog.has_any_column_privilege(r, c.oid, 'SELECT')
+    )"""
+# API roles holding any privilege at all on relation c (table- or column-level).
+_HOLDERS = """
+    array(
+        select r from unnest(%(roles)s::text[]) as r
+        where pg_catalog.has_table_privilege(
+                  r, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+           or pg_catalog.has_any_column_privilege(
+                  r, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
+    )"""
+
+
+def _rows(conn: psycopg.Connection, sql: str, params: dict[str, object]) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql.encode(), params)
+        return list(cur.fetchall())
+
+
+def _params(scope: LintScope) -> dict[str, object]:
+    return {"schemas": scope.exposed_schemas, "roles": scope.api_roles}
+
+
+def _roles_text(roles: Sequence[str]) -> str:
+    return " and ".join(roles)
+
+
+# -- rules -----------------------------------------------------------------------------------
+def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # Like splinter's current version, only tables an API role holds a privilege on: a table
+    # no request can touch (e.g. storage.migrations once revoked) has nothing for RLS to guard.
+    rows = _rows(
+        conn,
+        f"""
+        select name, holders from (
+            select n.nspname || '.' || c.relname as name, {_HOLDERS} as holders
+            from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where c.relkind in ('r', 'p')
+              and n.nspname = any(%(schemas)s)
+              and not c.relrowsecurity
+              and {_NOT_EXTENSION_MEMBER}
+        ) t
+        where cardinality(holders) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "rls_disabled_in_public",
+            Severity.ERROR,
+            name,
+            f"table {name} is in an exposed schema and reachable by {_roles_text(holders)} "
+            "but row level security is disabled",
+        )
+        for name, holders in rows
+    ]
+
+
+def rls_enabled_no_policy(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    rows = _rows(
+        conn,
+        f"""
+        select n.nspname || '.' || c.relname
+        from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p')
+          and n.nspname = any(%(schemas)s)
+          and c.relrowsecurity
+          and not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = c.oid)
+          and {_NOT_EXTENSION_MEMBER}
+        order by 1
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "rls_enabled_no_policy",
+            Severity.ERROR,
+            name,
+            f"table {name} has row level security enabled but no policy",
+        )
+        for (name,) in rows
+    ]
+
+
+def security_definer_view(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # reloptions holds 'security_invoker=<value>' as written; boolin accepts what CREATE VIEW
+    # accepted (true/on/yes/1 and their prefixes).
+    rows = _rows(
+        conn,
+        f"""
+        select name, readers from (
+            select n.nspname || '.' || c.relname as name,
+                   {_READERS} as readers,
+                   coalesce((
+                       select bool_or(substr(o, length('security_invoker=') + 1)::boolean)
+                       from unnest(c.reloptions) as o
+                       where lower(o) like 'security\\_invoker=%%'
+                   ), false) as invoker
+            from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where c.relkind = 'v'
+              and n.nspname = any(%(schemas)s)
+              and {_NOT_EXTENSION_MEMBER}
+        ) v
+        where not invoker and cardinality(readers) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "security_definer_view",
+            Severity.ERROR,
+            name,
+            f"view {name} runs with its owner's rights (no security_invoker) and is readable by "
+            f"{_roles_text(readers)}",
+        )
+        for name, readers in rows
+    ]
+
+
+def security_definer_function_executable(
+    conn: psycopg.Connection, scope: LintScope
+) -> list[LintFinding]:
+    rows = _rows(
+        conn,
+        """
+        select name, executors from (
+            select n.nspname || '.' || p.proname
+                       || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+                       as name,
+                   array(
+                       select r from unnest(%(roles)s::text[]) as r
+                       where pg_catalog.has_function_privilege(r, p.oid, 'EXECUTE')
+                   ) as executors
+            from pg_catalog.pg_proc p
+            join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+            where p.prosecdef
+              and n.nspname = any(%(schemas)s)
+              and p.prorettype not in ('pg_catalog.trigger'::regtype,
+                                       'pg_catalog.event_trigger'::regtype)
+              and not exists (
+                  select 1 from pg_catalog.pg_depend d
+                  where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid
+                    and d.deptype = 'e'
+              )
+        ) f
+        where cardinality(executors) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "security_definer_function_executable",
+            Severity.ERROR,
+            name,
+            f"SECURITY DEFINER function {name} is executable by {_roles_text(executors)}",
+        )
+        for name, executors in rows
+    ]
+
+
+def function_search_path_mutable(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    rows = _rows(
+        conn,
+        """
+        select n.nspname || '.' || p.proname
+                   || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+        from pg_catalog.pg_proc p
+        join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = any(%(schemas)s)
+          and p.prokind in ('f', 'p')
+          and not exists (
+              select 1 from unnest(coalesce(p.proconfig, '{}')) as setting
+              where setting like 'search\\_path=%%'
+          )
+          and not exists (
+              select 1 from pg_catalog.pg_depend d
+              where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid
+                and d.deptype = 'e'
+          )
+        order by 1
+        """,
+        {"schemas": scope.exposed_schemas + scope.helper_schemas},
+    )
+    return [
+        LintFinding(
+            "function_search_path_mutable",
+            Severity.WARN,
+            name,
+            f"function {name} has no fixed search_path (set one with SET search_path)",
+        )
+        for (name,) in rows
+    ]
+
+
+def auth_users_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # Views and materialized views whose query reads auth.users, directly or through other
+    # views: a view's query is its _RETURN rule, which depends on every relation it reads.
+    rows = _rows(
+        conn,
+        f"""
+        with recursive reads_users(oid) as (
+            select r.ev_class
+            from pg_catalog.pg_depend d
+            join pg_catalog.pg_rewrite r on r.oid = d.objid
+            where d.classid = 'pg_catalog.pg_rewrite'::regclass
+              and d.refclassid = 'pg_catalog.pg_class'::regclass
+              and d.refobjid = to_regclass('auth.users')
+              and r.ev_class <> d.refobjid
+            union
+            select r.ev_class
+            from reads_users u
+            join pg_catalog.pg_depend d
+              on d.refobjid = u.oid and d.refclassid = 'pg_catalog.pg_class'::regclass
+             and d.classid = 'pg_catalog.pg_rewrite'::regclass
+            join pg_catalog.pg_rewrite r on r.oid = d.objid
+            where r.ev_class <> u.oid
+        )
+        select name, kind, readers from (
+            select n.nspname || '.' || c.relname as name,
+                   case c.relkind when 'm' then 'materialized view' else 'view' end as kind,
+                   {_READERS} as readers
+            from reads_users u
+            join pg_catalog.pg_class c on c.oid = u.oid
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where c.relkind in ('v', 'm')
+              and n.nspname = any(%(schemas)s)
+        ) v
+        where cardinality(readers) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "auth_users_exposed",
+            Severity.ERROR,
+            name,
+            f"{kind} {name} reads auth.users and is readable by {_roles_text(readers)}",
+        )
+        for name, kind, readers in rows
+    ]
+
+
+def email_column_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    rows = _rows(
+        conn,
+        f"""
+        select name, string_agg(distinct column_name, ', ' order by column_name),
+               array_agg(distinct role order by role)
+        from (
+            select n.nspname || '.' || c.relname as name, a.attname::text as column_name, r as role
+            from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            join pg_catalog.pg_attribute a
+              on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            cross join unnest(%(roles)s::text[]) as r
+            where c.relkind in ('r', 'p', 'v', 'm', 'f')
+              and n.nspname = any(%(schemas)s)
+              and lower(a.attname) ~ %(pattern)s
+              and pg_catalog.has_column_privilege(r, c.oid, a.attnum, 'SELECT')
+              and {_NOT_EXTENSION_MEMBER}
+        ) readable
+        group by name
+        order by name
+        """,
+        {**_params(scope), "pattern": EMAIL_COLUMN_PATTERN},
+    )
+    return [
+        LintFinding(
+            "email_column_exposed",
+            Severity.ERROR,
+            name,
+            f"{name} has e-mail column(s) {columns} readable by {_roles_text(readers)}",
+        )
+        for name, columns, readers in rows
+    ]
+
+
+def anon_unexpected_grant(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # Column-level grants count for INSERT/UPDATE/REFERENCES/SELECT; has_*_privilege also
+    # counts what PUBLIC holds.
+    rows = _rows(
+        conn,
+        f"""
+        select name, privileges, rls_off from (
+            select n.nspname || '.' || c.relname as name,
+                   array_remove(array[
+                       case when has_any_column_privilege('anon', c.oid, 'SELECT')
+                            then 'SELECT' end,
+                       case when has_any_column_privilege('anon', c.oid, 'INSERT')
+                            then 'INSERT' end,
+                       case when has_any_column_privilege('anon', c.oid, 'UPDATE')
+                            then 'UPDATE' end,
+                       case when has_table_privilege('anon', c.oid, 'DELETE')
+                            then 'DELETE' end,
+                       case when has_table_privilege('anon', c.oid, 'TRUNCATE')
+                            then 'TRUNCATE' end,
+                       case when has_any_column_privilege('anon', c.oid, 'REFERENCES')
+                            then 'REFERENCES' end,
+                       case when has_table_privilege('anon', c.oid, 'TRIGGER')
+                            then 'TRIGGER' end
+                   ], null) as privileges,
+                   c.relkind in ('r', 'p') and not c.relrowsecurity as rls_off
+            from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where c.relkind in ('r', 'p', 'v', 'm', 'f')
+              and n.nspname = any(%(schemas)s)
+              and {_NOT_EXTENSION_MEMBER}
+        ) t
+        where cardinality(privileges) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    findings: list[LintFinding] = []
+    for name, privileges, rls_off in rows:
+        if rls_off:
+            flagged = list(privileges)
+            why = "on a table without row level security"
+        else:
+            flagged = [p for p in privileges if p in ANON_FORBIDDEN]
+            why = "(anon writes nothing)"
+        if flagged:
+            findings.append(
+                LintFinding(
+                    "anon_unexpected_grant",
+                    Severity.ERROR,
+                    name,
+                    f"anon holds {', '.join(flagged)} on {name} {why}",
+                )
+            )
+    return findings
+
+
+def materialized_view_in_api(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    rows = _rows(
+        conn,
+        f"""
+        select name, readers from (
+            select n.nspname || '.' || c.relname as name, {_READERS} as readers
+            from pg_catalog.pg_class c
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where c.relkind = 'm'
+              and n.nspname = any(%(schemas)s)
+              and {_NOT_EXTENSION_MEMBER}
+        ) m
+        where cardinality(readers) > 0
+        order by name
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "materialized_view_in_api",
+            Severity.WARN,
+            name,
+            f"materialized view {name} (no row level security) is readable by "
+            f"{_roles_text(readers)}",
+        )
+        for name, readers in rows
+    ]
+
+
+RULES: tuple[LintRule, ...] = (
+    LintRule(
+        "rls_disabled_in_public",
+        Severity.ERROR,
+        "table in an exposed schema with row level security disabled",
+        rls_disabled_in_public,
+    ),
+    LintRule(
+        "rls_enabled_no_policy",
+        Severity.ERROR,
+        "table in an exposed schema with row level security enabled but no policy",
+        rls_enabled_no_policy,
+    ),
+    LintRule(
+        "security_definer_view",
+        Severity.ERROR,
+        "view readable by anon/authenticated that does not run as the invoker",
+        security_definer_view,
+    ),
+    LintRule(
+        "security_definer_function_executable",
+        Severity.ERROR,
+        "SECURITY DEFINER function executable by anon/authenticated (PUBLIC included)",
+        security_definer_function_executable,
+    ),
+    LintRule(
+        "function_search_path_mutable",
+        Severity.WARN,
+        "function in an exposed or helper schema without a fixed search_path",
+        function_search_path_mutable,
+    ),
+    LintRule(
+        "auth_users_exposed",
+        Severity.ERROR,
+        "view or materialized view reading auth.users, readable by anon/authenticated",
+        auth_users_exposed,
+    ),
+    LintRule(
+        "email_column_exposed",
+        Severity.ERROR,
+        "e-mail column in a table or view readable by anon/authenticated",
+        email_column_exposed,
+    ),
+    LintRule(
+        "anon_unexpected_grant",
+        Severity.ERROR,
+        "anon holds a write privilege, or any privilege on a table without RLS",
+        anon_unexpected_grant,
+    ),
+    LintRule(
+        "materialized_view_in_api",
+        Severity.WARN,
+        "materialized view readable by anon/authenticated",
+        materialized_view_in_api,
+    ),
+)
+
+
+def rule_names() -> list[str]:
+    return [rule.name for rule in RULES]
+
+
+def _missing_roles(conn: psycopg.Connection, roles: Sequence[str]) -> list[str]:
+    rows = _rows(
+        conn,
+        "select r from unnest(%(roles)s::text[]) as r "
+        "where not exists (select 1 from pg_catalog.pg_roles where rolname = r)",
+        {"roles": list(roles)},
+    )
+    return [r for (r,) in rows]
+
+
+def run_lints(
+    conn: psycopg.Connection,
+    exposed_schemas: Sequence[str] = DEFAULT_EXPOSED_SCHEMAS,
+    rules: Sequence[LintRule] = RULES,
+) -> list[LintFinding]:
+    """Run `rules` against the database behind `conn`; findings sorted by severity, rule, object.
+
+    Read-only. Runs in a transaction (a savepoint if one is open) so a failing query leaves
+    the connection usable.
+    """
+    scope = LintScope(list(exposed_schemas), list(API_ROLES), list(HELPER_SCHEMAS))
+    findings: list[LintFinding] = []
+    try:
+        with conn.transaction():
+            missing = _missing_roles(conn, scope.api_roles)
+            if missing:
+                raise HarnessError(
+                    f"role(s) {', '.join(missing)} missing: the database has no Supabase API "
+                    "roles, apply stack/bootstrap first"
+                )
+            for rule in rules:
+                findings.extend(rule.run(conn, scope))
+    except psycopg.Error as exc:
+        cause = (exc.diag.message_primary or str(exc)).strip()
+        raise HarnessError(f"schema lint query failed: {cause}") from None
+    order = {Severity.ERROR: 0, Severity.WARN: 1}
+    return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.object))

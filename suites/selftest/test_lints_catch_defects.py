@@ -1,0 +1,308 @@
+"""The schema lints: the clean stack has no error finding, and each deliberate defect applied on
+top of it is reported, by rule and object, with nothing else new."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from soberharness.checker.lints import RULES, LintRule, LintScope, run_lints
+from soberharness.checker.results import LintFinding, Severity
+from soberharness.errors import HarnessError
+from soberharness.target import migrations
+from soberharness.target.postgres import PostgresServer, find_bindir
+
+TEMPLATE = "lints_template"
+
+ScratchFactory = Callable[[], contextlib.AbstractContextManager[psycopg.Connection]]
+
+
+@pytest.fixture(scope="session")
+def stack_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchFactory]:
+    """A private PostgreSQL with stack/bootstrap + stack/migrations in a template database;
+    yields a factory of scratch databases cloned from it (each dropped after use).
+
+    The only fixture that starts PostgreSQL here: swap it for the shared one when it exists.
+    """
+    try:
+        find_bindir()
+    except HarnessError as exc:
+        pytest.skip(f"needs postgres (a local PostgreSQL 15+ server): {exc}")
+    server = PostgresServer(tmp_path_factory.mktemp("lints-pg"))
+    try:
+        server.start()
+        server.create_database(TEMPLATE)
+        with psycopg.connect(server.dsn(TEMPLATE), autocommit=True) as conn:
+            for path in migrations.bootstrap_files():
+                migrations.apply_file(conn, path)
+            migrations.apply_up(conn, migrations.discover(migrations.STACK_MIGRATIONS))
+        counter = itertools.count()
+
+        @contextlib.contextmanager
+        def scratch() -> Iterator[psycopg.Connection]:
+            name = f"lints_{next(counter)}"
+            dsn = server.create_database(name, template=TEMPLATE)
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    yield conn
+            finally:
+                server.drop_database(name)
+
+        yield scratch
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db(stack_scratch: ScratchFactory) -> Iterator[psycopg.Connection]:
+    with stack_scratch() as conn:
+        yield conn
+
+
+Key = tuple[str, Severity, str]
+
+
+def _keys(findings: list[LintFinding]) -> set[Key]:
+    return {(f.rule, f.severity, f.object) for f in findings}
+
+
+def _show(keys: set[Key]) -> str:
+    return "; ".join(f"{rule} [{sev}] {obj}" for rule, sev, obj in sorted(keys)) or "none"
+
+
+def test_clean_stack_has_no_error_findings(db: psycopg.Connection) -> None:
+    findings = run_lints(db)
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    assert errors == [], "clean stack has error findings:\n" + "\n".join(
+        f"{f.rule} {f.object}: {f.message}" for f in errors
+    )
+
+
+def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
+    names = [rule.name for rule in RULES]
+    assert len(names) == len(set(names))
+    assert {
+        "rls_disabled_in_public",
+        "rls_enabled_no_policy",
+        "security_definer_view",
+        "security_definer_function_executable",
+        "function_search_path_mutable",
+        "auth_users_exposed",
+        "email_column_exposed",
+        "anon_unexpected_grant",
+        "materialized_view_in_api",
+    } == set(names)
+    db.execute(b"alter table public.posts disable row level security")
+    for rule in RULES:
+        findings = run_lints(db, rules=[rule])
+        assert all(f.rule == rule.name and f.severity is rule.severity for f in findings)
+
+
+E, W = Severity.ERROR, Severity.WARN
+
+# (test id, SQL run by the superuser on top of the clean stack, findings it must add - exactly)
+DEFECTS: list[tuple[str, list[str], set[Key]]] = [
+    (
+        "rls disabled on posts",
+        ["alter table public.posts disable row level security"],
+        # anon keeps its SELECT on posts, now with no RLS behind it: both rules say so.
+        {
+            ("rls_disabled_in_public", E, "public.posts"),
+            ("anon_unexpected_grant", E, "public.posts"),
+        },
+    ),
+    (
+        "table with RLS and no policy",
+        [
+            "create table public.notes (id bigint primary key, body text)",
+            "alter table public.notes enable row level security",
+            # the image's default privileges gave anon everything: take that away so that the
+            # missing policy is the only defect
+            "revoke all on public.notes from anon",
+        ],
+        {("rls_enabled_no_policy", E, "public.notes")},
+    ),
+    (
+        "definer view readable by anon",
+        [
+            "create view public.post_view as select id, author_id, body from public.posts",
+            "revoke all on public.post_view from anon",
+            "grant select on public.post_view to anon",
+        ],
+        {("security_definer_view", E, "public.post_view")},
+    ),
+    (
+        "view with security_invoker turned off",
+        [
+            "create view public.post_bodies with (security_invoker = false, "
+            "security_barrier = true) as select id, body from public.posts",
+            "revoke all on public.post_bodies from anon",
+        ],
+        {("security_definer_view", E, "public.post_bodies")},
+    ),
+    (
+        "security definer function for authenticated",
+        [
+            "create function public.leak() returns setof public.posts language sql stable "
+            "security definer set search_path = '' as $$ select * from public.posts $$",
+            "revoke all on function public.leak() from public, anon, authenticated",
+            "grant execute on function public.leak() to authenticated",
+        ],
+        {("security_definer_function_executable", E, "public.leak()")},
+    ),
+    (
+        "security definer function via PUBLIC",
+        [
+            "create function public.leak_all() returns bigint language sql stable "
+            "security definer set search_path = '' as $$ select count(*) from public.posts $$",
+            "revoke all on function public.leak_all() from anon, authenticated",
+            "grant execute on function public.leak_all() to public",
+        ],
+        {("security_definer_function_executable", E, "public.leak_all()")},
+    ),
+    (
+        "function without search_path",
+        [
+            "create function public.add_one(i integer) returns integer language sql immutable "
+            "as $$ select i + 1 $$"
+        ],
+        {("function_search_path_mutable", W, "public.add_one(i integer)")},
+    ),
+    (
+        "view of auth.users for authenticated",
+        [
+            "create view public.user_emails as select id, email from auth.users",
+            "revoke all on public.user_emails from anon, authenticated",
+            "grant select on public.user_emails to authenticated",
+        ],
+        # The view reads auth.users, shows e-mails and runs as its owner: three true findings.
+        {
+            ("auth_users_exposed", E, "public.user_emails"),
+            ("email_column_exposed", E, "public.user_emails"),
+            ("security_definer_view", E, "public.user_emails"),
+        },
+    ),
+    (
+        "auth.users through an unexposed view",
+        [
+            "create view private.user_rows as select id, created_at from auth.users",
+            "create view public.member_since with (security_invoker = true) "
+            "as select id, created_at from private.user_rows",
+            "revoke all on public.member_since from anon",
+        ],
+        {("auth_users_exposed", E, "public.member_since")},
+    ),
+    (
+        "e-mail column in a guarded table",
+        [
+            "create table public.contacts (id uuid primary key, contact_email text)",
+            "alter table public.contacts enable row level security",
+            "create policy contacts_own on public.contacts for select to authenticated "
+            "using (id = (select auth.uid()))",
+            "revoke all on public.contacts from anon",
+        ],
+        {("email_column_exposed", E, "public.contacts")},
+    ),
+    (
+        "insert on posts granted to anon",
+        ["grant insert on public.posts to anon"],
+        {("anon_unexpected_grant", E, "public.posts")},
+    ),
+    (
+        "column-level update granted to anon",
+        ["grant update (body) on public.posts to anon"],
+        {("anon_unexpected_grant", E, "public.posts")},
+    ),
+    (
+        "materialized view readable by anon",
+        [
+            "create materialized view public.post_counts as "
+            "select author_id, count(*) as posts from public.posts group by author_id",
+            "revoke all on public.post_counts from anon",
+            "grant select on public.post_counts to anon",
+        ],
+        {("materialized_view_in_api", W, "public.post_counts")},
+    ),
+    # Things that look alike but are fine: the rules must stay quiet.
+    (
+        "invoker view readable by anon is fine",
+        [
+            "create view public.visible_posts with (security_invoker = on) "
+            "as select id, body from public.posts",
+            "revoke all on public.visible_posts from anon",
+            "grant select on public.visible_posts to anon",
+        ],
+        set(),
+    ),
+    (
+        "foreign key to auth.users is fine",
+        [
+            "create table public.settings (user_id uuid primary key references auth.users(id) "
+            "on delete cascade, theme text)",
+            "alter table public.settings enable row level security",
+            "create policy settings_own on public.settings for all to authenticated "
+            "using (user_id = (select auth.uid()))",
+            "revoke all on public.settings from anon",
+        ],
+        set(),
+    ),
+    (
+        "security definer trigger function is fine",
+        [
+            "create function public.touch() returns trigger language plpgsql security definer "
+            "set search_path = '' as $$ begin return new; end $$",
+        ],
+        set(),
+    ),
+    (
+        "table no API role can touch needs no RLS",
+        [
+            "create table public.ledger (id bigint primary key)",
+            "revoke all on public.ledger from anon, authenticated, public",
+        ],
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [pytest.param(sql, expected, id=name) for name, sql, expected in DEFECTS],
+)
+def test_defect_is_reported_exactly(
+    db: psycopg.Connection, statements: list[str], expected: set[Key]
+) -> None:
+    before = _keys(run_lints(db))
+    for statement in statements:
+        db.execute(statement.encode())
+    after = _keys(run_lints(db))
+    added, removed = after - before, before - after
+    assert added == expected, f"new findings: {_show(added)}; expected: {_show(expected)}"
+    assert removed == set(), f"findings that vanished: {_show(removed)}"
+
+
+def test_findings_name_the_object_in_one_line(db: psycopg.Connection) -> None:
+    db.execute(b"alter table public.posts disable row level security")
+    findings = [f for f in run_lints(db) if f.object == "public.posts"]
+    assert findings
+    for finding in findings:
+        assert "public.posts" in finding.message
+        assert "\n" not in finding.message
+
+
+def _broken_check(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    conn.execute(b"select * from no_such_catalog_table")
+    return []
+
+
+def test_failing_rule_is_one_clear_error_and_leaves_the_connection_usable(
+    db: psycopg.Connection,
+) -> None:
+    broken = LintRule("broken", Severity.ERROR, "a rule whose query fails", _broken_check)
+    with pytest.raises(HarnessError, match="no_such_catalog_table"):
+        run_lints(db, rules=[broken])
+    assert db.execute(b"select 1").fetchone() == (1,)
