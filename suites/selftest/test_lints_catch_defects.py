@@ -3,9 +3,7 @@ top of it is reported, by rule and object, with nothing else new."""
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -13,53 +11,12 @@ import pytest
 from soberharness.checker.lints import RULES, LintRule, LintScope, run_lints
 from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
-from soberharness.target import migrations
-from soberharness.target.postgres import PostgresServer, find_bindir
-
-TEMPLATE = "lints_template"
-
-ScratchFactory = Callable[[], contextlib.AbstractContextManager[psycopg.Connection]]
-
-
-@pytest.fixture(scope="session")
-def stack_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchFactory]:
-    """A private PostgreSQL with stack/bootstrap + stack/migrations in a template database;
-    yields a factory of scratch databases cloned from it (each dropped after use).
-
-    The only fixture that starts PostgreSQL here: swap it for the shared one when it exists.
-    """
-    try:
-        find_bindir()
-    except HarnessError as exc:
-        pytest.skip(f"needs postgres (a local PostgreSQL 15+ server): {exc}")
-    server = PostgresServer(tmp_path_factory.mktemp("lints-pg"))
-    try:
-        server.start()
-        server.create_database(TEMPLATE)
-        with psycopg.connect(server.dsn(TEMPLATE), autocommit=True) as conn:
-            for path in migrations.bootstrap_files():
-                migrations.apply_file(conn, path)
-            migrations.apply_up(conn, migrations.discover(migrations.STACK_MIGRATIONS))
-        counter = itertools.count()
-
-        @contextlib.contextmanager
-        def scratch() -> Iterator[psycopg.Connection]:
-            name = f"lints_{next(counter)}"
-            dsn = server.create_database(name, template=TEMPLATE)
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    yield conn
-            finally:
-                server.drop_database(name)
-
-        yield scratch
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def db(stack_scratch: ScratchFactory) -> Iterator[psycopg.Connection]:
-    with stack_scratch() as conn:
+def db(scratch_database: str) -> Iterator[psycopg.Connection]:
+    """A throwaway clone of the migrated stack (the plugin's `scratch_database`)."""
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
         yield conn
 
 

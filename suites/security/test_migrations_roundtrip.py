@@ -1,0 +1,29 @@
+"""Every migration has a down step: all up, all down, all up again leaves the same schema,
+and all down leaves the bootstrap as it was."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from soberharness.checker.schema_snapshot import snapshot
+from soberharness.target.migrations import apply_down, apply_up
+
+
+@pytest.mark.needs("postgres")
+def test_up_down_up_round_trips(target) -> None:
+    name = target.empty_database("roundtrip")
+    try:
+        with psycopg.connect(target.admin_dsn(name), autocommit=True) as conn:
+            bare = snapshot(conn)
+            apply_up(conn, target.migrations)
+            first = snapshot(conn)
+            apply_down(conn, target.migrations)
+            after_down = snapshot(conn)
+            apply_up(conn, target.migrations)
+            second = snapshot(conn)
+    finally:
+        target.drop_database(name)
+    assert first != bare, "the migrations changed nothing"
+    assert after_down == bare, f"down left behind: {sorted(after_down ^ bare)[:10]}"
+    assert second == first, f"second up differs: {sorted(second ^ first)[:10]}"
