@@ -279,11 +279,10 @@ class RemoteTarget(Target):
     def keys(self) -> Keys:
         if self._keys is None:
             c = self.config
-            self._keys = Keys(
-                jwt_secret=self._env("jwt_secret_env", c.jwt_secret_env, required=True),
-                anon_key=self._env("anon_key_env", c.anon_key_env, required=bool(c.urls)),
-                service_key=self._env("service_key_env", c.service_key_env, required=bool(c.urls)),
-            )
+            anon_key = self._env("anon_key_env", c.anon_key_env, required=bool(c.urls))
+            service_key = self._env("service_key_env", c.service_key_env, required=bool(c.urls))
+            jwt_secret = self._env("jwt_secret_env", c.jwt_secret_env, required=True)
+            self._keys = Keys(jwt_secret=jwt_secret, anon_key=anon_key, service_key=service_key)
         return self._keys
 
     def _dsn(self) -> str:
