@@ -41,18 +41,23 @@ create table public.profiles (
 );
 alter table public.profiles enable row level security;
 
--- Column guard for API roles (anon, authenticated): a profile's id and created_at never change.
--- Other roles (service_role, admins running SQL) pass through. Runs as the caller.
+-- Column guard. A profile's id (its key) never changes, whoever asks, service_role included.
+-- For the API roles (anon, authenticated) created_at is fixed too; other roles (service_role,
+-- admins running SQL) may change the rest. Runs as the caller, so current_user is the role the
+-- request switched to.
 create function private.guard_profile_update() returns trigger
   language plpgsql
   set search_path = ''
 as $fn$
 begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'profiles: id never changes';
+  end if;
   if current_user::text not in ('anon', 'authenticated') then
     return new;
   end if;
-  if new.id is distinct from old.id or new.created_at is distinct from old.created_at then
-    raise exception using errcode = '42501', message = 'profiles: id and created_at never change';
+  if new.created_at is distinct from old.created_at then
+    raise exception using errcode = '42501', message = 'profiles: created_at never changes';
   end if;
   return new;
 end

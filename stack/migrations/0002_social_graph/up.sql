@@ -23,31 +23,47 @@ create table public.blocks (
 create index blocks_blocked_blocker_idx on public.blocks (blocked_id, blocker_id);
 alter table public.blocks enable row level security;
 
--- Column guard for follows (API roles only): the two parties and created_at never change; the
--- status only moves pending -> accepted, and only the followed user moves it (decision 4).
+-- Column guard for follows. The pair (the key) never changes, whoever asks. For the API roles
+-- an update is exactly one thing: the followed user moving the status pending -> accepted
+-- (decision 4); anything else, a no-op rewrite included, is refused.
 create function private.guard_follow_update() returns trigger
   language plpgsql
   set search_path = ''
 as $fn$
 begin
+  if new.follower_id is distinct from old.follower_id
+     or new.followee_id is distinct from old.followee_id then
+    raise exception using errcode = '42501', message = 'follows: follower_id and followee_id never change';
+  end if;
   if current_user::text not in ('anon', 'authenticated') then
     return new;
   end if;
-  if new.follower_id is distinct from old.follower_id
-     or new.followee_id is distinct from old.followee_id
-     or new.created_at is distinct from old.created_at then
+  if new.created_at is distinct from old.created_at
+     or not (old.status = 'pending' and new.status = 'accepted'
+             and old.followee_id = auth.uid()) then
     raise exception using errcode = '42501',
-      message = 'follows: only the status of a follow can change';
-  end if;
-  if new.status is distinct from old.status
-     and not (old.status = 'pending' and new.status = 'accepted'
-              and old.followee_id = auth.uid()) then
-    raise exception using errcode = '42501',
-      message = 'follows: status only moves from pending to accepted, by the followed user';
+      message = 'follows: only the followed user moves a follow from pending to accepted';
   end if;
   return new;
 end
 $fn$;
+
+-- Blocks are never updated by the API (no UPDATE grant); their key never changes for anyone.
+create function private.guard_block_update() returns trigger
+  language plpgsql
+  set search_path = ''
+as $fn$
+begin
+  if new.blocker_id is distinct from old.blocker_id
+     or new.blocked_id is distinct from old.blocked_id then
+    raise exception using errcode = '42501', message = 'blocks: blocker_id and blocked_id never change';
+  end if;
+  return new;
+end
+$fn$;
+
+create trigger guard_columns before update on public.blocks
+  for each row execute function private.guard_block_update();
 
 create trigger guard_columns before update on public.follows
   for each row execute function private.guard_follow_update();

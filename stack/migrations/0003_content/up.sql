@@ -55,9 +55,10 @@ create index likes_post_idx on public.likes (post_id) where post_id is not null;
 create index likes_video_idx on public.likes (video_id) where video_id is not null;
 alter table public.likes enable row level security;
 
--- Column guards (API roles only; service_role and admins pass through). Runs as the caller.
--- Posts and videos: ids, the owner column and created_at never change; hidden_at is changed
--- only by a moderator; a moderator who is not the author changes nothing but hidden_at.
+-- Column guards. Runs as the caller. A row's id (its key) never changes, whoever asks. The other
+-- checks hold for the API roles (anon, authenticated); service_role and admins pass through.
+-- Posts and videos: the owner column and created_at never change; hidden_at is changed only by
+-- a moderator; a moderator who is not the author changes nothing but hidden_at.
 create function private.guard_post_update() returns trigger
   language plpgsql
   set search_path = ''
@@ -65,13 +66,15 @@ as $fn$
 declare
   moderator boolean;
 begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'posts: id never changes';
+  end if;
   if current_user::text not in ('anon', 'authenticated') then
     return new;
   end if;
-  if new.id is distinct from old.id
-     or new.author_id is distinct from old.author_id
+  if new.author_id is distinct from old.author_id
      or new.created_at is distinct from old.created_at then
-    raise exception using errcode = '42501', message = 'posts: id, author_id and created_at never change';
+    raise exception using errcode = '42501', message = 'posts: author_id and created_at never change';
   end if;
   moderator := private.is_moderator();
   if new.hidden_at is distinct from old.hidden_at and not moderator then
@@ -93,13 +96,15 @@ as $fn$
 declare
   moderator boolean;
 begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'videos: id never changes';
+  end if;
   if current_user::text not in ('anon', 'authenticated') then
     return new;
   end if;
-  if new.id is distinct from old.id
-     or new.owner_id is distinct from old.owner_id
+  if new.owner_id is distinct from old.owner_id
      or new.created_at is distinct from old.created_at then
-    raise exception using errcode = '42501', message = 'videos: id, owner_id and created_at never change';
+    raise exception using errcode = '42501', message = 'videos: owner_id and created_at never change';
   end if;
   moderator := private.is_moderator();
   if new.hidden_at is distinct from old.hidden_at and not moderator then
@@ -122,11 +127,13 @@ create function private.guard_comment_update() returns trigger
   set search_path = ''
 as $fn$
 begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'comments: id never changes';
+  end if;
   if current_user::text not in ('anon', 'authenticated') then
     return new;
   end if;
-  if new.id is distinct from old.id
-     or new.author_id is distinct from old.author_id
+  if new.author_id is distinct from old.author_id
      or new.post_id is distinct from old.post_id
      or new.video_id is distinct from old.video_id
      or new.created_at is distinct from old.created_at then
@@ -136,6 +143,21 @@ begin
 end
 $fn$;
 
+-- Likes are never updated through the API (no UPDATE grant); their id never changes.
+create function private.guard_like_update() returns trigger
+  language plpgsql
+  set search_path = ''
+as $fn$
+begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'likes: id never changes';
+  end if;
+  return new;
+end
+$fn$;
+
+create trigger guard_columns before update on public.likes
+  for each row execute function private.guard_like_update();
 create trigger guard_columns before update on public.posts
   for each row execute function private.guard_post_update();
 create trigger set_updated_at before update on public.posts

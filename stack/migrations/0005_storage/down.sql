@@ -10,6 +10,8 @@ drop policy sobertube_buckets_read on storage.buckets;
 
 grant all on storage.objects, storage.buckets to anon, authenticated;
 
+drop trigger sobertube_guard_columns on storage.objects;
+drop function private.guard_object_update();
 drop function private.video_object_visible(text);
 drop function private.object_owner(text);
 

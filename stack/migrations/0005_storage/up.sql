@@ -16,23 +16,38 @@ as $fn$
   end
 $fn$;
 
--- May the viewer read the videos-bucket object '<O>/...'? As O's content: the owner always,
--- otherwise private.content_visible for O. When a video row points at this object
--- (storage_path = name, or 'videos/' || name) and a moderator hid it, it is hidden too.
+-- May the viewer read the videos-bucket object '<O>/...'? Only when the folder names an existing
+-- user O, and then as O's content (private.content_visible: moderator, self, block, privacy).
+-- Objects themselves are never hidden: hiding a video row does not hide its file.
 create function private.video_object_visible(object_name text) returns boolean
   language sql stable security definer
   set search_path = ''
 as $fn$
-  select case
-    when private.object_owner(object_name) is null then private.is_moderator()
-    when private.object_owner(object_name) = auth.uid() then true
-    else private.content_visible(
-      private.object_owner(object_name),
-      (select max(v.hidden_at) from public.videos v
-       where v.owner_id = private.object_owner(object_name)
-         and v.storage_path in (object_name, 'videos/' || object_name)))
-  end
+  select coalesce((
+    select private.content_visible(u.id, null)
+    from auth.users u
+    where u.id = private.object_owner(object_name)), false)
 $fn$;
+
+-- Objects keep their id whoever asks; the API roles never move an object to another bucket.
+create function private.guard_object_update() returns trigger
+  language plpgsql
+  set search_path = ''
+as $fn$
+begin
+  if new.id is distinct from old.id then
+    raise exception using errcode = '42501', message = 'storage.objects: id never changes';
+  end if;
+  if current_user::text in ('anon', 'authenticated')
+     and new.bucket_id is distinct from old.bucket_id then
+    raise exception using errcode = '42501', message = 'storage.objects: an object stays in its bucket';
+  end if;
+  return new;
+end
+$fn$;
+
+create trigger sobertube_guard_columns before update on storage.objects
+  for each row execute function private.guard_object_update();
 
 revoke all on all functions in schema private from public;
 grant execute on function private.object_owner(text), private.video_object_visible(text)
@@ -67,7 +82,7 @@ create policy avatars_delete_own_folder on storage.objects
   using (bucket_id = 'avatars' and private.object_owner(name) = (select auth.uid()));
 
 -- videos: read as the owner's content; written and replaced only by the owner; deleted by the
--- owner or a moderator.
+-- owner or a moderator. Update and delete also need the object to be readable (decision 1).
 create policy videos_read_as_content on storage.objects
   for select to anon, authenticated
   using (bucket_id = 'videos' and private.video_object_visible(name));
@@ -76,9 +91,11 @@ create policy videos_insert_own_folder on storage.objects
   with check (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()));
 create policy videos_update_own_folder on storage.objects
   for update to authenticated
-  using (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()))
+  using (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid())
+         and private.video_object_visible(name))
   with check (bucket_id = 'videos' and private.object_owner(name) = (select auth.uid()));
 create policy videos_delete_owner_or_moderator on storage.objects
   for delete to authenticated
   using (bucket_id = 'videos'
+         and private.video_object_visible(name)
          and (private.object_owner(name) = (select auth.uid()) or private.is_moderator()));
