@@ -66,13 +66,17 @@ def _skip_quoted(sql: str, i: int, quote: str) -> int:
     return i
 
 
+_LEADING = re.compile(r"(\s+|--[^\n]*\n?)*")
+
+
 def _append(out: list[Statement], sql: str, start: int, end: int) -> None:
     chunk = sql[start:end]
     if not _has_code(chunk):
         return
-    leading = len(chunk) - len(chunk.lstrip())
-    line = sql.count("\n", 0, start + leading) + 1
-    out.append(Statement(chunk.strip(), line))
+    leading = _LEADING.match(chunk)
+    skip = leading.end() if leading else 0
+    line = sql.count("\n", 0, start + skip) + 1
+    out.append(Statement(chunk[skip:].strip(), line))
 
 
 def _has_code(chunk: str) -> bool:
