@@ -170,3 +170,26 @@ def check_compose_against_templates(
         for name in sorted(env.keys() - variables.keys() - REQUIRED_KEYS):
             problems.append(f"{name}: defined in the {label} template but used nowhere")
     return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m soberharness.config.composecheck [COMPOSE_FILE]`: one line per problem."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    compose_file = Path(args[0]) if args else COMPOSE_FILE
+    try:
+        problems = check_compose_against_templates(compose_file)
+    except HarnessError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for line in problems:
+        print(f"{compose_file}: {line}")
+    if problems:
+        return 1
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
