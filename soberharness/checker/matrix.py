@@ -14,8 +14,8 @@ from psycopg import sql
 from soberharness.access.model import AccessModel
 from soberharness.checker.results import Cell, CellResult, Op
 from soberharness.workload import sql as rows
-from soberharness.workload.as_postgrest import Outcome, Request, RequestRunner
-from soberharness.workload.matrix_cases import Action, Case, Ctx, cells
+from soberharness.workload.as_postgrest import Outcome, Request, RequestRunner, render
+from soberharness.workload.matrix_cases import Action, Ctx, cells
 from soberharness.world.entities import Entity, StoredObject, User, World
 from soberharness.world.matrix_world import MatrixWorld
 
@@ -120,18 +120,27 @@ class ExpectationCache:
                 return model.can_delete(ctx.viewer, action.target)
 
 
-def plan(mw: MatrixWorld) -> list[tuple[Cell, Ctx, Action, Request, bool]]:
-    """Every cell with its request and the model's verdict, before anything runs."""
+@dataclasses.dataclass(frozen=True)
+class PlannedCell:
+    cell: Cell
+    op: Op
+    text: bytes  # the request, rendered
+    setup_statements: int
+    expected: bool
+
+
+def plan(mw: MatrixWorld) -> list[PlannedCell]:
+    """Every cell with its rendered request and the model's verdict, before anything runs."""
     cache = ExpectationCache(mw.world)
     planned = []
     for cell, ctx, case in cells(mw):
-        action = _build(case, ctx)
-        planned.append((cell, ctx, action, request_for(action), cache.expected(ctx, action)))
+        action = case.build(ctx)
+        request = request_for(action)
+        planned.append(
+            PlannedCell(cell, action.op, render(ctx.viewer, request), len(request.setup),
+                        cache.expected(ctx, action))
+        )
     return planned
-
-
-def _build(case: Case, ctx: Ctx) -> Action:
-    return case.build(ctx)
 
 
 def run_matrix(
@@ -141,18 +150,18 @@ def run_matrix(
     progress: Progress | None = None,
 ) -> MatrixRun:
     """Run every cell against the database at `dsn`, which holds `mw.world`."""
-    planned = plan(mw)
     started = time.perf_counter()
+    planned = plan(mw)
     chunks = [planned[i::workers] for i in range(workers)]
 
-    def work(chunk: Sequence[tuple[Cell, Ctx, Action, Request, bool]]) -> list[CellResult]:
+    def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:
         out: list[CellResult] = []
         with psycopg.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
-            for cell, ctx, action, request, expected in chunk:
-                outcome = runner.run(ctx.viewer, request)
+            for p in chunk:
+                outcome = runner.execute(p.text, p.setup_statements)
                 out.append(
-                    CellResult(cell, expected, allowed(action.op, outcome), detail(action.op, outcome))
+                    CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome))
                 )
                 if progress is not None:
                     progress(1, len(planned))
@@ -161,6 +170,6 @@ def run_matrix(
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(work, chunks))
     seconds = time.perf_counter() - started
-    order = {p[0]: i for i, p in enumerate(planned)}
+    order = {p.cell: i for i, p in enumerate(planned)}
     results = sorted((r for part in parts for r in part), key=lambda r: order[r.cell])
     return MatrixRun(results, seconds)

@@ -37,7 +37,7 @@ FAST_SETTINGS: Mapping[str, str] = {
 
 
 def find_bindir() -> Path:
-    """Where PostgreSQL's server programs are: $SOBERHARNESS_PG_BINDIR, then the newest installed."""
+    """Where PostgreSQL's server programs are: $SOBERHARNESS_PG_BINDIR, else the newest."""
     override = os.environ.get("SOBERHARNESS_PG_BINDIR")
     if override:
         path = Path(override)

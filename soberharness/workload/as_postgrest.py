@@ -45,7 +45,9 @@ class Outcome:
         return self.error is None
 
 
-def request_settings(viewer: Viewer, method: str, path: str, email: str | None = None) -> sql.Composed:
+def request_settings(
+    viewer: Viewer, method: str, path: str, email: str | None = None
+) -> sql.Composed:
     """The `SELECT set_config(...)` PostgREST issues at the start of each request."""
     claims = claims_for(viewer, email)
     settings = [
@@ -65,6 +67,17 @@ def request_settings(viewer: Viewer, method: str, path: str, email: str | None =
     )
 
 
+def render(viewer: Viewer, request: Request, commit: bool = False) -> bytes:
+    """The whole request as one simple-protocol string: begin, setup, settings, query, end."""
+    read_only = request.method in ("GET", "HEAD") and not request.setup
+    begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
+    parts: list[sql.Composable] = [sql.SQL(begin), *request.setup]
+    parts.append(request_settings(viewer, request.method, request.path))
+    parts.append(request.query)
+    parts.append(sql.SQL("COMMIT" if commit else "ROLLBACK"))
+    return sql.SQL(";\n").join(parts).as_bytes(None)
+
+
 class RequestRunner:
     """Runs requests on one connection (autocommit; each request is its own transaction)."""
 
@@ -75,13 +88,10 @@ class RequestRunner:
         self.commit = commit
 
     def run(self, viewer: Viewer, request: Request) -> Outcome:
-        read_only = request.method in ("GET", "HEAD") and not request.setup
-        begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
-        parts: list[sql.Composable] = [sql.SQL(begin), *request.setup]
-        parts.append(request_settings(viewer, request.method, request.path))
-        parts.append(request.query)
-        parts.append(sql.SQL("COMMIT" if self.commit else "ROLLBACK"))
-        text = sql.SQL(";\n").join(parts).as_bytes(self.conn)
+        return self.execute(render(viewer, request, self.commit), len(request.setup))
+
+    def execute(self, text: bytes, setup_statements: int) -> Outcome:
+        """Send a request rendered by `render` (one round trip unless it fails)."""
         cur = self.conn.cursor()
         try:
             cur.execute(text)
@@ -91,7 +101,7 @@ class RequestRunner:
             state = exc.sqlstate or "?"
             return Outcome([], 0, f"{state}: {(exc.diag.message_primary or str(exc)).strip()}")
         # Results come in statement order: BEGIN, setup..., settings, query, end.
-        for _ in range(len(request.setup) + 2):
+        for _ in range(setup_statements + 2):
             cur.nextset()
         rows = cur.fetchall() if cur.description else []
         return Outcome(rows, cur.rowcount)

@@ -16,7 +16,9 @@ ISSUER = "soberharness"
 def claims_for(viewer: Viewer, email: str | None = None, lifetime: int = 3600) -> dict[str, Any]:
     """The claims of an access token for `viewer`, shaped like GoTrue's (role, sub, aal, ...)."""
     now = int(time.time())
-    base: dict[str, Any] = {"iss": ISSUER, "iat": now, "exp": now + lifetime, "role": viewer.role.value}
+    base: dict[str, Any] = {
+        "iss": ISSUER, "iat": now, "exp": now + lifetime, "role": viewer.role.value
+    }
     if viewer.role is not Role.AUTHENTICATED:
         return base
     app_metadata: dict[str, Any] = {"provider": "email", "providers": ["email"]}

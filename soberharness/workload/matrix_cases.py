@@ -128,7 +128,9 @@ def _block_b(c: Ctx) -> Block:
 
 def _like_insert(c: Ctx, parent: Post | Video) -> Action:
     mine = tuple(
-        like for like in c.mw.world.likes.values() if like.user == c.me and like.parent == parent.ref
+        like
+        for like in c.mw.world.likes.values()
+        if like.user == c.me and like.parent == parent.ref
     )
     return Action(Op.INSERT, Like(c.new_id("like"), c.me, parent.ref), removed=mine)
 
@@ -283,7 +285,8 @@ def _object_cases(bucket: str, field: str, filename: str) -> list[Case]:
              lambda c: Action(Op.UPDATE, obj(c),
                               _replace(obj(c), name=f"{c.owner}/renamed-{filename}"))),
         Case(table, Op.UPDATE, "move to actor's folder",
-             lambda c: Action(Op.UPDATE, obj(c), _replace(obj(c), name=f"{c.me}/moved-{filename}"))),
+             lambda c: Action(Op.UPDATE, obj(c),
+                              _replace(obj(c), name=f"{c.me}/moved-{filename}"))),
         Case(table, Op.DELETE, "owner's object", lambda c: Action(Op.DELETE, obj(c))),
     ]
 

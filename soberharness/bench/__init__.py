@@ -1,0 +1,1 @@
+"""Benchmarks that print their result beside a reference measured in the same run."""
