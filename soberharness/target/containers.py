@@ -267,7 +267,7 @@ def _spec(
     )
     return ContainerSpec(
         name=name,
-        image=str(service["image"]),
+        image=interpolate(str(service["image"]), env, where),
         env=container_env,
         command=_as_tuple(service.get("command"), env, where),
         entrypoint=_as_tuple(service.get("entrypoint"), env, where),
