@@ -166,7 +166,7 @@ class PostgresServer:
             cwd=self.root,
         )
         if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            tail = (result.stderr or result.stdout).strip().splitlines()[-4:]
             raise TargetUnavailable(f"initdb failed in {self.data}: {' '.join(tail)}")
 
     def start(self, timeout: float = 30.0) -> None:
