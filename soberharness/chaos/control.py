@@ -1,0 +1,56 @@
+"""chaostoolkit control: starts the local chaos stack before the experiment, and afterwards
+writes the journal and the summary under reports/chaos/ and stops everything.
+
+In an experiment:
+  "controls": [{"name": "local-stack", "provider": {"type": "python",
+      "module": "soberharness.chaos.control",
+      "arguments": {"config": "clean", "toxiproxy": false}}}]
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+
+from soberharness.chaos import actions, summary
+from soberharness.errors import HarnessError
+
+logger = logging.getLogger("chaostoolkit")
+
+
+def before_experiment_control(context: dict[str, Any], config: str = "clean",
+                              toxiproxy: bool = False, writers: int = 3, **_: Any) -> None:
+    try:
+        described = actions.start_local_stack(config=config, toxiproxy=toxiproxy, writers=writers)
+    except HarnessError as exc:
+        raise InterruptExecution(f"chaos stack did not start: {exc}") from None
+    logger.info(f"soberharness chaos stack up: {described}")
+
+
+def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | None = None,
+                             **_: Any) -> None:
+    try:
+        actions.heal_all()
+        actions.stop_ledger()
+        run = actions.RUN
+        status = None
+        if state is not None:
+            status = "deviated" if state.get("deviated") else state.get("status")
+        out = summary.write_run(
+            str(context.get("title", "experiment")),
+            run.stack.describe() if run.stack else None,
+            run.records,
+            run.checks,
+            ledger=run.ledger,
+            journal=state,
+            status=status,
+        )
+        logger.info(f"soberharness chaos reports in {out}")
+    finally:
+        actions.stop_local_stack()
+
+
+def cleanup_control() -> None:
+    actions.stop_local_stack()
