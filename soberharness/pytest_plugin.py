@@ -154,8 +154,28 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
 
 @pytest.fixture(scope="module")
 def module_database(target: Target) -> Iterator[str]:
-    """DSN of a database of this module's own, cloned from the migrated template."""
-    yield from _fresh_database(target, "m")
+    """DSN of a database for this module: a clone of the migrated template where the target
+    makes throwaway databases (local), else the target's own database (a remote DSN), which
+    tests must leave as they found it."""
+    if hasattr(target, "new_database"):
+        yield from _fresh_database(target, "m")
+    else:
+        yield _shared_database(target)
+
+
+@pytest.fixture(scope="session")
+def shared_or_fresh_database(target: Target) -> Iterator[str]:
+    """Like module_database, for the whole session."""
+    if hasattr(target, "new_database"):
+        yield from _fresh_database(target, "session")
+    else:
+        yield _shared_database(target)
+
+
+def _shared_database(target: Target) -> str:
+    if Service.POSTGRES not in target.services:
+        pytest.skip(f"target '{target.name}' ({target.kind}) offers no 'postgres' service")
+    return target.admin_dsn()
 
 
 @pytest.fixture
@@ -167,7 +187,10 @@ def scratch_database(target: Target) -> Iterator[str]:
 def _fresh_database(target: Target, prefix: str) -> Iterator[str]:
     new_database = getattr(target, "new_database", None)
     if new_database is None:
-        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
+        pytest.skip(
+            f"target '{target.name}' ({target.kind}) makes no throwaway databases: "
+            "this test needs the local target's 'postgres' service"
+        )
     name = new_database(prefix)
     try:
         yield target.admin_dsn(name)

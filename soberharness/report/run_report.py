@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ class RunReport:
             "duration_s": round(time.time() - self.started, 3),
             "matrix": {
                 "cells_checked": len(self.cells),
+                "outcomes_digest": self.outcomes_digest(),
                 "mismatches": [_cell_json(c) for c in self.mismatches],
                 "seconds": round(self.matrix_seconds, 3),
                 "cells_per_second": round(len(self.cells) / self.matrix_seconds, 1)
@@ -59,6 +61,13 @@ class RunReport:
             "tests": self.outcomes,
             "notes": self.notes,
         }
+
+    def outcomes_digest(self) -> str:
+        """One hash of every cell's verdicts: equal digests mean equal matrices (parity)."""
+        lines = sorted(
+            f"{r.cell.label()}|{r.expected}|{r.actual}" for r in self.cells
+        )
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
     def one_line(self) -> str:
         s = self.summary()

@@ -42,3 +42,28 @@ def write_world(conn: psycopg.Connection, world: World) -> None:
 def clear_world(conn: psycopg.Connection) -> None:
     names = sql.SQL(", ").join(sql.SQL(t) for t in WORLD_TABLES)
     conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names).as_bytes(conn))
+
+
+def remove_world(conn: psycopg.Connection, world: World) -> None:
+    """Delete what `write_world` created (users cascade to their rows; objects by id)."""
+    objects = [o.id for o in world.objects.values()]
+    users = list(world.users)
+    with conn.transaction():
+        conn.execute("DELETE FROM storage.objects WHERE id = ANY(%s)", (objects,))
+        conn.execute("DELETE FROM auth.users WHERE id = ANY(%s)", (users,))
+
+
+def leftovers(conn: psycopg.Connection, world: World) -> dict[str, int]:
+    """Rows of `world` still present: users and storage objects (everything else cascades)."""
+    users = conn.execute(
+        "SELECT count(*) FROM auth.users WHERE id = ANY(%s)", (list(world.users),)
+    ).fetchone()
+    objects = conn.execute(
+        "SELECT count(*) FROM storage.objects WHERE id = ANY(%s)",
+        ([o.id for o in world.objects.values()],),
+    ).fetchone()
+    found = {
+        "auth.users": users[0] if users else 0,
+        "storage.objects": objects[0] if objects else 0,
+    }
+    return {k: v for k, v in found.items() if v}

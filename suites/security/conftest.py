@@ -1,13 +1,20 @@
-"""Fixtures of the security suite: the matrix world seeded once, the matrix run once."""
+"""Fixtures of the security suite: the matrix world seeded once, the matrix run once.
+
+On a target that makes throwaway databases (local) the matrix gets one of its own; on a
+shared database (a remote target's DSN) the world is written, checked and removed again, and
+anything left behind is reported.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.report.run_report import RunReport
-from soberharness.workload.seed import write_world
+from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 
@@ -17,15 +24,25 @@ def matrix_world() -> MatrixWorld:
 
 
 @pytest.fixture(scope="session")
-def matrix_run(target, run_report: RunReport, matrix_world: MatrixWorld) -> MatrixRun:
-    name = target.new_database("matrix")
-    dsn = target.admin_dsn(name)
+def matrix_run(
+    shared_or_fresh_database: str, run_report: RunReport, matrix_world: MatrixWorld
+) -> Iterator[MatrixRun]:
+    dsn = shared_or_fresh_database
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        stale = leftovers(conn, matrix_world.world)
+        if stale:  # a crashed earlier run on a shared database
+            run_report.notes["stale matrix rows removed before the run"] = stale
+            remove_world(conn, matrix_world.world)
+        write_world(conn, matrix_world.world)
     try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            write_world(conn, matrix_world.world)
         run = run_matrix(dsn, matrix_world, workers=2)
+        run_report.cells = run.results
+        run_report.matrix_seconds = run.seconds
+        yield run
     finally:
-        target.drop_database(name)
-    run_report.cells = run.results
-    run_report.matrix_seconds = run.seconds
-    return run
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            remove_world(conn, matrix_world.world)
+            left = leftovers(conn, matrix_world.world)
+        if left:
+            run_report.notes["matrix rows left behind"] = left
+            pytest.fail(f"the matrix world was not removed: {left}", pytrace=False)
