@@ -28,7 +28,9 @@ def _set_parent_death_signal(sig: int) -> None:
 
 def preexec_as(account: pwd.struct_passwd | None, death_signal: int | None) -> Callable[[], None]:
     """A preexec_fn: drop to `account` if given, then ask the kernel to send `death_signal`
-    to the child when this process dies (set after the switch, which would clear it)."""
+    to the child when this process dies (set after the switch, which would clear it). If the
+    parent already died before that took effect, the child exits at once."""
+    parent = os.getpid()
 
     def _preexec() -> None:
         if account is not None:
@@ -37,6 +39,8 @@ def preexec_as(account: pwd.struct_passwd | None, death_signal: int | None) -> C
             os.setuid(account.pw_uid)
         if death_signal is not None:
             _set_parent_death_signal(death_signal)
+            if os.getppid() != parent:
+                os._exit(1)
 
     return _preexec
 

@@ -18,6 +18,7 @@ import psycopg
 
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.target.lifecycle import preexec_as, register_cleanup
+from soberharness.target.services.process import free_port
 
 SUPERUSER = "supabase_admin"
 MIN_MAJOR = 15
@@ -81,12 +82,6 @@ def server_account() -> pwd.struct_passwd | None:
             f"running as root and there is no '{name}' account to run PostgreSQL as: "
             "run scripts/setup.sh or set SOBERHARNESS_PG_USER"
         ) from None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_taken(port: int) -> bool:

@@ -19,7 +19,7 @@ def make_target(spec: str, migrations: Path = STACK_MIGRATIONS) -> Target:
     if spec == "containers":
         from soberharness.target.containers import ContainersTarget
 
-        return ContainersTarget()  # type: ignore[call-arg]
+        return ContainersTarget()
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         from soberharness.target.remote import load_target_file

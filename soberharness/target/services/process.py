@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import pwd
 import signal
@@ -31,23 +29,10 @@ from types import TracebackType
 import httpx
 
 from soberharness.errors import TargetUnavailable
+from soberharness.target.lifecycle import preexec_as
 
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _LIVE: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
-
-
-def _child_setup(parent_pid: int, account: pwd.struct_passwd | None, death_signal: int) -> None:
-    """Runs in the child between fork and exec: drop to `account` if given, then ask for
-    `death_signal` when the parent dies (after the switch, which would clear it)."""
-    if account is not None:
-        os.setgroups([])
-        os.setgid(account.pw_gid)
-        os.setuid(account.pw_uid)
-    _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -166,7 +151,7 @@ class ManagedProcess:
             raise TargetUnavailable(f"{self.name}: {program} is missing or not executable")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env} if self.inherit_env else dict(self.env)
-        parent, account, death = os.getpid(), self.run_as, self.death_signal
+        preexec = preexec_as(self.run_as, self.death_signal)
         if self.run_as is not None and not self.log_path.exists():
             self.log_path.touch()
             os.chown(self.log_path, self.run_as.pw_uid, self.run_as.pw_gid)
@@ -182,7 +167,7 @@ class ManagedProcess:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=lambda: _child_setup(parent, account, death),
+                    preexec_fn=preexec,
                 )
             except OSError as exc:
                 raise TargetUnavailable(f"{self.name}: cannot run {program}: {exc}") from None
