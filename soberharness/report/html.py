@@ -47,23 +47,40 @@ def render_html(report: RunReport) -> str:
         f"({len(report.lint_errors)} errors), {s['duration_s']:.1f}s.</p>",
     ]
     if report.mismatches:
-        out.append("<h2>Mismatches</h2><table><tr><th>actor</th><th>table</th><th>operation</th>"
-                   "<th>privacy</th><th>case</th><th>expected</th><th>actual</th><th>detail</th></tr>")
+        out.append(
+            "<h2>Mismatches</h2><table><tr><th>actor</th><th>table</th><th>operation</th>"
+            "<th>privacy</th><th>case</th><th>expected</th><th>actual</th><th>detail</th></tr>"
+        )
         for r in report.mismatches:
             c = r.cell
             out.append(
-                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                    c.actor, c.table, c.op.value, c.privacy, c.case,
-                    "allow" if r.expected else "deny", "allow" if r.actual else "deny", r.detail,
-                )) + "</tr>"
+                "<tr>"
+                + "".join(
+                    f"<td>{html.escape(str(v))}</td>"
+                    for v in (
+                        c.actor,
+                        c.table,
+                        c.op.value,
+                        c.privacy,
+                        c.case,
+                        "allow" if r.expected else "deny",
+                        "allow" if r.actual else "deny",
+                        r.detail,
+                    )
+                )
+                + "</tr>"
             )
         out.append("</table>")
     if report.lints:
-        out.append("<h2>Lint findings</h2><table><tr><th>rule</th><th>severity</th>"
-                   "<th>object</th><th>message</th></tr>")
+        out.append(
+            "<h2>Lint findings</h2><table><tr><th>rule</th><th>severity</th>"
+            "<th>object</th><th>message</th></tr>"
+        )
         for f in report.lints:
-            out.append(f"<tr><td>{f.rule}</td><td>{f.severity.value}</td>"
-                       f"<td>{html.escape(f.object)}</td><td>{html.escape(f.message)}</td></tr>")
+            out.append(
+                f"<tr><td>{f.rule}</td><td>{f.severity.value}</td>"
+                f"<td>{html.escape(f.object)}</td><td>{html.escape(f.message)}</td></tr>"
+            )
         out.append("</table>")
     out += _tables(report.cells)
     out.append("</body></html>")
@@ -81,12 +98,16 @@ def _tables(cells: list[CellResult]) -> list[str]:
         rows: dict[tuple[str, str, str], dict[str, CellResult]] = defaultdict(dict)
         for r in results:
             rows[(r.cell.op.value, r.cell.case, r.cell.privacy)][r.cell.actor] = r
-        out.append(f"<h2>{html.escape(table)}</h2><table><tr><th>operation</th>"
-                   "<th class='case'>case</th><th>owner privacy</th>"
-                   + "".join(f"<th>{a}</th>" for a in actors) + "</tr>")
+        out.append(
+            f"<h2>{html.escape(table)}</h2><table><tr><th>operation</th>"
+            "<th class='case'>case</th><th>owner privacy</th>"
+            + "".join(f"<th>{a}</th>" for a in actors)
+            + "</tr>"
+        )
         for (op, case, privacy), by_actor in rows.items():
-            out.append(f"<tr><td>{op}</td><th class='case'>{html.escape(case)}</th>"
-                       f"<td>{privacy}</td>" + "".join(_cell(by_actor.get(a)) for a in actors)
-                       + "</tr>")
+            out.append(
+                f"<tr><td>{op}</td><th class='case'>{html.escape(case)}</th>"
+                f"<td>{privacy}</td>" + "".join(_cell(by_actor.get(a)) for a in actors) + "</tr>"
+            )
         out.append("</table>")
     return out

@@ -35,7 +35,12 @@ def render_markdown(report: RunReport) -> str:
         ]
         lines.append("")
     if report.lints:
-        lines += ["## Lint findings", "", "| rule | severity | object | message |", "|---|---|---|---|"]
+        lines += [
+            "## Lint findings",
+            "",
+            "| rule | severity | object | message |",
+            "|---|---|---|---|",
+        ]
         lines += [
             f"| {f.rule} | {f.severity.value} | `{f.object}` | {f.message} |" for f in report.lints
         ]
