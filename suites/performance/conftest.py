@@ -1,0 +1,85 @@
+"""Fixtures of the performance suite: one database filled with generated SoberTube data.
+
+Sizes come from the environment so CI stays small and a person can scale up:
+SOBERHARNESS_PERF_USERS (default 5000), SOBERHARNESS_PERF_POSTS (default 50000),
+SOBERHARNESS_PERF_SEED (default 1), SOBERHARNESS_PERF_ROUNDS (timed rounds per query, 30).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from soberharness.workload import app_queries
+from soberharness.workload.as_postgrest import RequestRunner
+from soberharness.world.entities import Role, Viewer
+from soberharness.world.scale import LoadReport, Probes, ScaleSpec, generate_and_load
+
+
+def perf_spec() -> ScaleSpec:
+    return ScaleSpec(
+        users=int(os.environ.get("SOBERHARNESS_PERF_USERS", "5000")),
+        posts=int(os.environ.get("SOBERHARNESS_PERF_POSTS", "50000")),
+        seed=int(os.environ.get("SOBERHARNESS_PERF_SEED", "1")),
+    )
+
+
+@pytest.fixture(scope="session")
+def perf_rounds() -> int:
+    return int(os.environ.get("SOBERHARNESS_PERF_ROUNDS", "30"))
+
+
+@dataclasses.dataclass
+class PerfDatabase:
+    dsn: str
+    conn: psycopg.Connection
+    spec: ScaleSpec
+    load: LoadReport
+    probes: Probes
+
+    @property
+    def runner(self) -> RequestRunner:
+        return RequestRunner(self.conn)
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(Role.AUTHENTICATED, uuid.UUID(self.probes.feed_user))
+
+    @property
+    def scale_label(self) -> str:
+        s = self.spec
+        return f"users={s.users} posts={s.posts} seed={s.seed}"
+
+    def query(self, name: str) -> tuple[app_queries.AppQuery, Viewer]:
+        p = self.probes
+        queries = {
+            "home_feed": app_queries.home_feed(p.feed_user),
+            "profile_page": app_queries.profile_page(p.profile_handle),
+            "comment_thread": app_queries.comment_thread(p.thread_post),
+            "like_count": app_queries.like_count(p.liked_post),
+            "search_posts": app_queries.search_posts(p.search_term),
+            "trending_top": app_queries.trending_top(),
+        }
+        viewer = Viewer.service() if name == "trending_top" else self.viewer
+        return queries[name], viewer
+
+
+@pytest.fixture(scope="module")
+def perf_db(target) -> Iterator[PerfDatabase]:
+    new_database = getattr(target, "new_database", None)
+    if new_database is None:
+        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
+    name = new_database("perf")
+    dsn = target.admin_dsn(name)
+    try:
+        spec = perf_spec()
+        report, probes = generate_and_load(dsn, spec)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            yield PerfDatabase(dsn, conn, spec, report, probes)
+    finally:
+        target.drop_database(name)

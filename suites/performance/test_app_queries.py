@@ -1,0 +1,75 @@
+"""SoberTube's reads timed as PostgREST runs them under RLS, each with its plan.
+
+Timings go to pytest-benchmark (compare them against reports/baselines with
+`python -m soberharness.report.baseline compare`); each benchmark's extra_info carries the
+data scale, the plan's scan nodes and any plan finding. The plan tests fail on a sequential
+scan over a large table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from soberharness.checker.plans import explain, seq_scan_findings, summary
+from soberharness.workload.app_queries import TRENDING_REFRESH
+
+QUERIES = ("home_feed", "profile_page", "comment_thread", "like_count", "search_posts",
+           "trending_top")
+
+
+def _check_result(name: str, rows: list[tuple]) -> None:
+    """The request answered with what the app expects (not an empty page)."""
+    assert len(rows) == 1, f"{name}: PostgREST's read returns one row, got {len(rows)}"
+    if name == "trending_top":
+        return
+    _, page_total, body, *_ = rows[0]
+    assert page_total >= 1, f"{name}: empty page"
+    if name in ("home_feed", "search_posts"):
+        assert page_total == 20, f"{name}: expected a full page of 20, got {page_total}"
+    if name == "like_count":
+        assert body[0]["count"] > 0, "like_count: the probe post has no visible likes"
+    if name == "profile_page":
+        assert body[0]["posts"], "profile_page: the profile shows no posts"
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_query(benchmark, perf_db, perf_rounds: int, name: str) -> None:
+    query, viewer = perf_db.query(name)
+    runner = perf_db.runner
+    outcome = runner.run(viewer, query.request)
+    assert outcome.ok, f"{name}: {outcome.error}"
+    if name == "trending_top":
+        assert outcome.rows, "trending_top: the trending view is empty"
+    else:
+        _check_result(name, outcome.rows)
+    plan = explain(runner, viewer, query.request)
+    benchmark.extra_info.update(
+        scale=perf_db.scale_label,
+        http=query.http,
+        plan=summary(plan),
+        findings=[f.line() for f in seq_scan_findings(name, plan)],
+    )
+    benchmark.pedantic(runner.run, args=(viewer, query.request), rounds=perf_rounds,
+                       warmup_rounds=2, iterations=1)
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_plan_scans_no_large_table_whole(perf_db, name: str) -> None:
+    query, viewer = perf_db.query(name)
+    plan = explain(perf_db.runner, viewer, query.request)
+    findings = seq_scan_findings(name, plan)
+    assert not findings, "; ".join(f.line() for f in findings)
+
+
+def test_trending_refresh(benchmark, perf_db, perf_rounds: int) -> None:
+    conn = perf_db.conn
+    benchmark.extra_info.update(scale=perf_db.scale_label, http="REFRESH MATERIALIZED VIEW")
+    benchmark.pedantic(conn.execute, args=(TRENDING_REFRESH,), rounds=max(5, perf_rounds // 3),
+                       warmup_rounds=1, iterations=1)
+    row = conn.execute(
+        "select count(*), coalesce(sum(likes_7d), 0) from analytics.trending_posts").fetchone()
+    assert row is not None and row[0] > 0, "the refreshed trending view is empty"
+    fresh = conn.execute(
+        "select count(*) from public.likes where post_id is not null "
+        "and created_at >= now() - interval '7 days'").fetchone()
+    assert fresh is not None and row[1] == fresh[0], "trending counts disagree with the likes"
