@@ -9,6 +9,7 @@ not opt in.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,7 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
         holder.report = RunReport(
             target=target.name,
             target_kind=target.kind,
+            run_id=os.environ.get("SOBERHARNESS_RUN_ID") or secrets.token_hex(4),
             labels=dict(target.labels),
             migrations=str(request.config.getoption("--migrations")),
             secrets=target.keys.secrets(),

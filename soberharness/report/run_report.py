@@ -20,6 +20,7 @@ class RunReport:
 
     target: str
     target_kind: str
+    run_id: str = ""
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     migrations: str = ""
     started: float = dataclasses.field(default_factory=time.time)
@@ -41,6 +42,7 @@ class RunReport:
 
     def summary(self) -> dict[str, Any]:
         return {
+            "run_id": self.run_id,
             "target": {"name": self.target, "kind": self.target_kind, "labels": self.labels},
             "migrations": self.migrations,
             "started": dt.datetime.fromtimestamp(self.started, dt.UTC).isoformat(),

@@ -28,7 +28,7 @@ from soberharness.world.entities import (
     Viewer,
     World,
 )
-from soberharness.world.matrix_world import ACTORS, MatrixWorld, matrix_id
+from soberharness.world.matrix_world import ACTORS, MatrixWorld
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Ctx:
         return self.mw.users["stranger"].id
 
     def new_id(self, what: str) -> uuid.UUID:
-        return matrix_id(f"new/{what}/{self.privacy}/{self.actor}")
+        return self.mw.id(f"new/{what}/{self.privacy}/{self.actor}")
 
 
 Builder = Callable[[Ctx], Action]

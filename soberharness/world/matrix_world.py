@@ -61,9 +61,10 @@ _SHARED_USERS = {
 }
 
 
-def matrix_id(name: str) -> uuid.UUID:
-    """The fixed id of a named matrix row, e.g. matrix_id('post/public')."""
-    return uuid.uuid5(NAMESPACE, name)
+def matrix_id(name: str, run_id: str = "") -> uuid.UUID:
+    """The fixed id of a named matrix row, e.g. matrix_id('post/public'); a run id gives a
+    run its own rows (on a shared database several runs may meet)."""
+    return uuid.uuid5(NAMESPACE, f"{run_id}/{name}" if run_id else name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,11 @@ class MatrixWorld:
     follower_likes: dict[Privacy, Like]
     avatars: dict[Privacy, StoredObject]
     clips: dict[Privacy, StoredObject]
+    run_id: str = ""
+
+    def id(self, name: str) -> uuid.UUID:
+        """An id for a row a matrix case creates, in this world's (run's) namespace."""
+        return matrix_id(name, self.run_id)
 
     def viewer(self, actor: str, privacy: Privacy) -> Viewer:
         """The viewer playing `actor` (one of ACTORS) towards the owner of that privacy."""
@@ -94,18 +100,21 @@ class MatrixWorld:
             raise ValueError(f"unknown matrix actor {actor!r}; expected one of {ACTORS}") from None
 
 
-def _user(label: str, privacy: Privacy = Privacy.PUBLIC, moderator: bool = False) -> User:
-    handle = f"matrix_{label.lower()}"
-    return User(matrix_id(f"user/{label}"), handle, privacy, moderator=moderator)
+def _user(
+    label: str, run_id: str, privacy: Privacy = Privacy.PUBLIC, moderator: bool = False
+) -> User:
+    handle = f"matrix_{label.lower()}" + (f"_{run_id}" if run_id else "")
+    return User(matrix_id(f"user/{label}", run_id), handle, privacy, moderator=moderator)
 
 
-def build_matrix_world() -> MatrixWorld:
-    """Build the fixed matrix world (a fresh World each call)."""
+def build_matrix_world(run_id: str = "") -> MatrixWorld:
+    """Build the fixed matrix world (a fresh World each call). A `run_id` tags every id and
+    handle, so runs sharing a database never collide and leftovers name their run."""
     users = {
-        actor: _user(label, moderator=actor == "moderator")
+        actor: _user(label, run_id, moderator=actor == "moderator")
         for actor, label in _SHARED_USERS.items()
     }
-    owners = {p: _user(f"O_{p.value}", p) for p in Privacy}
+    owners = {p: _user(f"O_{p.value}", run_id, p) for p in Privacy}
     world = World()
     for user in [*users.values(), *owners.values()]:
         world.add(user)
@@ -113,11 +122,13 @@ def build_matrix_world() -> MatrixWorld:
     for p, owner in owners.items():
         for edge in _edges(owner, users):
             world.add(edge)
-        for name, entity in _owner_rows(p, owner, users["follower"]).items():
+        for name, entity in _owner_rows(p, owner, users["follower"], run_id).items():
             rows.setdefault(name, {})[p] = world.add(entity)
     actors = {"anon": Viewer.anon(), "service": Viewer.service()}
     actors |= {actor: Viewer.of(user) for actor, user in users.items()}
-    return MatrixWorld(world=world, owners=owners, actors=actors, users=users, **rows)  # type: ignore[arg-type]
+    return MatrixWorld(  # type: ignore[arg-type]
+        world=world, owners=owners, actors=actors, users=users, run_id=run_id, **rows
+    )
 
 
 def _edges(owner: User, users: dict[str, User]) -> list[Follow | Block]:
@@ -130,19 +141,23 @@ def _edges(owner: User, users: dict[str, User]) -> list[Follow | Block]:
     ]
 
 
-def _owner_rows(p: Privacy, owner: User, follower: User) -> dict[str, Entity]:
+def _owner_rows(p: Privacy, owner: User, follower: User, run_id: str) -> dict[str, Entity]:
     """The content of owner O_p, keyed by MatrixWorld field name."""
-    post = Post(matrix_id(f"post/{p}"), owner.id, body=f"post of O_{p}")
+
+    def rid(name: str) -> uuid.UUID:
+        return matrix_id(name, run_id)
+
+    post = Post(rid(f"post/{p}"), owner.id, body=f"post of O_{p}")
     return {
         "posts": post,
-        "hidden_posts": Post(matrix_id(f"hidden_post/{p}"), owner.id, hidden=True),
-        "videos": Video(matrix_id(f"video/{p}"), owner.id, title=f"video of O_{p}"),
-        "hidden_videos": Video(matrix_id(f"hidden_video/{p}"), owner.id, hidden=True),
-        "owner_comments": Comment(matrix_id(f"owner_comment/{p}"), owner.id, post.ref),
-        "follower_comments": Comment(matrix_id(f"follower_comment/{p}"), follower.id, post.ref),
-        "follower_likes": Like(matrix_id(f"follower_like/{p}"), follower.id, post.ref),
+        "hidden_posts": Post(rid(f"hidden_post/{p}"), owner.id, hidden=True),
+        "videos": Video(rid(f"video/{p}"), owner.id, title=f"video of O_{p}"),
+        "hidden_videos": Video(rid(f"hidden_video/{p}"), owner.id, hidden=True),
+        "owner_comments": Comment(rid(f"owner_comment/{p}"), owner.id, post.ref),
+        "follower_comments": Comment(rid(f"follower_comment/{p}"), follower.id, post.ref),
+        "follower_likes": Like(rid(f"follower_like/{p}"), follower.id, post.ref),
         "avatars": StoredObject(
-            matrix_id(f"avatar/{p}"), "avatars", f"{owner.id}/avatar.png", owner.id
+            rid(f"avatar/{p}"), "avatars", f"{owner.id}/avatar.png", owner.id
         ),
-        "clips": StoredObject(matrix_id(f"clip/{p}"), "videos", f"{owner.id}/clip.mp4", owner.id),
+        "clips": StoredObject(rid(f"clip/{p}"), "videos", f"{owner.id}/clip.mp4", owner.id),
     }

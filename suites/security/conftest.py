@@ -14,13 +14,19 @@ import pytest
 
 from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.report.run_report import RunReport
-from soberharness.workload.seed import leftovers, remove_world, write_world
+from soberharness.workload.seed import (
+    leftovers,
+    other_runs_rows,
+    remove_world,
+    write_world,
+)
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 
 @pytest.fixture(scope="session")
-def matrix_world() -> MatrixWorld:
-    return build_matrix_world()
+def matrix_world(run_report: RunReport) -> MatrixWorld:
+    """The matrix world, its ids and handles tagged with this run's id."""
+    return build_matrix_world(run_report.run_id)
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +49,9 @@ def matrix_run(
         with psycopg.connect(dsn, autocommit=True) as conn:
             remove_world(conn, matrix_world.world)
             left = leftovers(conn, matrix_world.world)
+            others = other_runs_rows(conn, run_report.run_id)
+        if others:
+            run_report.notes["matrix users of other runs present (not touched)"] = others
         if left:
             run_report.notes["matrix rows left behind"] = left
             pytest.fail(f"the matrix world was not removed: {left}", pytrace=False)
