@@ -136,6 +136,11 @@ class ChaosStack:
             return self.admin_dsn
         return conninfo.make_conninfo(self.admin_dsn, port=str(self.proxy_port))
 
+    def clear_writes(self) -> None:
+        """Delete the writers' posts (a fresh ledger then starts from an empty space)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM public.posts WHERE author_id = ANY(%s)", (self.authors,))
+
     # -- steady state -----------------------------------------------------------------------------
     def health(self, timeout: float = 2.0) -> ProbeResult:
         """The database answers `SELECT 1` on the clients' path."""

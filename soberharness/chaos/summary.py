@@ -16,7 +16,7 @@ REPORTS = Path(os.environ.get("SOBERHARNESS_CHAOS_REPORTS", str(REPO / "reports"
 
 
 def slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "experiment"
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:100] or "experiment"
 
 
 def write_run(
@@ -38,7 +38,7 @@ def write_run(
         "experiment": name,
         "status": status,
         "stack": stack,
-        "faults": [dataclasses.asdict(r) for r in records],
+        "faults": [r if isinstance(r, dict) else dataclasses.asdict(r) for r in records],
         "ledger": last,
         "checks": len(checks),
     }

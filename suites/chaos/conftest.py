@@ -1,0 +1,66 @@
+"""Fixtures of the chaos suite: chaos stacks of their own (durable, lossy, behind Toxiproxy).
+
+Every stack here is the harness's own PostgreSQL, started for the module and stopped after it;
+the tests are destructive and the plugin refuses them on targets that did not opt in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from soberharness.chaos import summary
+from soberharness.chaos.scenario import FaultRun
+from soberharness.chaos.stack import ChaosStack
+from soberharness.target.services.tools import find_tool, missing_reason
+
+
+@pytest.fixture(scope="module")
+def clean_stack() -> Iterator[ChaosStack]:
+    with ChaosStack("clean") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def lossy_stack() -> Iterator[ChaosStack]:
+    with ChaosStack("lossy") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def proxied_stack() -> Iterator[ChaosStack]:
+    if find_tool("toxiproxy") is None:
+        pytest.skip(missing_reason("toxiproxy"))
+    with ChaosStack("clean", toxiproxy=True) as stack:
+        yield stack
+
+
+@pytest.fixture
+def fresh_clean(clean_stack: ChaosStack) -> ChaosStack:
+    clean_stack.clear_writes()
+    return clean_stack
+
+
+@pytest.fixture
+def fresh_proxied(proxied_stack: ChaosStack) -> ChaosStack:
+    proxied_stack.clear_writes()
+    return proxied_stack
+
+
+@pytest.fixture
+def chaos_report(request: pytest.FixtureRequest) -> Callable[[ChaosStack, list[FaultRun]], None]:
+    """Write the test's faults, recovery times and last ledger check under reports/chaos/."""
+
+    def write(stack: ChaosStack, runs: list[FaultRun]) -> None:
+        verdict = "ledger ok" if runs and runs[-1].result.ok else "ledger violations"
+        summary.write_run(
+            f"pytest {request.node.name}",
+            stack.describe(),
+            [run.record() for run in runs],
+            [run.result for run in runs[-1:]],
+            ledger=runs[-1].ledger if runs else None,
+            status=verdict,
+        )
+
+    return write

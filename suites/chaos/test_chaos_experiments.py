@@ -1,0 +1,87 @@
+"""The chaostoolkit experiments under chaos/: valid, and runnable with `chaos run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chaoslib.experiment import ensure_experiment_is_valid
+
+from soberharness.chaos import summary
+from soberharness.target.migrations import REPO
+
+EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
+CHAOS = Path(sys.executable).parent / "chaos"
+
+
+def test_there_are_experiments() -> None:
+    names = {p.name for p in EXPERIMENTS}
+    assert {"postgres-sigkill.json", "postgres-sigstop.json", "network-faults.json",
+            "lossy-async-commit.json"} <= names
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_is_valid_and_checks_the_ledger(path: Path) -> None:
+    experiment = json.loads(path.read_text())
+    ensure_experiment_is_valid(experiment)
+    probes = [p["provider"].get("func") for p in experiment["steady-state-hypothesis"]["probes"]]
+    assert {"postgres_healthy", "read_your_write", "ledger_ok"} <= set(probes)
+    assert experiment["rollbacks"], "an experiment must heal what it injected"
+    modules = [c["provider"]["module"] for c in experiment.get("controls", [])]
+    assert "soberharness.chaos.control" in modules
+
+
+def _chaos_run(path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`chaos run` as a person would; the control writes the reports under reports/chaos/."""
+    stale = _report_folder(path) / "summary.json"
+    stale.unlink(missing_ok=True)
+    journal = tmp_path / "journal.json"
+    env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(summary.REPORTS))
+    proc = subprocess.run(
+        [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
+        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+    )
+    assert journal.exists(), f"chaos run wrote no journal: {proc.stderr[-2000:]}"
+    return proc, json.loads(journal.read_text())
+
+
+def _report_folder(path: Path) -> Path:
+    return summary.REPORTS / summary.slug(json.loads(path.read_text())["title"])
+
+
+def _summary(path: Path) -> dict:
+    written = _report_folder(path) / "summary.json"
+    assert written.exists(), f"chaos run wrote no {written}"
+    assert (written.parent / "journal.json").exists()
+    assert (written.parent / "ledger.jsonl").exists()
+    return json.loads(written.read_text())
+
+
+@pytest.mark.destructive
+@pytest.mark.needs("postgres")
+def test_chaos_run_sigkill_experiment_holds(tmp_path: Path) -> None:
+    path = REPO / "chaos" / "postgres-sigkill.json"
+    proc, journal = _chaos_run(path, tmp_path)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-2000:]
+    assert proc.returncode == 0
+    written = _summary(path)
+    assert written["ledger"]["ok"] is True
+    assert written["ledger"]["outcomes"]["acknowledged"] > 0
+    assert [f["fault"] for f in written["faults"]] == ["postgres-sigkill"]
+    assert written["faults"][0]["recovery_seconds"] is not None
+    assert (summary.REPORTS / "summary.md").exists()
+
+
+@pytest.mark.destructive
+@pytest.mark.needs("postgres")
+def test_chaos_run_lossy_experiment_deviates_with_lost_writes(tmp_path: Path) -> None:
+    path = REPO / "chaos" / "lossy-async-commit.json"
+    proc, journal = _chaos_run(path, tmp_path)
+    assert journal["deviated"] is True, proc.stderr[-2000:]
+    written = _summary(path)
+    assert written["ledger"]["violation_counts"]["lost_acknowledged"] > 0
+    assert written["status"] == "deviated"
