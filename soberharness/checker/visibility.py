@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -44,9 +45,12 @@ def _key(row: tuple[object, ...]) -> Key:
     return (row[0], row[1])  # type: ignore[return-value]
 
 
-def observed(conn: psycopg.Connection, viewer: Viewer) -> dict[str, set[Key]]:
-    """Rows the viewer reads, per table, in the current transaction."""
-    parts = [request_settings(viewer, "GET", "/rest/v1/")]
+def observed(
+    conn: psycopg.Connection, viewer: Viewer, claims: dict[str, Any] | None = None
+) -> dict[str, set[Key]]:
+    """Rows the viewer reads, per table, in the current transaction (with exactly `claims`
+    when given: a real token's payload)."""
+    parts = [request_settings(viewer, "GET", "/rest/v1/", claims=claims)]
     parts += [sql.SQL(q) for q in LIST_KEYS.values()]
     parts.append(sql.SQL("SET LOCAL ROLE NONE"))
     cur = conn.cursor()

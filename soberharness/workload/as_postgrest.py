@@ -46,13 +46,26 @@ class Outcome:
 
 
 def request_settings(
-    viewer: Viewer, method: str, path: str, email: str | None = None
+    viewer: Viewer,
+    method: str,
+    path: str,
+    email: str | None = None,
+    claims: dict[str, Any] | None = None,
 ) -> sql.Composed:
-    """The `SELECT set_config(...)` PostgREST issues at the start of each request."""
-    claims = claims_for(viewer, email)
+    """The `SELECT set_config(...)` PostgREST issues at the start of each request.
+
+    `claims` replaces the claims the harness would mint for `viewer` (a real token's
+    decoded payload, see soberharness.workload.tokens_into_rls); the role switched to is
+    then the token's `role` claim, as PostgREST does.
+    """
+    role = viewer.role.value
+    if claims is None:
+        claims = claims_for(viewer, email)
+    else:
+        role = str(claims.get("role") or role)
     settings = [
         ("search_path", SEARCH_PATH),
-        ("role", viewer.role.value),
+        ("role", role),
         ("request.jwt.claims", json.dumps(claims)),
         ("request.method", method),
         ("request.path", path),

@@ -1,0 +1,41 @@
+"""Named flows and steps, so that a failing auth test says where it failed.
+
+    flow = Flow("refresh rotation")
+    with flow.step("reuse the rotated token"):
+        ...
+
+An AssertionError raised inside a step comes out as
+`[refresh rotation / reuse the rotated token] <original message>`; an unexpected
+GoTrueError (GoTrue refused a call the flow expected to succeed) and a HarnessError
+(Mailpit had no mail, ...) are reported the same way, as assertion failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from soberharness.errors import HarnessError
+from soberharness.workload.gotrue_client import GoTrueError
+
+
+class Flow:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.steps: list[str] = []
+
+    def where(self, step: str) -> str:
+        return f"[{self.name} / {step}]"
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.steps.append(name)
+        try:
+            yield
+        except AssertionError as exc:  # keep the traceback: prefix the message in place
+            exc.args = (f"{self.where(name)} {exc}", *exc.args[1:])
+            raise
+        except GoTrueError as exc:
+            raise AssertionError(f"{self.where(name)} GoTrue refused: {exc}") from None
+        except HarnessError as exc:
+            raise AssertionError(f"{self.where(name)} {exc}") from None

@@ -1,0 +1,69 @@
+"""A token GoTrue issued, applied to the database the way PostgREST applies it.
+
+PostgREST verifies the JWT with the shared secret, switches to its `role` claim and sets
+`request.jwt.claims` to the payload as it is. `claims_from_token` does the verification
+(HS256 only: `alg=none`, a tampered payload or signature, an expired token or a foreign
+audience are refused), `viewer_from_claims` reads the facts the access model needs, and
+`rows_seen_with_token` reads every world table with exactly those claims.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import jwt
+import psycopg
+
+from soberharness.access.model import Key
+from soberharness.checker.visibility import observed
+from soberharness.world.entities import Role, Viewer
+
+ALGORITHMS = ("HS256",)
+
+
+class TokenRejected(Exception):
+    """The token would not pass PostgREST's verification: one line saying why."""
+
+
+def claims_from_token(token: str, secret: str, audience: str = "authenticated") -> dict[str, Any]:
+    """The verified payload of `token`; raises TokenRejected when PostgREST would refuse it."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=list(ALGORITHMS),
+            audience=audience,
+            options={"require": ["exp", "role"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenRejected(f"{type(exc).__name__}: {exc}") from None
+    return claims
+
+
+def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
+    """Who the claims say is asking: role, user id, moderator flag, assurance level."""
+    role = Role(str(claims["role"]))
+    if role is not Role.AUTHENTICATED:
+        return Viewer(role)
+    app_metadata = claims.get("app_metadata") or {}
+    aal = "aal2" if claims.get("aal") == "aal2" else "aal1"
+    return Viewer(
+        Role.AUTHENTICATED,
+        uuid.UUID(str(claims["sub"])),
+        moderator=app_metadata.get("role") == "moderator",
+        aal=aal,
+    )
+
+
+def rows_seen_with_token(
+    conn: psycopg.Connection, token: str, secret: str
+) -> tuple[Viewer, dict[str, set[Key]]]:
+    """Verify the token, then read every world table with exactly its claims.
+
+    Runs inside the connection's current transaction (leaves the role reset to the
+    session's); the caller owns the transaction.
+    """
+    claims = claims_from_token(token, secret)
+    viewer = viewer_from_claims(claims)
+    return viewer, observed(conn, viewer, claims=claims)
