@@ -206,15 +206,28 @@ def admin_connection(module_database: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
+    folder = Path(terminalreporter.config.getoption("--report-dir"))
+    if holder is not None and holder.report is None:
+        # Under pytest-xdist the workers ran the suites and wrote a report each.
+        parts = sorted(folder.glob("gw*/summary.json"))
+        if parts:
+            terminalreporter.write_sep("-", "soberharness (per xdist worker)")
+            for part in parts:
+                terminalreporter.write_line(f"{part.parent.name}: {part}")
+        return
     if holder is None or holder.report is None:
         return
     report = holder.report
     stats = terminalreporter.stats
     report.outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped",
                                                                       "error")}
-    folder = Path(terminalreporter.config.getoption("--report-dir"))
     paths = report.write(folder)
     terminalreporter.write_sep("-", "soberharness")
     terminalreporter.write_line(report.one_line())
@@ -228,7 +241,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _worker_id(session.config) is None:  # the controller clears the workers' old reports
+        folder = Path(session.config.getoption("--report-dir"))
+        for old in folder.glob("gw*/summary.json"):
+            old.unlink()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     holder = session.config.stash.get(TARGET_KEY, None)
-    if holder is not None:
-        holder.stop()
+    if holder is None:
+        return
+    worker = _worker_id(session.config)
+    if worker is not None and holder.report is not None:
+        folder = Path(session.config.getoption("--report-dir")) / worker
+        holder.report.write(folder)
+    holder.stop()

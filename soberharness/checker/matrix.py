@@ -143,6 +143,20 @@ def plan(mw: MatrixWorld) -> list[PlannedCell]:
     return planned
 
 
+# Cells run concurrently on one database; two cells may deadlock on the same rows (the
+# harness's own doing, not the stack's): such a cell is run again.
+RETRY_STATES = ("40P01", "40001")
+
+
+def _execute(runner: RequestRunner, p: PlannedCell, tries: int = 3) -> Outcome:
+    outcome = runner.execute(p.text, p.setup_statements)
+    for _ in range(tries - 1):
+        if not (outcome.error and outcome.error.startswith(RETRY_STATES)):
+            break
+        outcome = runner.execute(p.text, p.setup_statements)
+    return outcome
+
+
 def run_matrix(
     dsn: str,
     mw: MatrixWorld,
@@ -159,7 +173,7 @@ def run_matrix(
         with psycopg.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
             for p in chunk:
-                outcome = runner.execute(p.text, p.setup_statements)
+                outcome = _execute(runner, p)
                 out.append(
                     CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome))
                 )
