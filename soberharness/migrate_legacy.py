@@ -246,7 +246,8 @@ def plan(
             if follower == followee:
                 found.append("a user cannot follow themselves")
             if (follower, followee) in pairs:
-                found.append(f"duplicate follow (first at follows row {pairs[(follower, followee)]})")
+                first = pairs[(follower, followee)]
+                found.append(f"duplicate follow (first at follows row {first})")
         if status not in FOLLOW_STATUS:
             found.append(f"unknown status {status!r}")
         if found:

@@ -263,7 +263,9 @@ class GoTrueClient:
             return SignupResult(session.user, session)
         return SignupResult(AuthUser.from_json(body), None)
 
-    def verify(self, type: VerifyType, token: str, redirect_to: str | None = None) -> VerifyRedirect:
+    def verify(
+        self, type: VerifyType, token: str, redirect_to: str | None = None
+    ) -> VerifyRedirect:
         """GET /verify as a mailed link does; an error in the redirect raises GoTrueError."""
         params = {"type": type, "token": token}
         if redirect_to:
