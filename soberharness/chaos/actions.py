@@ -30,7 +30,7 @@ class FaultRecord:
     inject_seconds: float
     heal_seconds: float | None = None  # how long healing took (a restart, for a crash)
     recovery_seconds: float | None = None  # heal returned -> steady state back
-    writes_during: int | None = None
+    during: dict[str, int] | None = None  # outcomes that came in between inject and heal
 
 
 @dataclasses.dataclass
@@ -121,8 +121,7 @@ def _inject(fault: faults.Fault) -> dict[str, Any]:
     began = time.monotonic()
     fault.inject()
     RUN.active[fault.name] = fault
-    record = FaultRecord(fault.name, time.time(), time.monotonic() - began,
-                         writes_during=len(RUN.ledger))
+    record = FaultRecord(fault.name, time.time(), time.monotonic() - began)
     RUN.records.append(record)
     RUN.open_records[fault.name] = record
     return {"fault": fault.name, "inject_seconds": round(record.inject_seconds, 3)}
@@ -136,8 +135,7 @@ def _heal(name: str, recovery_timeout: float = 60.0) -> dict[str, Any]:
     began = time.monotonic()
     fault.heal()
     record.heal_seconds = time.monotonic() - began
-    if record.writes_during is not None:
-        record.writes_during = len(RUN.ledger) - record.writes_during
+    record.during = RUN.ledger.counts_between(record.injected_at, time.time())
     record.recovery_seconds = _stack().wait_steady(recovery_timeout)
     return {"fault": name, "healed": True, **_rounded(dataclasses.asdict(record))}
 
@@ -245,6 +243,13 @@ def read_your_write() -> bool:
     """A signed-in user posts and reads the post back (as PostgREST would run both)."""
     with contextlib.suppress(HarnessError):
         return _stack().read_your_write().ok
+    return False
+
+
+def rls_sample_holds() -> bool:
+    """A sample of the access matrix (every table, actor and privacy level) matches the model."""
+    with contextlib.suppress(HarnessError):
+        return _stack().rls_sample().ok
     return False
 
 

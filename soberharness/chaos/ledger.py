@@ -97,6 +97,14 @@ class Ledger:
             counts[write.outcome.value] += 1
         return counts
 
+    def counts_between(self, start: float, end: float) -> dict[str, int]:
+        """Counts per outcome of the writes whose outcome came in [start, end] (time.time())."""
+        counts = {o.value: 0 for o in Outcome}
+        for write in self.writes:
+            if start <= write.finished <= end:
+                counts[write.outcome.value] += 1
+        return counts
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._writes)

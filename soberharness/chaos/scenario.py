@@ -20,6 +20,7 @@ class FaultRun:
     heal_seconds: float  # heal() itself (a restart, for a crash)
     recovery_seconds: float  # heal returned -> steady state back
     healed_at: float  # time.time() when heal returned
+    injected_at: float = 0.0  # time.time() when inject was called
 
     def acknowledged_after_heal(self) -> int:
         """Writes acknowledged that began after the heal: the clients came back by themselves."""
@@ -39,6 +40,7 @@ class FaultRun:
             "heal_seconds": self.heal_seconds,
             "recovery_seconds": self.recovery_seconds,
             "acknowledged_after_heal": self.acknowledged_after_heal(),
+            "during": self.ledger.counts_between(self.injected_at, self.healed_at),
         }
 
     def one_line(self) -> str:
@@ -64,6 +66,7 @@ def run_fault(
                               op_timeout=op_timeout, ledger=ledger).start()
     try:
         time.sleep(before)
+        injected_at = time.time()
         fault.inject()
         try:
             time.sleep(hold)
@@ -77,4 +80,4 @@ def run_fault(
     finally:
         workload.stop()
     result = check(stack.admin_dsn, ledger, stack.authors)
-    return FaultRun(fault.name, result, ledger, heal_seconds, recovery, healed_at)
+    return FaultRun(fault.name, result, ledger, heal_seconds, recovery, healed_at, injected_at)

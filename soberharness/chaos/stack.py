@@ -20,13 +20,15 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from soberharness.checker.matrix import PlannedCell, allowed, plan
 from soberharness.errors import HarnessError
 from soberharness.target.local import LocalTarget
 from soberharness.target.services.tools import find_tool, missing_reason
 from soberharness.target.services.toxiproxy import ToxiproxyProcess
 from soberharness.workload.as_postgrest import Request, RequestRunner
 from soberharness.workload.seed import write_world
-from soberharness.world.entities import User, Viewer, World
+from soberharness.world.entities import User, Viewer
+from soberharness.world.matrix_world import build_matrix_world
 
 CLEAN: dict[str, str] = {
     "fsync": "on",
@@ -41,6 +43,7 @@ LOSSY: dict[str, str] = {
 }
 CONFIGS = {"clean": CLEAN, "lossy": LOSSY}
 PROXY_NAME = "postgres"
+RLS_SAMPLE_EVERY = 7  # every 7th access-matrix cell: ~250 cells over every table and actor
 
 
 def _users(count: int, tag: str) -> list[User]:
@@ -75,6 +78,8 @@ class ChaosStack:
                                   name=f"chaos-{config}")
         self.writers = _users(writers, "writer")
         self.prober = _users(1, "prober")[0]
+        self.matrix = build_matrix_world("chaos")
+        self._rls_sample: list[PlannedCell] | None = None
         self.database = ""
         self.toxiproxy: ToxiproxyProcess | None = None
         self.proxy_port: int | None = None
@@ -92,7 +97,7 @@ class ChaosStack:
         try:
             self.target.start()
             self.database = self.target.new_database("chaos")
-            world = World()
+            world = self.matrix.world.copy()
             for user in [*self.writers, self.prober]:
                 world.add(user)
             with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
@@ -186,6 +191,32 @@ class ChaosStack:
             return ProbeResult(False, f"read back {read.rows!r} ({read.error})",
                                time.monotonic() - began)
         return ProbeResult(True, "own post read back", time.monotonic() - began)
+
+    def rls_sample(self, every: int = RLS_SAMPLE_EVERY) -> ProbeResult:
+        """A sample of the access matrix, run as PostgREST would, must match the access model."""
+        began = time.monotonic()
+        if self._rls_sample is None:
+            self._rls_sample = plan(self.matrix)[::every]
+        wrong: list[str] = []
+        try:
+            with psycopg.connect(self.client_dsn, connect_timeout=5, autocommit=True) as conn:
+                conn.execute("SELECT set_config('statement_timeout', '5000', false)")
+                runner = RequestRunner(conn)
+                for cell in self._rls_sample:
+                    outcome = runner.execute(cell.text, cell.setup_statements)
+                    if allowed(cell.op, outcome) != cell.expected:
+                        c = cell.cell
+                        wrong.append(f"{c.actor} {c.op.value} {c.table} [{c.case}] "
+                                     f"privacy={c.privacy}: expected "
+                                     f"{'allow' if cell.expected else 'deny'}")
+        except psycopg.Error as exc:
+            return ProbeResult(False, str(exc).strip().splitlines()[0], time.monotonic() - began)
+        checked = len(self._rls_sample)
+        if wrong:
+            return ProbeResult(False, f"{len(wrong)}/{checked} cells wrong, first: {wrong[0]}",
+                               time.monotonic() - began)
+        return ProbeResult(True, f"{checked} access-matrix cells match the model",
+                           time.monotonic() - began)
 
     def wait_steady(self, timeout: float = 30.0) -> float:
         """Seconds until read-your-write succeeds; HarnessError if it does not within `timeout`."""

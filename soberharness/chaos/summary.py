@@ -56,9 +56,14 @@ def write_index(root: Path) -> Path:
     lines = [
         "# Chaos runs",
         "",
-        "| experiment | status | config | fault | heal s | recovery s | ack | failed | unknown "
-        "| lost ack | other violations |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "Per fault: heal (e.g. the restart) and recovery (healed -> a signed-in user reads "
+        "their own new post) in seconds; outcomes that came in while the fault was in force "
+        "(ack/failed/unknown). Ledger columns: the whole run's writes as the final check "
+        "classified them.",
+        "",
+        "| experiment | status | config | fault | heal s | recovery s | during fault a/f/u "
+        "| ack | failed | unknown | lost ack | other violations |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(root.glob("*/summary.json")):
         data = json.loads(path.read_text())
@@ -73,7 +78,8 @@ def write_index(root: Path) -> Path:
             lines.append(
                 f"| {data['experiment']} | {data.get('status') or '-'} | {config} "
                 f"| {fault.get('fault', '-')} | {_num(fault.get('heal_seconds'))} "
-                f"| {_num(fault.get('recovery_seconds'))} | {outcomes.get('acknowledged', '-')} "
+                f"| {_num(fault.get('recovery_seconds'))} | {_during(fault.get('during'))} "
+                f"| {outcomes.get('acknowledged', '-')} "
                 f"| {outcomes.get('failed', '-')} | {outcomes.get('unknown', '-')} | {lost} "
                 f"| {other} |"
             )
@@ -84,3 +90,9 @@ def write_index(root: Path) -> Path:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _during(counts: dict[str, int] | None) -> str:
+    if not counts:
+        return "-"
+    return f"{counts.get('acknowledged', 0)}/{counts.get('failed', 0)}/{counts.get('unknown', 0)}"

@@ -13,7 +13,20 @@ import pytest
 from soberharness.chaos import summary
 from soberharness.chaos.scenario import FaultRun
 from soberharness.chaos.stack import ChaosStack
+from soberharness.pytest_plugin import TARGET_KEY
 from soberharness.target.services.tools import find_tool, missing_reason
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The chaos suite breaks a stack of its own on this machine: it belongs to runs on the
+    local target (the plugin already refuses destructive tests where they are not allowed).
+    A hook, not a fixture: it must decide before the module's stack fixture starts anything."""
+    if item.get_closest_marker("destructive") is None:
+        return
+    target = item.config.stash[TARGET_KEY].target
+    if target.kind != "local":
+        pytest.skip(f"chaos runs on the local target only; target '{target.name}' is "
+                    f"{target.kind}")
 
 
 @pytest.fixture(scope="module")

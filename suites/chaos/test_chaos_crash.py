@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 import pytest
 
 from soberharness.chaos.faults import PostgresCrash, PostgresPause
@@ -33,6 +34,8 @@ def test_sigkill_and_restart_lose_no_acknowledged_write(
     assert run.result.outcomes["acknowledged"] > 0
     assert run.disturbed() > 0, "the crash broke no client's write: was it a crash?"
     assert run.acknowledged_after_heal() > 0, "the clients did not come back after the restart"
+    rls = fresh_clean.rls_sample()
+    assert rls.ok, rls.detail
 
 
 def test_sigstop_past_the_client_timeout_loses_no_acknowledged_write(
@@ -45,6 +48,21 @@ def test_sigstop_past_the_client_timeout_loses_no_acknowledged_write(
     assert run.result.ok, run.result.one_line()
     assert run.disturbed() > 0, "no client timed out while the database was stopped"
     assert run.acknowledged_after_heal() > 0, "the clients did not come back after SIGCONT"
+    rls = fresh_clean.rls_sample()
+    assert rls.ok, rls.detail
+
+
+def test_the_rls_sample_probe_fails_when_a_policy_is_gone(clean_stack: ChaosStack) -> None:
+    """The steady-state RLS probe can fail: with RLS off on posts, hidden and private posts leak."""
+    with psycopg.connect(clean_stack.admin_dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.posts DISABLE ROW LEVEL SECURITY")
+        try:
+            broken = clean_stack.rls_sample()
+        finally:
+            conn.execute("ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY")
+    assert not broken.ok
+    assert "posts" in broken.detail
+    assert clean_stack.rls_sample().ok
 
 
 def test_asynchronous_commit_crash_loses_acknowledged_writes_and_the_ledger_says_so(

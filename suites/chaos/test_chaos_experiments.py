@@ -29,7 +29,7 @@ def test_experiment_is_valid_and_checks_the_ledger(path: Path) -> None:
     experiment = json.loads(path.read_text())
     ensure_experiment_is_valid(experiment)
     probes = [p["provider"].get("func") for p in experiment["steady-state-hypothesis"]["probes"]]
-    assert {"postgres_healthy", "read_your_write", "ledger_ok"} <= set(probes)
+    assert {"postgres_healthy", "read_your_write", "rls_sample_holds", "ledger_ok"} <= set(probes)
     assert experiment["rollbacks"], "an experiment must heal what it injected"
     modules = [c["provider"]["module"] for c in experiment.get("controls", [])]
     assert "soberharness.chaos.control" in modules

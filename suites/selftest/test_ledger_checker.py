@@ -112,3 +112,14 @@ def test_the_summary_table_shows_lost_writes(tmp_path: Path) -> None:
     row = next(line for line in table.splitlines() if line.startswith("| lossy demo"))
     assert "| deviated | lossy |" in row
     assert row.rstrip(" |").endswith("| 1 | 0")  # lost ack 1, other violations 0
+
+
+def test_outcomes_are_counted_by_when_they_came_in() -> None:
+    ledger = Ledger([
+        Write("a", 0, 1, AUTHOR, ACK, 0.0, 1.0),
+        Write("b", 0, 2, AUTHOR, FAILED, 1.0, 2.5),
+        Write("c", 1, 1, AUTHOR, UNKNOWN, 1.0, 3.0),
+        Write("d", 1, 2, AUTHOR, ACK, 3.0, 4.0),
+    ])
+    assert ledger.counts_between(2.0, 3.0) == {"acknowledged": 0, "failed": 1, "unknown": 1}
+    assert ledger.counts_between(0.0, 10.0) == ledger.counts()
