@@ -57,6 +57,7 @@ def run_suite(json_path: Path, extra: list[str], timeout: float = 3600) -> None:
 class Samples:
     rounds: list[float]
     scale: str | None
+    reference: list[float] | None = None  # machine reference timed before each round
 
 
 def load_samples(path: Path) -> dict[str, Samples]:
@@ -75,8 +76,10 @@ def load_samples(path: Path) -> dict[str, Samples]:
                 f"{path}: benchmark {bench.get('name')} has no rounds (run with "
                 "--benchmark-save-data)")
         iterations = bench.get("stats", {}).get("iterations", 1) or 1
-        out[bench["name"]] = Samples([float(v) / iterations for v in data],
-                                     bench.get("extra_info", {}).get("scale"))
+        extra = bench.get("extra_info", {})
+        reference = extra.get("reference_rounds")
+        out[bench["name"]] = Samples([float(v) / iterations for v in data], extra.get("scale"),
+                                     [float(v) for v in reference] if reference else None)
     return out
 
 
@@ -113,7 +116,8 @@ def compare_samples(baseline: dict[str, Samples], current: dict[str, Samples],
             problems.append(f"{name}: data scale differs (baseline {base.scale}, run {cur.scale})")
             continue
         try:
-            verdicts.append(judge(name, base.rounds, cur.rounds, alpha, min_effect))
+            verdicts.append(judge(name, base.rounds, cur.rounds, alpha, min_effect,
+                                  base.reference, cur.reference))
         except ValueError as exc:
             problems.append(str(exc))
     return Comparison(verdicts, problems)
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in result.problems:
         print(f"  skip  {problem}")
     print(f"{len(result.regressions)} regression(s) in {len(result.verdicts)} benchmarks "
-          f"(rule: p < {args.alpha} and median >= +{args.min_effect:.0%}); {args.out}")
+          f"(rule: p < {args.alpha} and 95% CI of the median ratio above "
+          f"+{args.min_effect:.0%}); {args.out}")
     if result.regressions:
         return 1
     return 2 if not result.verdicts else 0

@@ -139,3 +139,14 @@ def trending_top() -> AppQuery:
 
 
 TRENDING_REFRESH = sql.SQL("REFRESH MATERIALIZED VIEW analytics.trending_posts")
+
+
+def reference() -> AppQuery:
+    """Fixed server work that depends on nothing in the schema: timed next to every benchmark
+    round, it measures how fast the machine is at that moment (see checker.regression)."""
+    source = sql.SQL(
+        "SELECT count(*) FROM generate_series(1, 4000) AS g "
+        "WHERE md5(g::text) LIKE 'a%' OR pg_catalog.length(g::text) > 3"
+    )
+    return AppQuery("reference", "fixed CPU work (machine speed reference)",
+                    Request(query=source, method="GET", path="/"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -67,6 +68,29 @@ class PerfDatabase:
         }
         viewer = Viewer.service() if name == "trending_top" else self.viewer
         return queries[name], viewer
+
+
+class ReferenceTimer:
+    """Times the machine reference (app_queries.reference) as a benchmark's round setup."""
+
+    def __init__(self, runner: RequestRunner) -> None:
+        self.runner = runner
+        self.request = app_queries.reference().request
+        self.rounds: list[float] = []
+
+    def measure(self) -> None:
+        began = time.perf_counter()
+        outcome = self.runner.run(Viewer.anon(), self.request)
+        self.rounds.append(time.perf_counter() - began)
+        assert outcome.ok, outcome.error
+
+    def last(self, count: int) -> list[float]:
+        return self.rounds[-count:]
+
+
+@pytest.fixture
+def reference(perf_db: PerfDatabase) -> ReferenceTimer:
+    return ReferenceTimer(perf_db.runner)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """SoberTube's reads timed as PostgREST runs them under RLS, each with its plan.
 
+Timings go to pytest-benchmark; before every round a fixed reference piece of server work is
+timed too (extra_info.reference_rounds), so the gate can tell a busy machine from a slow query.
 Timings go to pytest-benchmark (compare them against reports/baselines with
 `python -m soberharness.report.baseline compare`); each benchmark's extra_info carries the
 data scale, the plan's scan nodes and any plan finding. The plan tests fail on a sequential
@@ -33,7 +35,7 @@ def _check_result(name: str, rows: list[tuple]) -> None:
 
 
 @pytest.mark.parametrize("name", QUERIES)
-def test_query(benchmark, perf_db, perf_rounds: int, name: str) -> None:
+def test_query(benchmark, perf_db, perf_rounds: int, reference, name: str) -> None:
     query, viewer = perf_db.query(name)
     runner = perf_db.runner
     outcome = runner.run(viewer, query.request)
@@ -50,7 +52,8 @@ def test_query(benchmark, perf_db, perf_rounds: int, name: str) -> None:
         findings=[f.line() for f in seq_scan_findings(name, plan)],
     )
     benchmark.pedantic(runner.run, args=(viewer, query.request), rounds=perf_rounds,
-                       warmup_rounds=2, iterations=1)
+                       warmup_rounds=2, iterations=1, setup=reference.measure)
+    benchmark.extra_info["reference_rounds"] = reference.last(perf_rounds)
 
 
 @pytest.mark.parametrize("name", QUERIES)
@@ -61,11 +64,13 @@ def test_plan_scans_no_large_table_whole(perf_db, name: str) -> None:
     assert not findings, "; ".join(f.line() for f in findings)
 
 
-def test_trending_refresh(benchmark, perf_db, perf_rounds: int) -> None:
+def test_trending_refresh(benchmark, perf_db, perf_rounds: int, reference) -> None:
     conn = perf_db.conn
     benchmark.extra_info.update(scale=perf_db.scale_label, http="REFRESH MATERIALIZED VIEW")
-    benchmark.pedantic(conn.execute, args=(TRENDING_REFRESH,), rounds=max(5, perf_rounds // 3),
-                       warmup_rounds=1, iterations=1)
+    rounds = max(5, perf_rounds // 3)
+    benchmark.pedantic(conn.execute, args=(TRENDING_REFRESH,), rounds=rounds,
+                       warmup_rounds=1, iterations=1, setup=reference.measure)
+    benchmark.extra_info["reference_rounds"] = reference.last(rounds)
     row = conn.execute(
         "select count(*), coalesce(sum(likes_7d), 0) from analytics.trending_posts").fetchone()
     assert row is not None and row[0] > 0, "the refreshed trending view is empty"

@@ -22,7 +22,7 @@ import pytest
 
 from soberharness.checker.regression import judge, mann_whitney_greater
 from soberharness.report.baseline import LATEST, compare_files
-from soberharness.workload.app_queries import home_feed
+from soberharness.workload.app_queries import home_feed, reference
 from soberharness.workload.as_postgrest import Request, RequestRunner
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import ScaleSpec, generate_and_load
@@ -73,6 +73,25 @@ def test_tiny_shift_is_not_even_when_significant() -> None:
     assert not verdict.regression, verdict.line()  # ...but 8% is below the minimum effect
 
 
+def test_noisy_moderate_shift_is_not() -> None:
+    # A busy-neighbour run: x1.25 median but wide spread; the interval reaches below +20%.
+    verdict = judge("q", _lognormal(9, 30, 1e-3, sigma=0.4), _lognormal(10, 30, 1.25e-3, 0.4))
+    assert verdict.ci[0] < 1.2 and not verdict.regression, verdict.line()
+
+
+def test_machine_slowdown_cancels_out_with_references() -> None:
+    # The whole machine is 1.8x slower during the run: query and reference rounds alike.
+    base, base_ref = _lognormal(11, 30, 40e-3), _lognormal(12, 30, 5e-3)
+    cur, cur_ref = _lognormal(13, 30, 72e-3), _lognormal(14, 30, 9e-3)
+    assert judge("q", base, cur).regression  # raw: looks slower
+    verdict = judge("q", base, cur, baseline_ref=base_ref, current_ref=cur_ref)
+    assert verdict.normalized and not verdict.regression, verdict.line()
+    # ...while a query that got slower on a steady machine still is.
+    slower = judge("q", base, _lognormal(15, 30, 80e-3), baseline_ref=base_ref,
+                   current_ref=_lognormal(16, 30, 5e-3))
+    assert slower.regression, slower.line()
+
+
 def test_one_slow_outlier_round_is_not() -> None:
     current = _lognormal(6, 30, 1e-3)
     current[3] = 50e-3
@@ -92,16 +111,22 @@ class FeedProbe:
         self.viewer = viewer
         self.request = request
 
-    def sample(self, rounds: int = ROUNDS, warmup: int = 2) -> list[float]:
-        times = []
+    def sample(self, rounds: int = ROUNDS, warmup: int = 2) -> tuple[list[float], list[float]]:
+        """Rounds of the feed, each preceded by a round of the machine reference."""
+        times: list[float] = []
+        refs: list[float] = []
+        ref = reference().request
         for i in range(warmup + rounds):
             began = time.perf_counter()
+            self.runner.run(Viewer.anon(), ref)
+            middle = time.perf_counter()
             outcome = self.runner.run(self.viewer, self.request)
-            elapsed = time.perf_counter() - began
+            end = time.perf_counter()
             assert outcome.ok and outcome.rows[0][1] == 20, outcome.error or "feed not full"
             if i >= warmup:
-                times.append(elapsed)
-        return times
+                refs.append(middle - began)
+                times.append(end - middle)
+        return times, refs
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +145,11 @@ def feed(target) -> Iterator[FeedProbe]:
         target.drop_database(name)
 
 
-def _benchmark_json(path: Path, name: str, rounds: list[float]) -> Path:
-    """The part of pytest-benchmark's JSON the gate reads."""
+def _benchmark_json(path: Path, name: str, sample: tuple[list[float], list[float]]) -> Path:
+    """The part of pytest-benchmark's JSON the gate reads (rounds and reference rounds)."""
+    rounds, refs = sample
     path.write_text(json.dumps({"benchmarks": [{
-        "name": name, "extra_info": {"scale": "gate"},
+        "name": name, "extra_info": {"scale": "gate", "reference_rounds": refs},
         "stats": {"data": rounds, "iterations": 1}}]}))
     return path
 
@@ -137,6 +163,7 @@ def test_unchanged_stack_is_not_a_regression_and_false_alarms_are_rare(
         run = _benchmark_json(tmp_path / f"run{i}.json", "feed", feed.sample())
         result = compare_files(baseline, run)
         assert not result.problems, result.problems
+        assert result.verdicts[0].normalized
         medians.append(result.verdicts[0].ratio)
         alarms += [v.line() for v in result.regressions]
     rate = len(alarms) / REPEATS
