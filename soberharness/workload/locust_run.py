@@ -22,6 +22,11 @@ from soberharness.errors import HarnessError
 
 REPO = Path(__file__).resolve().parents[2]
 LOADTESTS = REPO / "loadtests"
+REPORTS = REPO / "reports" / "load"  # where summaries go unless --summary-out says otherwise
+# Secrets reach locust through its environment, never its command line.
+ENV_JWT_SECRET = "SOBER_LOAD_JWT_SECRET"
+ENV_ANON_KEY = "SOBER_LOAD_ANON_KEY"
+ENV_SERVICE_KEY = "SOBER_LOAD_SERVICE_KEY"
 GRACE_S = 30.0  # locust start-up and shutdown on top of the run time
 
 

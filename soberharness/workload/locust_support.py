@@ -26,12 +26,14 @@ from locust.runners import WorkerRunner
 
 from soberharness.errors import HarnessError
 from soberharness.workload import load_thresholds as lt
+from soberharness.workload.locust_run import (
+    ENV_ANON_KEY,
+    ENV_JWT_SECRET,
+    ENV_SERVICE_KEY,
+    REPORTS,
+)
 from soberharness.workload.rest_load import Population, discover_population
 
-ENV_JWT_SECRET = "SOBER_LOAD_JWT_SECRET"
-ENV_ANON_KEY = "SOBER_LOAD_ANON_KEY"
-ENV_SERVICE_KEY = "SOBER_LOAD_SERVICE_KEY"
-REPORTS = Path(__file__).resolve().parents[2] / "reports" / "load"
 CONFIG_EXIT = 2  # bad configuration; 1 is kept for "thresholds broken"
 
 log = logging.getLogger("soberharness.load")

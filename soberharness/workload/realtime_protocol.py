@@ -1,5 +1,7 @@
 """The part of Supabase Realtime's Phoenix channel protocol a load client speaks.
 
+Used by: `locust -f loadtests/realtime.py`.
+
 Pure: message encoding for both serializer versions, the `phx_join` payload for
 `postgres_changes`, heartbeat bookkeeping and fan-out latency. No sockets here; the locust
 file `loadtests/realtime.py` moves the frames.

@@ -21,7 +21,7 @@ import httpx
 
 from soberharness.errors import HarnessError
 from soberharness.workload.claims import token_for
-from soberharness.world.entities import FollowStatus, Role, Viewer, World
+from soberharness.world.entities import Follow, FollowStatus, Post, Role, User, Viewer, World
 
 PAGE = 20
 HTTP_TIMEOUT_S = 10.0
@@ -150,6 +150,28 @@ def population_from_world(world: World) -> Population:
         LoadUser(str(u.id), u.handle, tuple(follows.get(u.id, ())))
         for u in world.users.values() if u.has_profile
     ))
+
+
+def load_world(users: int, run_id: str, follows_each: int = 5, posts_each: int = 3,
+               seed: int = 0) -> World:
+    """A small world for a load run: public accounts named after the run (so they never clash
+    with other data and can be removed afterwards), each following a few others, with posts."""
+    if users < 2:
+        raise HarnessError("a load world needs at least 2 users")
+    rng = random.Random(seed)
+    world = World()
+    people = [User(uuid.UUID(int=rng.getrandbits(128), version=4), f"load_{run_id}_{n}")
+              for n in range(users)]
+    for user in people:
+        world.add(user)
+    for n, user in enumerate(people):
+        for other in rng.sample([p for p in people if p is not user],
+                                min(follows_each, users - 1)):
+            world.add(Follow(user.id, other.id))
+        for k in range(posts_each):
+            world.add(Post(uuid.UUID(int=rng.getrandbits(128), version=4), user.id,
+                           f"load seed post {n}.{k}"))
+    return world
 
 
 def discover_population(rest_url: str, anon_key: str, service_key: str, limit: int = 200,

@@ -15,6 +15,8 @@ import concurrent.futures
 import datetime as dt
 import http.server
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -24,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import psycopg
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -32,6 +35,7 @@ from soberharness.workload import load_thresholds as lt
 from soberharness.workload import realtime_protocol as rp
 from soberharness.workload import rest_load as rl
 from soberharness.workload.locust_run import LOADTESTS, LocustResult, run_locust
+from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.entities import Follow, FollowStatus, User, World
 
 SECRET = "selftest-load-jwt-secret-0123456789abcdef"
@@ -612,3 +616,33 @@ def test_locust_run_kills_an_overrunning_locust(tmp_path: Path, population_file:
                    run_time_s=60, summary_out=tmp_path / "x.json", secrets=SECRETS,
                    extra=["--population", str(population_file)], timeout_s=2)
     assert time.monotonic() - began < 10
+
+
+def test_library_side_never_imports_locust() -> None:
+    """Suites import these modules; locust (and gevent's monkey-patching) must stay out."""
+    code = (
+        "import sys\n"
+        "import soberharness.workload.locust_run, soberharness.workload.rest_load\n"
+        "import soberharness.workload.realtime_protocol, soberharness.workload.load_thresholds\n"
+        "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_load_world_fits_the_schema_and_is_removed(scratch_database: str) -> None:
+    world = rl.load_world(8, "selftest", follows_each=3, posts_each=2)
+    population = rl.population_from_world(world)
+    assert len(population.users) == 8 and all(len(u.follows) == 3 for u in population.users)
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        write_world(conn, world)
+        counted = conn.execute(
+            "SELECT (SELECT count(*) FROM public.profiles WHERE handle LIKE 'load_selftest_%'),"
+            " (SELECT count(*) FROM public.follows), (SELECT count(*) FROM public.posts)"
+        ).fetchone()
+        assert counted == (8, 24, 16)
+        remove_world(conn, world)
+        assert leftovers(conn, world) == {}
+        assert conn.execute("SELECT count(*) FROM public.posts").fetchone() == (0,)
