@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
+import psycopg
 
 from soberharness.errors import HarnessError
 from soberharness.target.base import Service, Target
 from soberharness.target.services.mailpit import MailpitClient
-from soberharness.workload.gotrue_client import GoTrueClient
+from soberharness.workload.gotrue_client import AuthUser, GoTrueClient
+
+DOMAIN = "auth-suite.sobertube.test"
+PASSWORD = "Sober-Tube-2026!"
 
 
 def _minted(target: Target, role: str) -> str:
@@ -38,3 +43,38 @@ def gotrue(target: Target, admin: bool = False, timeout: float = 10.0) -> GoTrue
 
 def mailpit(target: Target, timeout: float = 5.0) -> MailpitClient:
     return MailpitClient(target.url(Service.MAIL), timeout=timeout)
+
+
+class TestUsers:
+    """Unique e-mails for one test and users made through the admin API; `remove_all()`
+    deletes every user with one of those e-mails (cascading to identities, sessions and their
+    refresh tokens, factors, profiles)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, admin: GoTrueClient, dsn: str) -> None:
+        self.admin = admin
+        self.dsn = dsn
+        self.emails: list[str] = []
+
+    def email(self, label: str = "u") -> str:
+        address = f"{label}-{uuid.uuid4().hex[:10]}@{DOMAIN}"
+        self.emails.append(address)
+        return address
+
+    def confirmed(
+        self,
+        label: str = "u",
+        password: str = PASSWORD,
+        app_metadata: dict[str, object] | None = None,
+    ) -> AuthUser:
+        return self.admin.admin_create_user(
+            self.email(label), password, email_confirm=True, app_metadata=app_metadata
+        )
+
+    def remove_all(self) -> None:
+        if not self.emails:
+            return
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("DELETE FROM auth.users WHERE lower(email) = ANY(%s)",
+                         ([e.lower() for e in self.emails],))

@@ -12,7 +12,7 @@ GoTrueError (GoTrue refused a call the flow expected to succeed) and a HarnessEr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from soberharness.errors import HarnessError
@@ -39,3 +39,13 @@ class Flow:
             raise AssertionError(f"{self.where(name)} GoTrue refused: {exc}") from None
         except HarnessError as exc:
             raise AssertionError(f"{self.where(name)} {exc}") from None
+
+
+def refused(call: Callable[[], object]) -> GoTrueError:
+    """Run a GoTrue call that must be refused; returns the refusal. Inside a step, a call
+    that succeeds fails the step (pytest.raises would fail without naming it)."""
+    try:
+        answer = call()
+    except GoTrueError as exc:
+        return exc
+    raise AssertionError(f"GoTrue accepted a call it should refuse; it answered {answer!r:.160}")

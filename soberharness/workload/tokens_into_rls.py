@@ -14,10 +14,12 @@ from typing import Any
 
 import jwt
 import psycopg
+from psycopg import sql
 
-from soberharness.access.model import Key
-from soberharness.checker.visibility import observed
-from soberharness.world.entities import Role, Viewer
+from soberharness.access.model import AccessModel, Key
+from soberharness.checker.visibility import VisibilityDiff, observed, world_keys
+from soberharness.workload.as_postgrest import Outcome, request_settings
+from soberharness.world.entities import Role, Viewer, World
 
 ALGORITHMS = ("HS256",)
 
@@ -67,3 +69,45 @@ def rows_seen_with_token(
     claims = claims_from_token(token, secret)
     viewer = viewer_from_claims(claims)
     return viewer, observed(conn, viewer, claims=claims)
+
+
+def compare_with_tokens(
+    conn: psycopg.Connection, world: World, tokens: dict[uuid.UUID, str], secret: str
+) -> list[VisibilityDiff]:
+    """For each user's token: the rows of `world` it reads against what the access model
+    allows that user. The world must already be written (in the caller's transaction)."""
+    model = AccessModel(world)
+    ours = world_keys(world)
+    diffs: list[VisibilityDiff] = []
+    for user_id, token in tokens.items():
+        viewer, seen = rows_seen_with_token(conn, token, secret)
+        if viewer.user_id != user_id:
+            raise TokenRejected(f"the token given for {user_id} is for {viewer.user_id}")
+        expected = model.visible(viewer)
+        for table, keys in ours.items():
+            want = set(expected.get(table, set()))
+            got = seen[table] & keys
+            if want != got:
+                diffs.append(VisibilityDiff(viewer, table, frozenset(want - got),
+                                            frozenset(got - want)))
+    return diffs
+
+
+def run_with_token(
+    conn: psycopg.Connection, token: str, secret: str, statement: sql.Composable,
+    method: str = "POST", path: str = "/rest/v1/",
+) -> Outcome:
+    """One statement with the token's claims, as PostgREST runs a request, inside a savepoint
+    of the caller's transaction (an error rolls back to it; nothing else is undone)."""
+    claims = claims_from_token(token, secret)
+    viewer = viewer_from_claims(claims)
+    try:
+        with conn.transaction():
+            conn.execute(request_settings(viewer, method, path, claims=claims).as_bytes(conn))
+            cur = conn.execute(statement.as_bytes(conn))
+            rows = cur.fetchall() if cur.description else []
+            conn.execute("SET LOCAL ROLE NONE")
+            return Outcome(rows, cur.rowcount)
+    except psycopg.Error as exc:
+        state = exc.sqlstate or "?"
+        return Outcome([], 0, f"{state}: {(exc.diag.message_primary or str(exc)).strip()}")

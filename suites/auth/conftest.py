@@ -1,0 +1,54 @@
+"""Fixtures of the auth suite: clients for the target's GoTrue and Mailpit, its database, and
+users that are removed again after each test.
+
+The suite is target-agnostic: tests marked needs("auth"[, "mail"]) run where the target
+offers those services (containers, remote) and are skipped elsewhere with the missing
+service named (the local target has no GoTrue: its module cannot be fetched here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from soberharness.target.base import Target
+from soberharness.target.services.mailpit import MailpitClient
+from soberharness.workload.auth_target import TestUsers, gotrue, mailpit
+from soberharness.workload.gotrue_client import GoTrueClient
+
+
+@pytest.fixture(scope="session")
+def auth_client(target: Target) -> Iterator[GoTrueClient]:
+    """GoTrue with the anon key: what the app uses."""
+    with gotrue(target) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin_client(target: Target) -> Iterator[GoTrueClient]:
+    """GoTrue with the service key: the admin API."""
+    with gotrue(target, admin=True) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def mail(target: Target) -> Iterator[MailpitClient]:
+    client = mailpit(target)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def auth_db(target: Target) -> Iterator[psycopg.Connection]:
+    """The database GoTrue serves, as an admin (autocommit): where flows leave their state."""
+    with psycopg.connect(target.admin_dsn(), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def users(admin_client: GoTrueClient, target: Target) -> Iterator[TestUsers]:
+    made = TestUsers(admin_client, target.admin_dsn())
+    yield made
+    made.remove_all()
