@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from soberharness.chaos.faults import signal_tree
 from soberharness.checker.matrix import PlannedCell, allowed, plan
 from soberharness.errors import HarnessError
 from soberharness.target.local import LocalTarget
@@ -116,6 +118,10 @@ class ChaosStack:
         return self
 
     def stop(self) -> None:
+        pid = self.pg.pid
+        if pid is not None:
+            # A fault left unhealed must not leave stopped backends behind a fast shutdown.
+            signal_tree(pid, signal.SIGCONT)
         if self.toxiproxy is not None:
             with contextlib.suppress(Exception):
                 self.toxiproxy.stop()
