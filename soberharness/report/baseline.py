@@ -75,8 +75,10 @@ def load_samples(path: Path) -> dict[str, Samples]:
             raise HarnessError(
                 f"{path}: benchmark {bench.get('name')} has no rounds (run with "
                 "--benchmark-save-data)")
-        iterations = bench.get("stats", {}).get("iterations", 1) or 1
         extra = bench.get("extra_info", {})
+        # Per call: pytest-benchmark's iterations, times the calls a round makes itself.
+        iterations = (bench.get("stats", {}).get("iterations", 1) or 1) * int(
+            extra.get("calls_per_round", 1) or 1)
         reference = extra.get("reference_rounds")
         out[bench["name"]] = Samples([float(v) / iterations for v in data], extra.get("scale"),
                                      [float(v) for v in reference] if reference else None)

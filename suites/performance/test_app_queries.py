@@ -2,6 +2,8 @@
 
 Timings go to pytest-benchmark; before every round a fixed reference piece of server work is
 timed too (extra_info.reference_rounds), so the gate can tell a busy machine from a slow query.
+Fast queries run extra_info.calls_per_round times per round (a round lasts >= 5 ms); the
+gate compares per-call times.
 Timings go to pytest-benchmark (compare them against reports/baselines with
 `python -m soberharness.report.baseline compare`); each benchmark's extra_info carries the
 data scale, the plan's scan nodes and any plan finding. The plan tests fail on a sequential
@@ -10,10 +12,31 @@ scan over a large table.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+
 import pytest
 
 from soberharness.checker.plans import explain, seq_scan_findings, summary
 from soberharness.workload.app_queries import TRENDING_REFRESH
+
+# A round lasts at least this long (fast queries run several times per round), so that a
+# scheduler stall on a busy machine weighs on a round about as much as on its reference round.
+ROUND_SECONDS = 0.005
+MAX_CALLS = 50
+
+
+def calls_per_round(call: Callable[[], object]) -> int:
+    single = min(_timed(call) for _ in range(3))
+    return max(1, min(MAX_CALLS, math.ceil(ROUND_SECONDS / max(single, 1e-6))))
+
+
+def _timed(call: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    call()
+    return time.perf_counter() - began
+
 
 QUERIES = ("home_feed", "profile_page", "comment_thread", "like_count", "search_posts",
            "trending_top")
@@ -51,8 +74,15 @@ def test_query(benchmark, perf_db, perf_rounds: int, reference, name: str) -> No
         plan=summary(plan),
         findings=[f.line() for f in seq_scan_findings(name, plan)],
     )
-    benchmark.pedantic(runner.run, args=(viewer, query.request), rounds=perf_rounds,
-                       warmup_rounds=2, iterations=1, setup=reference.measure)
+    calls = calls_per_round(lambda: runner.run(viewer, query.request))
+
+    def batch() -> None:
+        for _ in range(calls):
+            runner.run(viewer, query.request)
+
+    benchmark.pedantic(batch, rounds=perf_rounds, warmup_rounds=2, iterations=1,
+                       setup=reference.measure)
+    benchmark.extra_info["calls_per_round"] = calls
     benchmark.extra_info["reference_rounds"] = reference.last(perf_rounds)
 
 
@@ -67,7 +97,7 @@ def test_plan_scans_no_large_table_whole(perf_db, name: str) -> None:
 def test_trending_refresh(benchmark, perf_db, perf_rounds: int, reference) -> None:
     conn = perf_db.conn
     benchmark.extra_info.update(scale=perf_db.scale_label, http="REFRESH MATERIALIZED VIEW")
-    rounds = max(5, perf_rounds // 3)
+    rounds = perf_rounds
     benchmark.pedantic(conn.execute, args=(TRENDING_REFRESH,), rounds=rounds,
                        warmup_rounds=1, iterations=1, setup=reference.measure)
     benchmark.extra_info["reference_rounds"] = reference.last(rounds)
