@@ -63,14 +63,16 @@ def _guard_target() -> None:
 
 
 # -- stack ----------------------------------------------------------------------------------------
-def start_local_stack(config: str = "clean", toxiproxy: bool = False, writers: int = 3
-                      ) -> dict[str, Any]:
-    """Start a private PostgreSQL (config 'clean' or 'lossy'), SoberTube migrated, users seeded."""
+def start_local_stack(config: str = "clean", toxiproxy: bool = False, writers: int = 3,
+                      small_disk: bool = False) -> dict[str, Any]:
+    """Start a private PostgreSQL (config 'clean' or 'lossy'), SoberTube migrated, users seeded;
+    optionally behind Toxiproxy, optionally with the posts table on a small disk."""
     _guard_target()
     stop_local_stack()
     global RUN
     RUN = ChaosRun()
-    RUN.stack = ChaosStack(config, toxiproxy=toxiproxy, writers=writers).start()
+    RUN.stack = ChaosStack(config, toxiproxy=toxiproxy, writers=writers,
+                           small_disk=small_disk).start()
     return RUN.stack.describe()
 
 
@@ -162,6 +164,19 @@ def pause_postgres() -> dict[str, Any]:
 def resume_postgres() -> dict[str, Any]:
     """SIGCONT after pause_postgres; measures recovery."""
     return _heal(faults.PostgresPause.name)
+
+
+def fill_disk() -> dict[str, Any]:
+    """Fill the small disk holding the posts table (heal with free_disk)."""
+    stack = _stack()
+    if stack.disk is None:
+        raise HarnessError("this experiment's stack has no small disk (small_disk: true)")
+    return _inject(faults.DiskFull(stack.disk))
+
+
+def free_disk() -> dict[str, Any]:
+    """Remove the filler from the small disk; measures recovery."""
+    return _heal(faults.DiskFull.name)
 
 
 def _toxiproxy() -> Any:

@@ -21,9 +21,11 @@ logger = logging.getLogger("chaostoolkit")
 
 
 def before_experiment_control(context: dict[str, Any], config: str = "clean",
-                              toxiproxy: bool = False, writers: int = 3, **_: Any) -> None:
+                              toxiproxy: bool = False, writers: int = 3, small_disk: bool = False,
+                              **_: Any) -> None:
     try:
-        described = actions.start_local_stack(config=config, toxiproxy=toxiproxy, writers=writers)
+        described = actions.start_local_stack(config=config, toxiproxy=toxiproxy, writers=writers,
+                                              small_disk=small_disk)
     except HarnessError as exc:
         raise InterruptExecution(f"chaos stack did not start: {exc}") from None
     logger.info(f"soberharness chaos stack up: {described}")

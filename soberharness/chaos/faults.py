@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
+from soberharness.chaos.disk import SmallDisk
 from soberharness.errors import TargetUnavailable
 from soberharness.target.postgres import PostgresServer
 from soberharness.target.services.toxiproxy import Stream, ToxicType, ToxiproxyClient
@@ -74,6 +75,21 @@ class PostgresPause:
         if self._pid is not None:
             signal_tree(self._pid, signal.SIGCONT)
             self._pid = None
+
+
+class DiskFull:
+    """The small disk holding the posts table filled up, then the filler removed."""
+
+    name = "disk-full"
+
+    def __init__(self, disk: SmallDisk) -> None:
+        self.disk = disk
+
+    def inject(self) -> None:
+        self.disk.fill()
+
+    def heal(self) -> None:
+        self.disk.free()
 
 
 class Toxic:

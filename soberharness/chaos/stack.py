@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from soberharness.chaos.disk import SmallDisk
+from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.faults import signal_tree
 from soberharness.checker.matrix import PlannedCell, allowed, plan
 from soberharness.errors import HarnessError
@@ -71,11 +73,14 @@ class ChaosStack:
         toxiproxy: bool = False,
         writers: int = 3,
         workdir: Path | None = None,
+        small_disk: bool = False,
     ) -> None:
         if config not in CONFIGS:
             raise HarnessError(f"unknown chaos config '{config}': choose one of {sorted(CONFIGS)}")
         self.config = config
         self.want_toxiproxy = toxiproxy
+        self.want_small_disk = small_disk
+        self.disk: SmallDisk | None = None
         self.target = LocalTarget(pg_settings=dict(CONFIGS[config]), workdir=workdir,
                                   name=f"chaos-{config}")
         self.writers = _users(writers, "writer")
@@ -104,6 +109,13 @@ class ChaosStack:
                 world.add(user)
             with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
                 write_world(conn, world)
+            if self.want_small_disk:
+                reason = disk_missing_reason()
+                if reason:
+                    raise HarnessError(reason)
+                self.disk = SmallDisk(self.target.workdir / "small-disk", self.pg.account)
+                self.disk.mount()
+                self.disk.move_table(self.admin_dsn, "public.posts")
             if self.want_toxiproxy:
                 if find_tool("toxiproxy") is None:
                     raise HarnessError(missing_reason("toxiproxy"))
@@ -126,6 +138,10 @@ class ChaosStack:
             with contextlib.suppress(Exception):
                 self.toxiproxy.stop()
             self.toxiproxy = None
+        if self.disk is not None:
+            self.pg.stop()  # before its tablespace goes away
+            self.disk.unmount()
+            self.disk = None
         self.target.stop()
 
     def __enter__(self) -> ChaosStack:
@@ -244,4 +260,5 @@ class ChaosStack:
             "proxy_port": self.proxy_port,
             "database": self.database,
             "writers": len(self.writers),
+            "small_disk_mb": self.disk.size_mb if self.disk else None,
         }

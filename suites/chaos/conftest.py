@@ -1,4 +1,4 @@
-"""Fixtures of the chaos suite: chaos stacks of their own (durable, lossy, behind Toxiproxy).
+"""Fixtures of the chaos suite: chaos stacks of their own (durable and lossy).
 
 Every stack here is the harness's own PostgreSQL, started for the module and stopped after it;
 the tests are destructive and the plugin refuses them on targets that did not opt in.
@@ -14,7 +14,6 @@ from soberharness.chaos import summary
 from soberharness.chaos.scenario import FaultRun
 from soberharness.chaos.stack import ChaosStack
 from soberharness.pytest_plugin import TARGET_KEY
-from soberharness.target.services.tools import find_tool, missing_reason
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -41,24 +40,10 @@ def lossy_stack() -> Iterator[ChaosStack]:
         yield stack
 
 
-@pytest.fixture(scope="module")
-def proxied_stack() -> Iterator[ChaosStack]:
-    if find_tool("toxiproxy") is None:
-        pytest.skip(missing_reason("toxiproxy"))
-    with ChaosStack("clean", toxiproxy=True) as stack:
-        yield stack
-
-
 @pytest.fixture
 def fresh_clean(clean_stack: ChaosStack) -> ChaosStack:
     clean_stack.clear_writes()
     return clean_stack
-
-
-@pytest.fixture
-def fresh_proxied(proxied_stack: ChaosStack) -> ChaosStack:
-    proxied_stack.clear_writes()
-    return proxied_stack
 
 
 @pytest.fixture

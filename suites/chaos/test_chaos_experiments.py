@@ -12,6 +12,8 @@ import pytest
 from chaoslib.experiment import ensure_experiment_is_valid
 
 from soberharness.chaos import summary
+from soberharness.chaos.disk import missing_reason as disk_missing_reason
+from soberharness.chaos.ledger import Ledger
 from soberharness.target.migrations import REPO
 from soberharness.target.services.tools import find_tool, missing_reason
 
@@ -65,6 +67,7 @@ EXPECT_DEVIATION = {
     "postgres-sigkill.json": False,
     "postgres-sigstop.json": False,
     "network-faults.json": False,
+    "disk-full.json": False,
     "lossy-async-commit.json": True,
 }
 FAULTS = {
@@ -72,7 +75,12 @@ FAULTS = {
     "postgres-sigstop.json": ["postgres-sigstop"],
     "network-faults.json": ["toxiproxy-latency-jitter", "toxiproxy-bandwidth",
                             "toxiproxy-reset-peer", "toxiproxy-partition"],
+    "disk-full.json": ["disk-full"],
 }
+# Faults that must break some writes while in force (latency and bandwidth may only slow them).
+DISRUPTIVE = {"postgres-sigkill", "postgres-sigstop", "toxiproxy-reset-peer",
+              "toxiproxy-partition", "disk-full"}
+DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
 @pytest.mark.destructive
@@ -81,9 +89,11 @@ FAULTS = {
 def test_chaos_run(name: str, tmp_path: Path) -> None:
     """`chaos run` on each experiment: the clean ones hold, the lossy one is caught losing."""
     path = REPO / "chaos" / name
-    if json.loads(path.read_text())["controls"][0]["provider"]["arguments"].get("toxiproxy") \
-            and find_tool("toxiproxy") is None:
+    wants = json.loads(path.read_text())["controls"][0]["provider"]["arguments"]
+    if wants.get("toxiproxy") and find_tool("toxiproxy") is None:
         pytest.skip(missing_reason("toxiproxy"))
+    if wants.get("small_disk") and disk_missing_reason():
+        pytest.skip(str(disk_missing_reason()))
     proc, journal = _chaos_run(path, tmp_path)
     written = _summary(path)
     lost = written["ledger"]["violation_counts"]["lost_acknowledged"]
@@ -97,5 +107,16 @@ def test_chaos_run(name: str, tmp_path: Path) -> None:
     assert written["ledger"]["ok"] is True and lost == 0
     assert written["ledger"]["outcomes"]["acknowledged"] > 0
     assert [f["fault"] for f in written["faults"]] == FAULTS[name]
-    assert all(f["recovery_seconds"] is not None for f in written["faults"])
+    for fault in written["faults"]:
+        assert fault["recovery_seconds"] is not None, f"no recovery measured for {fault}"
+        if fault["fault"] in DISRUPTIVE:
+            during = fault["during"]
+            assert during["failed"] + during["unknown"] > 0, (
+                f"{fault['fault']} broke no client's write while in force: was it injected?"
+            )
+    if name == "disk-full.json":
+        ledger = Ledger.load(_report_folder(path) / "ledger.jsonl")
+        assert any((w.error or "").startswith(DISK_FULL) for w in ledger.writes), (
+            "no write was refused for lack of space"
+        )
     assert (summary.REPORTS / "summary.md").exists()
