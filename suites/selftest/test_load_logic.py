@@ -29,6 +29,7 @@ import jwt
 import psycopg
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from soberharness.errors import HarnessError
 from soberharness.workload import load_thresholds as lt
@@ -420,6 +421,8 @@ class RealtimeProtocolDouble:
                                                             data["topic"], data["event"],
                                                             data["payload"])
                 await self._on_message(ws, vsn, join_ref, ref, topic, event, payload)
+        except ConnectionClosed:
+            pass  # the client closed while a reply was on its way: normal at the end of a run
         except Exception as exc:  # a broken client frame: record it, drop the socket
             self.problems.append(f"{type(exc).__name__}: {exc}")
         finally:
