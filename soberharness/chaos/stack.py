@@ -1,5 +1,6 @@
 """The stack a chaos run breaks: a private PostgreSQL with SoberTube migrated and a few users,
-optionally behind a Toxiproxy proxy, and the steady-state probes that say it is healthy.
+optionally behind a Toxiproxy proxy, optionally with the posts table on a small disk, and the
+steady-state probes that say it is healthy.
 
 Two database configurations:
 - CLEAN: fsync and synchronous commit on; an acknowledged commit is on disk, so a crash of the
@@ -27,6 +28,7 @@ from soberharness.chaos.faults import signal_tree
 from soberharness.checker.matrix import PlannedCell, allowed, plan
 from soberharness.errors import HarnessError
 from soberharness.target.local import LocalTarget
+from soberharness.target.postgres import PostgresServer
 from soberharness.target.services.tools import find_tool, missing_reason
 from soberharness.target.services.toxiproxy import ToxiproxyProcess
 from soberharness.workload.as_postgrest import Request, RequestRunner
@@ -65,7 +67,7 @@ class ProbeResult:
 
 
 class ChaosStack:
-    """PostgreSQL (+ Toxiproxy) for one chaos run. Use as a context manager; `stop()` always."""
+    """PostgreSQL (+ Toxiproxy, + a small disk) for one chaos run. Use as a context manager."""
 
     def __init__(
         self,
@@ -92,7 +94,7 @@ class ChaosStack:
         self.proxy_port: int | None = None
 
     @property
-    def pg(self):
+    def pg(self) -> PostgresServer:
         return self.target.pg
 
     @property
