@@ -56,10 +56,10 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def summary(plan: dict[str, Any]) -> list[str]:
-    """One line per plan node that touches a relation or index, in plan order."""
+    """One line per plan node that touches a relation, index or function, in plan order."""
     out = []
     for node in nodes(plan):
-        relation = node.get("Relation Name")
+        relation = node.get("Relation Name") or node.get("Function Name")
         index = node.get("Index Name")
         if relation or index:
             schema = node.get("Schema", "")

@@ -108,3 +108,16 @@ def test_trending_refresh(benchmark, perf_db, perf_rounds: int, reference) -> No
         "select count(*) from public.likes where post_id is not null "
         "and created_at >= now() - interval '7 days'").fetchone()
     assert fresh is not None and row[1] == fresh[0], "trending counts disagree with the likes"
+
+
+def test_search_helper_finds_matches_by_the_gin_index(perf_db) -> None:
+    """The search RPC's plan shows only a function scan; its helper's own query is planned here
+    as the helper runs it (as its owner, so without RLS)."""
+    plan = perf_db.conn.execute(
+        "EXPLAIN (VERBOSE, FORMAT JSON) SELECT p.id, p.author_id, p.hidden_at "
+        "FROM public.posts p WHERE p.search @@ to_tsquery('english', %s) "
+        "ORDER BY p.created_at DESC", (perf_db.probes.search_term,)).fetchone()
+    assert plan is not None
+    tree = plan[0][0]["Plan"]
+    assert not seq_scan_findings("search_post_ids", tree), summary(tree)
+    assert any("[posts_search_idx]" in line for line in summary(tree)), summary(tree)
