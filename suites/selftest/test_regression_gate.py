@@ -190,3 +190,30 @@ def test_dropping_the_feed_index_is_a_regression(feed: FeedProbe, tmp_path: Path
     result = compare_files(baseline, slower)
     assert [v.name for v in result.regressions] == ["feed"], [v.line() for v in result.verdicts]
     print(result.regressions[0].line())
+
+
+# -- the command ---------------------------------------------------------------------------------
+def _pair(seed: int, median: float) -> tuple[list[float], list[float]]:
+    return _lognormal(seed, 30, median), _lognormal(seed + 500, 30, 5e-3)
+
+
+def test_compare_command_exit_codes(tmp_path: Path) -> None:
+    from soberharness.report.baseline import main
+
+    baseline = _benchmark_json(tmp_path / "base.json", "feed", _pair(1, 40e-3))
+    same = _benchmark_json(tmp_path / "same.json", "feed", _pair(2, 40e-3))
+    slower = _benchmark_json(tmp_path / "slow.json", "feed", _pair(3, 90e-3))
+    out = tmp_path / "regression.json"
+    common = ["--baseline", str(baseline), "--out", str(out)]
+    assert main(["compare", "--run", str(same), *common]) == 0
+    assert main(["compare", "--run", str(slower), *common]) == 1
+    assert json.loads(out.read_text())["regressions"] == ["feed"]
+    # Nothing comparable (other data scale), a missing baseline, rounds not saved: exit 2.
+    other = tmp_path / "other.json"
+    other.write_text(same.read_text().replace('"gate"', '"users=1 posts=1 seed=1"'))
+    assert main(["compare", "--run", str(other), *common]) == 2
+    assert main(["compare", "--run", str(same), "--baseline", str(tmp_path / "none.json"),
+                 "--out", str(out)]) == 2
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"benchmarks": [{"name": "feed", "stats": {"median": 1.0}}]}))
+    assert main(["compare", "--run", str(bare), *common]) == 2
