@@ -128,3 +128,16 @@ def test_plan_check_finds_the_seq_scan_of_a_plain_fts_filter(loaded: tuple[str, 
             assert not seq_scan_findings(query.name, plan), summary(plan)
             outcome = runner.run(viewer, query.request)
             assert outcome.ok and outcome.rows[0][1] > 0, outcome.error
+
+
+def test_trending_view_is_closed_to_api_roles(loaded: tuple[str, Probes]) -> None:
+    dsn, p = loaded
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        runner = RequestRunner(conn)
+        request = app_queries.trending_top().request
+        for viewer in (Viewer.anon(), Viewer(Role.AUTHENTICATED, uuid.UUID(p.feed_user))):
+            outcome = runner.run(viewer, request)
+            assert not outcome.ok and outcome.error and outcome.error.startswith("42501"), (
+                viewer.role, outcome)
+        served = runner.run(Viewer.service(), request)
+        assert served.ok and served.rows, served.error
