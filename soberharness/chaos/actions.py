@@ -120,12 +120,14 @@ def check_ledger() -> dict[str, Any]:
 def _inject(fault: faults.Fault) -> dict[str, Any]:
     if fault.name in RUN.active:
         raise HarnessError(f"fault '{fault.name}' is already injected")
-    began = time.monotonic()
-    fault.inject()
+    record = FaultRecord(fault.name, time.time(), 0.0)
+    # Registered before inject(): a fault that half-happened is still healed by the rollback.
     RUN.active[fault.name] = fault
-    record = FaultRecord(fault.name, time.time(), time.monotonic() - began)
     RUN.records.append(record)
     RUN.open_records[fault.name] = record
+    began = time.monotonic()
+    fault.inject()
+    record.inject_seconds = time.monotonic() - began
     return {"fault": fault.name, "inject_seconds": round(record.inject_seconds, 3)}
 
 
