@@ -51,11 +51,21 @@ class LocalTarget(Target):
         self.bootstrap_dir = bootstrap
         self.migrations: list[Migration] = discover(migrations)
         self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="soberharness-"))
-        self.pg = PostgresServer(self.workdir / "pg", settings=pg_settings)
+        self.workdir = workdir
+        self._pg_settings = pg_settings
+        self._pg: PostgresServer | None = None
         self._keys = Keys(jwt_secret=os.environ.get("SOBERHARNESS_JWT_SECRET", DEFAULT_JWT_SECRET))
         self._counter = itertools.count(1)
         self._started = False
+
+    @property
+    def pg(self) -> PostgresServer:
+        """The PostgreSQL server, made (with its temporary directory) on first use."""
+        if self._pg is None:
+            if self.workdir is None:
+                self.workdir = Path(tempfile.mkdtemp(prefix="soberharness-"))
+            self._pg = PostgresServer(self.workdir / "pg", settings=self._pg_settings)
+        return self._pg
 
     @property
     def services(self) -> frozenset[Service]:
@@ -85,10 +95,14 @@ class LocalTarget(Target):
             conn.execute("CHECKPOINT")
 
     def stop(self) -> None:
-        self.pg.stop()
+        if self._pg is not None:
+            self._pg.stop()
         self._started = False
-        if self._own_workdir and os.environ.get("SOBERHARNESS_KEEP_WORKDIR") != "1":
+        keep = os.environ.get("SOBERHARNESS_KEEP_WORKDIR") == "1"
+        if self._own_workdir and self.workdir is not None and not keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+            self._pg = None
 
     def url(self, service: Service) -> str:
         self.require(service)
