@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.services.process import ManagedProcess, free_port, http_ready
+from soberharness.target.services.process import (
+    HttpService,
+    ManagedProcess,
+    free_port,
+    http_ready,
+)
 from soberharness.target.services.tools import find_tool, missing_reason
 
 HOST = "127.0.0.1"
@@ -129,7 +134,7 @@ class MailpitClient:
             raise HarnessError(f"mailpit could not delete messages: {response.status_code}")
 
 
-class MailpitProcess:
+class MailpitProcess(HttpService[MailpitClient]):
     """A Mailpit listening on 127.0.0.1 for SMTP (any credentials accepted) and HTTP."""
 
     def __init__(
@@ -168,25 +173,10 @@ class MailpitProcess:
             ready_timeout=ready_timeout,
             cwd=self.workdir,
         )
-        self._client: MailpitClient | None = None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.http_port}"
 
-    @property
-    def client(self) -> MailpitClient:
-        if self._client is None:
-            self._client = MailpitClient(self.url)
-        return self._client
-
-    def start(self) -> MailpitProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        self.process.stop(timeout)
+    def _make_client(self) -> MailpitClient:
+        return MailpitClient(self.url)

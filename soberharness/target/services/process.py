@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
 
 import httpx
 
@@ -276,3 +277,45 @@ def _stop_all_at_exit() -> None:
     for proc in live:
         with contextlib.suppress(Exception):
             proc.stop(timeout=3)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_Closable)
+
+
+class HttpService(Generic[ClientT]):
+    """A ManagedProcess with an HTTP API and a client for it, made on first use.
+
+    Subclasses set `workdir`, `process` and `url`, and say how to make the client.
+    """
+
+    workdir: Path
+    process: ManagedProcess
+    _client: ClientT | None = None
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def _make_client(self) -> ClientT:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> ClientT:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def start(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.process.stop(timeout)

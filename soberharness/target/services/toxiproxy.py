@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.services.process import ManagedProcess, free_port, http_ready
+from soberharness.target.services.process import (
+    HttpService,
+    ManagedProcess,
+    free_port,
+    http_ready,
+)
 from soberharness.target.services.tools import find_tool, missing_reason
 
 HOST = "127.0.0.1"
@@ -208,7 +213,7 @@ class ToxiproxyClient:
         return self.add_toxic(proxy, ToxicType.TIMEOUT, {"timeout": after_ms}, stream=stream)
 
 
-class ToxiproxyProcess:
+class ToxiproxyProcess(HttpService[ToxiproxyClient]):
     """A toxiproxy-server on 127.0.0.1:`port` (a free port by default)."""
 
     def __init__(
@@ -233,25 +238,10 @@ class ToxiproxyProcess:
             ready_timeout=ready_timeout,
             cwd=self.workdir,
         )
-        self._client: ToxiproxyClient | None = None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    @property
-    def client(self) -> ToxiproxyClient:
-        if self._client is None:
-            self._client = ToxiproxyClient(self.url)
-        return self._client
-
-    def start(self) -> ToxiproxyProcess:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.process.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        self.process.stop(timeout)
+    def _make_client(self) -> ToxiproxyClient:
+        return ToxiproxyClient(self.url)
