@@ -221,8 +221,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_sep("-", "soberharness (per xdist worker)")
             for part in parts:
                 terminalreporter.write_line(f"{part.parent.name}: {part}")
-        return
     if holder is None or holder.report is None:
+        if holder is not None and _worker_id(terminalreporter.config) is None:
+            _write_run_folder(terminalreporter, holder)
         return
     report = holder.report
     stats = terminalreporter.stats
@@ -239,6 +240,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
         )
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
+    _write_run_folder(terminalreporter, holder)
+
+
+def _write_run_folder(terminalreporter: pytest.TerminalReporter, holder: TargetHolder) -> None:
+    """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
+    from soberharness.report.run_folder import write_session_run
+
+    paths = write_session_run(terminalreporter.config, terminalreporter.stats, holder.report,
+                              holder._target)
+    if paths:
+        terminalreporter.write_line("run page: " + ", ".join(str(p) for p in paths))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

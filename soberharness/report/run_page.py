@@ -1,0 +1,344 @@
+"""The run as one self-contained HTML page (failures first), and the index of runs.
+
+Input is the run document (run_folder.run_document), the RunReport (for the matrix tables of
+report/html.py), per-call benchmark rounds of this run and of the baseline, and the history of
+earlier runs' medians. Plots are embedded PNGs (report/plots.py).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from soberharness.checker.regression import ALPHA, MIN_EFFECT
+from soberharness.report import plots
+from soberharness.report.html import STYLE as MATRIX_STYLE
+from soberharness.report.html import _tables as matrix_tables
+from soberharness.report.run_report import RunReport
+
+STYLE = MATRIX_STYLE + """
+body{max-width:1250px}
+h1{margin-bottom:.2rem}
+h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+td.l,th.l{text-align:left}
+.verdict{display:inline-block;padding:.25rem .8rem;border-radius:4px;font-weight:bold;color:#fff}
+.verdict.passed{background:#2e8b57}.verdict.failed{background:#c62828}
+.meta{color:#555;margin:.3rem 0 1rem}
+nav a{margin-right:1rem}
+.failures li{margin:.4rem 0}
+.failures pre,.cases pre{background:#fff3f3;border-left:3px solid #c62828;padding:.4rem;
+ white-space:pre-wrap;margin:.2rem 0;font-size:.8rem;max-height:14rem;overflow:auto}
+.ok-box{background:#eef8ee;border-left:4px solid #2e8b57;padding:.5rem .8rem}
+.bad-box{background:#fff3f3;border-left:4px solid #c62828;padding:.5rem .8rem}
+.outcome-failed,.outcome-error,.outcome-xpassed,.SLOWER{background:#f7d6d6;font-weight:bold}
+.outcome-skipped,.outcome-xfailed{background:#fdf3d0}
+.outcome-passed,.same{background:#eef8ee}.faster{background:#d8f5d0}
+img.plot{display:block;max-width:100%;margin:.6rem 0 1.2rem;border:1px solid #eee}
+details{margin:.5rem 0}
+summary{cursor:pointer;font-weight:bold}
+"""
+
+BAD_OUTCOMES = ("failed", "error", "xpassed")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _row(values: Sequence[Any], css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f"<tr{cls}>" + "".join(f"<td class='l'>{_e(v)}</td>" for v in values) + "</tr>"
+
+
+def _head(*names: str) -> str:
+    return "<tr>" + "".join(f"<th class='l'>{_e(n)}</th>" for n in names) + "</tr>"
+
+
+def render_page(doc: Mapping[str, Any], report: RunReport,
+                current_ms: Mapping[str, Sequence[float]],
+                baseline_ms: Mapping[str, Sequence[float]],
+                history: Sequence[tuple[str, Mapping[str, float]]]) -> str:
+    counts = doc["tests"]["counts"]
+    target = doc["target"]
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>SoberTube harness run {_e(doc['run_id'])}: {_e(doc['verdict'])}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<p><a href='../../index.html'>&larr; all runs</a></p>",
+        f"<h1>Run {_e(doc['run_id'])} <span class='verdict {_e(doc['verdict'])}'>"
+        f"{_e(doc['verdict'].upper())}</span></h1>",
+        f"<p class='meta'>target <b>{_e(target['name'])}</b> ({_e(target['kind'])}) · started "
+        f"{_e(doc['started'])} · {doc['duration_s']:.0f} s · tests: "
+        + ", ".join(f"{_e(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
+        "<nav><a href='#failures'>Failures</a><a href='#benchmarks'>Benchmarks</a>"
+        "<a href='#matrix'>Security matrix</a><a href='#auth'>Auth</a><a href='#chaos'>Chaos</a>"
+        "<a href='#load'>Load</a><a href='#tests'>All tests</a></nav>",
+    ]
+    out += _failures(doc)
+    out += _benchmarks(doc, current_ms, baseline_ms, history)
+    out += _matrix(doc, report)
+    out += _auth(doc)
+    out += _chaos(doc)
+    out += _load(doc)
+    out += _all_tests(doc)
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _failures(doc: Mapping[str, Any]) -> list[str]:
+    items: list[str] = []
+    for case in doc["tests"]["cases"]:
+        if case["outcome"] in BAD_OUTCOMES:
+            items.append(f"<li><b>{_e(case['outcome'])}</b> <code>{_e(case['nodeid'])}</code>"
+                         f"<pre>{_e(case['message'])}</pre></li>")
+    gate = doc["benchmarks"].get("gate") or {}
+    for verdict in gate.get("verdicts", []):
+        if verdict["status"] == "SLOWER":
+            items.append(f"<li><b>benchmark regression</b> <code>{_e(verdict['name'])}</code>: "
+                         f"{_ratio_text(verdict)}</li>")
+    for m in doc["matrix"]["mismatches"]:
+        items.append(f"<li><b>access mismatch</b> {_e(m['actor'])} {_e(m['operation'])} "
+                     f"{_e(m['table'])} [{_e(m['case'])}] of a {_e(m['privacy'])} owner: "
+                     f"expected {_e(m['expected'])}, got {_e(m['actual'])} "
+                     f"({_e(m['detail'])})</li>")
+    for f in doc["lints"]["findings"]:
+        if str(f.get("severity")).lower().endswith("error"):
+            items.append(f"<li><b>lint error</b> {_e(f.get('rule'))} on "
+                         f"<code>{_e(f.get('object'))}</code>: {_e(f.get('message'))}</li>")
+    for c in doc["chaos"]:
+        if c.get("ledger_ok") is False:
+            items.append(f"<li><b>chaos</b> {_e(c['experiment'])}: ledger violations "
+                         f"{_e(c.get('violations'))}</li>")
+    for run in doc["load"]:
+        if run.get("this_run") and run.get("passed") is False:
+            items.append(f"<li><b>load</b> {_e(run.get('run'))}: "
+                         f"{_e('; '.join(run.get('violations', [])))}</li>")
+    out = ["<h2 id='failures'>Failures</h2>"]
+    if items:
+        out.append(f"<div class='bad-box'>{len(items)} failure(s)</div>"
+                   f"<ol class='failures'>{''.join(items)}</ol>")
+    else:
+        out.append("<div class='ok-box'>No failures: no failed test, no benchmark regression, "
+                   "no access mismatch, no lint error, no chaos ledger violation.</div>")
+    return out
+
+
+def _ratio_text(v: Mapping[str, Any]) -> str:
+    judged = "vs machine reference" if v.get("normalized") else "raw"
+    return (f"median {v['baseline_median'] * 1e3:.3f} &rarr; {v['current_median'] * 1e3:.3f} ms "
+            f"(raw x{v['raw_ratio']:.2f}; {judged} x{v['ratio']:.2f}, 95% CI "
+            f"{v['ci'][0]:.2f}-{v['ci'][1]:.2f}, p(slower)={v['p_slower']:.2g})")
+
+
+def _benchmarks(doc: Mapping[str, Any], current_ms: Mapping[str, Sequence[float]],
+                baseline_ms: Mapping[str, Sequence[float]],
+                history: Sequence[tuple[str, Mapping[str, float]]]) -> list[str]:
+    out = ["<h2 id='benchmarks'>Benchmarks</h2>"]
+    if not current_ms:
+        out.append("<p>No benchmarks ran in this run.</p>")
+        return out
+    gate = doc["benchmarks"].get("gate")
+    slow = [v["name"] for v in (gate or {}).get("verdicts", []) if v["status"] == "SLOWER"]
+    if gate:
+        out.append(
+            f"<p>Gate against <code>{_e(gate['baseline'])}</code> (machine class "
+            f"<b>{_e(gate['machine_class'])}</b>): <b>{len(gate['regressions'])} "
+            f"regression(s)</b> in {len(gate['verdicts'])} benchmarks. Rule: one-sided "
+            f"Mann-Whitney p &lt; {ALPHA} and the 95% bootstrap CI of the median ratio above "
+            f"+{MIN_EFFECT:.0%}, each round divided by its machine-reference round.</p>")
+        out.append("<table>" + _head("benchmark", "status", "baseline median ms",
+                                     "this run median ms", "raw ratio", "judged ratio",
+                                     "95% CI", "p(slower)", "rounds"))
+        order = {"SLOWER": 0, "faster": 1, "same": 2}
+        for v in sorted(gate["verdicts"], key=lambda v: (order.get(v["status"], 3), v["name"])):
+            out.append(
+                f"<tr class='{_e(v['status'])}'><td class='l'>{_e(v['name'])}</td>"
+                f"<td>{_e(v['status'])}</td><td>{v['baseline_median'] * 1e3:.3f}</td>"
+                f"<td>{v['current_median'] * 1e3:.3f}</td><td>x{v['raw_ratio']:.2f}</td>"
+                f"<td>x{v['ratio']:.2f}{'' if v.get('normalized') else ' (raw)'}</td>"
+                f"<td>{v['ci'][0]:.2f}-{v['ci'][1]:.2f}</td><td>{v['p_slower']:.2g}</td>"
+                f"<td>{v['rounds'][0]}/{v['rounds'][1]}</td></tr>")
+        out.append("</table>")
+        if gate["problems"]:
+            out.append("<p>Not compared:</p><ul>"
+                       + "".join(f"<li>{_e(p)}</li>" for p in gate["problems"]) + "</ul>")
+    else:
+        out.append("<p>No baseline comparison in this run (the gate test did not run or was "
+                   "skipped: see its reason under All tests).</p>")
+        out.append("<table>" + _head("benchmark", "median ms per call", "rounds"))
+        for name, median in sorted(doc["benchmarks"]["medians_ms"].items()):
+            out.append(_row([name, f"{median:.3f}", doc["benchmarks"]["rounds"][name]]))
+        out.append("</table>")
+    out.append("<h3>Latency distribution per query</h3>")
+    out.append(plots.distributions(current_ms, slow))
+    if set(baseline_ms) & set(current_ms):
+        out.append("<h3>Baseline vs this run</h3>")
+        out.append(plots.baseline_vs_current(baseline_ms, current_ms, slow))
+    if history:
+        out.append("<h3>History across runs</h3>")
+        out.append(plots.history(history))
+    return out
+
+
+def _matrix(doc: Mapping[str, Any], report: RunReport) -> list[str]:
+    m = doc["matrix"]
+    out = ["<h2 id='matrix'>Security matrix</h2>"]
+    if not m["cells_checked"]:
+        out.append("<p>The access matrix did not run in this run.</p>")
+    else:
+        out.append(f"<p>{m['cells_checked']} cells checked, <b>{len(m['mismatches'])} "
+                   f"mismatches</b> in {m['seconds']:.1f} s; outcomes digest "
+                   f"<code>{_e(m['outcomes_digest'][:16])}</code>.</p>")
+        if m["mismatches"]:
+            out.append("<table>" + _head("actor", "table", "operation", "privacy", "case",
+                                         "expected", "actual", "detail"))
+            for c in m["mismatches"]:
+                out.append(_row([c[k] for k in ("actor", "table", "operation", "privacy", "case",
+                                                "expected", "actual", "detail")], "SLOWER"))
+            out.append("</table>")
+        out.append(f"<details><summary>Every cell, table by table ({m['cells_checked']})"
+                   "</summary>" + "\n".join(matrix_tables(report.cells)) + "</details>")
+    findings = doc["lints"]["findings"]
+    if findings:
+        out.append(f"<h3>Schema lint findings ({len(findings)})</h3><table>"
+                   + _head("rule", "severity", "object", "message"))
+        ranked = sorted(findings, key=lambda f: not str(f.get("severity")).endswith("error"))
+        for f in ranked:
+            out.append(_row([f.get("rule"), f.get("severity"), f.get("object"),
+                             f.get("message")]))
+        out.append("</table>")
+    return out
+
+
+def _cases_table(cases: Sequence[Mapping[str, Any]]) -> str:
+    rank = {"failed": 0, "error": 0, "xpassed": 0, "skipped": 1, "xfailed": 1}
+    rows = ["<table class='cases'>" + _head("test", "outcome", "seconds", "reason / message")]
+    for c in sorted(cases, key=lambda c: rank.get(c["outcome"], 2)):
+        message = (f"<pre>{_e(c['message'])}</pre>" if c["outcome"] in BAD_OUTCOMES
+                   else _e(c["message"]))
+        rows.append(f"<tr><td class='l'><code>{_e(c['nodeid'])}</code></td>"
+                    f"<td class='outcome-{_e(c['outcome'])}'>{_e(c['outcome'])}</td>"
+                    f"<td>{c['duration']:.2f}</td><td class='l'>{message}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _auth(doc: Mapping[str, Any]) -> list[str]:
+    cases = [c for c in doc["tests"]["cases"] if c["suite"] == "auth"]
+    out = ["<h2 id='auth'>Auth</h2>"]
+    if not cases:
+        return [*out, "<p>The auth suite did not run in this run.</p>"]
+    counts = _count(cases)
+    out.append("<p>suites/auth: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+               + ".</p>")
+    out.append(_cases_table(cases))
+    return out
+
+
+def _chaos(doc: Mapping[str, Any]) -> list[str]:
+    out = ["<h2 id='chaos'>Chaos</h2>"]
+    if not doc["chaos"]:
+        return [*out, "<p>No chaos experiment reported in this run (reports/chaos).</p>"]
+    out.append("<table>" + _head("experiment", "status", "config", "fault", "heal s",
+                                 "recovery s", "ack/failed/unknown", "ledger", "violations"))
+    ranked = sorted(doc["chaos"], key=lambda c: c.get("ledger_ok") is not False)
+    for c in ranked:
+        o = c.get("outcomes") or {}
+        outcomes = f"{o.get('acknowledged', '-')}/{o.get('failed', '-')}/{o.get('unknown', '-')}"
+        faults = c.get("faults") or [{}]
+        bad = {k: v for k, v in (c.get("violations") or {}).items() if v}
+        for f in faults:
+            out.append(_row([c["experiment"], c.get("status") or "-", c.get("config") or "-",
+                             f.get("fault") or "-", _num(f.get("heal_seconds")),
+                             _num(f.get("recovery_seconds")), outcomes,
+                             {True: "ok", False: "VIOLATED"}.get(c.get("ledger_ok"), "-"),
+                             bad or "none"], "SLOWER" if c.get("ledger_ok") is False else ""))
+    out.append("</table>")
+    return out
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.3f}"
+
+
+def _load(doc: Mapping[str, Any]) -> list[str]:
+    out = ["<h2 id='load'>Load</h2>"]
+    if not doc["load"]:
+        return [*out, "<p>No load run summary in reports/load (the load suite needs PostgREST"
+                      "; see its skip reason under All tests).</p>"]
+    if not any(run.get("this_run") for run in doc["load"]):
+        out.append("<p>These summaries were written before this run.</p>")
+    out.append("<table>" + _head("run", "passed", "requests", "error rate", "p50 ms", "p95 ms",
+                                 "p99 ms", "violations"))
+    for run in sorted(doc["load"], key=lambda r: r.get("passed") is not False):
+        total = run.get("total") or {}
+        pct = total.get("percentiles_ms") or {}
+        out.append(_row([run.get("run"), run.get("passed"), total.get("requests"),
+                         total.get("error_rate"), pct.get("p50"), pct.get("p95"),
+                         pct.get("p99"), "; ".join(run.get("violations") or []) or "none"],
+                        "SLOWER" if run.get("passed") is False else ""))
+    out.append("</table>")
+    return out
+
+
+def _count(cases: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in cases:
+        counts[c["outcome"]] = counts.get(c["outcome"], 0) + 1
+    return counts
+
+
+def _all_tests(doc: Mapping[str, Any]) -> list[str]:
+    cases = doc["tests"]["cases"]
+    suites: dict[str, list[Mapping[str, Any]]] = {}
+    for c in cases:
+        suites.setdefault(c["suite"], []).append(c)
+    outcomes = ["failed", "error", "passed", "skipped", "xfailed", "xpassed"]
+    out = ["<h2 id='tests'>All tests</h2><table>" + _head("suite", *outcomes, "seconds")]
+    for suite, group in sorted(suites.items(), key=lambda kv: -sum(
+            c["outcome"] in BAD_OUTCOMES for c in kv[1])):
+        counts = _count(group)
+        css = "SLOWER" if any(c["outcome"] in BAD_OUTCOMES for c in group) else ""
+        out.append(_row([suite, *(counts.get(o, 0) for o in outcomes),
+                         f"{sum(c['duration'] for c in group):.1f}"], css))
+    out.append("</table>")
+    notable = [c for c in cases if c["outcome"] != "passed"]
+    if notable:
+        out.append(f"<details open><summary>Tests that did not pass ({len(notable)})</summary>"
+                   + _cases_table(notable) + "</details>")
+    return out
+
+
+def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs") -> str:
+    """The index of runs, newest first."""
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>SoberTube harness runs"
+        f"</title><style>{STYLE}</style></head><body><h1>Harness runs</h1>",
+        f"<p class='meta'>{len(docs)} run(s), newest first.</p><table>"
+        + _head("run", "verdict", "started (UTC)", "target", "tests", "matrix mismatches",
+                "benchmark regressions", "seconds"),
+    ]
+    for d in docs:
+        from soberharness.report.run_folder import folder_name
+
+        gate = d.get("benchmarks", {}).get("gate") or {}
+        regressions = len(gate.get("regressions", [])) if gate else "-"
+        counts = d.get("tests", {}).get("counts", {})
+        link = f"{runs_dirname}/{folder_name(str(d.get('run_id')))}/index.html"
+        verdict = str(d.get("verdict"))
+        out.append(
+            f"<tr><td class='l'><a href='{_e(link)}'>{_e(d.get('run_id'))}</a></td>"
+            f"<td><span class='verdict {_e(verdict)}'>{_e(verdict)}</span></td>"
+            f"<td>{_e(str(d.get('started', ''))[:19].replace('T', ' '))}</td>"
+            f"<td>{_e((d.get('target') or {}).get('name'))}</td>"
+            f"<td class='l'>{_e(', '.join(f'{k} {v}' for k, v in sorted(counts.items())))}</td>"
+            f"<td>{_mismatches(d)}</td>"
+            f"<td>{regressions}</td><td>{float(d.get('duration_s', 0)):.0f}</td></tr>")
+    out.append("</table></body></html>")
+    return "\n".join(out)
+
+
+def _mismatches(doc: Mapping[str, Any]) -> str:
+    matrix = doc.get("matrix") or {}
+    return str(len(matrix.get("mismatches", []))) if matrix.get("cells_checked") else "-"
