@@ -117,12 +117,20 @@ def chaos_from_this_run(folder: Path, since: float) -> list[dict[str, Any]]:
             "status": doc.get("status"),
             "config": (doc.get("stack") or {}).get("config"),
             "ledger_ok": ledger.get("ok"),
+            # Only the durable ('clean') configuration must lose nothing; another one (e.g.
+            # 'lossy', asynchronous commit) is a negative control the ledger must catch losing.
+            "negative_control": (doc.get("stack") or {}).get("config") not in (None, "clean"),
             "outcomes": ledger.get("outcomes", {}),
             "violations": ledger.get("violation_counts", {}),
             "faults": [{k: f.get(k) for k in ("fault", "heal_seconds", "recovery_seconds",
                                                "during")} for f in doc.get("faults") or []],
         })
     return found
+
+
+def chaos_failed(experiment: Mapping[str, Any]) -> bool:
+    """A ledger violation where the stack was configured to lose nothing."""
+    return experiment.get("ledger_ok") is False and not experiment.get("negative_control")
 
 
 def load_results(folder: Path, since: float) -> list[dict[str, Any]]:
@@ -149,7 +157,7 @@ def run_document(report: RunReport, cases: list[CaseResult], bench: Mapping[str,
     summary = report.summary()
     failed = (any(c.bad for c in cases) or bool(report.mismatches) or bool(report.lint_errors)
               or bool(gate_doc and gate_doc["regressions"])
-              or any(c.get("ledger_ok") is False for c in chaos)
+              or any(chaos_failed(c) for c in chaos)
               or any(doc.get("passed") is False and doc.get("this_run") for doc in load))
     return {
         "format": FORMAT,
@@ -340,6 +348,7 @@ def write_session_run(config: pytest.Config, stats: Mapping[str, list[Any]],
     gate = config.stash.get(bench_gate.GATE_KEY, None)
     runs_root = Path(config.getoption("--report-dir")).parent / "runs"
     since = min(report.started, session_started(config))
+    report = dataclasses.replace(report, started=since)  # the page times the whole session
     return write_run(runs_root, report, cases, bench, gate,
                      chaos_from_this_run(CHAOS_REPORTS, since),
                      load_results(LOAD_REPORTS, since))

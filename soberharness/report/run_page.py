@@ -15,6 +15,7 @@ from soberharness.checker.regression import ALPHA, MIN_EFFECT
 from soberharness.report import plots
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
+from soberharness.report.run_folder import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
 
 STYLE = MATRIX_STYLE + """
@@ -36,6 +37,11 @@ nav a{margin-right:1rem}
 .outcome-passed,.same{background:#eef8ee}.faster{background:#d8f5d0}
 img.plot{display:block;max-width:100%;margin:.6rem 0 1.2rem;border:1px solid #eee}
 details{margin:.5rem 0}
+table.cases{width:100%}
+td.test{overflow-wrap:anywhere;min-width:22rem}
+td.test small{color:#666}
+td.reason{min-width:16rem;max-width:30rem}
+td.wrap{overflow-wrap:anywhere;max-width:24rem}
 summary{cursor:pointer;font-weight:bold}
 """
 
@@ -107,7 +113,7 @@ def _failures(doc: Mapping[str, Any]) -> list[str]:
             items.append(f"<li><b>lint error</b> {_e(f.get('rule'))} on "
                          f"<code>{_e(f.get('object'))}</code>: {_e(f.get('message'))}</li>")
     for c in doc["chaos"]:
-        if c.get("ledger_ok") is False:
+        if chaos_failed(c):
             items.append(f"<li><b>chaos</b> {_e(c['experiment'])}: ledger violations "
                          f"{_e(c.get('violations'))}</li>")
     for run in doc["load"]:
@@ -217,9 +223,11 @@ def _cases_table(cases: Sequence[Mapping[str, Any]]) -> str:
     for c in sorted(cases, key=lambda c: rank.get(c["outcome"], 2)):
         message = (f"<pre>{_e(c['message'])}</pre>" if c["outcome"] in BAD_OUTCOMES
                    else _e(c["message"]))
-        rows.append(f"<tr><td class='l'><code>{_e(c['nodeid'])}</code></td>"
+        path, _, name = str(c["nodeid"]).partition("::")
+        rows.append(f"<tr><td class='l test'><small>{_e(path)}</small><br>"
+                    f"<code>{_e(name or path)}</code></td>"
                     f"<td class='outcome-{_e(c['outcome'])}'>{_e(c['outcome'])}</td>"
-                    f"<td>{c['duration']:.2f}</td><td class='l'>{message}</td></tr>")
+                    f"<td>{c['duration']:.2f}</td><td class='l reason'>{message}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
 
@@ -242,20 +250,35 @@ def _chaos(doc: Mapping[str, Any]) -> list[str]:
         return [*out, "<p>No chaos experiment reported in this run (reports/chaos).</p>"]
     out.append("<table>" + _head("experiment", "status", "config", "fault", "heal s",
                                  "recovery s", "ack/failed/unknown", "ledger", "violations"))
-    ranked = sorted(doc["chaos"], key=lambda c: c.get("ledger_ok") is not False)
+    ranked = sorted(doc["chaos"], key=lambda c: not chaos_failed(c))
     for c in ranked:
         o = c.get("outcomes") or {}
         outcomes = f"{o.get('acknowledged', '-')}/{o.get('failed', '-')}/{o.get('unknown', '-')}"
         faults = c.get("faults") or [{}]
         bad = {k: v for k, v in (c.get("violations") or {}).items() if v}
         for f in faults:
-            out.append(_row([c["experiment"], c.get("status") or "-", c.get("config") or "-",
-                             f.get("fault") or "-", _num(f.get("heal_seconds")),
-                             _num(f.get("recovery_seconds")), outcomes,
-                             {True: "ok", False: "VIOLATED"}.get(c.get("ledger_ok"), "-"),
-                             bad or "none"], "SLOWER" if c.get("ledger_ok") is False else ""))
+            cells = [c.get("status") or "-", c.get("config") or "-", f.get("fault") or "-",
+                     _num(f.get("heal_seconds")), _num(f.get("recovery_seconds")), outcomes,
+                     _ledger_text(c), ", ".join(f"{k} {v}" for k, v in bad.items()) or "none"]
+            out.append(f"<tr class='{_chaos_css(c)}'><td class='l wrap'>"
+                       f"{_e(c['experiment'])}</td>"
+                       + "".join(f"<td class='l'>{_e(v)}</td>" for v in cells) + "</tr>")
     out.append("</table>")
     return out
+
+
+def _ledger_text(c: Mapping[str, Any]) -> str:
+    if c.get("ledger_ok") is None:
+        return "-"
+    if c["ledger_ok"]:
+        return "ok"
+    return "lost, expected (negative control)" if c.get("negative_control") else "VIOLATED"
+
+
+def _chaos_css(c: Mapping[str, Any]) -> str:
+    if chaos_failed(c):
+        return "SLOWER"
+    return "outcome-skipped" if c.get("ledger_ok") is False else ""
 
 
 def _num(value: Any) -> str:
@@ -320,8 +343,6 @@ def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs") 
                 "benchmark regressions", "seconds"),
     ]
     for d in docs:
-        from soberharness.report.run_folder import folder_name
-
         gate = d.get("benchmarks", {}).get("gate") or {}
         regressions = len(gate.get("regressions", [])) if gate else "-"
         counts = d.get("tests", {}).get("counts", {})

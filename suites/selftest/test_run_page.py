@@ -78,7 +78,11 @@ def _made_up_run(tmp_path: Path, run_id: str, feed_ms: float) -> list[Path]:
               "ledger_ok": False, "outcomes": {"acknowledged": 9, "failed": 1, "unknown": 0},
               "violations": {"lost_acknowledged": 2},
               "faults": [{"fault": "postgres-sigkill", "heal_seconds": 0.3,
-                          "recovery_seconds": 0.02, "during": None}]}]
+                          "recovery_seconds": 0.02, "during": None}]},
+             {"experiment": "async commit negative control", "status": "deviated",
+              "config": "lossy", "negative_control": True, "ledger_ok": False,
+              "outcomes": {"acknowledged": 9, "failed": 0, "unknown": 0},
+              "violations": {"lost_acknowledged": 3}, "faults": []}]
     load = [{"format": "soberharness.load/1", "run": "rest", "passed": True, "violations": [],
              "total": {"requests": 100, "error_rate": 0.0,
                        "percentiles_ms": {"p50": 5, "p95": 9, "p99": 12}}, "this_run": True}]
@@ -99,6 +103,8 @@ def test_run_page_has_every_section_plots_and_failures_first(tmp_path: Path) -> 
                      "lint error", "SIGKILL mid-write"):
         assert expected in failures, f"{expected!r} not listed under Failures"
     assert "benchmark regression" not in failures  # unchanged medians: no regression
+    assert "negative control" not in failures  # a lossy config losing writes is expected
+    assert "lost, expected (negative control)" in text
     assert len(re.findall(r"<img class=\"plot\"[^>]*src=\"data:image/png;base64,", text)) == 3
     assert "offers no &#x27;auth&#x27; service" in text[order[3]:order[4]]  # auth skip reason
     assert "FAILED" in text and "verdict failed" in text
