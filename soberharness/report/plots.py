@@ -46,23 +46,25 @@ def _height(rows: int) -> float:
 
 
 def distributions(rounds_ms: Mapping[str, Sequence[float]], slow: Sequence[str] = ()) -> str:
-    """Box plot (with every round as a dot) of each benchmark's per-call latency this run."""
+    """Spread of each benchmark's rounds this run: every round divided by the query's median
+    (a linear axis, so the shape shows whatever the query's absolute speed), box plus dots;
+    the median in ms is in the label."""
     names = sorted(rounds_ms, key=lambda n: _median(rounds_ms[n]))
     fig, ax = plt.subplots(figsize=(9, _height(len(names))))
-    data = [list(rounds_ms[n]) for n in names]
+    data = [[v / max(_median(rounds_ms[n]), 1e-12) for v in rounds_ms[n]] for n in names]
     boxes = ax.boxplot(data, orientation="horizontal", widths=0.55, patch_artist=True,
                        showfliers=False, medianprops={"color": "black"})
     for name, patch in zip(names, boxes["boxes"], strict=True):
         patch.set_facecolor(SLOW_COLOUR if name in slow else CURRENT_COLOUR)
         patch.set_alpha(0.45)
     for row, values in enumerate(data, start=1):
-        ax.scatter(values, [row] * len(values), s=7, color="#333", alpha=0.5, zorder=3)
-    ax.set_yticks(range(1, len(names) + 1), names)
-    ax.set_xscale("log")
-    _readable_log_axis(ax.xaxis)
-    ax.set_xlabel("latency per call (ms, log scale), every round")
-    ax.set_title("Latency distribution per query (this run)")
-    ax.grid(axis="x", which="both", alpha=0.25)
+        ax.scatter(values, [row] * len(values), s=8, color="#333", alpha=0.45, zorder=3)
+    ax.set_yticks(range(1, len(names) + 1),
+                  [f"{n}  ({_median(rounds_ms[n]):.3g} ms)" for n in names])
+    ax.axvline(1.0, color="#888", linewidth=0.8)
+    ax.set_xlabel("round / median of the query (per-call time), every round")
+    ax.set_title("Latency distribution per query (this run; median in ms in the label)")
+    ax.grid(axis="x", alpha=0.25)
     return _img(fig, "latency distribution per query")
 
 
@@ -80,11 +82,13 @@ def baseline_vs_current(baseline_ms: Mapping[str, Sequence[float]],
                                orientation="horizontal", widths=0.32, patch_artist=True,
                                showfliers=False, medianprops={"color": "black"})
             parts["boxes"][0].set_facecolor(colour)
+            ax.scatter([_median(values)], [row + offset], marker="D", s=34, color=colour,
+                       edgecolors="black", linewidths=0.6, zorder=4)
     ax.set_yticks(range(len(names)), names)
     ax.set_xscale("log")
     _readable_log_axis(ax.xaxis)
     ax.set_xlabel("latency per call (ms, log scale)")
-    ax.set_title("Baseline vs this run, per query")
+    ax.set_title("Baseline vs this run, per query (diamond = median)")
     ax.grid(axis="x", which="both", alpha=0.25)
     legend = [Patch(facecolor=CURRENT_COLOUR, label="this run"),
               Patch(facecolor=BASE_COLOUR, label="baseline")]
