@@ -19,7 +19,7 @@ from soberharness.report.run_folder import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
 
 STYLE = MATRIX_STYLE + """
-body{max-width:1250px}
+body{max-width:1180px}
 h1{margin-bottom:.2rem}
 h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 td.l,th.l{text-align:left}
@@ -40,7 +40,7 @@ details{margin:.5rem 0}
 table.cases{width:100%}
 td.test{overflow-wrap:anywhere;min-width:22rem}
 td.test small{color:#666}
-td.reason{min-width:16rem;max-width:30rem}
+td.reason{min-width:16rem;max-width:30rem;overflow-wrap:anywhere}
 td.wrap{overflow-wrap:anywhere;max-width:24rem}
 summary{cursor:pointer;font-weight:bold}
 """
