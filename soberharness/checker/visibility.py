@@ -62,6 +62,17 @@ def observed(
     return seen
 
 
+def observed_in(conn: psycopg.Connection, world: World, viewer: Viewer) -> dict[str, set[Key]]:
+    """Write `world` in a transaction, read it as `viewer`, roll back."""
+    if conn.autocommit:
+        raise ValueError("observed_in needs a connection outside autocommit")
+    try:
+        conn.execute(sql.SQL(";\n").join(world_statements(world)).as_bytes(conn))
+        return observed(conn, viewer)
+    finally:
+        conn.rollback()
+
+
 def compare_world(conn: psycopg.Connection, world: World) -> list[VisibilityDiff]:
     """Write `world` in a transaction, read it as every viewer, compare, roll back."""
     if conn.autocommit:
