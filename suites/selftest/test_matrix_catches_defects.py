@@ -74,9 +74,7 @@ def test_leaky_storage_policy_opens_exactly_the_denied_video_objects(
 @pytest.mark.needs("postgres")
 def test_dropping_the_key_guard_lets_service_rekey_a_block(scratch_database: str) -> None:
     run = _run_with_defect(
-        scratch_database,
-        "drop trigger if exists key_never_changes on public.blocks;"
-        "drop trigger if exists guard_columns on public.blocks",
+        scratch_database, "drop trigger guard_columns on public.blocks"
     )
     assert {(c.table, c.op.value, c.actor) for c in _mismatched(run)} == {
         ("blocks", "update", "service")
