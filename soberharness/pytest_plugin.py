@@ -180,6 +180,12 @@ def _shared_database(target: Target) -> str:
     return target.admin_dsn()
 
 
+@pytest.fixture(scope="module")
+def module_scratch_database(target: Target) -> Iterator[str]:
+    """DSN of a throwaway database for this module (local target only): load or break it."""
+    yield from _fresh_database(target, "mscratch")
+
+
 @pytest.fixture
 def scratch_database(target: Target) -> Iterator[str]:
     """DSN of a throwaway database cloned from the migrated template (break it at will)."""

@@ -94,19 +94,12 @@ def reference(perf_db: PerfDatabase) -> ReferenceTimer:
 
 
 @pytest.fixture(scope="module")
-def perf_db(target) -> Iterator[PerfDatabase]:
-    new_database = getattr(target, "new_database", None)
-    if new_database is None:
-        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
-    name = new_database("perf")
-    dsn = target.admin_dsn(name)
-    try:
-        spec = perf_spec()
-        report, probes = generate_and_load(dsn, spec)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            yield PerfDatabase(dsn, conn, spec, report, probes)
-    finally:
-        target.drop_database(name)
+def perf_db(module_scratch_database: str) -> Iterator[PerfDatabase]:
+    dsn = module_scratch_database
+    spec = perf_spec()
+    report, probes = generate_and_load(dsn, spec)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        yield PerfDatabase(dsn, conn, spec, report, probes)
 
 
 GATE_TEST = "test_baseline_gate.py::test_benchmarks_hold_against_the_baseline"

@@ -130,19 +130,12 @@ class FeedProbe:
 
 
 @pytest.fixture(scope="module")
-def feed(target) -> Iterator[FeedProbe]:
-    new_database = getattr(target, "new_database", None)
-    if new_database is None:
-        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
-    name = new_database("gate")
-    dsn = target.admin_dsn(name)
-    try:
-        _, probes = generate_and_load(dsn, ScaleSpec(users=1000, posts=6000, seed=7))
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            viewer = Viewer(Role.AUTHENTICATED, uuid.UUID(probes.feed_user))
-            yield FeedProbe(conn, viewer, home_feed(probes.feed_user).request)
-    finally:
-        target.drop_database(name)
+def feed(module_scratch_database: str) -> Iterator[FeedProbe]:
+    dsn = module_scratch_database
+    _, probes = generate_and_load(dsn, ScaleSpec(users=1000, posts=6000, seed=7))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        viewer = Viewer(Role.AUTHENTICATED, uuid.UUID(probes.feed_user))
+        yield FeedProbe(conn, viewer, home_feed(probes.feed_user).request)
 
 
 def _benchmark_json(path: Path, name: str, sample: tuple[list[float], list[float]]) -> Path:

@@ -78,17 +78,9 @@ def test_likes_unique_per_user_and_parent_and_never_in_the_future(data: ScaleDat
 
 # -- loaded -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def loaded(target, data: ScaleData) -> Iterator[tuple[str, Probes]]:
-    new_database = getattr(target, "new_database", None)
-    if new_database is None:
-        pytest.skip(f"target '{target.name}' cannot create throwaway databases (needs local)")
-    name = new_database("scale")
-    dsn = target.admin_dsn(name)
-    try:
-        load(dsn, data)
-        yield dsn, probes(data)
-    finally:
-        target.drop_database(name)
+def loaded(module_scratch_database: str, data: ScaleData) -> Iterator[tuple[str, Probes]]:
+    load(module_scratch_database, data)
+    yield module_scratch_database, probes(data)
 
 
 def test_loaded_rows_match_and_indexes_are_back(loaded: tuple[str, Probes],
