@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from soberharness.config.cli import report_problems
 from soberharness.config.envcheck import COMPOSE_FILE, REQUIRED_KEYS, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError
@@ -178,17 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     compose_file = Path(args[0]) if args else COMPOSE_FILE
-    try:
-        problems = check_compose_against_templates(compose_file)
-    except HarnessError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    for line in problems:
-        print(f"{compose_file}: {line}")
-    if problems:
-        return 1
-    print("ok")
-    return 0
+    return report_problems(compose_file, lambda: check_compose_against_templates(compose_file))
 
 
 if __name__ == "__main__":

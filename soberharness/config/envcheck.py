@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -23,8 +22,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from soberharness.config.cli import report_problems
 from soberharness.config.envfile import read_env_file
-from soberharness.errors import HarnessError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "stack" / "compose" / "docker-compose.yml"
@@ -372,17 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also refuse placeholders, local values, plain http and the mail sink",
     )
     args = parser.parse_args(argv)
-    try:
-        problems = check_env_file(args.file, production=args.production)
-    except HarnessError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    for line in problems:
-        print(f"{args.file}: {line}")
-    if problems:
-        return 1
-    print("ok")
-    return 0
+    return report_problems(
+        Path(args.file), lambda: check_env_file(args.file, production=args.production)
+    )
 
 
 if __name__ == "__main__":
