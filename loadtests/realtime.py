@@ -11,7 +11,7 @@ change: from the poster's send (this machine's clock) and from the commit timest
 
 The host is the PostgREST base (the poster writes there); --realtime-url is the Realtime base
 (`/websocket` is added). Exit code and summary (reports/load/realtime.json) as in rest.py.
-Protocol logic lives in soberharness.workload.realtime_protocol. The socket is the sync
+Protocol logic lives in soberharness.clients.realtime. The socket is the sync
 `websocket-client` (gevent-friendly); asyncio clients do not run inside locust users.
 """
 
@@ -28,7 +28,7 @@ import websocket
 from locust import HttpUser, User, events, task
 from locust.exception import StopUser
 
-from soberharness.workload import realtime_protocol as rp
+from soberharness.clients import realtime as rp
 from soberharness.workload import rest_load as rl
 from soberharness.workload.load_thresholds import Thresholds
 from soberharness.workload.locust_support import fire, register

@@ -23,9 +23,9 @@ from typing import Any
 from locust import HttpUser
 from locust.clients import ResponseContextManager
 
+from soberharness.clients.realtime import fanout_marker
 from soberharness.workload import rest_load as rl
 from soberharness.workload.locust_support import register
-from soberharness.workload.realtime_protocol import fanout_marker
 
 RUN_ID = uuid.uuid4().hex[:12]
 CONFIG = register("rest", required=(rl.ENDPOINT[rl.Action.FEED],))

@@ -39,7 +39,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.errors import HarnessError
-from soberharness.target.migrations import REPO
+from soberharness.targets.migrations import REPO
 
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
 PRIVACY = ("public", "community", "private")

@@ -19,9 +19,9 @@ import pytest
 
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.report.run_report import RunReport
-from soberharness.target.base import Service, Target
-from soberharness.target.migrations import REPO, STACK_MIGRATIONS
-from soberharness.target.selection import describe_targets, make_target
+from soberharness.targets.base import Service, Target
+from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
+from soberharness.targets.selection import describe_targets, make_target
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 TARGET_KEY = pytest.StashKey["TargetHolder"]()
@@ -123,7 +123,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if service not in target.services:
                 pytest.skip(f"target '{target.name}' ({target.kind}) offers no '{service}' service")
         if item.get_closest_marker("destructive"):
-            from soberharness.target.guard import check_destructive
+            from soberharness.targets.guard import check_destructive
 
             try:
                 check_destructive(target, item.config.getoption("--confirm-destructive"))

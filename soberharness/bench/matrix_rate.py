@@ -19,7 +19,7 @@ import psycopg
 
 from soberharness.checker.matrix import run_matrix
 from soberharness.errors import HarnessError
-from soberharness.target.local import LocalTarget
+from soberharness.targets.local import LocalTarget
 from soberharness.workload.seed import write_world
 from soberharness.world.matrix_world import build_matrix_world
 

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from soberharness.chaos.disk import SmallDisk
 from soberharness.errors import TargetUnavailable
-from soberharness.target.postgres import PostgresServer
-from soberharness.target.services.toxiproxy import Stream, ToxicType, ToxiproxyClient
+from soberharness.targets.postgres import PostgresServer
+from soberharness.targets.services.toxiproxy import Stream, ToxicType, ToxiproxyClient
 
 
 class Fault(Protocol):

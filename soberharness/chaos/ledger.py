@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from soberharness.workload.as_postgrest import request_settings
+from soberharness.clients.postgrest_sql import request_settings
 from soberharness.world.entities import Role, Viewer
 
 BODY_PREFIX = "ledger:"

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from soberharness.target.migrations import REPO
+from soberharness.targets.migrations import REPO
 
 REPORTS = Path(os.environ.get("SOBERHARNESS_CHAOS_REPORTS", str(REPO / "reports" / "chaos")))
 

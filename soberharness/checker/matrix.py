@@ -13,8 +13,8 @@ from psycopg import sql
 
 from soberharness.access.model import AccessModel
 from soberharness.checker.results import Cell, CellResult, Op
+from soberharness.clients.postgrest_sql import Outcome, Request, RequestRunner, render
 from soberharness.workload import sql as rows
-from soberharness.workload.as_postgrest import Outcome, Request, RequestRunner, render
 from soberharness.workload.matrix_cases import Action, Ctx, cells
 from soberharness.world.entities import Entity, StoredObject, User, World
 from soberharness.world.matrix_world import MatrixWorld

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
-from soberharness.workload.as_postgrest import Request, RequestRunner
+from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.world.entities import Viewer
 
 # Tables that grow with the user base: scanning one of them whole is a finding.

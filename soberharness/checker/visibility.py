@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.access.model import AccessModel, Key, key_of, table_of
-from soberharness.workload.as_postgrest import request_settings
+from soberharness.clients.postgrest_sql import request_settings
 from soberharness.workload.seed import world_statements
 from soberharness.workload.sql import LIST_KEYS
 from soberharness.world.entities import User, Viewer, World

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.redact import redact
 from soberharness.report.run_report import RunReport
-from soberharness.target.migrations import REPO
+from soberharness.targets.migrations import REPO
 
 if TYPE_CHECKING:
     import pytest
 
     from soberharness.report.bench_gate import GateResult
-    from soberharness.target.base import Target
+    from soberharness.targets.base import Target
 
 CHAOS_REPORTS = Path(os.environ.get("SOBERHARNESS_CHAOS_REPORTS", str(REPO / "reports" / "chaos")))
 LOAD_REPORTS = REPO / "reports" / "load"

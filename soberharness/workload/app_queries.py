@@ -12,7 +12,7 @@ import dataclasses
 
 from psycopg import sql
 
-from soberharness.workload.as_postgrest import Request
+from soberharness.clients.postgrest_sql import Request
 
 PAGE = 20
 

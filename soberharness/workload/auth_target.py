@@ -8,10 +8,10 @@ import uuid
 import jwt
 import psycopg
 
+from soberharness.clients.gotrue import AuthUser, GoTrueClient
 from soberharness.errors import HarnessError
-from soberharness.target.base import Service, Target
-from soberharness.target.services.mailpit import MailpitClient
-from soberharness.workload.gotrue_client import AuthUser, GoTrueClient
+from soberharness.targets.base import Service, Target
+from soberharness.targets.services.mailpit import MailpitClient
 
 DOMAIN = "auth-suite.sobertube.test"
 PASSWORD = "Sober-Tube-2026!"

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from soberharness.clients.gotrue import GoTrueError
 from soberharness.errors import HarnessError
-from soberharness.workload.gotrue_client import GoTrueError
 
 
 class Flow:

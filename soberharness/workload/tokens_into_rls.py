@@ -18,7 +18,7 @@ from psycopg import sql
 
 from soberharness.access.model import AccessModel, Key
 from soberharness.checker.visibility import VisibilityDiff, observed, world_keys
-from soberharness.workload.as_postgrest import Outcome, request_settings
+from soberharness.clients.postgrest_sql import Outcome, request_settings
 from soberharness.world.entities import Role, Viewer, World
 
 ALGORITHMS = ("HS256",)

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from soberharness.target.base import Target
-from soberharness.target.services.mailpit import MailpitClient
+from soberharness.clients.gotrue import GoTrueClient
+from soberharness.targets.base import Target
+from soberharness.targets.services.mailpit import MailpitClient
 from soberharness.workload.auth_target import TestUsers, gotrue, mailpit
-from soberharness.workload.gotrue_client import GoTrueClient
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from soberharness.checker.auth_state import user_row, users_with_email
+from soberharness.clients.gotrue import GoTrueClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.gotrue_client import GoTrueClient
 
 
 @pytest.mark.needs("auth")

@@ -16,12 +16,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from soberharness.clients.gotrue import GoTrueError
 from soberharness.migrate_legacy import Record, read_record, run
-from soberharness.target.base import Target
-from soberharness.target.migrations import REPO
+from soberharness.targets.base import Target
+from soberharness.targets.migrations import REPO
 from soberharness.workload.auth_target import gotrue
 from soberharness.workload.flow import Flow
-from soberharness.workload.gotrue_client import GoTrueError
 
 LEGACY = REPO / "fixtures" / "legacy"
 EXPORT = LEGACY / "users.json"

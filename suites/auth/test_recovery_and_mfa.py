@@ -13,12 +13,12 @@ from soberharness.checker.auth_state import (
     sessions_of,
     user_row,
 )
-from soberharness.target.base import Target
-from soberharness.target.services.mailpit import MailpitClient
+from soberharness.clients.gotrue import GoTrueClient
+from soberharness.clients.mailpit import mail_ids_to, wait_for_link
+from soberharness.targets.base import Target
+from soberharness.targets.services.mailpit import MailpitClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.gotrue_client import GoTrueClient
-from soberharness.workload.mail import mail_ids_to, wait_for_link
 from soberharness.workload.tokens_into_rls import claims_from_token
 
 NEW_PASSWORD = "Recovered-Pass-2026!"

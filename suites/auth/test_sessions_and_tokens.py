@@ -12,10 +12,10 @@ from soberharness.checker.auth_state import (
     sessions_of,
     user_row,
 )
-from soberharness.target.base import Target
+from soberharness.clients.gotrue import GoTrueClient
+from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.gotrue_client import GoTrueClient
 from soberharness.workload.tokens_into_rls import claims_from_token
 
 

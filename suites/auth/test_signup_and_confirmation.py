@@ -6,11 +6,11 @@ import psycopg
 import pytest
 
 from soberharness.checker.auth_state import sessions_of, user_row, users_with_email
-from soberharness.target.services.mailpit import MailpitClient
+from soberharness.clients.gotrue import GoTrueClient, GoTrueError
+from soberharness.clients.mailpit import wait_for_link
+from soberharness.targets.services.mailpit import MailpitClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.gotrue_client import GoTrueClient, GoTrueError
-from soberharness.workload.mail import wait_for_link
 
 
 @pytest.mark.needs("auth")

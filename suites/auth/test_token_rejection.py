@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from soberharness.target.base import Target
+from soberharness.clients.gotrue import GoTrueClient
+from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.bad_tokens import alg_none, expired, tampered
 from soberharness.workload.claims import token_for
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.gotrue_client import GoTrueClient
 from soberharness.workload.tokens_into_rls import TokenRejected, claims_from_token
 from soberharness.world.entities import Role, Viewer, new_id
 

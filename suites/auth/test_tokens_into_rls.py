@@ -16,11 +16,11 @@ import pyotp
 import pytest
 from psycopg import sql
 
-from soberharness.target.base import Target
+from soberharness.clients.gotrue import GoTrueClient
+from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.claims import token_for
 from soberharness.workload.flow import Flow
-from soberharness.workload.gotrue_client import GoTrueClient
 from soberharness.workload.seed import world_statements
 from soberharness.workload.sql import insert, row_of
 from soberharness.workload.tokens_into_rls import compare_with_tokens, run_with_token

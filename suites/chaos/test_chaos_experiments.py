@@ -15,8 +15,8 @@ from chaoslib.experiment import ensure_experiment_is_valid
 from soberharness.chaos import summary
 from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.ledger import Ledger
-from soberharness.target.migrations import REPO
-from soberharness.target.services.tools import find_tool, missing_reason
+from soberharness.targets.migrations import REPO
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
 CHAOS = Path(sys.executable).parent / "chaos"

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from soberharness.report.run_report import RunReport
-from soberharness.target.base import Service, Target
+from soberharness.targets.base import Service, Target
 from soberharness.workload import rest_load as rl
 from soberharness.workload.claims import sign
 from soberharness.workload.locust_run import (

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.workload import app_queries
-from soberharness.workload.as_postgrest import RequestRunner
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import LoadReport, Probes, ScaleSpec, generate_and_load
 

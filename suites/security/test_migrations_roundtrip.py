@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from soberharness.checker.schema_snapshot import snapshot
-from soberharness.target.migrations import apply_down, apply_up
+from soberharness.targets.migrations import apply_down, apply_up
 
 
 @pytest.mark.needs("postgres")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.target.migrations import REPO
+from soberharness.targets.migrations import REPO
 
 AUTH_SUITE = REPO / "suites" / "auth"
 

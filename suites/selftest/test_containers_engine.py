@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from soberharness.errors import TargetUnavailable
-from soberharness.target.base import Service
-from soberharness.target.containers import ContainersTarget, check_engine, engine_address
+from soberharness.targets.base import Service
+from soberharness.targets.containers import ContainersTarget, check_engine, engine_address
 
 IMAGE = os.environ.get("SOBERHARNESS_SELFTEST_IMAGE", "")
 LABEL = "org.sobertube.harness"

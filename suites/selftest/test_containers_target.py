@@ -12,8 +12,8 @@ import pytest
 from soberharness.config.envcheck import TEMPLATES, check_env
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
-from soberharness.target.base import Service
-from soberharness.target.containers import (
+from soberharness.targets.base import Service
+from soberharness.targets.containers import (
     ContainersTarget,
     check_engine,
     endpoints,

@@ -17,11 +17,11 @@ import httpx
 import jwt
 import pytest
 
+from soberharness.clients.gotrue import GoTrueClient, GoTrueError, parse_error
+from soberharness.clients.mailpit import verify_links
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.services.mailpit import Mail
+from soberharness.targets.services.mailpit import Mail
 from soberharness.workload.flow import Flow
-from soberharness.workload.gotrue_client import GoTrueClient, GoTrueError, parse_error
-from soberharness.workload.mail import verify_links
 
 SECRET = "protocol-double-secret-at-least-32-chars"
 ANON = jwt.encode({"role": "anon"}, SECRET, algorithm="HS256")

@@ -9,9 +9,9 @@ import pytest
 from soberharness.config.envcheck import make_api_key
 from soberharness.errors import DestructiveRefused
 from soberharness.report.redact import MASK, redact
-from soberharness.target.base import Keys, Service, Target
-from soberharness.target.guard import check_destructive
-from soberharness.target.remote import RemoteTarget, parse_target_config
+from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.guard import check_destructive
+from soberharness.targets.remote import RemoteTarget, parse_target_config
 
 
 class StubTarget(Target):

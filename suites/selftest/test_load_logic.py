@@ -31,9 +31,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from soberharness.clients import realtime as rp
 from soberharness.errors import HarnessError
 from soberharness.workload import load_thresholds as lt
-from soberharness.workload import realtime_protocol as rp
 from soberharness.workload import rest_load as rl
 from soberharness.workload.locust_run import LOADTESTS, LocustResult, run_locust
 from soberharness.workload.seed import leftovers, remove_world, write_world
@@ -626,7 +626,7 @@ def test_library_side_never_imports_locust() -> None:
     code = (
         "import sys\n"
         "import soberharness.workload.locust_run, soberharness.workload.rest_load\n"
-        "import soberharness.workload.realtime_protocol, soberharness.workload.load_thresholds\n"
+        "import soberharness.clients.realtime, soberharness.workload.load_thresholds\n"
         "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )

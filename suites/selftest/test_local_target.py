@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from soberharness.errors import HarnessError, MigrationError
-from soberharness.target.local import LocalTarget
-from soberharness.target.migrations import discover
-from soberharness.target.postgres import PostgresServer
-from soberharness.target.sqlfiles import split_statements
+from soberharness.targets.local import LocalTarget
+from soberharness.targets.migrations import discover
+from soberharness.targets.postgres import PostgresServer
+from soberharness.targets.sqlfiles import split_statements
 
 
 def test_split_statements_honours_quotes_comments_and_dollar_bodies() -> None:

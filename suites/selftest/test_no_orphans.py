@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import sys, time
-from soberharness.target.local import LocalTarget
+from soberharness.targets.local import LocalTarget
 target = LocalTarget()
 target.start()
 print("UP", target.pg.pid, flush=True)

@@ -21,9 +21,9 @@ import psycopg
 import pytest
 
 from soberharness.checker.regression import judge, mann_whitney_greater
+from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.report.baseline import LATEST, compare_files
 from soberharness.workload.app_queries import home_feed, reference
-from soberharness.workload.as_postgrest import Request, RequestRunner
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import ScaleSpec, generate_and_load
 

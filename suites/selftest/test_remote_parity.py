@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.target.expose import exposed
-from soberharness.target.local import LocalTarget
+from soberharness.targets.expose import exposed
+from soberharness.targets.local import LocalTarget
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
-from soberharness.target.base import Service
-from soberharness.target.remote import (
+from soberharness.targets.base import Service
+from soberharness.targets.remote import (
     RemoteTarget,
     TargetFileError,
     load_target_file,
@@ -232,7 +232,7 @@ def test_gateway_error_means_service_down() -> None:
 
 
 def test_silent_endpoint_times_out_within_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    import soberharness.target.remote as remote_module
+    import soberharness.targets.remote as remote_module
 
     monkeypatch.setattr(remote_module, "CHECK_TIMEOUT_S", 0.5)
     with socket.socket() as listener:  # accepts connections, never answers
@@ -259,7 +259,7 @@ def test_unreachable_database_named_without_password() -> None:
 
 @pytest.fixture(scope="module")
 def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from soberharness.target.postgres import PostgresServer, find_bindir
+    from soberharness.targets.postgres import PostgresServer, find_bindir
 
     try:
         find_bindir()

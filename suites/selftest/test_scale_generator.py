@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from soberharness.checker.plans import explain, seq_scan_findings, summary
+from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
 from soberharness.workload import app_queries
-from soberharness.workload.as_postgrest import RequestRunner
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import (
     Probes,

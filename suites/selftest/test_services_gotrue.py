@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from soberharness.errors import HarnessError
-from soberharness.target.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
-from soberharness.target.services.mailpit import MailpitProcess
-from soberharness.target.services.tools import find_tool, missing_reason
+from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
+from soberharness.targets.services.mailpit import MailpitProcess
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 JWT_SECRET = "selftest-jwt-secret-at-least-32-characters-long"
 
@@ -28,8 +28,8 @@ JWT_SECRET = "selftest-jwt-secret-at-least-32-characters-long"
 def bootstrapped_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A throwaway PostgreSQL with stack/bootstrap applied; yields its port."""
     try:
-        from soberharness.target.migrations import apply_file, bootstrap_files
-        from soberharness.target.postgres import PostgresServer
+        from soberharness.targets.migrations import apply_file, bootstrap_files
+        from soberharness.targets.postgres import PostgresServer
 
         server = PostgresServer(tmp_path_factory.mktemp("gotrue-pg") / "pg")
         files = bootstrap_files()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.target.services.tools import REPO_ROOT, find_tool, pinned_versions
+from soberharness.targets.services.tools import REPO_ROOT, find_tool, pinned_versions
 
 SCRIPT = REPO_ROOT / "scripts" / "install-services.sh"
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from soberharness.errors import TargetUnavailable
-from soberharness.target.services.process import (
+from soberharness.targets.services.process import (
     ManagedProcess,
     free_port,
     http_ready,
@@ -166,7 +166,7 @@ def test_child_dies_when_the_harness_dies(tmp_path: Path) -> None:
         f"""
         import sys, time
         from pathlib import Path
-        from soberharness.target.services.process import ManagedProcess, http_ready
+        from soberharness.targets.services.process import ManagedProcess, http_ready
         p = ManagedProcess("http", [sys.executable, "-m", "http.server", "{port}",
                                      "--bind", "127.0.0.1"], None, {str(tmp_path / "h.log")!r},
                            ready=http_ready("http://127.0.0.1:{port}/"), ready_timeout=15)

@@ -15,7 +15,7 @@ import time
 import urllib.parse
 
 from soberharness.errors import HarnessError
-from soberharness.target.services.mailpit import Mail, MailpitClient
+from soberharness.targets.services.mailpit import Mail, MailpitClient
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from soberharness.errors import DestructiveRefused
-from soberharness.target.base import Target
+from soberharness.targets.base import Target
 
 # Kinds whose stack is started by the harness for this run and thrown away afterwards.
 THROWAWAY_KINDS = frozenset({"local", "containers"})

@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.services.process import (
+from soberharness.targets.services.process import (
     HttpService,
     ManagedProcess,
     free_port,
     http_ready,
 )
-from soberharness.target.services.tools import find_tool, missing_reason
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 HOST = "127.0.0.1"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 
 from soberharness.errors import HarnessError
-from soberharness.target.base import Keys, Service, Target
-from soberharness.target.migrations import (
+from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.migrations import (
     STACK_BOOTSTRAP,
     STACK_MIGRATIONS,
     Migration,
@@ -21,7 +21,7 @@ from soberharness.target.migrations import (
     bootstrap_files,
     discover,
 )
-from soberharness.target.postgres import PostgresServer
+from soberharness.targets.postgres import PostgresServer
 
 TEMPLATE_DB = "sobertube_template"
 DEFAULT_JWT_SECRET = "local-harness-secret-not-for-production-0123456789"

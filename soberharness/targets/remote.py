@@ -23,7 +23,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
-from soberharness.target.base import Keys, Service, Target
+from soberharness.targets.base import Keys, Service, Target
 
 CHECK_TIMEOUT_S = 5.0
 # Services a target file can give a URL for (postgres comes from database_dsn_env).

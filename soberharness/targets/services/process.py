@@ -30,7 +30,7 @@ from typing import Generic, Protocol, Self, TypeVar
 import httpx
 
 from soberharness.errors import TargetUnavailable
-from soberharness.target.lifecycle import preexec_as
+from soberharness.targets.lifecycle import preexec_as
 
 _LIVE: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
@@ -265,7 +265,7 @@ class ManagedProcess:
 
 def _install_signal_cleanup() -> None:
     """Also stop live processes when the harness gets SIGTERM/SIGHUP (via target.lifecycle)."""
-    from soberharness.target.lifecycle import register_cleanup
+    from soberharness.targets.lifecycle import register_cleanup
 
     register_cleanup(_stop_all_at_exit)
 

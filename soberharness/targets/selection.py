@@ -5,30 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from soberharness.errors import HarnessError
-from soberharness.target.base import Target
-from soberharness.target.migrations import REPO, STACK_MIGRATIONS
+from soberharness.targets.base import Target
+from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 
 TARGET_DIRS = (REPO / "fixtures" / "targets",)
 
 
 def make_target(spec: str, migrations: Path = STACK_MIGRATIONS) -> Target:
     if spec == "local":
-        from soberharness.target.local import LocalTarget
+        from soberharness.targets.local import LocalTarget
 
         return LocalTarget(migrations=migrations)
     if spec == "containers":
-        from soberharness.target.containers import ContainersTarget
+        from soberharness.targets.containers import ContainersTarget
 
         return ContainersTarget()
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
-        from soberharness.target.remote import load_target_file
+        from soberharness.targets.remote import load_target_file
 
         return load_target_file(path)
     for folder in TARGET_DIRS:
         candidate = folder / f"{spec}.toml"
         if candidate.exists():
-            from soberharness.target.remote import load_target_file
+            from soberharness.targets.remote import load_target_file
 
             return load_target_file(candidate)
     raise HarnessError(

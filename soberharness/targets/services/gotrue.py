@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 
 from soberharness.errors import TargetUnavailable
-from soberharness.target.services.process import ManagedProcess, free_port, http_ready
-from soberharness.target.services.tools import find_tool, missing_reason
+from soberharness.targets.services.process import ManagedProcess, free_port, http_ready
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 HOST = "127.0.0.1"
 

@@ -5,12 +5,12 @@ readiness, SIGTERM then SIGKILL). Binaries come from scripts/install-services.sh
 `tools.find_tool` finds them and `tools.missing_reason` words the skip when one is absent.
 """
 
-from soberharness.target.services.deno import DenoRuntime
-from soberharness.target.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
-from soberharness.target.services.mailpit import Mail, MailpitClient, MailpitProcess, MailSummary
-from soberharness.target.services.process import ManagedProcess, free_port, http_ready, tcp_ready
-from soberharness.target.services.tools import find_tool, missing_reason, pinned_versions
-from soberharness.target.services.toxiproxy import (
+from soberharness.targets.services.deno import DenoRuntime
+from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
+from soberharness.targets.services.mailpit import Mail, MailpitClient, MailpitProcess, MailSummary
+from soberharness.targets.services.process import ManagedProcess, free_port, http_ready, tcp_ready
+from soberharness.targets.services.tools import find_tool, missing_reason, pinned_versions
+from soberharness.targets.services.toxiproxy import (
     Proxy,
     Stream,
     Toxic,

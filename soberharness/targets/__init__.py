@@ -1,5 +1,5 @@
 """Where the stack runs: local processes, containers, or a remote deployment."""
 
-from soberharness.target.base import Keys, Service, Target
+from soberharness.targets.base import Keys, Service, Target
 
 __all__ = ["Keys", "Service", "Target"]

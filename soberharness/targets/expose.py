@@ -1,6 +1,6 @@
 """The local target seen as a remote one: a target file plus the environment it names.
 
-`python -m soberharness.target.expose FILE` starts a local target, writes a remote target
+`python -m soberharness.targets.expose FILE` starts a local target, writes a remote target
 file for it at FILE, prints the `export` lines for the secrets it refers to, and keeps the
 stack up until Ctrl-C. Suites then run through the remote code path:
 
@@ -14,7 +14,7 @@ import signal
 from pathlib import Path
 
 from soberharness.errors import HarnessError
-from soberharness.target.local import LocalTarget
+from soberharness.targets.local import LocalTarget
 from soberharness.workload.claims import sign
 from soberharness.world.entities import Viewer
 
@@ -35,7 +35,7 @@ def exposed(target: LocalTarget, name: str = "local-exposed") -> tuple[str, dict
     }
     text = "\n".join(
         [
-            "# The local target, exposed as a remote one (soberharness.target.expose).",
+            "# The local target, exposed as a remote one (soberharness.targets.expose).",
             f'name = "{name}"',
             'cloud = "none"',
             'region = "this-machine"',

@@ -32,7 +32,7 @@ from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES, make_api_key
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
 from soberharness.report.redact import redact
-from soberharness.target.base import Keys, Service, Target
+from soberharness.targets.base import Keys, Service, Target
 
 ENGINE_CHECK_TIMEOUT_S = 2.0
 DEFAULT_STARTUP_TIMEOUT_S = 180.0
@@ -428,7 +428,7 @@ class ContainersTarget(Target):
         if self._endpoints:
             return
         check_engine(self.engine)
-        from soberharness.target.lifecycle import register_cleanup
+        from soberharness.targets.lifecycle import register_cleanup
 
         register_cleanup(self.stop)
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from soberharness.errors import HarnessError, MigrationError
-from soberharness.target.sqlfiles import split_statements
+from soberharness.targets.sqlfiles import split_statements
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_BOOTSTRAP = REPO / "stack" / "bootstrap"

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.services.process import ManagedProcess, free_port, tcp_ready
-from soberharness.target.services.tools import find_tool, missing_reason
+from soberharness.targets.services.process import ManagedProcess, free_port, tcp_ready
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 HOST = "127.0.0.1"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.target.lifecycle import preexec_as, register_cleanup
-from soberharness.target.services.process import free_port
+from soberharness.targets.lifecycle import preexec_as, register_cleanup
+from soberharness.targets.services.process import free_port
 
 SUPERUSER = "supabase_admin"
 MIN_MAJOR = 15
