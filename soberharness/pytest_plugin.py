@@ -46,6 +46,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where to write summary.json, summary.md and matrix.html",
     )
     group.addoption(
+        "--baseline-ref",
+        default=None,
+        metavar="REF",
+        help="git ref whose stack/ the performance gate compares with the stack under test in "
+        "the same run (default: SOBERHARNESS_BASELINE_REF, the last tag, the merge base, HEAD)",
+    )
+    group.addoption(
+        "--baseline-file",
+        default=None,
+        metavar="JSON",
+        help="also judge suites/performance against a recorded pytest-benchmark baseline "
+        "(opt-in, e.g. reports/baselines/2cpu/performance.json: figures from another run)",
+    )
+    group.addoption(
         "--confirm-destructive",
         default=None,
         metavar="TARGET",

@@ -88,9 +88,11 @@ def _tail(text: str, lines: int = 25) -> str:
 def gate_json(gate: GateResult | None) -> dict[str, Any] | None:
     if gate is None:
         return None
-    return {"machine_class": gate.machine_class,
-            "baseline": str(gate.baseline.relative_to(REPO)) if gate.baseline.is_relative_to(REPO)
-            else str(gate.baseline)} | gate.comparison.to_json()
+    baseline = gate.baseline
+    if isinstance(baseline, Path) and baseline.is_relative_to(REPO):
+        baseline = baseline.relative_to(REPO)
+    return {"machine_class": gate.machine_class, "kind": gate.kind,
+            "baseline": str(baseline)} | gate.comparison.to_json()
 
 
 def per_call_ms(document: Mapping[str, Any] | None) -> dict[str, list[float]]:
@@ -298,10 +300,14 @@ def write_run(runs_root: Path, report: RunReport, cases: list[CaseResult],
 
     doc = run_document(report, cases, bench, gate, chaos, load)
     baseline_ms: dict[str, list[float]] = {}
-    if gate is not None and gate.baseline.exists():
+    current_ms = per_call_ms(bench)
+    if gate is not None and gate.baseline_rounds:  # the same-run gate: both sides' rounds
+        baseline_ms = {name: [v * 1e3 for v in r] for name, r in gate.baseline_rounds.items()}
+        current_ms = {name: [v * 1e3 for v in r] for name, r in gate.current_rounds.items()}
+    elif gate is not None and isinstance(gate.baseline, Path) and gate.baseline.exists():
         baseline_ms = {name: [v * 1e3 for v in s.rounds]
                        for name, s in load_samples(gate.baseline).items()}
-    page = render_page(doc, report, per_call_ms(bench), baseline_ms, history(runs_root, doc))
+    page = render_page(doc, report, current_ms, baseline_ms, history(runs_root, doc))
     folder = runs_root / folder_name(report.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     outputs = {
@@ -345,7 +351,8 @@ def write_session_run(config: pytest.Config, stats: Mapping[str, list[Any]],
             started=session_started(config),
         )
     bench = bench_gate.session_document(config)
-    gate = config.stash.get(bench_gate.GATE_KEY, None)
+    gates = bench_gate.session_gates(config)  # the same-run gate first, when it ran
+    gate = gates[0] if gates else None
     runs_root = Path(config.getoption("--report-dir")).parent / "runs"
     since = min(report.started, session_started(config))
     report = dataclasses.replace(report, started=since)  # the page times the whole session

@@ -147,12 +147,20 @@ def _benchmarks(doc: Mapping[str, Any], current_ms: Mapping[str, Sequence[float]
     gate = doc["benchmarks"].get("gate")
     slow = [v["name"] for v in (gate or {}).get("verdicts", []) if v["status"] == "SLOWER"]
     if gate:
+        if gate.get("kind") == "same run":
+            against = (f"Same-run gate: the stack under test against <code>"
+                       f"{_e(gate['baseline'])}</code>, both on this server in this run, "
+                       "rounds interleaved")
+            per_round = ""
+        else:
+            against = (f"Gate against <code>{_e(gate['baseline'])}</code> (recorded "
+                       f"elsewhere; this machine class <b>{_e(gate['machine_class'])}</b>)")
+            per_round = ", each round divided by its machine-reference round"
         out.append(
-            f"<p>Gate against <code>{_e(gate['baseline'])}</code> (machine class "
-            f"<b>{_e(gate['machine_class'])}</b>): <b>{len(gate['regressions'])} "
+            f"<p>{against}: <b>{len(gate['regressions'])} "
             f"regression(s)</b> in {len(gate['verdicts'])} benchmarks. Rule: one-sided "
             f"Mann-Whitney p &lt; {ALPHA} and the 95% bootstrap CI of the median ratio above "
-            f"+{MIN_EFFECT:.0%}, each round divided by its machine-reference round.</p>")
+            f"+{MIN_EFFECT:.0%}{per_round}.</p>")
         out.append("<table>" + _head("benchmark", "status", "baseline median ms",
                                      "this run median ms", "raw ratio", "judged ratio",
                                      "95% CI", "p(slower)", "rounds"))

@@ -119,11 +119,18 @@ class LocalTarget(Target):
 
     def empty_database(self, prefix: str = "scratch") -> str:
         """A database with the bootstrap only (no migrations), for migration tests."""
+        return self.database_from(self.bootstrap_dir, [], prefix)
+
+    def database_from(self, bootstrap: Path, migrations: list[Migration],
+                      prefix: str = "stack") -> str:
+        """A database built from another stack's bootstrap and migrations (for instance the
+        stack at a baseline revision); returns its name."""
         name = f"{prefix}_{next(self._counter)}"
         self.pg.create_database(name)
         with psycopg.connect(self.pg.dsn(name), autocommit=True) as conn:
-            for path in bootstrap_files(self.bootstrap_dir):
+            for path in bootstrap_files(bootstrap):
                 apply_file(conn, path)
+            apply_up(conn, migrations)
         return name
 
     def drop_database(self, name: str) -> None:

@@ -9,10 +9,13 @@ lives outside the exposed schemas and is read and refreshed by the service side.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 from psycopg import sql
 
 from soberharness.clients.postgrest_sql import Request
+from soberharness.world.entities import Role, Viewer
+from soberharness.world.scale import Probes
 
 PAGE = 20
 
@@ -150,3 +153,20 @@ def reference() -> AppQuery:
     )
     return AppQuery("reference", "fixed CPU work (machine speed reference)",
                     Request(query=source, method="GET", path="/"))
+
+
+QUERY_NAMES = ("home_feed", "profile_page", "comment_thread", "like_count", "search_posts",
+               "trending_top")
+
+
+def probe_queries(probe: Probes) -> dict[str, tuple[AppQuery, Viewer]]:
+    """The benchmarked reads, each with the viewer it runs as, for the data's probe rows."""
+    reader = Viewer(Role.AUTHENTICATED, uuid.UUID(probe.feed_user))
+    return {
+        "home_feed": (home_feed(probe.feed_user), reader),
+        "profile_page": (profile_page(probe.profile_handle), reader),
+        "comment_thread": (comment_thread(probe.thread_post), reader),
+        "like_count": (like_count(probe.liked_post), reader),
+        "search_posts": (search_posts(probe.search_term), reader),
+        "trending_top": (trending_top(), Viewer.service()),
+    }

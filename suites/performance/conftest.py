@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.report import bench_gate
 from soberharness.workload import app_queries
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import LoadReport, Probes, ScaleSpec, generate_and_load
@@ -28,6 +29,11 @@ def perf_spec() -> ScaleSpec:
         posts=int(os.environ.get("SOBERHARNESS_PERF_POSTS", "50000")),
         seed=int(os.environ.get("SOBERHARNESS_PERF_SEED", "1")),
     )
+
+
+@pytest.fixture(scope="session")
+def perf_scale() -> ScaleSpec:
+    return perf_spec()
 
 
 @pytest.fixture(scope="session")
@@ -57,17 +63,7 @@ class PerfDatabase:
         return f"users={s.users} posts={s.posts} seed={s.seed}"
 
     def query(self, name: str) -> tuple[app_queries.AppQuery, Viewer]:
-        p = self.probes
-        queries = {
-            "home_feed": app_queries.home_feed(p.feed_user),
-            "profile_page": app_queries.profile_page(p.profile_handle),
-            "comment_thread": app_queries.comment_thread(p.thread_post),
-            "like_count": app_queries.like_count(p.liked_post),
-            "search_posts": app_queries.search_posts(p.search_term),
-            "trending_top": app_queries.trending_top(),
-        }
-        viewer = Viewer.service() if name == "trending_top" else self.viewer
-        return queries[name], viewer
+        return app_queries.probe_queries(self.probes)[name]
 
 
 class ReferenceTimer:
@@ -94,9 +90,9 @@ def reference(perf_db: PerfDatabase) -> ReferenceTimer:
 
 
 @pytest.fixture(scope="module")
-def perf_db(module_scratch_database: str) -> Iterator[PerfDatabase]:
+def perf_db(module_scratch_database: str, perf_scale: ScaleSpec) -> Iterator[PerfDatabase]:
     dsn = module_scratch_database
-    spec = perf_spec()
+    spec = perf_scale
     report, probes = generate_and_load(dsn, spec)
     with psycopg.connect(dsn, autocommit=True) as conn:
         yield PerfDatabase(dsn, conn, spec, report, probes)
@@ -107,12 +103,29 @@ GATE_TEST = "test_baseline_gate.py::test_benchmarks_hold_against_the_baseline"
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The baseline gate judges the benchmarks this session ran, so it runs right after the
-    last test that uses the `benchmark` fixture (wherever the others were ordered)."""
+    """The comparison with a recorded baseline file is opt-in (--baseline-file): figures from
+    another run or machine never gate by default (the default gate is test_ab_gate.py, which
+    measures both sides in this run). When asked for, it judges the benchmarks this session
+    ran, so it runs right after the last test that uses the `benchmark` fixture."""
     gates = [item for item in items if item.nodeid.endswith(GATE_TEST)]
     if not gates:
+        return
+    if not config.getoption("--baseline-file"):
+        items[:] = [item for item in items if item not in gates]
+        config.hook.pytest_deselected(items=gates)
         return
     rest = [item for item in items if item not in gates]
     last = max((n for n, item in enumerate(rest)
                 if "benchmark" in getattr(item, "fixturenames", ())), default=len(rest) - 1)
     items[:] = rest[:last + 1] + gates + rest[last + 1:]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The same-run gate's verdicts, one line per benchmark, after the test summary."""
+    gate = terminalreporter.config.stash.get(bench_gate.AB_GATE_KEY, None)
+    if gate is None:
+        return
+    terminalreporter.write_sep("-", "same-run performance gate")
+    terminalreporter.write_line(f"baseline: {gate.baseline}")
+    for verdict in gate.comparison.verdicts:
+        terminalreporter.write_line(verdict.line())

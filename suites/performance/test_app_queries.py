@@ -1,45 +1,21 @@
 """SoberTube's reads timed as PostgREST runs them under RLS, each with its plan.
 
-Timings go to pytest-benchmark; before every round a fixed reference piece of server work is
-timed too (extra_info.reference_rounds), so the gate can tell a busy machine from a slow query.
-Fast queries run extra_info.calls_per_round times per round (a round lasts >= 5 ms); the
-gate compares per-call times.
-Timings go to pytest-benchmark (compare them against reports/baselines with
-`python -m soberharness.report.baseline compare`); each benchmark's extra_info carries the
-data scale, the plan's scan nodes and any plan finding. The plan tests fail on a sequential
-scan over a large table.
+Timings go to pytest-benchmark, for the run page's plots and history and for the opt-in
+comparison with a recorded baseline (`--baseline-file`, or `python -m
+soberharness.report.baseline compare`); before every round a fixed reference piece of server
+work is timed too (extra_info.reference_rounds). Fast queries run extra_info.calls_per_round
+times per round (a round lasts >= 5 ms). Each benchmark's extra_info carries the data scale,
+the plan's scan nodes and any plan finding. The plan tests fail on a sequential scan over a
+large table. The default regression gate is test_ab_gate.py (both sides in this run).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
-
 import pytest
 
+from soberharness.bench.ab import calls_per_round
 from soberharness.checker.plans import explain, seq_scan_findings, summary
-from soberharness.workload.app_queries import TRENDING_REFRESH
-
-# A round lasts at least this long (fast queries run several times per round), so that a
-# scheduler stall on a busy machine weighs on a round about as much as on its reference round.
-ROUND_SECONDS = 0.005
-MAX_CALLS = 50
-
-
-def calls_per_round(call: Callable[[], object]) -> int:
-    single = min(_timed(call) for _ in range(3))
-    return max(1, min(MAX_CALLS, math.ceil(ROUND_SECONDS / max(single, 1e-6))))
-
-
-def _timed(call: Callable[[], object]) -> float:
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
-
-
-QUERIES = ("home_feed", "profile_page", "comment_thread", "like_count", "search_posts",
-           "trending_top")
+from soberharness.workload.app_queries import QUERY_NAMES, TRENDING_REFRESH
 
 
 def _check_result(name: str, rows: list[tuple]) -> None:
@@ -57,7 +33,7 @@ def _check_result(name: str, rows: list[tuple]) -> None:
         assert body[0]["posts"], "profile_page: the profile shows no posts"
 
 
-@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("name", QUERY_NAMES)
 def test_query(benchmark, perf_db, perf_rounds: int, reference, name: str) -> None:
     query, viewer = perf_db.query(name)
     runner = perf_db.runner
@@ -86,7 +62,7 @@ def test_query(benchmark, perf_db, perf_rounds: int, reference, name: str) -> No
     benchmark.extra_info["reference_rounds"] = reference.last(perf_rounds)
 
 
-@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("name", QUERY_NAMES)
 def test_plan_scans_no_large_table_whole(perf_db, name: str) -> None:
     query, viewer = perf_db.query(name)
     plan = explain(perf_db.runner, viewer, query.request)

@@ -1,11 +1,13 @@
-"""The regression gate in the test command: this session's benchmarks against the committed
-baseline reports/baselines/<machine class>/performance.json.
+"""The opt-in comparison with a recorded baseline: this session's benchmarks against the
+pytest-benchmark file named by `--baseline-file` (e.g. reports/baselines/2cpu/performance.json).
 
-It runs after the last benchmark of the session (suites/performance/conftest.py moves it
-there) and judges the rounds pytest-benchmark collected with the rule of
+Figures recorded on another machine, or in another run, do not carry: a baseline recorded on
+one VM read 14-32 % slower on another VM of the same class, even normalised by a reference
+query. So this test runs only when asked for (suites/performance/conftest.py deselects it
+otherwise); the default gate is test_ab_gate.py. When asked for, it runs after the last
+benchmark of the session and judges the rounds pytest-benchmark collected with the rule of
 soberharness.checker.regression (Mann-Whitney U plus a >= 20 % bootstrap effect, each round
-divided by its machine-reference round). No baseline for this machine class: skipped, naming
-the class.
+divided by its machine-reference round).
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ def test_benchmarks_hold_against_the_baseline(request: pytest.FixtureRequest) ->
     try:
         gate = bench_gate.judge_session(config)
     except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+        pytest.fail(str(exc), pytrace=False)  # asked for by name: a missing file is an error
     comparison = gate.comparison
     lines = [v.line() for v in sorted(comparison.verdicts, key=lambda v: not v.regression)]
     lines += [f"  not compared: {p}" for p in comparison.problems]
-    print(f"baseline {gate.baseline.name} of machine class {gate.machine_class}:")
+    print(f"baseline {gate.baseline} (recorded elsewhere; this machine: {gate.machine_class}):")
     print("\n".join(lines))
     if not comparison.verdicts:
-        pytest.skip(f"nothing comparable with the {gate.machine_class} baseline: "
-                    + "; ".join(comparison.problems))
+        pytest.fail(f"nothing comparable with {gate.baseline}: "
+                    + "; ".join(comparison.problems), pytrace=False)
     assert not comparison.regressions, (
-        f"{len(comparison.regressions)} benchmark(s) slower than the {gate.machine_class} "
-        "baseline:\n" + "\n".join(v.line() for v in comparison.regressions))
+        f"{len(comparison.regressions)} benchmark(s) slower than {gate.baseline}:\n"
+        + "\n".join(v.line() for v in comparison.regressions))

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -147,31 +145,26 @@ def test_no_secret_in_any_file_of_the_run(tmp_path: Path) -> None:
 
 
 def test_gate_in_the_test_command_fails_on_a_slower_query(tmp_path: Path) -> None:
-    """The real suite against a doctored baseline (trending_top 3x faster than measured, its
-    machine references unchanged): the gate test fails, naming the query."""
+    """The real suite against a doctored baseline file (trending_top 3x faster than measured,
+    its machine references unchanged), asked for with --baseline-file: the gate test fails,
+    naming the query."""
     committed = json.loads((BASELINES / "2cpu" / "performance.json").read_text())
     wanted = "test_query[trending_top]"
     entries = [b for b in committed["benchmarks"] if b["name"] == wanted]
     assert entries, f"the committed 2cpu baseline has no {wanted}"
     for bench in entries:
         bench["stats"]["data"] = [v / 3 for v in bench["stats"]["data"]]
-    klass = f"selftest-{secrets.token_hex(3)}"
-    folder = BASELINES / klass
-    folder.mkdir(parents=True)
-    try:
-        (folder / "performance.json").write_text(json.dumps(committed | {"benchmarks": entries}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOBERHARNESS_PERF_")}
-        env["SOBERHARNESS_MACHINE_CLASS"] = klass
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "suites/performance", "-q", "-p", "no:xdist",
-             "-k", "test_query and trending_top or gate", "--report-dir",
-             str(tmp_path / "latest")],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
-    finally:
-        shutil.rmtree(folder)
+    doctored = tmp_path / "doctored.json"
+    doctored.write_text(json.dumps(committed | {"benchmarks": entries}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOBERHARNESS_PERF_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/performance", "-q", "-p", "no:xdist",
+         "-k", "test_query and trending_top or test_baseline_gate", "--baseline-file",
+         str(doctored), "--report-dir", str(tmp_path / "latest")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out[-3000:]
     assert "FAILED suites/performance/test_baseline_gate.py" in out, out[-3000:]
-    assert f"slower than the {klass} baseline" in out and wanted in out, out[-3000:]
+    assert f"slower than {doctored}" in out and wanted in out, out[-3000:]
     page = next((tmp_path / "runs").glob("*/index.html")).read_text()
     assert "benchmark regression" in page
