@@ -7,6 +7,8 @@ revision, both measured in the same run on the same server. The ref is, in order
 3. the merge base with the branch HEAD tracks, when HEAD is ahead of it;
 4. HEAD itself: the committed stack against the working tree's (an A/A run when the tree is
    clean, which still proves the gate does not cry wolf on this machine).
+Outside a git checkout (an unpacked archive) the suite falls back to the working tree's stack
+on both sides and says so.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def _git(repo: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+def has_history(repo: Path) -> bool:
+    """Whether `repo` is a git checkout with at least one commit (git installed)."""
+    return _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}") is not None
 
 
 def resolve(repo: Path, explicit: str | None = None) -> BaselineRef:

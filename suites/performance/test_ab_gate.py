@@ -62,15 +62,19 @@ def ab_stacks(request: pytest.FixtureRequest, target: Target, perf_scale: ScaleS
     if not hasattr(target, "database_from"):
         pytest.skip(f"target '{target.name}' ({target.kind}) makes no throwaway databases: the "
                     "same-run gate needs the local target's 'postgres' service")
-    try:
-        ref = revision.resolve(REPO, request.config.getoption("--baseline-ref"))
-        base = revision.export_stack(REPO, ref.commit, tmp_path_factory.mktemp("baseline"))
-    except HarnessError as exc:  # one line: the gate cannot run
-        pytest.fail(f"same-run gate: {exc}", pytrace=False)
-    baseline = (base / "bootstrap", base / "migrations")
     candidate = (target.bootstrap_dir, target.migrations_dir)  # type: ignore[attr-defined]
+    named = request.config.getoption("--baseline-ref")
+    try:
+        ref = revision.resolve(REPO, named)
+        base = revision.export_stack(REPO, ref.commit, tmp_path_factory.mktemp("baseline"))
+        baseline = (base / "bootstrap", base / "migrations")
+        where = f"stack/ at {ref.label()}"
+    except HarnessError as exc:  # one line: the gate cannot run as asked
+        if named or revision.has_history(REPO):
+            pytest.fail(f"same-run gate: {exc}", pytrace=False)
+        baseline, where = candidate, "the working tree's stack/ (no git history here)"
     same = revision.stack_digest(*baseline) == revision.stack_digest(*candidate)
-    label = f"stack/ at {ref.label()}" + (" = the stack under test (A/A)" if same else "")
+    label = where + (" = the stack under test (A/A)" if same else "")
     with loaded_pair(target, baseline, candidate, perf_scale) as pair:  # type: ignore[arg-type]
         yield ABStacks(pair, label, same)
 
