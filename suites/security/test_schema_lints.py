@@ -1,20 +1,46 @@
-"""Static lints of the deployed schema, in the spirit of Supabase's splinter."""
+"""Static lints of the deployed schema, in the spirit of Supabase's splinter.
+
+An error fails; a warning fails unless the stack's declaration file accepts it with a reason
+(`stack/declarations.toml`); a declaration that accepts nothing fails as stale.
+"""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
+from soberharness.checker.declarations import Declarations, failing
 from soberharness.checker.lints import RULES, run_lints
-from soberharness.checker.results import Severity
+from soberharness.checker.results import LintFinding
 from soberharness.report.run_report import RunReport
 
 
-@pytest.mark.needs("postgres")
-def test_schema_has_no_error_findings(module_database: str, run_report: RunReport) -> None:
+@pytest.fixture(scope="module")
+def findings(
+    module_database: str, run_report: RunReport, declarations: Declarations
+) -> list[LintFinding]:
     with psycopg.connect(module_database, autocommit=True) as conn:
-        findings = run_lints(conn)
-    run_report.lints = findings
-    run_report.lint_rules = [rule.name for rule in RULES]
-    errors = [f for f in findings if f.severity is Severity.ERROR]
-    assert not errors, "\n".join(f"{f.rule}: {f.object}: {f.message}" for f in errors)
+        judged = declarations.judge(run_lints(conn))
+    run_report.lints.extend(judged)
+    run_report.lint_rules.extend(rule.name for rule in RULES)
+    return judged
+
+
+@pytest.mark.needs("postgres")
+def test_schema_has_no_error_and_no_undeclared_warning(findings: list[LintFinding]) -> None:
+    bad = failing(findings)
+    assert not bad, "\n".join(
+        f"{f.rule} [{f.severity}]: {f.object}: {f.message}"
+        + (" (declare it in the declaration file with a reason)" if f.severity == "warn" else "")
+        for f in bad
+    )
+
+
+@pytest.mark.needs("postgres")
+def test_every_lint_declaration_accepts_a_finding(
+    findings: list[LintFinding], declarations: Declarations
+) -> None:
+    stale = declarations.stale(findings, [rule.name for rule in RULES])
+    assert not stale, "\n".join(
+        f"{d.where}: {d.rule} on {d.object} matches no finding: remove it" for d in stale
+    )
