@@ -22,6 +22,7 @@ Deliberate choices where splinter differs (it skips `storage` and is advisory):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import psycopg
@@ -33,6 +34,7 @@ from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
 
 DEFAULT_EXPOSED_SCHEMAS: tuple[str, ...] = ("public", "storage", "graphql_public")
+DB_SCHEMAS_ENV = "SOBERHARNESS_DB_SCHEMAS"  # the target's PGRST_DB_SCHEMAS, comma-separated
 API_ROLES: tuple[str, ...] = ("anon", "authenticated")
 # Schemas whose functions must also pin their search_path: helpers that policies call.
 HELPER_SCHEMAS: tuple[str, ...] = ("private",)
@@ -516,6 +518,12 @@ RULES: tuple[LintRule, ...] = (
         realtime_delete_reveals,
     ),
 )
+
+
+def exposed_schemas(extra: Sequence[str] = ()) -> list[str]:
+    """Supabase's exposed schemas plus the target's own (`extra`, or SOBERHARNESS_DB_SCHEMAS)."""
+    configured = [s.strip() for s in os.environ.get(DB_SCHEMAS_ENV, "").split(",")]
+    return list(dict.fromkeys([*DEFAULT_EXPOSED_SCHEMAS, *extra, *(s for s in configured if s)]))
 
 
 def rule_names() -> list[str]:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from soberharness.checker.declarations import Declarations, failing
-from soberharness.checker.lints import RULES, run_lints
+from soberharness.checker.lints import RULES, exposed_schemas, run_lints
 from soberharness.checker.results import LintFinding
 from soberharness.report.run_report import RunReport
 
@@ -20,7 +20,7 @@ def findings(
     module_database: str, run_report: RunReport, declarations: Declarations
 ) -> list[LintFinding]:
     with psycopg.connect(module_database, autocommit=True) as conn:
-        judged = declarations.judge(run_lints(conn))
+        judged = declarations.judge(run_lints(conn, exposed_schemas()))
     run_report.lints.extend(judged)
     run_report.lint_rules.extend(rule.name for rule in RULES)
     return judged
