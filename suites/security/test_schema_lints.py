@@ -1,4 +1,6 @@
-"""Static lints of the deployed schema, in the spirit of Supabase's splinter.
+"""Lints of the deployed schema, in the spirit of Supabase's splinter: the static catalog rules,
+and the write-reach rule, which asks the database (in the surface world, rolled back) which rows
+a bare UPDATE/DELETE reaches that SELECT hides.
 
 An error fails; a warning fails unless the stack's declaration file accepts it with a reason
 (`stack/declarations.toml`); a declaration that accepts nothing fails as stale.
@@ -9,20 +11,29 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from soberharness.checker import write_reach
 from soberharness.checker.declarations import Declarations, failing
 from soberharness.checker.lints import RULES, exposed_schemas, run_lints
 from soberharness.checker.results import LintFinding
 from soberharness.report.run_report import RunReport
+from soberharness.world.surface_world import build_surface_world
+
+RULE_NAMES = [rule.name for rule in RULES] + [write_reach.RULE]
 
 
 @pytest.fixture(scope="module")
 def findings(
     module_database: str, run_report: RunReport, declarations: Declarations
 ) -> list[LintFinding]:
+    schemas = exposed_schemas()
     with psycopg.connect(module_database, autocommit=True) as conn:
-        judged = declarations.judge(run_lints(conn, exposed_schemas()))
+        found = run_lints(conn, schemas)
+    with psycopg.connect(module_database) as conn:
+        found += write_reach.write_policy_lint(
+            conn, build_surface_world(run_report.run_id), schemas)
+    judged = declarations.judge(found)
     run_report.lints.extend(judged)
-    run_report.lint_rules.extend(rule.name for rule in RULES)
+    run_report.lint_rules.extend(RULE_NAMES)
     return judged
 
 
@@ -40,7 +51,7 @@ def test_schema_has_no_error_and_no_undeclared_warning(findings: list[LintFindin
 def test_every_lint_declaration_accepts_a_finding(
     findings: list[LintFinding], declarations: Declarations
 ) -> None:
-    stale = declarations.stale(findings, [rule.name for rule in RULES])
+    stale = declarations.stale(findings, RULE_NAMES)
     assert not stale, "\n".join(
         f"{d.where}: {d.rule} on {d.object} matches no finding: remove it" for d in stale
     )
