@@ -224,6 +224,11 @@ DEFECTS: list[tuple[str, list[str], set[Key]]] = [
         {("definer_behind_invoker", W, "public.my_blocks")},
     ),
     (
+        "follows published to Realtime again (migration 0010 undone)",
+        ["alter publication supabase_realtime add table public.follows"],
+        {("realtime_delete_reveals", E, "public.follows")},
+    ),
+    (
         "blocks published to Realtime",
         ["alter publication supabase_realtime add table public.blocks"],
         {("realtime_delete_reveals", E, "public.blocks")},
