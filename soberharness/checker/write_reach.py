@@ -15,6 +15,8 @@ before every other trigger) records the key of each row a statement reaches and 
 `UPDATE t SET c = DEFAULT` and `DELETE FROM t` run bare; the rows they reach are compared with
 the rows the same actor SELECTs. Tables: every table with RLS in an exposed schema; for UPDATE,
 a column the role may update. Rows outside the world count too (they are real rows reachable).
+The probe's DDL is rolled back with the rest; on a shared database it holds its tables' locks
+for the probe's duration (about a second).
 """
 
 from __future__ import annotations

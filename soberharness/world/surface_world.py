@@ -32,8 +32,9 @@ class SurfaceWorld:
 
 
 def build_surface_world(run_id: str = "") -> SurfaceWorld:
-    """A fresh surface world; ids live in their own namespace (`<run_id>/surface`)."""
-    mw = build_matrix_world(f"{run_id}/surface" if run_id else "surface")
+    """A fresh surface world; ids and handles are its own (`<run_id>_surface`), apart from the
+    matrix world of the same run."""
+    mw = build_matrix_world(f"{run_id}_surface" if run_id else "surface")
     follower, blocked, blocker = (mw.users[a] for a in ("follower", "blocked", "blocker"))
     for p, owner in mw.owners.items():
         hidden: Post = mw.hidden_posts[p]

@@ -15,6 +15,7 @@ from soberharness.checker.declarations import (
 )
 from soberharness.checker.exposed_surface import (
     LEAK_RULE,
+    NOT_EXERCISED_RULE,
     SurfaceRun,
     check_exposed_surface,
     discover,
@@ -126,3 +127,18 @@ def test_discovery_sees_every_schema_and_skips_what_api_roles_cannot_reach(
     assert "public.unreadable" not in default
     assert "api.posts_v" not in default
     assert extended - default == {"api.posts_v"}
+
+
+@pytest.mark.needs("postgres")
+def test_a_function_that_always_fails_is_not_exercised_and_the_rest_still_runs(
+    scratch_database: str,
+) -> None:
+    label = "public.boom(query text)"
+    run, _ = _run(scratch_database, [
+        "create function public.boom(query text) returns setof public.posts language plpgsql "
+        "stable set search_path = '' as $$ begin raise exception 'no'; end $$",
+    ])
+    assert {(f.rule, f.object) for f in run.findings() if f.object == label} == {
+        (NOT_EXERCISED_RULE, label)
+    }
+    assert run.answered.get(SEARCH, 0) > 0 and run.failed_calls > 0
