@@ -63,11 +63,13 @@ class Declarations:
         return out
 
     def stale(self, findings: Sequence[LintFinding], rules: Iterable[str]) -> list[Declaration]:
-        """Entries of `rules` (the rules that ran) that accept no finding of `findings`."""
+        """Entries of `rules` (the rules that ran) that accept no warning of `findings` (an
+        entry naming an error accepts nothing: errors cannot be declared)."""
         ran = set(rules)
         return [
             e for e in self.entries
-            if e.rule in ran and not any(e.matches(f) for f in findings)
+            if e.rule in ran
+            and not any(e.matches(f) and f.severity is Severity.WARN for f in findings)
         ]
 
 

@@ -56,6 +56,8 @@ reason = "errors cannot be declared"
     assert ("rls_disabled_in_public", "public.posts") in still
     accepted = [f for f in judged if f.object == ADD_ONE]
     assert [f.declared for f in accepted] == ["test: immutable arithmetic"]
+    stale = declared.stale(judged, ["function_search_path_mutable", "rls_disabled_in_public"])
+    assert [(d.rule, d.object) for d in stale] == [("rls_disabled_in_public", "public.posts")]
 
 
 def test_an_entry_that_matches_nothing_is_stale(tmp_path: Path) -> None:
