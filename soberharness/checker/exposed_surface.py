@@ -380,14 +380,17 @@ def _exercise(
     else:
         calls, method, path = [None], "GET", f"/rest/v1/{obj.name}"
     for label, viewer in surface.viewers.items():
-        for call in calls:
-            query = view_query(obj.schema, obj.name) if call is None else call_query(
-                obj.schema, obj.name, call)
-            returned = _request(conn, run, obj, viewer, method, path, query)
+        queries = [
+            view_query(obj.schema, obj.name) if call is None
+            else call_query(obj.schema, obj.name, call)
+            for call in calls
+        ]
+        answers = _requests(conn, run, obj, viewer, method, path, queries)
+        for call, returned in zip(calls, answers, strict=True):
             if returned is None:
                 continue
-            args = call.as_dict() if call else {}
             run.rows_judged += len(returned)
+            args = call.as_dict() if call else {}
             for row in returned:
                 hidden = judge(row, args, viewer, ctx)
                 if hidden:
@@ -395,20 +398,53 @@ def _exercise(
                                           *hidden))
 
 
-def _request(
+def _request_text(
+    conn: psycopg.Connection, viewer: Viewer, method: str, path: str,
+    queries: Sequence[sql.Composable],
+) -> bytes:
+    parts: list[sql.Composable] = []
+    for query in queries:
+        parts += [
+            sql.SQL("SAVEPOINT exposed_call"),
+            request_settings(viewer, method, path),
+            query,
+            sql.SQL("ROLLBACK TO SAVEPOINT exposed_call"),
+        ]
+    return sql.SQL(";\n").join(parts).as_bytes(conn)
+
+
+def _requests(
+    conn: psycopg.Connection, run: SurfaceRun, obj: ExposedObject, viewer: Viewer,
+    method: str, path: str, queries: Sequence[sql.Composable],
+) -> list[list[Any] | None]:
+    """Each query as its own request (a savepoint), all in one round trip; when one fails,
+    again one by one, so that each failure is that call's alone."""
+    run.calls += len(queries)
+    cur = conn.cursor()
+    try:
+        cur.execute(_request_text(conn, viewer, method, path, queries))
+    except psycopg.Error:
+        conn.execute(b"ROLLBACK TO SAVEPOINT exposed_call")
+        return [_one(conn, run, obj, viewer, method, path, q) for q in queries]
+    answers: list[list[Any] | None] = []
+    for i in range(len(queries)):
+        if i:
+            cur.nextset()
+        cur.nextset()
+        cur.nextset()
+        answers.append(_decode(cur.fetchall()))
+        cur.nextset()
+    run.answered[obj.label] = run.answered.get(obj.label, 0) + len(queries)
+    return answers
+
+
+def _one(
     conn: psycopg.Connection, run: SurfaceRun, obj: ExposedObject, viewer: Viewer,
     method: str, path: str, query: sql.Composable,
 ) -> list[Any] | None:
-    text = sql.SQL(";\n").join([
-        sql.SQL("SAVEPOINT exposed_call"),
-        request_settings(viewer, method, path),
-        query,
-        sql.SQL("ROLLBACK TO SAVEPOINT exposed_call"),
-    ]).as_bytes(conn)
-    run.calls += 1
     cur = conn.cursor()
     try:
-        cur.execute(text)
+        cur.execute(_request_text(conn, viewer, method, path, [query]))
     except psycopg.Error as exc:
         conn.execute(b"ROLLBACK TO SAVEPOINT exposed_call")
         run.failed_calls += 1
@@ -417,6 +453,9 @@ def _request(
         return None
     cur.nextset()
     cur.nextset()
-    returned = [r[0] for r in cur.fetchall()]
     run.answered[obj.label] = run.answered.get(obj.label, 0) + 1
-    return [json.loads(r) if isinstance(r, str) else r for r in returned]
+    return _decode(cur.fetchall())
+
+
+def _decode(returned: list[tuple[Any, ...]]) -> list[Any]:
+    return [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in returned]
