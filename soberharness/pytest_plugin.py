@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.checker.declarations import Declarations, default_path, load_declarations
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
@@ -39,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--migrations",
         default=os.environ.get("SOBERHARNESS_MIGRATIONS", str(STACK_MIGRATIONS)),
         help="migrations folder to check instead of stack/migrations (env SOBERHARNESS_MIGRATIONS)",
+    )
+    group.addoption(
+        "--declarations",
+        default=os.environ.get("SOBERHARNESS_DECLARATIONS"),
+        help="the stack's declaration file (default: declarations.toml beside the migrations "
+        "folder; env SOBERHARNESS_DECLARATIONS)",
     )
     group.addoption(
         "--report-dir",
@@ -166,6 +173,17 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
             secrets=target.keys.secrets(),
         )
     return holder.report
+
+
+@pytest.fixture(scope="session")
+def declarations(request: pytest.FixtureRequest) -> Declarations:
+    """The stack's declared exposed surfaces and accepted warnings."""
+    given = request.config.getoption("--declarations")
+    path = Path(given) if given else default_path(Path(request.config.getoption("--migrations")))
+    try:
+        return load_declarations(path, required=bool(given))
+    except HarnessError as exc:
+        pytest.exit(f"soberharness: {exc}", returncode=4)
 
 
 @pytest.fixture(scope="module")

@@ -22,41 +22,25 @@ Deliberate choices where splinter differs (it skips `storage` and is advisory):
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
 
 import psycopg
 
+from soberharness.checker.definer_chains import definer_behind_invoker
+from soberharness.checker.lint_base import LintRule, LintScope, roles_text, rows, scope_params
+from soberharness.checker.realtime_publication import realtime_delete_reveals
 from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
 
 DEFAULT_EXPOSED_SCHEMAS: tuple[str, ...] = ("public", "storage", "graphql_public")
+DB_SCHEMAS_ENV = "SOBERHARNESS_DB_SCHEMAS"  # the target's PGRST_DB_SCHEMAS, comma-separated
 API_ROLES: tuple[str, ...] = ("anon", "authenticated")
 # Schemas whose functions must also pin their search_path: helpers that policies call.
 HELPER_SCHEMAS: tuple[str, ...] = ("private",)
 # Privileges anon must never hold on anything in an exposed schema ("anon writes nothing").
 ANON_FORBIDDEN = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 EMAIL_COLUMN_PATTERN = r"^(.*_)?e_?mail(_address)?$"  # email, e_mail, contact_email, ...
-
-
-@dataclasses.dataclass(frozen=True)
-class LintScope:
-    """What a rule looks at: the exposed schemas and the roles requests run as."""
-
-    exposed_schemas: list[str]
-    api_roles: list[str]
-    helper_schemas: list[str]
-
-
-@dataclasses.dataclass(frozen=True)
-class LintRule:
-    name: str
-    severity: Severity
-    summary: str
-    check: Callable[[psycopg.Connection, LintScope], list[LintFinding]]
-
-    def run(self, conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
-        return self.check(conn, scope)
 
 
 # SQL fragments shared by the rules. `%(roles)s` is the list of API roles.
@@ -82,18 +66,9 @@ _HOLDERS = """
     )"""
 
 
-def _rows(conn: psycopg.Connection, sql: str, params: dict[str, object]) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(sql.encode(), params)
-        return list(cur.fetchall())
-
-
-def _params(scope: LintScope) -> dict[str, object]:
-    return {"schemas": scope.exposed_schemas, "roles": scope.api_roles}
-
-
-def _roles_text(roles: Sequence[str]) -> str:
-    return " and ".join(roles)
+_rows = rows
+_params = scope_params
+_roles_text = roles_text
 
 
 # -- rules -----------------------------------------------------------------------------------
@@ -438,6 +413,37 @@ def materialized_view_in_api(conn: psycopg.Connection, scope: LintScope) -> list
     ]
 
 
+def materialized_view_in_exposed_schema(
+    conn: psycopg.Connection, scope: LintScope
+) -> list[LintFinding]:
+    # The readable ones are materialized_view_in_api's. An unreadable one is one GRANT (or the
+    # image's default privileges on the next re-create) away from serving every row to anyone.
+    rows = _rows(
+        conn,
+        f"""
+        select n.nspname || '.' || c.relname
+        from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where c.relkind = 'm'
+          and n.nspname = any(%(schemas)s)
+          and {_NOT_EXTENSION_MEMBER}
+          and cardinality({_READERS}) = 0
+        order by 1
+        """,
+        _params(scope),
+    )
+    return [
+        LintFinding(
+            "materialized_view_in_exposed_schema",
+            Severity.WARN,
+            name,
+            f"materialized view {name} (no row level security) is in an exposed schema; no API "
+            "role may read it yet, a grant would serve every row",
+        )
+        for (name,) in rows
+    ]
+
+
 RULES: tuple[LintRule, ...] = (
     LintRule(
         "rls_disabled_in_public",
@@ -493,7 +499,31 @@ RULES: tuple[LintRule, ...] = (
         "materialized view readable by anon/authenticated",
         materialized_view_in_api,
     ),
+    LintRule(
+        "materialized_view_in_exposed_schema",
+        Severity.WARN,
+        "materialized view in an exposed schema that no API role reads (yet)",
+        materialized_view_in_exposed_schema,
+    ),
+    LintRule(
+        "definer_behind_invoker",
+        Severity.WARN,
+        "exposed invoker function or view reaching a definer function or view elsewhere",
+        definer_behind_invoker,
+    ),
+    LintRule(
+        "realtime_delete_reveals",
+        Severity.ERROR,
+        "table published to Realtime whose DELETE payload reveals rows RLS hides",
+        realtime_delete_reveals,
+    ),
 )
+
+
+def exposed_schemas(extra: Sequence[str] = ()) -> list[str]:
+    """Supabase's exposed schemas plus the target's own (`extra`, or SOBERHARNESS_DB_SCHEMAS)."""
+    configured = [s.strip() for s in os.environ.get(DB_SCHEMAS_ENV, "").split(",")]
+    return list(dict.fromkeys([*DEFAULT_EXPOSED_SCHEMAS, *extra, *(s for s in configured if s)]))
 
 
 def rule_names() -> list[str]:

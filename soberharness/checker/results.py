@@ -53,3 +53,4 @@ class LintFinding:
     severity: Severity
     object: str  # qualified name of the table, view or function
     message: str
+    declared: str | None = None  # the declaration file's reason, for an accepted warning

@@ -44,7 +44,7 @@ def render_html(report: RunReport) -> str:
         f"<h1>Access matrix: target {html.escape(report.target)} ({report.target_kind})</h1>",
         f"<p class='summary'>{m['cells_checked']} cells checked, "
         f"<b>{len(m['mismatches'])} mismatches</b>, {len(report.lints)} lint findings "
-        f"({len(report.lint_errors)} errors), {s['duration_s']:.1f}s.</p>",
+        f"({len(report.lint_errors)} failing), {s['duration_s']:.1f}s.</p>",
     ]
     if report.mismatches:
         out.append(
@@ -78,8 +78,11 @@ def render_html(report: RunReport) -> str:
         )
         for f in report.lints:
             out.append(
-                f"<tr><td>{f.rule}</td><td>{f.severity.value}</td>"
-                f"<td>{html.escape(f.object)}</td><td>{html.escape(f.message)}</td></tr>"
+                f"<tr><td>{f.rule}</td><td>{f.severity.value}"
+                f"{' (declared)' if f.declared else ''}</td><td>{html.escape(f.object)}</td>"
+                f"<td>{html.escape(f.message)}"
+                f"{'<br><i>declared: ' + html.escape(f.declared) + '</i>' if f.declared else ''}"
+                "</td></tr>"
             )
         out.append("</table>")
     out += _tables(report.cells)

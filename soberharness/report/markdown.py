@@ -16,7 +16,7 @@ def render_markdown(report: RunReport) -> str:
         "",
         f"- cells checked: **{m['cells_checked']}**, mismatches: **{len(m['mismatches'])}**"
         + (f", {m['cells_per_second']} cells/s" if m["cells_per_second"] else ""),
-        f"- lint findings: {len(report.lints)} ({len(report.lint_errors)} errors)",
+        f"- lint findings: {len(report.lints)} ({len(report.lint_errors)} failing)",
         f"- tests: {', '.join(f'{k} {v}' for k, v in sorted(report.outcomes.items())) or 'none'}",
         f"- duration: {s['duration_s']:.1f}s",
         "",
@@ -42,7 +42,9 @@ def render_markdown(report: RunReport) -> str:
             "|---|---|---|---|",
         ]
         lines += [
-            f"| {f.rule} | {f.severity.value} | `{f.object}` | {f.message} |" for f in report.lints
+            f"| {f.rule} | {f.severity.value}{' (declared)' if f.declared else ''} | `{f.object}` "
+            f"| {f.message}{f' — declared: {f.declared}' if f.declared else ''} |"
+            for f in report.lints
         ]
         lines.append("")
     for key, value in sorted(report.notes.items()):

@@ -38,7 +38,8 @@ class RunReport:
 
     @property
     def lint_errors(self) -> list[LintFinding]:
-        return [f for f in self.lints if f.severity is Severity.ERROR]
+        """Findings that fail the run: errors, and warnings the stack did not declare."""
+        return [f for f in self.lints if f.severity is Severity.ERROR or not f.declared]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -76,7 +77,7 @@ class RunReport:
         m = s["matrix"]
         return (
             f"soberharness on {self.target}: {m['cells_checked']} cells checked, "
-            f"{len(m['mismatches'])} mismatches, {len(self.lint_errors)} lint errors "
+            f"{len(m['mismatches'])} mismatches, {len(self.lint_errors)} failing lint findings "
             f"({len(self.lints)} findings), {s['duration_s']:.1f}s"
         )
 

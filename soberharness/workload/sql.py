@@ -205,3 +205,17 @@ LIST_KEYS: dict[str, str] = {
     "likes": "SELECT id FROM public.likes",
     "objects": "SELECT id FROM storage.objects WHERE bucket_id IN ('avatars', 'videos')",
 }
+
+# The schema's tables the access model judges: qualified name -> (model table, key columns in
+# the order of AccessModel's keys). A row of one of these, wherever a function or view returns
+# it, is judged by its key.
+MODEL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "public.profiles": ("profiles", ("id",)),
+    "public.follows": ("follows", ("follower_id", "followee_id")),
+    "public.blocks": ("blocks", ("blocker_id", "blocked_id")),
+    "public.posts": ("posts", ("id",)),
+    "public.videos": ("videos", ("id",)),
+    "public.comments": ("comments", ("id",)),
+    "public.likes": ("likes", ("id",)),
+    "storage.objects": ("objects", ("id",)),
+}

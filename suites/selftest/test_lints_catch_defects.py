@@ -52,6 +52,9 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "email_column_exposed",
         "anon_unexpected_grant",
         "materialized_view_in_api",
+        "materialized_view_in_exposed_schema",
+        "definer_behind_invoker",
+        "realtime_delete_reveals",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:
@@ -184,7 +187,77 @@ DEFECTS: list[tuple[str, list[str], set[Key]]] = [
         ],
         {("materialized_view_in_api", W, "public.post_counts")},
     ),
+    (
+        "materialized view in an exposed schema, not granted yet",
+        [
+            "create materialized view public.like_counts as "
+            "select post_id, count(*) as likes from public.likes group by post_id",
+            "revoke all on public.like_counts from public, anon, authenticated",
+        ],
+        {("materialized_view_in_exposed_schema", W, "public.like_counts")},
+    ),
+    (
+        "invoker function calling a private definer function",
+        [
+            "create function private.all_post_ids() returns setof uuid language sql stable "
+            "security definer set search_path = '' as $$ select id from public.posts $$",
+            "grant execute on function private.all_post_ids() to authenticated",
+            "create function public.feed() returns setof public.posts language sql stable "
+            "set search_path = '' as $$ select p.* from public.posts p "
+            "where p.id in (select private.all_post_ids()) $$",
+            "revoke all on function public.feed() from public, anon",
+        ],
+        {("definer_behind_invoker", W, "public.feed()")},
+    ),
+    (
+        "invoker view over a private definer view, through an invoker helper",
+        [
+            "create view private.raw_blocks as select blocker_id, blocked_id from public.blocks",
+            "grant select on private.raw_blocks to authenticated",
+            "create function private.block_rows() returns setof private.raw_blocks "
+            "language sql stable set search_path = '' as $$ select * from private.raw_blocks $$",
+            "grant execute on function private.block_rows() to authenticated",
+            "create view public.my_blocks with (security_invoker = true) as "
+            "select * from private.block_rows()",
+            "revoke all on public.my_blocks from anon",
+        ],
+        {("definer_behind_invoker", W, "public.my_blocks")},
+    ),
+    (
+        "follows published to Realtime again (migration 0010 undone)",
+        ["alter publication supabase_realtime add table public.follows"],
+        {("realtime_delete_reveals", E, "public.follows")},
+    ),
+    (
+        "blocks published to Realtime",
+        ["alter publication supabase_realtime add table public.blocks"],
+        {("realtime_delete_reveals", E, "public.blocks")},
+    ),
+    (
+        "likes keyed by user and post, published",
+        [
+            "alter table public.likes drop constraint likes_pkey",
+            "alter table public.likes add primary key (user_id, id)",
+        ],
+        {("realtime_delete_reveals", E, "public.likes")},
+    ),
     # Things that look alike but are fine: the rules must stay quiet.
+    (
+        "replica identity full on an RLS table sends only the key",
+        ["alter table public.likes replica identity full"],
+        set(),
+    ),
+    (
+        "a private definer helper the exposed function cannot reach is fine",
+        [
+            "create function private.post_total() returns bigint language sql stable "
+            "security definer set search_path = '' as $$ select count(*) from public.posts $$",
+            "revoke all on function private.post_total() from public, anon, authenticated",
+            "create function public.total() returns bigint language sql stable "
+            "set search_path = '' as $$ select private.post_total() $$",
+        ],
+        set(),
+    ),
     (
         "invoker view readable by anon is fine",
         [

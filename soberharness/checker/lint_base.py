@@ -1,0 +1,44 @@
+"""What every schema lint rule is made of: its scope, its record, and one catalog query helper."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from soberharness.checker.results import LintFinding, Severity
+
+
+@dataclasses.dataclass(frozen=True)
+class LintScope:
+    """What a rule looks at: the exposed schemas and the roles requests run as."""
+
+    exposed_schemas: list[str]
+    api_roles: list[str]
+    helper_schemas: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class LintRule:
+    name: str
+    severity: Severity
+    summary: str
+    check: Callable[[psycopg.Connection, LintScope], list[LintFinding]]
+
+    def run(self, conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+        return self.check(conn, scope)
+
+
+def rows(conn: psycopg.Connection, sql: str, params: dict[str, object]) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql.encode(), params)
+        return list(cur.fetchall())
+
+
+def scope_params(scope: LintScope) -> dict[str, object]:
+    return {"schemas": scope.exposed_schemas, "roles": scope.api_roles}
+
+
+def roles_text(roles: Sequence[str]) -> str:
+    return " and ".join(roles)
