@@ -12,8 +12,8 @@ from soberharness.world.matrix_world import ACTORS
 SLICES = sorted({(case.table, case.op.value) for case in CASES})
 # Blocks are never updated (decision 6) and keys never change: nobody, service included.
 DENY_ALL = {("blocks", "update")}
-# The avatars bucket is read by everyone, anon included.
-ALLOW_ALL = {("objects:avatars", "select")}
+# The avatars bucket is read by everyone, anon included; so are the bucket rows (decision 18).
+ALLOW_ALL = {("objects:avatars", "select"), ("buckets", "select")}
 
 
 @pytest.mark.needs("postgres")
