@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import psycopg
 from psycopg import sql
@@ -141,12 +141,15 @@ def _prerendered(request: Request) -> Request:
     )
 
 
-def plan(mw: MatrixWorld) -> list[PlannedCell]:
-    """Every cell with its rendered request and the model's verdict, before anything runs."""
+def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[PlannedCell]:
+    """Every cell (of `tables`, when given) with its rendered request and the model's verdict,
+    before anything runs."""
     cache = ExpectationCache(mw.world)
     requests: dict[Action, Request] = {}  # many cells send the same statement
     planned = []
     for cell, ctx, case in cells(mw):
+        if tables is not None and cell.table not in tables:
+            continue
         action = case.build(ctx)
         request = requests.get(action)
         if request is None:
@@ -177,10 +180,12 @@ def run_matrix(
     mw: MatrixWorld,
     workers: int = 2,
     progress: Progress | None = None,
+    tables: Collection[str] | None = None,
 ) -> MatrixRun:
-    """Run every cell against the database at `dsn`, which holds `mw.world`."""
+    """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
+    `mw.world`."""
     started = time.perf_counter()
-    planned = plan(mw)
+    planned = plan(mw, tables)
     chunks = [planned[i::workers] for i in range(workers)]
 
     def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:

@@ -84,7 +84,8 @@ def claims_for(viewer: Viewer, email: str | None = None, lifetime: int = 3600) -
         "app_metadata": app_metadata,
         "user_metadata": {},
         "aal": viewer.aal,
-        "amr": [{"method": "password", "timestamp": now}],
+        "amr": ([{"method": "totp", "timestamp": now}] if viewer.aal == "aal2" else [])
+        + [{"method": "password", "timestamp": now}],
         "session_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"session:{viewer.user_id}")),
         "is_anonymous": False,
     }

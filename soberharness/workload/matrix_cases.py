@@ -112,7 +112,8 @@ class Ctx:
 
     @property
     def own_label(self) -> str:
-        """The shared-user label whose objects are the actor's own (anon, service: stranger)."""
+        """The shared-user label whose objects are the actor's own (anon, service: stranger;
+        self owns the owner's objects)."""
         return self.actor if self.actor in self.mw.users else "stranger"
 
     def new_id(self, what: str) -> uuid.UUID:
@@ -389,6 +390,8 @@ def _object_cases(bucket: Literal["avatars", "videos"], field: str, filename: st
         return getattr(c.mw, field)[c.privacy]  # type: ignore[no-any-return]
 
     def mine(c: Ctx) -> StoredObject:
+        if c.actor == "self":
+            return obj(c)
         return getattr(c.mw, own_field)[c.own_label]  # type: ignore[no-any-return]
 
     def new(c: Ctx, folder: object, what: str) -> StoredObject:
