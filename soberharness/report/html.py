@@ -62,7 +62,7 @@ def render_html(report: RunReport) -> str:
                         c.table,
                         c.op.value,
                         c.privacy,
-                        c.case,
+                        c.case + (f" ({c.token} token)" if c.token else ""),
                         "allow" if r.expected else "deny",
                         "allow" if r.actual else "deny",
                         r.detail,

@@ -23,7 +23,8 @@ def test_cells_match_the_model(matrix_run: MatrixRun, table: str, op: str) -> No
     assert {r.cell.actor for r in cells} == set(ACTORS), "every actor has cells"
     wrong = [r for r in cells if not r.ok]
     assert not wrong, "\n".join(
-        f"{r.cell.actor} {op} {table} [{r.cell.case}] privacy={r.cell.privacy}: "
+        f"{r.cell.actor} {op} {table} [{r.cell.case}] privacy={r.cell.privacy} "
+        f"token={r.cell.token or '-'}: "
         f"expected {'allow' if r.expected else 'deny'}, got {'allow' if r.actual else 'deny'} "
         f"({r.detail})"
         for r in wrong

@@ -52,6 +52,7 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "email_column_exposed",
         "anon_unexpected_grant",
         "materialized_view_in_api",
+        "policy_uses_user_metadata",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:
