@@ -118,6 +118,29 @@ def test_helper_trusting_user_metadata_is_linted_through_the_policies(
 
 
 @pytest.mark.needs("postgres")
+def test_policy_reading_raw_user_meta_data_from_auth_users_is_linted(
+    scratch_database: str,
+) -> None:
+    """The same metadata as GoTrue stores it (auth.users.raw_user_meta_data), on storage."""
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(
+            "create function private.claims_admin() returns boolean"
+            " language sql stable security definer set search_path = '' as $fn$"
+            "  select coalesce((select (u.raw_user_meta_data ->> 'admin')::boolean"
+            "                   from auth.users u where u.id = auth.uid()), false) $fn$;"
+            "grant execute on function private.claims_admin() to authenticated;"
+            "create policy admins_read_videos on storage.objects for select to authenticated"
+            "  using (bucket_id = 'videos' and private.claims_admin())"
+        )
+    assert _lint(scratch_database, "policy_uses_user_metadata") == [(
+        "private.claims_admin()",
+        "function private.claims_admin(), called by policy admins_read_videos on "
+        "storage.objects, decides on user_metadata "
+        "(a user writes their own user_metadata; use app_metadata)",
+    )]
+
+
+@pytest.mark.needs("postgres")
 def test_the_clean_stack_has_no_user_metadata_finding(scratch_database: str) -> None:
     assert _lint(scratch_database, "policy_uses_user_metadata") == []
 
