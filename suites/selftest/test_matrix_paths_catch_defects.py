@@ -97,6 +97,39 @@ def test_policy_trusting_user_metadata_opens_the_forged_token_cells(scratch_data
 
 
 @pytest.mark.needs("postgres")
+def test_aal2_granting_more_than_the_spec_says_is_caught(scratch_database: str) -> None:
+    """aal2 matters for account deletion only: a read policy for aal2 sessions shows on
+    exactly the denied post reads sent with an aal2 token."""
+    run = _run(
+        scratch_database,
+        "create policy second_factor_reads on public.posts for select to authenticated"
+        "  using ((auth.jwt() ->> 'aal') = 'aal2')",
+        {"posts"},
+    )
+    aal2_denied = {r.cell for r in run.results if r.cell.op.value == "select"
+                   and not r.expected and r.cell.token.endswith("aal2")}
+    assert aal2_denied
+    assert {r.cell for r in run.mismatches} == aal2_denied
+
+
+@pytest.mark.needs("postgres")
+def test_is_anonymous_refusing_writes_is_caught(scratch_database: str) -> None:
+    """Decision 21: is_anonymous changes nothing, so refusing such tokens shows on exactly the
+    allowed post inserts sent with one."""
+    run = _run(
+        scratch_database,
+        "create policy no_anonymous_posts on public.posts as restrictive for insert"
+        "  to authenticated"
+        "  with check (not coalesce((auth.jwt() ->> 'is_anonymous')::boolean, false))",
+        {"posts"},
+    )
+    anonymous_allowed = {r.cell for r in run.results if r.cell.op.value == "insert"
+                         and r.expected and r.cell.token.startswith("forged+anonymous")}
+    assert anonymous_allowed
+    assert {r.cell for r in run.mismatches} == anonymous_allowed
+
+
+@pytest.mark.needs("postgres")
 def test_helper_trusting_user_metadata_is_linted_through_the_policies(
     scratch_database: str,
 ) -> None:
