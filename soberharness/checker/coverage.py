@@ -3,6 +3,10 @@ matrix cases for each operation it may attempt, and every column it may update i
 some update case. A table or column added to the stack without cases is reported, so it can
 never go unchecked.
 
+A table no API role holds any privilege on is out of reach of every request and needs no
+cases (`rls_disabled_in_public` and the other lints look at it regardless). Pass the target's
+PostgREST `db_schemas` when it exposes more than Supabase's default schemas.
+
 A few columns carry no rule of their own (free text, bookkeeping the Storage API writes): they
 are governed by their row's update rule, which other columns' cases check. They are listed in
 `UNGUARDED_COLUMNS`, each with its reason; anything not listed needs a case.
