@@ -29,6 +29,7 @@ def _cell(result: CellResult | None) -> str:
     css = verdict + ("" if result.ok else " bad")
     title = html.escape(
         f"expected {'allow' if result.expected else 'deny'}, got {verdict}: {result.detail}"
+        + (f" ({result.cell.token} token)" if result.cell.token else "")
     )
     mark = "✓" if result.actual else "✗"
     return f'<td class="{css}" title="{title}">{mark}</td>'
