@@ -273,8 +273,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for mismatch in report.mismatches[:20]:
         c = mismatch.cell
         terminalreporter.write_line(
-            f"  MISMATCH {c.actor} {c.op.value} {c.table} [{c.case}] privacy={c.privacy}: "
-            f"expected {'allow' if mismatch.expected else 'deny'}, "
+            f"  MISMATCH {c.actor} {c.op.value} {c.table} [{c.case}] privacy={c.privacy}"
+            + (f" token={c.token}" if c.token else "")
+            + f": expected {'allow' if mismatch.expected else 'deny'}, "
             f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
         )
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))

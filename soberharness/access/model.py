@@ -29,8 +29,10 @@ from enum import StrEnum
 
 from soberharness.world.entities import (
     Block,
+    Bucket,
     Comment,
     ContentRef,
+    DeletionRequest,
     Entity,
     Follow,
     FollowStatus,
@@ -45,7 +47,14 @@ from soberharness.world.entities import (
     World,
 )
 
-Key = uuid.UUID | tuple[uuid.UUID, uuid.UUID]
+Key = uuid.UUID | tuple[uuid.UUID, uuid.UUID] | str
+
+# The buckets the rules name (S:Avatars, S:Videos) and whether each may be public: the
+# Storage API serves a public bucket's objects to anyone without asking RLS, so only a bucket
+# read by everyone may be public (D19).
+BUCKETS: dict[str, bool] = {"avatars": True, "videos": False}
+# MIME types a bucket may accept when it restricts them (D20).
+BUCKET_MIME_PREFIXES: dict[str, str] = {"avatars": "image/", "videos": "video/"}
 
 TABLES: tuple[str, ...] = (
     "profiles",
@@ -56,6 +65,7 @@ TABLES: tuple[str, ...] = (
     "comments",
     "likes",
     "objects",
+    "account_deletion_requests",
 )
 
 _TABLE_OF: dict[type, str] = {
@@ -67,6 +77,8 @@ _TABLE_OF: dict[type, str] = {
     Comment: "comments",
     Like: "likes",
     StoredObject: "objects",
+    DeletionRequest: "account_deletion_requests",
+    Bucket: "buckets",
 }
 
 
@@ -95,6 +107,8 @@ def key_of(entity: Entity) -> Key:
             return (entity.follower, entity.followee)
         case Block():
             return (entity.blocker, entity.blocked)
+        case DeletionRequest():
+            return entity.user
         case _:
             return entity.id
 
@@ -181,6 +195,10 @@ class AccessModel:
                 return (entity.follower, entity.followee) in self._follows
             case Block():
                 return (entity.blocker, entity.blocked) in self._blocks
+            case DeletionRequest():
+                return entity.user in self.world.deletion_requests
+            case Bucket():
+                return entity.id in BUCKETS
             case _:
                 return entity.id in self._rows_of(entity)
 
@@ -269,6 +287,10 @@ class AccessModel:
                 return self._read_like(viewer, entity)
             case StoredObject():
                 return self._read_object(viewer, entity)
+            case DeletionRequest():
+                return self.is_service(viewer) or self.me(viewer) == entity.user  # D21
+            case Bucket():
+                return self.is_service(viewer) or self.exists(entity)  # D19
         raise TypeError(f"not a world entity: {entity!r}")
 
     def _read_profile(self, viewer: Viewer, user: User) -> bool:
@@ -362,6 +384,10 @@ class AccessModel:
                 return self._insert_reaction(viewer, entity.user, entity.parent)
             case StoredObject():
                 return self._owns_folder(viewer, entity)  # S:Avatars, S:Videos
+            case DeletionRequest():
+                return self.me(viewer) == entity.user and viewer.aal == "aal2"  # D21
+            case Bucket():
+                return False  # D19: only service creates or changes buckets
         raise TypeError(f"not a world entity: {entity!r}")
 
     def _insert_constraints_hold(self, entity: Entity) -> bool:
@@ -390,6 +416,10 @@ class AccessModel:
                 )
             case StoredObject():
                 return not self._name_taken(entity)
+            case DeletionRequest():
+                return self.has_profile(entity.user)
+            case Bucket():
+                return True
         raise TypeError(f"not a world entity: {entity!r}")
 
     def _pair_ok(self, a: uuid.UUID, b: uuid.UUID) -> bool:
@@ -491,6 +521,8 @@ class AccessModel:
                 return self._update_follow(viewer, before, after)
             case Block() | Like():
                 return False  # D6
+            case DeletionRequest() | Bucket():
+                return False  # D19, D21: only service
             case Post():
                 return self._update_content(viewer, before.author, changed, "body")
             case Video():
@@ -536,6 +568,10 @@ class AccessModel:
             return False  # W:Anon
         if not self.exists(entity) or not self.can_read(viewer, entity):
             return False  # D1
+        if isinstance(entity, Bucket) and any(
+            o.bucket == entity.id for o in self.world.objects.values()
+        ):
+            return False  # a bucket holding objects cannot go, whoever asks
         if self.is_service(viewer):
             return True  # D11
         return self._delete_allowed(viewer, entity)
@@ -566,4 +602,45 @@ class AccessModel:
                     and moderator
                     and self.folder_owner(entity) is not None
                 )
+            case DeletionRequest() | Bucket():
+                return False  # D19, D21: only service
         raise TypeError(f"not a world entity: {entity!r}")
+
+
+# ------------------------------------------------------------------------ bucket settings
+
+
+def bucket_problems(bucket: Bucket, global_size_limit: int | None = None) -> list[str]:
+    """What is wrong with a bucket's settings by the rules (D19, D20); empty when nothing.
+
+    A bucket the rules name must exist as it is described there: `videos` is read as its
+    owner's content, so it must be private (a public bucket is served without RLS); `avatars`
+    is read by everyone and may be public. A bucket the rules do not name must not be public.
+    Where a bucket restricts MIME types, they stay within its kind; a size limit is positive
+    and not above the Storage API's global limit (it would never apply).
+    """
+    problems: list[str] = []
+    may_be_public = BUCKETS.get(bucket.id, False)
+    if bucket.public and not may_be_public:
+        why = "its objects are read by rule" if bucket.id in BUCKETS else "no rule names it"
+        problems.append(f"bucket {bucket.id} is public ({why}): served without RLS")
+    prefix = BUCKET_MIME_PREFIXES.get(bucket.id)
+    if bucket.allowed_mime_types is not None and prefix is not None:
+        stray = sorted(m for m in bucket.allowed_mime_types if not m.startswith(prefix))
+        if stray:
+            problems.append(
+                f"bucket {bucket.id} accepts {', '.join(stray)} (only {prefix}* belongs there)"
+            )
+    limit = bucket.file_size_limit
+    if limit is not None and limit <= 0:
+        problems.append(f"bucket {bucket.id} has a file size limit of {limit} bytes")
+    elif limit is not None and global_size_limit is not None and limit > global_size_limit:
+        problems.append(
+            f"bucket {bucket.id} allows {limit} bytes, above the global {global_size_limit}"
+        )
+    return problems
+
+
+def missing_buckets(present: set[str]) -> list[str]:
+    """The buckets the rules name that are not there."""
+    return sorted(set(BUCKETS) - present)

@@ -444,6 +444,78 @@ def materialized_view_in_exposed_schema(
     ]
 
 
+USER_METADATA_PATTERN = r"user_metadata|raw_user_meta_data"
+
+
+def policy_uses_user_metadata(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # A user writes their own user_metadata (GoTrue's PUT /auth/v1/user), so a policy that
+    # decides on it lets the user decide. Looks at each policy's expressions and at every
+    # function they call, and the functions those call in turn (a function body names what it
+    # calls; any function whose name appears followed by "(" counts, erring towards looking).
+    rows = _rows(
+        conn,
+        r"""
+        with recursive pol as (
+            select p.oid, n.nspname || '.' || c.relname as relation, p.polname::text as name,
+                   coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || ' ' ||
+                   coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '') as expr
+            from pg_catalog.pg_policy p
+            join pg_catalog.pg_class c on c.oid = p.polrelid
+            join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = any(%(schemas)s)
+        ),
+        fn as (
+            select f.oid, n.nspname || '.' || f.proname
+                       || '(' || pg_catalog.pg_get_function_identity_arguments(f.oid) || ')'
+                       as name,
+                   f.proname::text as short, coalesce(f.prosrc, '') as body
+            from pg_catalog.pg_proc f
+            join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+            where n.nspname not in ('pg_catalog', 'information_schema')
+              and not exists (
+                  select 1 from pg_catalog.pg_depend d
+                  where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = f.oid
+                    and d.deptype = 'e')
+        ),
+        reached(policy_oid, fn_oid) as (
+            select d.objid, d.refobjid
+            from pg_catalog.pg_depend d
+            where d.classid = 'pg_catalog.pg_policy'::regclass
+              and d.refclassid = 'pg_catalog.pg_proc'::regclass
+              and d.objid in (select oid from pol)
+            union
+            select r.policy_oid, callee.oid
+            from reached r
+            join fn caller on caller.oid = r.fn_oid
+            join fn callee on caller.body ~ ('\m' || callee.short || '\s*\(')
+        )
+        select pol.relation, pol.name, null::text
+        from pol where pol.expr ~* %(pattern)s
+        union
+        select pol.relation, pol.name, fn.name
+        from reached r
+        join pol on pol.oid = r.policy_oid
+        join fn on fn.oid = r.fn_oid
+        where fn.body ~* %(pattern)s
+        order by 1, 2, 3
+        """,
+        {**_params(scope), "pattern": USER_METADATA_PATTERN},
+    )
+    findings: list[LintFinding] = []
+    for relation, policy, function in rows:
+        where = f"policy {policy} on {relation}"
+        if function is None:
+            obj, message = f"{relation} policy {policy}", f"{where} decides on user_metadata"
+        else:
+            obj = function
+            message = f"function {function}, called by {where}, decides on user_metadata"
+        findings.append(LintFinding(
+            "policy_uses_user_metadata", Severity.ERROR, obj,
+            message + " (a user writes their own user_metadata; use app_metadata)",
+        ))
+    return findings
+
+
 RULES: tuple[LintRule, ...] = (
     LintRule(
         "rls_disabled_in_public",
@@ -516,6 +588,12 @@ RULES: tuple[LintRule, ...] = (
         Severity.ERROR,
         "table published to Realtime whose DELETE payload reveals rows RLS hides",
         realtime_delete_reveals,
+    ),
+    LintRule(
+        "policy_uses_user_metadata",
+        Severity.ERROR,
+        "policy, or a function it calls, deciding on user-writable user_metadata",
+        policy_uses_user_metadata,
     ),
 )
 

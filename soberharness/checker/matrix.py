@@ -6,7 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import psycopg
 from psycopg import sql
@@ -16,7 +16,7 @@ from soberharness.checker.results import Cell, CellResult, Op
 from soberharness.clients.postgrest_sql import Outcome, Request, RequestRunner, render
 from soberharness.workload import sql as rows
 from soberharness.workload.matrix_cases import Action, Ctx, cells
-from soberharness.world.entities import Entity, StoredObject, User, World
+from soberharness.world.entities import Bucket, Entity, StoredObject, User, World
 from soberharness.world.matrix_world import MatrixWorld
 
 Progress = Callable[[int, int], None]
@@ -39,6 +39,8 @@ class MatrixRun:
 def _path(entity: Entity) -> str:
     if isinstance(entity, StoredObject):
         return f"/storage/v1/object/{entity.bucket}/{entity.name}"
+    if isinstance(entity, Bucket):
+        return f"/storage/v1/bucket/{entity.id}"
     return f"/rest/v1/{rows.row_of(entity).table}"
 
 
@@ -109,8 +111,8 @@ class ExpectationCache:
     def expected(self, ctx: Ctx, action: Action) -> bool:
         model = self.model(action)
         match action.op:
-            case Op.SELECT:
-                return model.can_read(ctx.viewer, action.target)
+            case Op.SELECT:  # a row that is not there is read by nobody
+                return model.exists(action.target) and model.can_read(ctx.viewer, action.target)
             case Op.INSERT:
                 return model.can_insert(ctx.viewer, action.target)
             case Op.UPDATE:
@@ -129,16 +131,32 @@ class PlannedCell:
     expected: bool
 
 
-def plan(mw: MatrixWorld) -> list[PlannedCell]:
-    """Every cell with its rendered request and the model's verdict, before anything runs."""
+def _prerendered(request: Request) -> Request:
+    """The same request with its statements rendered once (cells reuse them)."""
+    def text(part: sql.Composable) -> sql.SQL:
+        return sql.SQL(part.as_bytes(None).decode())
+
+    return dataclasses.replace(
+        request, query=text(request.query), setup=[text(p) for p in request.setup]
+    )
+
+
+def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[PlannedCell]:
+    """Every cell (of `tables`, when given) with its rendered request and the model's verdict,
+    before anything runs."""
     cache = ExpectationCache(mw.world)
+    requests: dict[Action, Request] = {}  # many cells send the same statement
     planned = []
     for cell, ctx, case in cells(mw):
+        if tables is not None and cell.table not in tables:
+            continue
         action = case.build(ctx)
-        request = request_for(action)
+        request = requests.get(action)
+        if request is None:
+            request = requests[action] = _prerendered(request_for(action))
         planned.append(
-            PlannedCell(cell, action.op, render(ctx.viewer, request), len(request.setup),
-                        cache.expected(ctx, action))
+            PlannedCell(cell, action.op, render(ctx.viewer, request, claims=ctx.claims()),
+                        len(request.setup), cache.expected(ctx, action))
         )
     return planned
 
@@ -162,10 +180,12 @@ def run_matrix(
     mw: MatrixWorld,
     workers: int = 2,
     progress: Progress | None = None,
+    tables: Collection[str] | None = None,
 ) -> MatrixRun:
-    """Run every cell against the database at `dsn`, which holds `mw.world`."""
+    """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
+    `mw.world`."""
     started = time.perf_counter()
-    planned = plan(mw)
+    planned = plan(mw, tables)
     chunks = [planned[i::workers] for i in range(workers)]
 
     def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:

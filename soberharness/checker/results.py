@@ -22,10 +22,12 @@ class Cell:
     actor: str  # anon, self, follower, requested, stranger, blocked, moderator, service
     privacy: str  # the owner's privacy level
     case: str = ""  # what exactly: "visible", "hidden", "set hidden_at", "other's like", ...
+    token: str = ""  # the token variant a signed-in actor sent (workload.claims.TokenVariant)
 
     def label(self) -> str:
         case = f" [{self.case}]" if self.case else ""
-        return f"{self.actor} {self.op.value} {self.table}{case} of a {self.privacy} owner"
+        token = f" with a {self.token} token" if self.token else ""
+        return f"{self.actor} {self.op.value} {self.table}{case} of a {self.privacy} owner{token}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,7 @@ def _cell(result: CellResult | None) -> str:
     css = verdict + ("" if result.ok else " bad")
     title = html.escape(
         f"expected {'allow' if result.expected else 'deny'}, got {verdict}: {result.detail}"
+        + (f" ({result.cell.token} token)" if result.cell.token else "")
     )
     mark = "✓" if result.actual else "✗"
     return f'<td class="{css}" title="{title}">{mark}</td>'
@@ -62,7 +63,7 @@ def render_html(report: RunReport) -> str:
                         c.table,
                         c.op.value,
                         c.privacy,
-                        c.case,
+                        c.case + (f" ({c.token} token)" if c.token else ""),
                         "allow" if r.expected else "deny",
                         "allow" if r.actual else "deny",
                         r.detail,

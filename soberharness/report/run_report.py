@@ -108,6 +108,7 @@ def _cell_json(result: CellResult) -> dict[str, Any]:
         "operation": c.op.value,
         "privacy": c.privacy,
         "case": c.case,
+        "token": c.token,
         "expected": "allow" if result.expected else "deny",
         "actual": "allow" if result.actual else "deny",
         "detail": result.detail,

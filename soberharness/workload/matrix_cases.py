@@ -5,6 +5,11 @@ written in world terms (entities), so the same case feeds the access model and, 
 the SQL adapter, the database. A case may first change the world (`removed`/`added`):
 for instance, to test that the follower may like a post, the follower's existing like
 is removed first.
+
+Every signed-in actor's cell carries one of the token variants of
+`soberharness.workload.claims` (plain as GoTrue issues it, or forged with what a user controls),
+rotated over the cells so each table, operation, actor and privacy level meets all of them.
+A case may fix the session's `aal` (account deletion needs `aal2`: both are tried).
 """
 
 from __future__ import annotations
@@ -12,23 +17,34 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 from soberharness.checker.results import Cell, Op
+from soberharness.workload.claims import TOKEN_VARIANTS, TokenVariant, variant_claims
 from soberharness.world.entities import (
     Block,
+    Bucket,
     Comment,
+    DeletionRequest,
     Entity,
     Follow,
     FollowStatus,
     Like,
     Post,
     Privacy,
+    Role,
     StoredObject,
     Video,
     Viewer,
     World,
 )
-from soberharness.world.matrix_world import ACTORS, MatrixWorld
+from soberharness.world.matrix_world import ACTORS, PARENTS, MatrixWorld
+
+# The buckets as the stack creates them (migration 0005): what a bucket update starts from.
+STACK_BUCKETS: dict[str, Bucket] = {
+    "avatars": Bucket("avatars", public=True),
+    "videos": Bucket("videos", public=False),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +76,8 @@ def _remove(world: World, entity: Entity) -> None:
             del world.likes[entity.id]
         case Comment():
             del world.comments[entity.id]
+        case DeletionRequest():
+            del world.deletion_requests[entity.user]
         case _:
             raise TypeError(f"cases never remove {type(entity).__name__}")
 
@@ -72,6 +90,7 @@ class Ctx:
     privacy: Privacy
     actor: str
     viewer: Viewer
+    token: TokenVariant | None = None  # None for anon and service (no user token)
 
     @property
     def owner(self) -> uuid.UUID:
@@ -86,8 +105,32 @@ class Ctx:
     def stranger(self) -> uuid.UUID:
         return self.mw.users["stranger"].id
 
+    @property
+    def other_user(self) -> uuid.UUID:
+        """A user who is neither the actor nor the owner (the stranger, else the follower)."""
+        return self.mw.users["follower"].id if self.me == self.stranger else self.stranger
+
+    @property
+    def own_label(self) -> str:
+        """The shared-user label whose objects are the actor's own (anon, service: stranger;
+        self owns the owner's objects)."""
+        return self.actor if self.actor in self.mw.users else "stranger"
+
     def new_id(self, what: str) -> uuid.UUID:
         return self.mw.id(f"new/{what}/{self.privacy}/{self.actor}")
+
+    def claims(self) -> dict[str, Any] | None:
+        """The token claims this cell's request carries (None: the viewer's plain claims).
+        A forged token spoofs the owner's e-mail (the owner's own: a moderator's)."""
+        if self.token is None:
+            return None
+        users = self.mw.world.users
+        mine = users.get(self.viewer.user_id) if self.viewer.user_id else None
+        owner = self.mw.owners[self.privacy]
+        spoof = owner if mine is None or mine.id != owner.id else self.mw.users["moderator"]
+        return variant_claims(
+            self.viewer, self.token, mine.email if mine else None, spoofed_email=spoof.email
+        )
 
 
 Builder = Callable[[Ctx], Action]
@@ -99,6 +142,9 @@ class Case:
     op: Op
     name: str
     build: Builder
+    aal: Literal["aal1", "aal2"] | None = None  # the session's aal, when the case fixes it
+    # The owner privacy levels tried; a case whose rules ignore privacy runs at one level.
+    privacies: tuple[Privacy, ...] = tuple(Privacy)
 
 
 def _replace(entity: Entity, **changes: object) -> Entity:
@@ -122,21 +168,21 @@ def _pending(c: Ctx) -> Follow:
     return Follow(c.mw.users["requested"].id, c.owner, FollowStatus.PENDING)
 
 
+def _my_follow(c: Ctx) -> Follow:
+    """The actor's follow of the owner as the world has it (accepted when there is none)."""
+    for f in c.mw.world.follows:
+        if f.follower == c.me and f.followee == c.owner:
+            return f
+    return Follow(c.me, c.owner, FollowStatus.ACCEPTED)
+
+
 def _block_b(c: Ctx) -> Block:
     return Block(c.owner, c.mw.users["blocked"].id)
 
 
-def _like_insert(c: Ctx, parent: Post | Video) -> Action:
-    mine = tuple(
-        like
-        for like in c.mw.world.likes.values()
-        if like.user == c.me and like.parent == parent.ref
-    )
-    return Action(Op.INSERT, Like(c.new_id("like"), c.me, parent.ref), removed=mine)
-
-
-def _object(c: Ctx, bucket: str, name: str) -> StoredObject:
-    return StoredObject(c.new_id(f"object/{bucket}"), bucket, f"{c.owner}/{name}", c.me)  # type: ignore[arg-type]
+def _request_of(c: Ctx, user: uuid.UUID) -> tuple[DeletionRequest, ...]:
+    found = c.mw.world.deletion_requests.get(user)
+    return (found,) if found else ()
 
 
 CASES: list[Case] = [
@@ -153,6 +199,12 @@ CASES: list[Case] = [
         lambda c: Action(Op.UPDATE, _owner_user(c), _replace(_owner_user(c), handle="renamed")),
     ),
     Case(
+        "profiles", Op.UPDATE, "sober_since",
+        lambda c: Action(Op.UPDATE, _owner_user(c),
+                         _replace(_owner_user(c), sober_since=_owner_user(c).sober_since.replace(
+                             year=2021))),  # type: ignore[union-attr]
+    ),
+    Case(
         "profiles", Op.UPDATE, "privacy level",
         lambda c: Action(
             Op.UPDATE, _owner_user(c),
@@ -166,6 +218,8 @@ CASES: list[Case] = [
          lambda c: Action(Op.SELECT, _accepted(c))),
     Case("follows", Op.SELECT, "pending follow of owner",
          lambda c: Action(Op.SELECT, _pending(c))),
+    Case("follows", Op.SELECT, "actor's follow of owner",
+         lambda c: Action(Op.SELECT, _my_follow(c))),
     Case("follows", Op.INSERT, "follow owner as accepted",
          lambda c: _follow(c, FollowStatus.ACCEPTED)),
     Case("follows", Op.INSERT, "follow owner as pending",
@@ -178,8 +232,14 @@ CASES: list[Case] = [
                                                             status=FollowStatus.PENDING))),
     Case("follows", Op.DELETE, "accepted follow of owner",
          lambda c: Action(Op.DELETE, _accepted(c))),
-    # blocks (the owner blocks B)
+    Case("follows", Op.DELETE, "actor's follow of owner",
+         lambda c: Action(Op.DELETE, _my_follow(c))),
+    # blocks (the owner blocks B; the blocking actors block or are blocked by the owner)
     Case("blocks", Op.SELECT, "owner's block", lambda c: Action(Op.SELECT, _block_b(c))),
+    Case("blocks", Op.SELECT, "owner's block of the actor",
+         lambda c: Action(Op.SELECT, Block(c.owner, c.me))),
+    Case("blocks", Op.SELECT, "actor's block of owner",
+         lambda c: Action(Op.SELECT, Block(c.me, c.owner))),
     Case("blocks", Op.INSERT, "block owner",
          lambda c: Action(Op.INSERT, Block(c.me, c.owner))),
     Case("blocks", Op.INSERT, "block as owner",
@@ -188,6 +248,10 @@ CASES: list[Case] = [
          lambda c: Action(Op.UPDATE, _block_b(c), _replace(_block_b(c),
                                                            blocked=c.mw.users["stranger"].id))),
     Case("blocks", Op.DELETE, "owner's block", lambda c: Action(Op.DELETE, _block_b(c))),
+    Case("blocks", Op.DELETE, "owner's block of the actor",
+         lambda c: Action(Op.DELETE, Block(c.owner, c.me))),
+    Case("blocks", Op.DELETE, "actor's block of owner",
+         lambda c: Action(Op.DELETE, Block(c.me, c.owner))),
 ]
 
 
@@ -227,12 +291,55 @@ def _content_cases(table: str, kind: type[Post] | type[Video]) -> list[Case]:
     ]
 
 
+def _parent(c: Ctx, field: str) -> Post | Video:
+    return getattr(c.mw, field)[c.privacy]  # type: ignore[no-any-return]
+
+
+def _like_insert(c: Ctx, parent: Post | Video) -> Action:
+    mine = tuple(
+        like
+        for like in c.mw.world.likes.values()
+        if like.user == c.me and like.parent == parent.ref
+    )
+    return Action(Op.INSERT, Like(c.new_id(f"like/{parent.id}"), c.me, parent.ref), removed=mine)
+
+
+def _per_parent_cases(field: str, parent_name: str) -> list[Case]:
+    """The reactions tried on one of the owner's four parents (W:Comments, W:Likes)."""
+
+    def fc(c: Ctx) -> Comment:
+        return c.mw.follower_comments_on[c.privacy][field]
+
+    def oc(c: Ctx) -> Comment:
+        return c.mw.owner_comments_on[c.privacy][field]
+
+    def fl(c: Ctx) -> Like:
+        return c.mw.follower_likes_on[c.privacy][field]
+
+    on = f"on {parent_name}"
+    owners_comment = [
+        Case("comments", Op.SELECT, f"owner's comment {on}", lambda c: Action(Op.SELECT, oc(c)))
+    ] if field == "posts" else []  # elsewhere the parent decides alike for both authors
+    return [
+        *owners_comment,
+        Case("comments", Op.SELECT, f"follower's comment {on}",
+             lambda c: Action(Op.SELECT, fc(c))),
+        Case("comments", Op.INSERT, on,
+             lambda c: Action(Op.INSERT, Comment(c.new_id(f"comment/{field}"), c.me,
+                                                 _parent(c, field).ref))),
+        Case("comments", Op.UPDATE, f"body of follower's comment {on}",
+             lambda c: Action(Op.UPDATE, fc(c), _replace(fc(c), body="edited"))),
+        Case("comments", Op.DELETE, f"follower's comment {on}",
+             lambda c: Action(Op.DELETE, fc(c))),
+        Case("likes", Op.SELECT, f"follower's like {on}", lambda c: Action(Op.SELECT, fl(c))),
+        Case("likes", Op.INSERT, on, lambda c: _like_insert(c, _parent(c, field))),
+        Case("likes", Op.DELETE, f"follower's like {on}", lambda c: Action(Op.DELETE, fl(c))),
+    ]
+
+
 def _reaction_cases() -> list[Case]:
     def post(c: Ctx) -> Post:
         return c.mw.posts[c.privacy]
-
-    def hidden_post(c: Ctx) -> Post:
-        return c.mw.hidden_posts[c.privacy]
 
     def fc(c: Ctx) -> Comment:
         return c.mw.follower_comments[c.privacy]
@@ -240,55 +347,133 @@ def _reaction_cases() -> list[Case]:
     def oc(c: Ctx) -> Comment:
         return c.mw.owner_comments[c.privacy]
 
+    def bc(c: Ctx) -> Comment:
+        return c.mw.blocked_comments[c.privacy]
+
     def fl(c: Ctx) -> Like:
         return c.mw.follower_likes[c.privacy]
 
+    per_parent = [c for field, name in PARENTS.items() for c in _per_parent_cases(field, name)]
     return [
-        Case("comments", Op.SELECT, "owner's comment", lambda c: Action(Op.SELECT, oc(c))),
-        Case("comments", Op.SELECT, "follower's comment", lambda c: Action(Op.SELECT, fc(c))),
-        Case("comments", Op.INSERT, "on visible post",
-             lambda c: Action(Op.INSERT, Comment(c.new_id("comment"), c.me, post(c).ref))),
-        Case("comments", Op.INSERT, "on hidden post",
-             lambda c: Action(Op.INSERT, Comment(c.new_id("comment"), c.me, hidden_post(c).ref))),
+        *per_parent,
+        Case("comments", Op.SELECT, "blocked user's comment on visible post",
+             lambda c: Action(Op.SELECT, bc(c))),
         Case("comments", Op.INSERT, "as the owner",
              lambda c: Action(Op.INSERT, Comment(c.new_id("comment"), c.owner, post(c).ref))),
-        Case("comments", Op.UPDATE, "body of follower's comment",
-             lambda c: Action(Op.UPDATE, fc(c), _replace(fc(c), body="edited"))),
-        Case("comments", Op.UPDATE, "body of owner's comment",
+        Case("comments", Op.UPDATE, "body of owner's comment on visible post",
              lambda c: Action(Op.UPDATE, oc(c), _replace(oc(c), body="edited"))),
+        Case("comments", Op.UPDATE, "body of blocked user's comment on visible post",
+             lambda c: Action(Op.UPDATE, bc(c), _replace(bc(c), body="edited"))),
         Case("comments", Op.UPDATE, "author column to the stranger",
              lambda c: Action(Op.UPDATE, fc(c), _replace(fc(c), author=c.stranger))),
-        Case("comments", Op.DELETE, "follower's comment", lambda c: Action(Op.DELETE, fc(c))),
-        Case("comments", Op.DELETE, "owner's comment", lambda c: Action(Op.DELETE, oc(c))),
-        Case("likes", Op.SELECT, "follower's like", lambda c: Action(Op.SELECT, fl(c))),
-        Case("likes", Op.INSERT, "on visible post", lambda c: _like_insert(c, post(c))),
-        Case("likes", Op.INSERT, "on hidden post", lambda c: _like_insert(c, hidden_post(c))),
+        Case("comments", Op.DELETE, "owner's comment on visible post",
+             lambda c: Action(Op.DELETE, oc(c))),
+        Case("comments", Op.DELETE, "blocked user's comment on visible post",
+             lambda c: Action(Op.DELETE, bc(c))),
         Case("likes", Op.INSERT, "duplicate of follower's like",
              lambda c: Action(Op.INSERT, Like(c.new_id("like"), fl(c).user, fl(c).parent))),
-        Case("likes", Op.UPDATE, "move follower's like to hidden post",
-             lambda c: Action(Op.UPDATE, fl(c), _replace(fl(c), parent=hidden_post(c).ref))),
-        Case("likes", Op.DELETE, "follower's like", lambda c: Action(Op.DELETE, fl(c))),
+        Case("likes", Op.UPDATE, "hand follower's like to the stranger",
+             lambda c: Action(Op.UPDATE, fl(c), _replace(fl(c), user=c.stranger))),
     ]
 
 
-def _object_cases(bucket: str, field: str, filename: str) -> list[Case]:
+def _move(c: Ctx, obj: StoredObject, name: str, bucket: str | None = None) -> Action:
+    """An object move as the Storage API writes it: one UPDATE of the source row giving it its
+    new name (and bucket) and the mover as owner, which RLS must allow (USING on the source,
+    WITH CHECK on the destination)."""
+    after = _replace(obj, name=name, bucket=bucket or obj.bucket, owner=c.viewer.user_id)
+    return Action(Op.UPDATE, obj, after)
+
+
+def _object_cases(bucket: Literal["avatars", "videos"], field: str, filename: str) -> list[Case]:
     table = f"objects:{bucket}"
+    other = "videos" if bucket == "avatars" else "avatars"
+    own_field = "user_avatars" if bucket == "avatars" else "user_clips"
+    nobody = "5b0e7e11-0000-4000-8000-00000000dead"  # a uuid that names no user
 
     def obj(c: Ctx) -> StoredObject:
         return getattr(c.mw, field)[c.privacy]  # type: ignore[no-any-return]
 
+    def mine(c: Ctx) -> StoredObject:
+        if c.actor == "self":
+            return obj(c)
+        return getattr(c.mw, own_field)[c.own_label]  # type: ignore[no-any-return]
+
+    def new(c: Ctx, folder: object, what: str) -> StoredObject:
+        return StoredObject(c.new_id(f"object/{bucket}/{what}"), bucket, f"{folder}/new-{filename}",
+                            c.viewer.user_id)
+
     return [
         Case(table, Op.SELECT, "owner's object", lambda c: Action(Op.SELECT, obj(c))),
         Case(table, Op.INSERT, "into owner's folder",
-             lambda c: Action(Op.INSERT, _object(c, bucket, f"new-{filename}"))),
+             lambda c: Action(Op.INSERT, new(c, c.owner, "owner"))),
+        Case(table, Op.INSERT, "into actor's folder",
+             lambda c: Action(Op.INSERT, new(c, c.me, "mine"))),
+        Case(table, Op.INSERT, "into a folder naming no user",
+             lambda c: Action(Op.INSERT, new(c, nobody, "nobody"))),
         Case(table, Op.UPDATE, "rename within owner's folder",
-             lambda c: Action(Op.UPDATE, obj(c),
-                              _replace(obj(c), name=f"{c.owner}/renamed-{filename}"))),
+             lambda c: _move(c, obj(c), f"{c.owner}/renamed-{filename}")),
         Case(table, Op.UPDATE, "move to actor's folder",
-             lambda c: Action(Op.UPDATE, obj(c),
-                              _replace(obj(c), name=f"{c.me}/moved-{filename}"))),
+             lambda c: _move(c, obj(c), f"{c.me}/moved-{filename}")),
+        Case(table, Op.UPDATE, "move to another user's folder",
+             lambda c: _move(c, obj(c), f"{c.other_user}/moved-{filename}")),
+        Case(table, Op.UPDATE, "move to a folder naming no user",
+             lambda c: _move(c, obj(c), f"{nobody}/moved-{filename}")),
+        Case(table, Op.UPDATE, "move to a folder that is not a user id",
+             lambda c: _move(c, obj(c), f"shared/moved-{filename}")),
+        Case(table, Op.UPDATE, f"move into {other}, same name",
+             lambda c: _move(c, obj(c), obj(c).name, other)),
+        Case(table, Op.UPDATE, "move actor's own object into owner's folder",
+             lambda c: _move(c, mine(c), f"{c.owner}/planted-{filename}")),
+        Case(table, Op.UPDATE, f"move actor's own object into {other}",
+             lambda c: _move(c, mine(c), mine(c).name, other)),
+        Case(table, Op.UPDATE, "change the object id",
+             lambda c: Action(Op.UPDATE, obj(c), _replace(obj(c), id=c.new_id("object-id")))),
         Case(table, Op.DELETE, "owner's object", lambda c: Action(Op.DELETE, obj(c))),
+        Case(table, Op.DELETE, "actor's own object", lambda c: Action(Op.DELETE, mine(c))),
     ]
+
+
+ANY_PRIVACY = (Privacy.PUBLIC,)  # what a request for one's account or a bucket row ignores
+
+
+def _deletion_request_cases() -> list[Case]:
+    table = "account_deletion_requests"
+
+    def owners(c: Ctx) -> DeletionRequest:
+        return c.mw.deletion_requests[c.privacy]
+
+    def ask(c: Ctx, user: uuid.UUID) -> Action:
+        return Action(Op.INSERT, DeletionRequest(user), removed=_request_of(c, user))
+
+    cases = [
+        Case(table, Op.SELECT, "owner's request", lambda c: Action(Op.SELECT, owners(c))),
+        Case(table, Op.INSERT, "for owner, aal1", lambda c: ask(c, c.owner), aal="aal1"),
+        Case(table, Op.INSERT, "for owner, aal2", lambda c: ask(c, c.owner), aal="aal2"),
+        Case(table, Op.INSERT, "for the actor, aal1", lambda c: ask(c, c.me), aal="aal1"),
+        Case(table, Op.INSERT, "for the actor, aal2", lambda c: ask(c, c.me), aal="aal2"),
+        Case(table, Op.UPDATE, "requested_at of owner's request",
+             lambda c: Action(Op.UPDATE, owners(c),
+                              _replace(owners(c), requested_at="2026-02-02T00:00:00Z"))),
+        Case(table, Op.DELETE, "owner's request", lambda c: Action(Op.DELETE, owners(c))),
+    ]
+    return [dataclasses.replace(case, privacies=ANY_PRIVACY) for case in cases]
+
+
+def _bucket_cases() -> list[Case]:
+    avatars, videos = STACK_BUCKETS["avatars"], STACK_BUCKETS["videos"]
+    cases = [
+        Case("buckets", Op.SELECT, "avatars", lambda c: Action(Op.SELECT, avatars)),
+        Case("buckets", Op.SELECT, "videos", lambda c: Action(Op.SELECT, videos)),
+        Case("buckets", Op.INSERT, "a new public bucket",
+             lambda c: Action(Op.INSERT, Bucket(f"matrix-{c.new_id('bucket')}", public=True))),
+        Case("buckets", Op.UPDATE, "make videos public",
+             lambda c: Action(Op.UPDATE, videos, _replace(videos, public=True))),
+        Case("buckets", Op.UPDATE, "let avatars take any type",
+             lambda c: Action(Op.UPDATE, avatars,
+                              _replace(avatars, allowed_mime_types=("text/html",)))),
+    ]
+    return [dataclasses.replace(case, privacies=ANY_PRIVACY) for case in cases]
 
 
 CASES += _content_cases("posts", Post)
@@ -296,12 +481,23 @@ CASES += _content_cases("videos", Video)
 CASES += _reaction_cases()
 CASES += _object_cases("avatars", "avatars", "avatar.png")
 CASES += _object_cases("videos", "clips", "clip.mp4")
+CASES += _deletion_request_cases()
+CASES += _bucket_cases()
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:
     """Every cell of the matrix, with what is needed to run and judge it."""
-    for case in CASES:
-        for privacy in Privacy:
-            for actor in ACTORS:
-                ctx = Ctx(mw, privacy, actor, mw.viewer(actor, privacy))
-                yield Cell(case.table, case.op, actor, privacy.value, case.name), ctx, case
+    for ci, case in enumerate(CASES):
+        for pi, privacy in enumerate(case.privacies):
+            for ai, actor in enumerate(ACTORS):
+                viewer = mw.viewer(actor, privacy)
+                token: TokenVariant | None = None
+                if viewer.role is Role.AUTHENTICATED:
+                    token = TOKEN_VARIANTS[(ci + pi + ai) % len(TOKEN_VARIANTS)]
+                    if case.aal is not None:
+                        token = dataclasses.replace(token, aal=case.aal)
+                    viewer = dataclasses.replace(viewer, aal=token.aal)
+                ctx = Ctx(mw, privacy, actor, viewer, token)
+                cell = Cell(case.table, case.op, actor, privacy.value, case.name,
+                            token.label if token else "")
+                yield cell, ctx, case

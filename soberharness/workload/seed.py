@@ -11,6 +11,7 @@ from soberharness.world.entities import User, World
 # Tables a world occupies, emptied between property-test examples.
 WORLD_TABLES = (
     "storage.objects",
+    "public.account_deletion_requests",
     "public.likes",
     "public.comments",
     "public.posts",

@@ -13,8 +13,10 @@ from psycopg import sql
 
 from soberharness.world.entities import (
     Block,
+    Bucket,
     Comment,
     ContentRef,
+    DeletionRequest,
     Entity,
     Follow,
     Like,
@@ -138,6 +140,29 @@ def row_of(entity: Entity) -> Row:
                 },
                 ("id",),
             )
+        case DeletionRequest():
+            return Row(
+                "public",
+                "account_deletion_requests",
+                {"user_id": entity.user, "requested_at": entity.requested_at},
+                ("user_id",),
+            )
+        case Bucket():
+            return Row(
+                "storage",
+                "buckets",
+                {
+                    "id": entity.id,
+                    "name": entity.id,
+                    "public": entity.public,
+                    "file_size_limit": entity.file_size_limit,
+                    "allowed_mime_types": (
+                        list(entity.allowed_mime_types)
+                        if entity.allowed_mime_types is not None else None
+                    ),
+                },
+                ("id",),
+            )
     raise TypeError(f"not an entity: {entity!r}")
 
 
@@ -204,6 +229,7 @@ LIST_KEYS: dict[str, str] = {
     "comments": "SELECT id FROM public.comments",
     "likes": "SELECT id FROM public.likes",
     "objects": "SELECT id FROM storage.objects WHERE bucket_id IN ('avatars', 'videos')",
+    "account_deletion_requests": "SELECT user_id FROM public.account_deletion_requests",
 }
 
 # The schema's tables the access model judges: qualified name -> (model table, key columns in

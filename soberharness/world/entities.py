@@ -124,7 +124,28 @@ class StoredObject:
         return self.name.split("/", 1)[0]
 
 
-Entity = User | Follow | Block | Post | Video | Comment | Like | StoredObject
+@dataclasses.dataclass(frozen=True)
+class DeletionRequest:
+    """A user's request that their account be deleted (one per user, keyed by the user)."""
+
+    user: uuid.UUID
+    requested_at: str = "2026-01-01T00:00:00Z"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+    """A storage bucket and its settings. The stack creates its buckets; a World holds none
+    (the access model knows which buckets the rules name)."""
+
+    id: str
+    public: bool = False
+    file_size_limit: int | None = None  # bytes; None: the Storage API's global limit
+    allowed_mime_types: tuple[str, ...] | None = None  # None: any type
+
+
+Entity = (
+    User | Follow | Block | Post | Video | Comment | Like | StoredObject | DeletionRequest | Bucket
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +182,7 @@ class World:
     comments: dict[uuid.UUID, Comment] = dataclasses.field(default_factory=dict)
     likes: dict[uuid.UUID, Like] = dataclasses.field(default_factory=dict)
     objects: dict[uuid.UUID, StoredObject] = dataclasses.field(default_factory=dict)
+    deletion_requests: dict[uuid.UUID, DeletionRequest] = dataclasses.field(default_factory=dict)
 
     def add(self, entity: Entity) -> Entity:
         match entity:
@@ -180,6 +202,10 @@ class World:
                 self.likes[entity.id] = entity
             case StoredObject():
                 self.objects[entity.id] = entity
+            case DeletionRequest():
+                self.deletion_requests[entity.user] = entity
+            case Bucket():
+                raise TypeError("a World holds no buckets: the stack creates them")
         return entity
 
     def entities(self) -> Iterator[Entity]:
@@ -191,6 +217,7 @@ class World:
         yield from self.comments.values()
         yield from self.likes.values()
         yield from self.objects.values()
+        yield from self.deletion_requests.values()
 
     def parent_owner(self, ref: ContentRef) -> uuid.UUID:
         if ref.kind == "post":
@@ -207,6 +234,7 @@ class World:
             comments=dict(self.comments),
             likes=dict(self.likes),
             objects=dict(self.objects),
+            deletion_requests=dict(self.deletion_requests),
         )
 
 

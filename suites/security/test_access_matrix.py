@@ -12,8 +12,8 @@ from soberharness.world.matrix_world import ACTORS
 SLICES = sorted({(case.table, case.op.value) for case in CASES})
 # Blocks are never updated (decision 6) and keys never change: nobody, service included.
 DENY_ALL = {("blocks", "update")}
-# The avatars bucket is read by everyone, anon included.
-ALLOW_ALL = {("objects:avatars", "select")}
+# The avatars bucket is read by everyone, anon included; so are the bucket rows (decision 19).
+ALLOW_ALL = {("objects:avatars", "select"), ("buckets", "select")}
 
 
 @pytest.mark.needs("postgres")
@@ -23,7 +23,8 @@ def test_cells_match_the_model(matrix_run: MatrixRun, table: str, op: str) -> No
     assert {r.cell.actor for r in cells} == set(ACTORS), "every actor has cells"
     wrong = [r for r in cells if not r.ok]
     assert not wrong, "\n".join(
-        f"{r.cell.actor} {op} {table} [{r.cell.case}] privacy={r.cell.privacy}: "
+        f"{r.cell.actor} {op} {table} [{r.cell.case}] privacy={r.cell.privacy} "
+        f"token={r.cell.token or '-'}: "
         f"expected {'allow' if r.expected else 'deny'}, got {'allow' if r.actual else 'deny'} "
         f"({r.detail})"
         for r in wrong

@@ -564,9 +564,18 @@ def test_matrix_world_shape() -> None:
             "blocked": Relation.BLOCKED,
             "blocker": Relation.BLOCKED,
             "moderator": Relation.MODERATOR,
+            "moderator+blocked": Relation.MODERATOR,
+            "moderator+blocker": Relation.MODERATOR,
+            "moderator+follower": Relation.MODERATOR,
         }
         for actor in ACTORS:
             assert model.relation(matrix.viewer(actor, privacy), owner) is expected[actor]
+        # the moderators' relations beside their role
+        assert Block(owner, matrix.users["moderator+blocked"].id) in matrix.world.blocks
+        assert Block(matrix.users["moderator+blocker"].id, owner) in matrix.world.blocks
+        assert model.follow_status(matrix.users["moderator+follower"].id, owner) is (
+            FollowStatus.ACCEPTED
+        )
         assert matrix.hidden_posts[privacy].hidden and not matrix.posts[privacy].hidden
         assert matrix.clips[privacy].name == f"{owner}/clip.mp4"
     assert build_matrix_world().posts[PUBLIC].id == matrix.posts[PUBLIC].id  # stable ids

@@ -55,6 +55,7 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "materialized_view_in_exposed_schema",
         "definer_behind_invoker",
         "realtime_delete_reveals",
+        "policy_uses_user_metadata",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:

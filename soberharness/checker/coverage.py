@@ -1,0 +1,135 @@
+"""The matrix covers the schema: every table an API role can reach in an exposed schema has
+matrix cases for each operation it may attempt, and every column it may update is changed by
+some update case. A table or column added to the stack without cases is reported, so it can
+never go unchecked.
+
+A table no API role holds any privilege on is out of reach of every request and needs no
+cases (`rls_disabled_in_public` and the other lints look at it regardless). Pass the target's
+PostgREST `db_schemas` when it exposes more than Supabase's default schemas.
+
+A few columns carry no rule of their own (free text, bookkeeping the Storage API writes): they
+are governed by their row's update rule, which other columns' cases check. They are listed in
+`UNGUARDED_COLUMNS`, each with its reason; anything not listed needs a case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+import psycopg
+
+from soberharness.checker.lints import API_ROLES, DEFAULT_EXPOSED_SCHEMAS
+from soberharness.checker.results import Op
+from soberharness.workload import sql as rows
+from soberharness.workload.matrix_cases import CASES, Case, Ctx
+from soberharness.world.entities import Privacy
+from soberharness.world.matrix_world import ACTORS, MatrixWorld
+
+_ROW_RULE = "free text of the row, under the row's update rule (checked by the {} cases)"
+_STORAGE_BOOKKEEPING = (
+    "Storage API bookkeeping; the rules judge an object by bucket and name (S:Avatars, S:Videos)"
+)
+UNGUARDED_COLUMNS: dict[str, str] = {
+    "public.profiles.display_name": _ROW_RULE.format("handle"),
+    "public.profiles.bio": _ROW_RULE.format("handle"),
+    "public.videos.description": _ROW_RULE.format("title"),
+    "public.videos.storage_path": (
+        "a pointer the app follows; reading the object it names is the object's own rule "
+        "(S:Videos), checked on storage.objects"
+    ),
+    **{
+        f"storage.objects.{column}": _STORAGE_BOOKKEEPING
+        for column in ("created_at", "updated_at", "last_accessed_at", "metadata", "version",
+                       "user_metadata", "path_tokens")
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Surface:
+    """What cases touch, or what the API roles can reach: (relation, op) and (relation, column)
+    pairs, relations named `schema.table`."""
+
+    operations: frozenset[tuple[str, Op]]
+    columns: frozenset[tuple[str, str]]
+
+
+def matrix_surface(mw: MatrixWorld, cases: Iterable[Case] = CASES) -> Surface:
+    """The relations, operations and updated columns the matrix's cases exercise (over every
+    actor of one privacy level: what a case changes may depend on who acts)."""
+    operations: set[tuple[str, Op]] = set()
+    columns: set[tuple[str, str]] = set()
+    for case in cases:
+        for actor in ACTORS:
+            action = case.build(Ctx(mw, Privacy.PUBLIC, actor, mw.viewer(actor, Privacy.PUBLIC)))
+            target = rows.row_of(action.target)
+            relation = f"{target.schema}.{target.table}"
+            operations.add((relation, action.op))
+            if action.after is not None:
+                after = rows.row_of(action.after)
+                columns |= {
+                    (relation, c) for c, v in after.values.items() if target.values.get(c) != v
+                }
+    return Surface(frozenset(operations), frozenset(columns))
+
+
+_REACHABLE = """
+    select n.nspname || '.' || c.relname as relation,
+           bool_or(has_any_column_privilege(r, c.oid, 'SELECT')) as can_select,
+           bool_or(has_any_column_privilege(r, c.oid, 'INSERT')) as can_insert,
+           bool_or(has_any_column_privilege(r, c.oid, 'UPDATE')) as can_update,
+           bool_or(has_table_privilege(r, c.oid, 'DELETE')) as can_delete
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    cross join unnest(%(roles)s::text[]) as r
+    where c.relkind in ('r', 'p')
+      and n.nspname = any(%(schemas)s)
+      and not exists (
+          select 1 from pg_catalog.pg_depend d
+          where d.classid = 'pg_catalog.pg_class'::regclass and d.objid = c.oid
+            and d.deptype = 'e')
+    group by 1
+"""
+_UPDATABLE = """
+    select distinct n.nspname || '.' || c.relname, a.attname::text
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+    cross join unnest(%(roles)s::text[]) as r
+    where c.relkind in ('r', 'p')
+      and n.nspname = any(%(schemas)s)
+      and has_column_privilege(r, c.oid, a.attnum, 'UPDATE')
+"""
+
+
+def reachable_surface(
+    conn: psycopg.Connection,
+    schemas: Sequence[str] = DEFAULT_EXPOSED_SCHEMAS,
+    roles: Sequence[str] = API_ROLES,
+) -> Surface:
+    """What `roles` may attempt on tables in `schemas` (from the catalog's privileges)."""
+    params = {"schemas": list(schemas), "roles": list(roles)}
+    operations: set[tuple[str, Op]] = set()
+    with conn.cursor() as cur:
+        cur.execute(_REACHABLE.encode(), params)
+        for relation, *held in cur.fetchall():
+            ops = (Op.SELECT, Op.INSERT, Op.UPDATE, Op.DELETE)
+            operations |= {(relation, op) for op, ok in zip(ops, held, strict=True) if ok}
+        cur.execute(_UPDATABLE.encode(), params)
+        columns = {(relation, column) for relation, column in cur.fetchall()}
+    return Surface(frozenset(operations), frozenset(columns))
+
+
+def uncovered(reachable: Surface, covered: Surface) -> list[str]:
+    """One line per reachable operation or updatable column no case exercises."""
+    problems = [
+        f"{relation}: {op.value} is open to the API roles but has no matrix case"
+        for relation, op in sorted(reachable.operations - covered.operations)
+    ]
+    for relation, column in sorted(reachable.columns - covered.columns):
+        if f"{relation}.{column}" not in UNGUARDED_COLUMNS:
+            problems.append(
+                f"{relation}.{column}: updatable by the API roles but no matrix case changes it"
+            )
+    return problems
