@@ -49,4 +49,7 @@ def build_surface_world(run_id: str = "") -> SurfaceWorld:
 
 def _reactions(mw: MatrixWorld, p: Privacy, name: str, who: User, post: Post) -> None:
     mw.world.add(Comment(mw.id(f"{name}_comment/{p}"), who.id, post.ref, body=f"{name} {p}"))
-    mw.world.add(Like(mw.id(f"{name}_like/{p}"), who.id, post.ref))
+    # One like per user and parent: the matrix world may already hold this one.
+    if not any(isinstance(e, Like) and e.user == who.id and e.parent == post.ref
+               for e in mw.world.entities()):
+        mw.world.add(Like(mw.id(f"{name}_like/{p}"), who.id, post.ref))
