@@ -30,14 +30,46 @@ VerifyType = Literal["signup", "recovery", "magiclink", "invite", "email_change"
 
 
 class GoTrueError(Exception):
-    """GoTrue refused a request: HTTP status, GoTrue's error code, its message."""
+    """GoTrue refused a request: HTTP status, GoTrue's error code, its message.
 
-    def __init__(self, status: int, code: str, message: str, reasons: tuple[str, ...] = ()) -> None:
+    A refusal that came as a redirect (GET /verify, the OAuth callback) carries the status
+    GoTrue's error had before it was turned into the redirect's `error` (see
+    `STATUS_OF_OAUTH_ERROR`), and the redirect's own status in `redirect_status`."""
+
+    def __init__(self, status: int, code: str, message: str, reasons: tuple[str, ...] = (),
+                 redirect_status: int | None = None) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.reasons = reasons  # weak_password: why the password was refused
+        self.redirect_status = redirect_status
         super().__init__(f"{status} {code}: {message}")
+
+
+# GoTrue (internal/api/errors.go, oauthErrorMap) names an error's HTTP status in the `error`
+# parameter of the redirect that reports it; this is the way back.
+STATUS_OF_OAUTH_ERROR = {
+    "invalid_request": 400,
+    "unauthorized_client": 401,
+    "access_denied": 403,
+    "server_error": 500,
+    "temporarily_unavailable": 503,
+}
+
+
+def error_from_redirect(params: dict[str, str], redirect_status: int) -> GoTrueError | None:
+    """The refusal a redirect's fragment (or query) reports, or None when it reports none."""
+    if "error" not in params and "error_code" not in params:
+        return None
+    raw_code = params.get("error_code", "")
+    oauth_error = params.get("error", "")
+    if raw_code.isdigit():  # older GoTrue: error_code is the HTTP status, the code in `error`
+        status, code = int(raw_code), oauth_error or "unknown"
+    else:
+        status = STATUS_OF_OAUTH_ERROR.get(oauth_error, 400)
+        code = raw_code or oauth_error or "unknown"
+    return GoTrueError(status, code, params.get("error_description", ""),
+                       redirect_status=redirect_status)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,13 +308,9 @@ class GoTrueClient:
             raise GoTrueError(response.status_code, "unexpected_response",
                               "GET /verify did not redirect")
         found = fragment_params(location)
-        if "error" in found or "error_code" in found:
-            raw_code = found.get("error_code", "")
-            if raw_code.isdigit():  # older GoTrue: the HTTP status; the code is in `error`
-                status, code = int(raw_code), found.get("error", "unknown")
-            else:
-                status, code = response.status_code, raw_code or found.get("error", "unknown")
-            raise GoTrueError(status, code, found.get("error_description", ""))
+        error = error_from_redirect(found, response.status_code)
+        if error is not None:
+            raise error
         return VerifyRedirect(location, found)
 
     def verify_otp(self, type: VerifyType, token_hash: str) -> Session:

@@ -47,8 +47,13 @@ def mailpit(target: Target, timeout: float = 5.0) -> MailpitClient:
 
 class TestUsers:
     """Unique e-mails for one test and users made through the admin API; `remove_all()`
-    deletes every user with one of those e-mails (cascading to identities, sessions and their
-    refresh tokens, factors, profiles)."""
+    deletes every one of them by id (cascading to identities, sessions and their refresh
+    tokens, factors, profiles).
+
+    By id, not by e-mail: a soft delete (DELETE /admin/users/{id} with should_soft_delete)
+    obfuscates the user's e-mail, so a user soft-deleted by a test would stay behind if it
+    were looked up by its address. Ids are recorded as users are made here (`confirmed`),
+    given with `track`, and looked up by the handed-out e-mails once more at the end."""
 
     __test__ = False  # not a pytest test class
 
@@ -56,11 +61,18 @@ class TestUsers:
         self.admin = admin
         self.dsn = dsn
         self.emails: list[str] = []
+        self.ids: set[str] = set()
 
     def email(self, label: str = "u") -> str:
         address = f"{label}-{uuid.uuid4().hex[:10]}@{DOMAIN}"
         self.emails.append(address)
         return address
+
+    def track(self, user: AuthUser) -> AuthUser:
+        """Remember a user made elsewhere (a sign-up) for removal; returns it."""
+        if user.id:
+            self.ids.add(user.id)
+        return user
 
     def confirmed(
         self,
@@ -68,13 +80,15 @@ class TestUsers:
         password: str = PASSWORD,
         app_metadata: dict[str, object] | None = None,
     ) -> AuthUser:
-        return self.admin.admin_create_user(
+        return self.track(self.admin.admin_create_user(
             self.email(label), password, email_confirm=True, app_metadata=app_metadata
-        )
+        ))
 
     def remove_all(self) -> None:
-        if not self.emails:
+        if not self.emails and not self.ids:
             return
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
-            conn.execute("DELETE FROM auth.users WHERE lower(email) = ANY(%s)",
-                         ([e.lower() for e in self.emails],))
+            found = conn.execute("SELECT id::text FROM auth.users WHERE lower(email) = ANY(%s)",
+                                 ([e.lower() for e in self.emails],)).fetchall()
+            ids = sorted(self.ids | {row[0] for row in found})
+            conn.execute("DELETE FROM auth.users WHERE id = ANY(%s::uuid[])", (ids,))
