@@ -46,6 +46,17 @@ def refresh_token_row(conn: psycopg.Connection, token: str) -> dict[str, Any] | 
         return cur.fetchone()
 
 
+def seconds_until_reuse_ends(conn: psycopg.Connection, token: str, interval: int) -> float:
+    """Seconds, by the database's clock, until a revoked refresh token's reuse interval ends
+    (GoTrue allows reuse until updated_at + interval)."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM (updated_at + make_interval(secs => %s) - now())) "
+        "FROM auth.refresh_tokens WHERE token = %s", (interval, token)).fetchone()
+    if row is None:
+        raise LookupError("no such refresh token")
+    return max(0.0, float(row[0]))
+
+
 def refresh_tokens_of_session(conn: psycopg.Connection, session_id: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM auth.refresh_tokens WHERE session_id = %s ORDER BY id",

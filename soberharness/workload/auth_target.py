@@ -16,6 +16,25 @@ from soberharness.targets.services.mailpit import MailpitClient
 DOMAIN = "auth-suite.sobertube.test"
 PASSWORD = "Sober-Tube-2026!"
 
+REUSE_INTERVAL = "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL"
+# GoTrue's defaults (internal/conf/configuration.go) for the settings the suite depends on,
+# used where the target does not say (target file [settings], the compose file's env).
+GOTRUE_DEFAULTS = {REUSE_INTERVAL: "10"}
+
+
+def auth_setting(target: Target, name: str) -> str:
+    """A GoTrue setting of the target, else GoTrue's default."""
+    return target.settings.get(name, GOTRUE_DEFAULTS[name])
+
+
+def reuse_interval(target: Target) -> int:
+    value = auth_setting(target, REUSE_INTERVAL)
+    try:
+        return int(value)
+    except ValueError:
+        raise HarnessError(f"target '{target.name}': {REUSE_INTERVAL} = {value!r} is not a "
+                           "number of seconds") from None
+
 
 def _minted(target: Target, role: str) -> str:
     secret = target.keys.jwt_secret
