@@ -331,6 +331,39 @@ class GoTrueClient:
                        json={"refresh_token": refresh_token})
         )
 
+    def authorize(self, provider: str, redirect_to: str | None = None) -> str:
+        """GET /authorize?provider=...: where GoTrue sends the browser (the provider's
+        authorization URL, with GoTrue's state and callback)."""
+        params = {"provider": provider}
+        if redirect_to:
+            params["redirect_to"] = redirect_to
+        response = self.request("GET", "/authorize", params=params, expect_redirect=True)
+        location = response.headers.get("location", "")
+        if not response.is_redirect or not location:
+            raise GoTrueError(response.status_code, "unexpected_response",
+                              "GET /authorize did not redirect")
+        return location
+
+    def callback(self, provider_redirect: str) -> VerifyRedirect:
+        """The browser brings the provider's redirect (GoTrue's /callback with code and state)
+        back to GoTrue; GoTrue answers with a redirect to the app carrying the session, or the
+        refusal, in its fragment. Sent to this client's URL whatever host API_EXTERNAL_URL
+        names."""
+        parts = urllib.parse.urlsplit(provider_redirect)
+        if not parts.path.endswith("/callback"):
+            raise GoTrueError(0, "unexpected_redirect", f"not GoTrue's callback: {parts.path}")
+        params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        response = self.request("GET", "/callback", params=params, expect_redirect=True)
+        location = response.headers.get("location", "")
+        if not response.is_redirect or not location:
+            raise GoTrueError(response.status_code, "unexpected_response",
+                              "GET /callback did not redirect")
+        found = fragment_params(location)
+        error = error_from_redirect(found, response.status_code)
+        if error is not None:
+            raise error
+        return VerifyRedirect(location, found)
+
     def logout(self, access_token: str, scope: LogoutScope = "global") -> None:
         self.request("POST", "/logout", token=access_token, params={"scope": scope})
 

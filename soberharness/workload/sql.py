@@ -22,6 +22,7 @@ from soberharness.world.entities import (
     StoredObject,
     User,
     Video,
+    World,
 )
 
 HIDDEN_AT = "2026-01-01T00:00:00Z"
@@ -205,3 +206,10 @@ LIST_KEYS: dict[str, str] = {
     "likes": "SELECT id FROM public.likes",
     "objects": "SELECT id FROM storage.objects WHERE bucket_id IN ('avatars', 'videos')",
 }
+
+
+def rows_below_auth(world: World) -> list[sql.Composable]:
+    """The world's rows below auth.users, for users GoTrue already made."""
+    statements: list[sql.Composable] = [insert(row_of(u)) for u in world.users.values()]
+    statements += [insert(row_of(e)) for e in world.entities() if not isinstance(e, User)]
+    return statements
