@@ -371,6 +371,11 @@ class GoTrueClient:
         params = {"redirect_to": redirect_to} if redirect_to else None
         self.request("POST", "/recover", json={"email": email}, params=params)
 
+    def magic_link(self, email: str, redirect_to: str | None = None) -> None:
+        """POST /magiclink: GoTrue mails a one-time sign-in link."""
+        params = {"redirect_to": redirect_to} if redirect_to else None
+        self.request("POST", "/magiclink", json={"email": email}, params=params)
+
     def get_user(self, access_token: str) -> AuthUser:
         return AuthUser.from_json(self._json("GET", "/user", token=access_token))
 
