@@ -19,7 +19,18 @@ PASSWORD = "Sober-Tube-2026!"
 REUSE_INTERVAL = "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL"
 # GoTrue's defaults (internal/conf/configuration.go) for the settings the suite depends on,
 # used where the target does not say (target file [settings], the compose file's env).
-GOTRUE_DEFAULTS = {REUSE_INTERVAL: "10"}
+GOTRUE_DEFAULTS = {
+    REUSE_INTERVAL: "10",
+    "GOTRUE_MFA_MAX_ENROLLED_FACTORS": "10",
+    "GOTRUE_SESSIONS_TIMEBOX": "0",
+    "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT": "0",
+    "GOTRUE_SESSIONS_SINGLE_PER_USER": "false",
+    "GOTRUE_RATE_LIMIT_HEADER": "",
+    "GOTRUE_RATE_LIMIT_EMAIL_SENT": "30",
+    "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "150",
+    "GOTRUE_RATE_LIMIT_VERIFY": "30",
+    "GOTRUE_RATE_LIMIT_OTP": "30",
+}
 
 
 def auth_setting(target: Target, name: str) -> str:
