@@ -204,7 +204,10 @@ def fragment_params(location: str) -> dict[str, str]:
 
 
 class GoTrueClient:
-    """Talks to one GoTrue at `base_url` with one API key (anon or service)."""
+    """Talks to one GoTrue at `base_url` with one API key (anon or service).
+
+    `headers` go with every request: a device's User-Agent (GoTrue records it per session),
+    or the client address header GoTrue keys its rate limits by (GOTRUE_RATE_LIMIT_HEADER)."""
 
     def __init__(
         self,
@@ -212,16 +215,27 @@ class GoTrueClient:
         api_key: str,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.timeout = timeout
+        self._transport = transport
+        self._headers = dict(headers or {})
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
-            headers={"apikey": api_key, "accept": "application/json"},
+            headers={"apikey": api_key, "accept": "application/json", **self._headers},
         )
+
+    def with_headers(self, **headers: str) -> GoTrueClient:
+        """Another client for the same GoTrue and key, sending these headers too (names with
+        underscores become dashes: user_agent -> user-agent)."""
+        extra = {name.replace("_", "-"): value for name, value in headers.items()}
+        return GoTrueClient(self.base_url, self.api_key, self.timeout, self._transport,
+                            {**self._headers, **extra})
 
     def close(self) -> None:
         self._http.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -38,6 +39,38 @@ def auth_setting(target: Target, name: str) -> str:
     return target.settings.get(name, GOTRUE_DEFAULTS[name])
 
 
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6,
+             "ns": 1e-9}
+_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+
+
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration ("8s", "1m30s", "10h"; a bare number: seconds; "" or "0": 0)."""
+    text = text.strip()
+    if text in ("", "0"):
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _GO_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise HarnessError(f"{text!r} is not a duration (like 8s, 1m30s, 10h)")
+    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+
+
+def auth_seconds(target: Target, name: str) -> float:
+    """A GoTrue duration setting of the target in seconds (0: off)."""
+    try:
+        return go_duration(auth_setting(target, name))
+    except HarnessError as exc:
+        raise HarnessError(f"target '{target.name}': {name}: {exc}") from None
+
+
+def auth_flag(target: Target, name: str) -> bool:
+    return auth_setting(target, name).strip().lower() in ("true", "1", "yes")
+
+
 def reuse_interval(target: Target) -> int:
     value = auth_setting(target, REUSE_INTERVAL)
     try:
@@ -65,10 +98,11 @@ def service_key(target: Target) -> str:
     return target.keys.service_key or _minted(target, "service_role")
 
 
-def gotrue(target: Target, admin: bool = False, timeout: float = 10.0) -> GoTrueClient:
+def gotrue(target: Target, admin: bool = False, timeout: float = 10.0,
+           headers: dict[str, str] | None = None) -> GoTrueClient:
     """A client for the target's auth service, with the anon key or (admin) the service key."""
     key = service_key(target) if admin else anon_key(target)
-    return GoTrueClient(target.url(Service.AUTH), key, timeout=timeout)
+    return GoTrueClient(target.url(Service.AUTH), key, timeout=timeout, headers=headers)
 
 
 def mailpit(target: Target, timeout: float = 5.0) -> MailpitClient:

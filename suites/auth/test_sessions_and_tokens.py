@@ -17,7 +17,7 @@ from soberharness.checker.auth_state import (
 )
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import PASSWORD, TestUsers, reuse_interval
+from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_flag, reuse_interval
 from soberharness.workload.flow import Flow, refused
 from soberharness.workload.tokens_into_rls import claims_from_token
 
@@ -108,10 +108,17 @@ def test_refresh_rotates_and_reuse_follows_the_reuse_interval(
             assert error.status == 400, error
 
 
+def _several_sessions(target: Target) -> None:
+    if auth_flag(target, "GOTRUE_SESSIONS_SINGLE_PER_USER"):
+        pytest.skip(f"target '{target.name}' keeps one session per user "
+                    "(GOTRUE_SESSIONS_SINGLE_PER_USER=true): see test_session_limits.py")
+
+
 @pytest.mark.needs("auth")
 def test_logout_scopes_across_devices(
-    auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
+    target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
+    _several_sessions(target)
     flow = Flow("logout scopes")
     user = users.confirmed("logout")
     with flow.step("three devices sign in"):
@@ -140,6 +147,7 @@ def test_revoking_one_device_leaves_the_other_and_the_session_report_counts_them
 ) -> None:
     """Seed 3.3: list a user's sessions across two devices, revoke one; its refresh token dies
     while the other device keeps refreshing."""
+    _several_sessions(target)
     flow = Flow("sessions across two devices")
     user, other = users.confirmed("devices"), users.confirmed("bystander")
     assert target.keys.jwt_secret
