@@ -10,7 +10,9 @@ password_hash, handle, display_name, bio, privacy, sober_since, created_at) and 
 Each good user becomes an auth.users row whose encrypted_password is the bcrypt hash kept as
 it is (GoTrue checks $2a$/$2b$ hashes with Go's bcrypt), e-mail confirmed, aud/role
 'authenticated', raw_app_meta_data {provider: email}; an auth.identities row where GoTrue's
-migrations created that table (recent GoTrue needs one to sign in with e-mail); a
+migrations created that table (GoTrue at commit 2af904a signs an e-mail user in without one,
+but it lists, links and unlinks identities from that table, so the row is written as GoTrue's
+own sign-up writes it); a
 public.profiles row; and the follows between migrated users. Everything goes in one
 transaction. Bad rows (malformed e-mail or hash, duplicate e-mail, id or handle, follows of
 users that were not migrated...) are skipped and reported with their row numbers.

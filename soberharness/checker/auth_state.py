@@ -46,6 +46,17 @@ def refresh_token_row(conn: psycopg.Connection, token: str) -> dict[str, Any] | 
         return cur.fetchone()
 
 
+def seconds_until_reuse_ends(conn: psycopg.Connection, token: str, interval: int) -> float:
+    """Seconds, by the database's clock, until a revoked refresh token's reuse interval ends
+    (GoTrue allows reuse until updated_at + interval)."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM (updated_at + make_interval(secs => %s) - now())) "
+        "FROM auth.refresh_tokens WHERE token = %s", (interval, token)).fetchone()
+    if row is None:
+        raise LookupError("no such refresh token")
+    return max(0.0, float(row[0]))
+
+
 def refresh_tokens_of_session(conn: psycopg.Connection, session_id: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM auth.refresh_tokens WHERE session_id = %s ORDER BY id",
@@ -74,27 +85,49 @@ def amr_methods(conn: psycopg.Connection, session_id: str) -> set[str]:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeviceSession:
+    """One session of a user, as an account page lists it."""
+
+    session_id: str
+    age: float  # seconds since sign-in
+    aal: str
+    last_refresh_age: float | None  # seconds since the last refresh; None: never refreshed
+    user_agent: str
+
+
+@dataclasses.dataclass(frozen=True)
 class SessionSummary:
-    """One user's sessions: how many, and the age of the oldest and newest (seconds)."""
+    """One user's sessions: how many, the age of the oldest and newest (seconds), and each
+    session (newest first)."""
 
     user_id: str
     count: int
     oldest_age: float
     newest_age: float
+    devices: tuple[DeviceSession, ...] = ()
 
 
 def session_report(
     conn: psycopg.Connection, user_ids: list[str], now: dt.datetime | None = None
 ) -> dict[str, SessionSummary]:
-    """Sessions per user (users without one are absent), ages measured from `now`."""
+    """Sessions per user across devices (users without one are absent): count, age, level,
+    last refresh and user agent of each, ages measured from `now` (the database's clock by
+    default)."""
     rows = conn.execute(
-        "SELECT user_id::text, count(*), min(created_at), max(created_at) FROM auth.sessions "
-        "WHERE user_id = ANY(%s::uuid[]) GROUP BY user_id",
+        "SELECT user_id::text, id::text, created_at, aal::text, refreshed_at, "
+        "coalesce(user_agent, ''), now() FROM auth.sessions "
+        "WHERE user_id = ANY(%s::uuid[]) ORDER BY created_at DESC",
         (user_ids,),
     ).fetchall()
-    at = now or dt.datetime.now(dt.UTC)
+    by_user: dict[str, list[DeviceSession]] = {}
+    for uid, sid, created, aal, refreshed, agent, db_now in rows:
+        at = now or db_now
+        refreshed_age = None if refreshed is None else (
+            at.replace(tzinfo=None) - refreshed.replace(tzinfo=None)).total_seconds()
+        by_user.setdefault(uid, []).append(DeviceSession(
+            sid, (at - created).total_seconds(), aal or "aal1", refreshed_age, agent))
     return {
-        uid: SessionSummary(uid, int(count), (at - oldest).total_seconds(),
-                            (at - newest).total_seconds())
-        for uid, count, oldest, newest in rows
+        uid: SessionSummary(uid, len(devices), max(d.age for d in devices),
+                            min(d.age for d in devices), tuple(devices))
+        for uid, devices in by_user.items()
     }

@@ -30,14 +30,46 @@ VerifyType = Literal["signup", "recovery", "magiclink", "invite", "email_change"
 
 
 class GoTrueError(Exception):
-    """GoTrue refused a request: HTTP status, GoTrue's error code, its message."""
+    """GoTrue refused a request: HTTP status, GoTrue's error code, its message.
 
-    def __init__(self, status: int, code: str, message: str, reasons: tuple[str, ...] = ()) -> None:
+    A refusal that came as a redirect (GET /verify, the OAuth callback) carries the status
+    GoTrue's error had before it was turned into the redirect's `error` (see
+    `STATUS_OF_OAUTH_ERROR`), and the redirect's own status in `redirect_status`."""
+
+    def __init__(self, status: int, code: str, message: str, reasons: tuple[str, ...] = (),
+                 redirect_status: int | None = None) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.reasons = reasons  # weak_password: why the password was refused
+        self.redirect_status = redirect_status
         super().__init__(f"{status} {code}: {message}")
+
+
+# GoTrue (internal/api/errors.go, oauthErrorMap) names an error's HTTP status in the `error`
+# parameter of the redirect that reports it; this is the way back.
+STATUS_OF_OAUTH_ERROR = {
+    "invalid_request": 400,
+    "unauthorized_client": 401,
+    "access_denied": 403,
+    "server_error": 500,
+    "temporarily_unavailable": 503,
+}
+
+
+def error_from_redirect(params: dict[str, str], redirect_status: int) -> GoTrueError | None:
+    """The refusal a redirect's fragment (or query) reports, or None when it reports none."""
+    if "error" not in params and "error_code" not in params:
+        return None
+    raw_code = params.get("error_code", "")
+    oauth_error = params.get("error", "")
+    if raw_code.isdigit():  # older GoTrue: error_code is the HTTP status, the code in `error`
+        status, code = int(raw_code), oauth_error or "unknown"
+    else:
+        status = STATUS_OF_OAUTH_ERROR.get(oauth_error, 400)
+        code = raw_code or oauth_error or "unknown"
+    return GoTrueError(status, code, params.get("error_description", ""),
+                       redirect_status=redirect_status)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +204,10 @@ def fragment_params(location: str) -> dict[str, str]:
 
 
 class GoTrueClient:
-    """Talks to one GoTrue at `base_url` with one API key (anon or service)."""
+    """Talks to one GoTrue at `base_url` with one API key (anon or service).
+
+    `headers` go with every request: a device's User-Agent (GoTrue records it per session),
+    or the client address header GoTrue keys its rate limits by (GOTRUE_RATE_LIMIT_HEADER)."""
 
     def __init__(
         self,
@@ -180,16 +215,27 @@ class GoTrueClient:
         api_key: str,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.timeout = timeout
+        self._transport = transport
+        self._headers = dict(headers or {})
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
-            headers={"apikey": api_key, "accept": "application/json"},
+            headers={"apikey": api_key, "accept": "application/json", **self._headers},
         )
+
+    def with_headers(self, **headers: str) -> GoTrueClient:
+        """Another client for the same GoTrue and key, sending these headers too (names with
+        underscores become dashes: user_agent -> user-agent)."""
+        extra = {name.replace("_", "-"): value for name, value in headers.items()}
+        return GoTrueClient(self.base_url, self.api_key, self.timeout, self._transport,
+                            {**self._headers, **extra})
 
     def close(self) -> None:
         self._http.close()
@@ -276,13 +322,9 @@ class GoTrueClient:
             raise GoTrueError(response.status_code, "unexpected_response",
                               "GET /verify did not redirect")
         found = fragment_params(location)
-        if "error" in found or "error_code" in found:
-            raw_code = found.get("error_code", "")
-            if raw_code.isdigit():  # older GoTrue: the HTTP status; the code is in `error`
-                status, code = int(raw_code), found.get("error", "unknown")
-            else:
-                status, code = response.status_code, raw_code or found.get("error", "unknown")
-            raise GoTrueError(status, code, found.get("error_description", ""))
+        error = error_from_redirect(found, response.status_code)
+        if error is not None:
+            raise error
         return VerifyRedirect(location, found)
 
     def verify_otp(self, type: VerifyType, token_hash: str) -> Session:
@@ -303,12 +345,50 @@ class GoTrueClient:
                        json={"refresh_token": refresh_token})
         )
 
+    def authorize(self, provider: str, redirect_to: str | None = None) -> str:
+        """GET /authorize?provider=...: where GoTrue sends the browser (the provider's
+        authorization URL, with GoTrue's state and callback)."""
+        params = {"provider": provider}
+        if redirect_to:
+            params["redirect_to"] = redirect_to
+        response = self.request("GET", "/authorize", params=params, expect_redirect=True)
+        location = response.headers.get("location", "")
+        if not response.is_redirect or not location:
+            raise GoTrueError(response.status_code, "unexpected_response",
+                              "GET /authorize did not redirect")
+        return location
+
+    def callback(self, provider_redirect: str) -> VerifyRedirect:
+        """The browser brings the provider's redirect (GoTrue's /callback with code and state)
+        back to GoTrue; GoTrue answers with a redirect to the app carrying the session, or the
+        refusal, in its fragment. Sent to this client's URL whatever host API_EXTERNAL_URL
+        names."""
+        parts = urllib.parse.urlsplit(provider_redirect)
+        if not parts.path.endswith("/callback"):
+            raise GoTrueError(0, "unexpected_redirect", f"not GoTrue's callback: {parts.path}")
+        params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        response = self.request("GET", "/callback", params=params, expect_redirect=True)
+        location = response.headers.get("location", "")
+        if not response.is_redirect or not location:
+            raise GoTrueError(response.status_code, "unexpected_response",
+                              "GET /callback did not redirect")
+        found = fragment_params(location)
+        error = error_from_redirect(found, response.status_code)
+        if error is not None:
+            raise error
+        return VerifyRedirect(location, found)
+
     def logout(self, access_token: str, scope: LogoutScope = "global") -> None:
         self.request("POST", "/logout", token=access_token, params={"scope": scope})
 
     def recover(self, email: str, redirect_to: str | None = None) -> None:
         params = {"redirect_to": redirect_to} if redirect_to else None
         self.request("POST", "/recover", json={"email": email}, params=params)
+
+    def magic_link(self, email: str, redirect_to: str | None = None) -> None:
+        """POST /magiclink: GoTrue mails a one-time sign-in link."""
+        params = {"redirect_to": redirect_to} if redirect_to else None
+        self.request("POST", "/magiclink", json={"email": email}, params=params)
 
     def get_user(self, access_token: str) -> AuthUser:
         return AuthUser.from_json(self._json("GET", "/user", token=access_token))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Mapping
 from enum import StrEnum
 
 from soberharness.errors import ServiceMissing
@@ -66,6 +67,13 @@ class Target(abc.ABC):
     @property
     @abc.abstractmethod
     def keys(self) -> Keys: ...
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """Behaviour-changing settings of the deployment's services, by their environment
+        variable names (e.g. GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL): what suites need
+        to know to expect the right behaviour. None known by default."""
+        return {}
 
     def missing(self, services: list[Service] | tuple[Service, ...]) -> list[Service]:
         return [s for s in services if s not in self.services]

@@ -406,6 +406,18 @@ class ContainersTarget(Target):
     def keys(self) -> Keys:
         return self.plan.keys
 
+    @property
+    def settings(self) -> Mapping[str, str]:
+        """The services' environment as the compose file sets it (no secrets: keys, passwords
+        and URLs carrying them stay out)."""
+        found: dict[str, str] = {}
+        secrets = set(self.plan.keys.secrets()) | {self.plan.env.get("POSTGRES_PASSWORD", "")}
+        for spec in self.plan.containers:
+            for key, value in spec.env.items():
+                if not any(secret and secret in value for secret in secrets):
+                    found.setdefault(key, value)
+        return found
+
     def url(self, service: Service) -> str:
         self.require(service)
         if service is Service.POSTGRES:

@@ -48,7 +48,8 @@ HEALTH_PATHS: Mapping[Service, str] = {
 UPSTREAM_DOWN = frozenset({502, 503, 504})
 
 TOP_KEYS = frozenset(
-    {"name", "kind", "cloud", "region", "labels", "capabilities", "urls", "secrets", "destructive"}
+    {"name", "kind", "cloud", "region", "labels", "capabilities", "urls", "secrets", "destructive",
+     "settings"}
 )
 SECRET_REFS = ("anon_key_env", "service_key_env", "jwt_secret_env", "database_dsn_env")
 REQUIRED_SECRET_REFS = ("anon_key_env", "service_key_env")
@@ -76,6 +77,7 @@ class RemoteConfig:
     capabilities: frozenset[str] = frozenset()
     destructive_allowed: bool = False
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     origin: str = "<target file>"
 
 
@@ -193,6 +195,20 @@ def parse_target_config(data: Mapping[str, Any], origin: str = "<target file>") 
     if not isinstance(allowed, bool):
         raise TargetFileError(f"{origin}: destructive.allowed must be true or false")
 
+    settings_in = data.get("settings", {})
+    if not isinstance(settings_in, Mapping):
+        raise TargetFileError(f"{origin}: [settings] must be a table")
+    settings: dict[str, str] = {}
+    for key, value in settings_in.items():
+        if not _ENV_NAME.fullmatch(key) or isinstance(value, (Mapping, list)):
+            raise TargetFileError(f"{origin}: settings.{key} must be NAME = value (a service's "
+                                  "environment variable and its value)")
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if _looks_secret(text):
+            raise TargetFileError(f"{origin}: settings.{key} looks like a secret; secrets go "
+                                  "in env vars")
+        settings[key] = text
+
     return RemoteConfig(
         name=name,
         cloud=data.get("cloud", "unknown"),
@@ -205,6 +221,7 @@ def parse_target_config(data: Mapping[str, Any], origin: str = "<target file>") 
         capabilities=frozenset(caps_in),
         destructive_allowed=allowed,
         labels=dict(labels_in),
+        settings=settings,
         origin=origin,
     )
 
@@ -246,6 +263,10 @@ class RemoteTarget(Target):
         if self.config.database_dsn_env:
             offered.add(Service.POSTGRES)
         return frozenset(offered)
+
+    @property
+    def settings(self) -> Mapping[str, str]:
+        return self.config.settings
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -24,6 +24,7 @@ from soberharness.world.entities import (
     StoredObject,
     User,
     Video,
+    World,
 )
 
 HIDDEN_AT = "2026-01-01T00:00:00Z"
@@ -245,3 +246,10 @@ MODEL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "public.likes": ("likes", ("id",)),
     "storage.objects": ("objects", ("id",)),
 }
+
+
+def rows_below_auth(world: World) -> list[sql.Composable]:
+    """The world's rows below auth.users, for users GoTrue already made."""
+    statements: list[sql.Composable] = [insert(row_of(u)) for u in world.users.values()]
+    statements += [insert(row_of(e)) for e in world.entities() if not isinstance(e, User)]
+    return statements

@@ -52,3 +52,11 @@ def users(admin_client: GoTrueClient, target: Target) -> Iterator[TestUsers]:
     made = TestUsers(admin_client, target.admin_dsn())
     yield made
     made.remove_all()
+
+
+@pytest.fixture
+def gotrue_tx(target: Target) -> Iterator[psycopg.Connection]:
+    """The database GoTrue serves, inside a transaction that is always rolled back."""
+    with psycopg.connect(target.admin_dsn()) as conn:
+        yield conn
+        conn.rollback()

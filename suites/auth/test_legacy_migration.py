@@ -1,6 +1,8 @@
 """Migration of the custom-JWT era's users (seed 1.3.4, 3.1.1) into GoTrue's tables.
 
-Runs on the target's PostgreSQL (a throwaway clone per test where the target makes them):
+Runs on a throwaway database per test: on a target with GoTrue, one on its server with
+GoTrue's real auth schema (soberharness.targets.scratch); on the local target a clone of the
+template with the bootstrap's stub:
 counts, kept hashes, profiles and follows, bad rows reported, rollback to the exact previous
 state. The last test signs every migrated user in through real GoTrue where the target
 offers it.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,11 @@ import psycopg
 import pytest
 
 from soberharness.clients.gotrue import GoTrueError
+from soberharness.errors import HarnessError
 from soberharness.migrate_legacy import Record, read_record, run
-from soberharness.targets.base import Target
+from soberharness.targets.base import Service, Target
 from soberharness.targets.migrations import REPO
+from soberharness.targets.scratch import database_with_schema_of
 from soberharness.workload.auth_target import gotrue
 from soberharness.workload.flow import Flow
 
@@ -50,8 +55,21 @@ def state(conn: psycopg.Connection) -> dict[str, tuple[int, str | None]]:
 
 
 @pytest.fixture
-def legacy_db(scratch_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+def legacy_db(request: pytest.FixtureRequest, target: Target) -> Iterator[psycopg.Connection]:
+    """A throwaway database to migrate into: on a target with GoTrue, one on its server with
+    GoTrue's real `auth` schema (the migration writes only the columns it finds, so only the
+    real schema shows a mismatch); on the local target a clone with the bootstrap's stub."""
+    if Service.AUTH in target.services and Service.POSTGRES in target.services:
+        scratch = ExitStack()
+        try:
+            dsn = scratch.enter_context(database_with_schema_of(target, "auth", "legacy"))
+        except HarnessError as exc:
+            pytest.skip(f"target '{target.name}' offers no scratch database with GoTrue's "
+                        f"auth schema: {exc}")
+        with scratch, psycopg.connect(dsn, autocommit=True) as conn:
+            yield conn
+        return
+    with psycopg.connect(request.getfixturevalue("scratch_database"), autocommit=True) as conn:
         yield conn
 
 
@@ -214,7 +232,8 @@ def test_dry_run_changes_nothing(legacy_db: psycopg.Connection, tmp_path: Path) 
 
 
 # GoTrue's auth.identities as its migrations leave it (20210909172000 + 20231117164230 +
-# the generated email column): created here because only GoTrue's own migrations make it.
+# the generated email column): created here where GoTrue's own migrations did not make it
+# (the bootstrap's stub auth schema); a database GoTrue migrated keeps its own.
 IDENTITIES_DDL = """
 create table auth.identities (
   provider_id text not null,
@@ -235,7 +254,8 @@ create table auth.identities (
 def test_identities_are_written_where_gotrue_has_the_table(
     legacy_db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    legacy_db.execute(IDENTITIES_DDL)
+    if legacy_db.execute("SELECT to_regclass('auth.identities')").fetchone() == (None,):
+        legacy_db.execute(IDENTITIES_DDL)
     before = state(legacy_db)
     record_path = tmp_path / "r.json"
     assert migrate(dsn_of(legacy_db), record_path) == 2

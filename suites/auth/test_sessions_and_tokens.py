@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
 from soberharness.checker.auth_state import (
     refresh_token_row,
     refresh_tokens_of_session,
+    seconds_until_reuse_ends,
     session_report,
     sessions_of,
     user_row,
 )
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import PASSWORD, TestUsers
+from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_flag, reuse_interval
 from soberharness.workload.flow import Flow, refused
 from soberharness.workload.tokens_into_rls import claims_from_token
 
@@ -48,43 +51,74 @@ def test_password_login_opens_one_session_with_a_live_refresh_token(
 
 
 @pytest.mark.needs("auth")
-def test_refresh_rotates_and_reusing_an_old_token_revokes_the_session(
-    auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
+def test_refresh_rotates_and_reuse_follows_the_reuse_interval(
+    target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
-    """Reusing the parent of the active token is forgiven within the reuse interval; reusing
-    an older one (the grandparent) is an attack and revokes the whole family."""
-    flow = Flow("refresh rotation")
+    """GoTrue's rules for a revoked refresh token, for the target's reuse interval N
+    (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL, GoTrue's default 10 s when the target does
+    not say): the parent of the active token gives the active token back; any other revoked
+    token is accepted within N s of its last update and mints a new child (the family forks);
+    past that it is reuse: 400 refresh_token_already_used, and every token of the session is
+    revoked — with their update time set to now, so for N > 0 the formerly active token is
+    forgiven for another N s, while for N = 0 it died with the family."""
+    interval = reuse_interval(target)
+    flow = Flow(f"refresh rotation (reuse interval {interval} s)")
     user = users.confirmed("refresh")
     with flow.step("sign in, refresh twice"):
         first = auth_client.sign_in_password(user.email, PASSWORD)
         second = auth_client.refresh(first.refresh_token)
         third = auth_client.refresh(second.refresh_token)
         assert len({first.refresh_token, second.refresh_token, third.refresh_token}) == 3
+    session_id = next(iter(sessions_of(auth_db, user.id)))
     with flow.step("rotation in auth.refresh_tokens"):
-        rows = {r["token"]: r for r in
-                refresh_tokens_of_session(auth_db, next(iter(sessions_of(auth_db, user.id))))}
+        rows = {r["token"]: r for r in refresh_tokens_of_session(auth_db, session_id)}
         assert rows[first.refresh_token]["revoked"] is True
         assert rows[second.refresh_token]["revoked"] is True
         assert rows[third.refresh_token]["revoked"] is False
         assert rows[second.refresh_token]["parent"] == first.refresh_token
         assert rows[third.refresh_token]["parent"] == second.refresh_token
-    with flow.step("reuse the grandparent token"):
-        error = refused(lambda: auth_client.refresh(first.refresh_token))
-        assert error.status == 400, error
+    with flow.step("the parent of the active token gives the active token back"):
+        assert auth_client.refresh(second.refresh_token).refresh_token == third.refresh_token
+    reused = first.refresh_token  # revoked, and not the parent of the active token
+    if interval > 0:
+        with flow.step("the grandparent within the interval forks the family"):
+            fork = auth_client.refresh(first.refresh_token)
+            assert fork.refresh_token not in {first.refresh_token, second.refresh_token,
+                                              third.refresh_token}
+            row = refresh_token_row(auth_db, fork.refresh_token)
+            assert row is not None and row["parent"] == first.refresh_token
+            assert row["revoked"] is False
+        # The fork is now the active token and `first` its parent: reuse `second` instead.
+        reused = second.refresh_token
+        with flow.step(f"wait past the {interval} s interval"):
+            time.sleep(seconds_until_reuse_ends(auth_db, reused, interval) + 1.0)
+    with flow.step("a revoked token past its interval is refused as reuse"):
+        error = refused(lambda: auth_client.refresh(reused))
+        assert (error.status, error.code) == (400, "refresh_token_already_used"), error
     with flow.step("the family is revoked"):
-        session_id = next(iter(sessions_of(auth_db, user.id)), None)
-        if session_id is not None:
-            tokens = refresh_tokens_of_session(auth_db, session_id)
-            assert tokens and all(t["revoked"] for t in tokens), tokens
-    with flow.step("the active token died with it"):
-        error = refused(lambda: auth_client.refresh(third.refresh_token))
-        assert error.status == 400, error
+        tokens = refresh_tokens_of_session(auth_db, session_id)
+        assert tokens and all(t["revoked"] for t in tokens), tokens
+    if interval > 0:
+        with flow.step("the formerly active token is forgiven for another interval"):
+            renewed = auth_client.refresh(third.refresh_token)
+            assert renewed.refresh_token != third.refresh_token
+    else:
+        with flow.step("the active token died with it"):
+            error = refused(lambda: auth_client.refresh(third.refresh_token))
+            assert error.status == 400, error
+
+
+def _several_sessions(target: Target) -> None:
+    if auth_flag(target, "GOTRUE_SESSIONS_SINGLE_PER_USER"):
+        pytest.skip(f"target '{target.name}' keeps one session per user "
+                    "(GOTRUE_SESSIONS_SINGLE_PER_USER=true): see test_session_limits.py")
 
 
 @pytest.mark.needs("auth")
 def test_logout_scopes_across_devices(
-    auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
+    target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
+    _several_sessions(target)
     flow = Flow("logout scopes")
     user = users.confirmed("logout")
     with flow.step("three devices sign in"):
@@ -113,6 +147,7 @@ def test_revoking_one_device_leaves_the_other_and_the_session_report_counts_them
 ) -> None:
     """Seed 3.3: list a user's sessions across two devices, revoke one; its refresh token dies
     while the other device keeps refreshing."""
+    _several_sessions(target)
     flow = Flow("sessions across two devices")
     user, other = users.confirmed("devices"), users.confirmed("bystander")
     assert target.keys.jwt_secret

@@ -22,74 +22,16 @@ from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.claims import token_for
 from soberharness.workload.flow import Flow
 from soberharness.workload.seed import world_statements
-from soberharness.workload.sql import insert, row_of
+from soberharness.workload.sql import insert, row_of, rows_below_auth
 from soberharness.workload.tokens_into_rls import compare_with_tokens, run_with_token
-from soberharness.world.entities import (
-    Block,
-    Comment,
-    Follow,
-    FollowStatus,
-    Like,
-    Post,
-    Privacy,
-    User,
-    Video,
-    Viewer,
-    World,
-    new_id,
-)
-
-
-def small_world(ids: list[uuid.UUID]) -> World:
-    """Four users (public, private, community, a public moderator) with follows of both
-    statuses, a block, posts (one hidden), a video, a comment and a like."""
-    a, b, c, m = ids
-    tag = uuid.uuid4().hex[:8]
-    world = World()
-    for user_id, name, privacy, moderator in (
-        (a, "ana", Privacy.PUBLIC, False),
-        (b, "bea", Privacy.PRIVATE, False),
-        (c, "cai", Privacy.COMMUNITY, False),
-        (m, "mod", Privacy.PUBLIC, True),
-    ):
-        world.add(User(user_id, f"rls_{name}_{tag}", privacy, moderator=moderator))
-    world.add(Follow(c, b, FollowStatus.ACCEPTED))
-    world.add(Follow(a, b, FollowStatus.PENDING))
-    world.add(Follow(b, a, FollowStatus.ACCEPTED))
-    world.add(Follow(m, c, FollowStatus.ACCEPTED))
-    world.add(Block(a, c))
-    posts = [Post(new_id(), author) for author in (a, b, c, m)]
-    posts.append(Post(new_id(), b, hidden=True))
-    for post in posts:
-        world.add(post)
-    video = world.add(Video(new_id(), c))
-    assert isinstance(video, Video)
-    world.add(Comment(new_id(), a, posts[1].ref))
-    world.add(Comment(new_id(), m, video.ref))
-    world.add(Like(new_id(), c, posts[1].ref))
-    world.add(Like(new_id(), b, posts[0].ref))
-    return world
-
-
-def app_rows(world: World) -> list[sql.Composable]:
-    """The world's rows below auth.users (GoTrue made the users)."""
-    statements: list[sql.Composable] = [insert(row_of(u)) for u in world.users.values()]
-    statements += [insert(row_of(e)) for e in world.entities() if not isinstance(e, User)]
-    return statements
+from soberharness.world.entities import User, Viewer, World, new_id
+from soberharness.world.token_world import small_world
 
 
 @pytest.fixture
 def tx(module_database: str) -> Iterator[psycopg.Connection]:
     """A connection inside a transaction that is always rolled back."""
     with psycopg.connect(module_database) as conn:
-        yield conn
-        conn.rollback()
-
-
-@pytest.fixture
-def gotrue_tx(target: Target) -> Iterator[psycopg.Connection]:
-    """The database GoTrue serves, inside a transaction that is always rolled back."""
-    with psycopg.connect(target.admin_dsn()) as conn:
         yield conn
         conn.rollback()
 
@@ -153,7 +95,7 @@ def test_gotrue_tokens_read_what_the_model_allows(
         tokens = {uuid.UUID(u.id): auth_client.sign_in_password(u.email, PASSWORD).access_token
                   for u in made}
     with flow.step("rows read with each token match the model"):
-        gotrue_tx.execute(sql.SQL(";\n").join(app_rows(world)).as_bytes(gotrue_tx))
+        gotrue_tx.execute(sql.SQL(";\n").join(rows_below_auth(world)).as_bytes(gotrue_tx))
         diffs = compare_with_tokens(gotrue_tx, world, tokens, secret)
         assert not diffs, "\n".join(d.describe() for d in diffs)
 

@@ -17,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from soberharness.clients.gotrue import GoTrueClient, GoTrueError, parse_error
+from soberharness.clients.gotrue import GoTrueClient, GoTrueError, error_from_redirect, parse_error
 from soberharness.clients.mailpit import verify_links
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.targets.services.mailpit import Mail
@@ -174,7 +174,24 @@ def test_verify_reads_the_session_or_the_error_from_the_redirect_fragment(
     assert redirect.location.startswith("http://app.test/welcome#")
     assert redirect.session is not None and redirect.session.refresh_token == "rt2"
     assert double.requests[0].url.params["redirect_to"] == "http://app.test/welcome"
-    assert (expired.value.code, expired.value.status) == ("otp_expired", 303)
+    # The refusal's own status (access_denied is GoTrue's 403), not the redirect's 303.
+    assert (expired.value.code, expired.value.status) == ("otp_expired", 403)
+    assert expired.value.redirect_status == 303
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"error": "invalid_request", "error_code": "validation_failed"}, (400, "validation_failed")),
+    ({"error": "unauthorized_client", "error_code": "bad_jwt"}, (401, "bad_jwt")),
+    ({"error": "server_error", "error_code": "unexpected_failure"}, (500, "unexpected_failure")),
+    ({"error": "access_denied", "error_code": "401"}, (401, "access_denied")),  # older GoTrue
+    ({"error": "access_denied"}, (403, "access_denied")),
+])
+def test_a_redirect_refusal_keeps_the_status_of_its_error(
+        params: dict[str, str], expected: tuple[int, str]) -> None:
+    error = error_from_redirect(params | {"error_description": "why"}, 303)
+    assert error is not None
+    assert (error.status, error.code, error.message) == (*expected, "why")
+    assert error_from_redirect({"access_token": "t"}, 303) is None
 
 
 def test_logout_sends_the_scope(double: GoTrueProtocolDouble) -> None:

@@ -76,6 +76,8 @@ class GoTrueConfig:
             "GOTRUE_JWT_EXP": str(self.jwt_exp),
             "GOTRUE_JWT_AUD": self.jwt_aud,
             "GOTRUE_JWT_ADMIN_ROLES": self.jwt_admin_roles,
+            # Required although GoTrue logs a deprecation notice for it: without it the
+            # tokens carry `role: ""` and PostgREST cannot switch to `authenticated`.
             "GOTRUE_JWT_DEFAULT_GROUP_NAME": self.jwt_default_group,
             "GOTRUE_DISABLE_SIGNUP": _flag(self.disable_signup),
             "GOTRUE_EXTERNAL_EMAIL_ENABLED": "true",
