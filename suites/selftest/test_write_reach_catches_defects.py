@@ -36,15 +36,16 @@ def test_comment_update_policy_without_visibility_reaches_the_unseen_own_comment
         "create policy comments_update_author on public.comments for update to authenticated "
         "using (author_id = (select auth.uid())) with check (author_id = (select auth.uid()))",
     ])
-    # Own comments the author can no longer read: the follower's on hidden posts, and those of
-    # `blocked` and `blocker` on the posts of the owners they are blocked from.
+    # Own comments the author can no longer read: the follower's on hidden posts and videos, and
+    # those of `blocked` and `blocker` on the content of the owners they are blocked from.
     world = surface.world
     unseen = {
         (actor, str(c.id))
         for actor in ("follower", "blocked", "blocker")
         for c in world.comments.values()
         if c.author == surface.viewers[actor].user_id
-        and (world.posts[c.parent.id].hidden or actor != "follower")
+        and ((world.posts.get(c.parent.id) or world.videos[c.parent.id]).hidden
+             or actor != "follower")
     }
     assert unseen
     assert {(r.actor, r.key.rstrip("|")) for r in reaches} == unseen
