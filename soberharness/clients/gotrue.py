@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
+from soberharness.clients import route_log
 from soberharness.errors import TargetUnavailable
 
 LogoutScope = Literal["global", "local", "others"]
@@ -189,6 +190,7 @@ class GoTrueClient:
             transport=transport,
             follow_redirects=False,
             headers={"apikey": api_key, "accept": "application/json"},
+            event_hooks={"response": [route_log.hook]},
         )
 
     def close(self) -> None:
