@@ -42,13 +42,14 @@ class Run:
 
     @property
     def migrations(self) -> list[str] | None:
-        """The stack version: migration names the database records, else the folder's."""
+        """The stack version: the migration versions (`0001`, ... the part of a name before
+        its first `_`) the database records as applied, else the migration folder's."""
         postgres = self.environment.get("postgres") or {}
         applied = postgres.get("applied_migrations")
         if applied:
-            return [str(v) for v in applied]
+            return [str(v).split("_")[0] for v in applied]
         names = (self.environment.get("migrations") or {}).get("names")
-        return [str(v) for v in names] if names else None
+        return [str(v).split("_")[0] for v in names] if names else None
 
 
 def load_run(folder: Path) -> Mapping[str, Any]:
