@@ -98,26 +98,29 @@ def migrations_version(folder: Path) -> dict[str, Any]:
 
 def postgres_environment(dsn: str) -> dict[str, Any]:
     with psycopg.connect(dsn, connect_timeout=int(PROBE_TIMEOUT_S), autocommit=True) as conn:
-        conn.execute(f"set statement_timeout = '{int(PROBE_TIMEOUT_S)}s'")
-
         def rows(sql: str, *args: Any) -> list[tuple[Any, ...]]:
             return conn.execute(sql, args or None).fetchall()
 
-        version = rows("select current_setting('server_version'), "
-                       "current_setting('server_version_num')::int")[0]
+        # The settings first: the probe's own statement_timeout below must not show in them.
         settings = dict(rows("select name, setting || coalesce(unit, '') from pg_settings "
                              "where name = any(%s) order by name", list(SETTINGS)))
+        conn.execute(f"set statement_timeout = '{int(PROBE_TIMEOUT_S)}s'")
+        version = rows("select current_setting('server_version'), "
+                       "current_setting('server_version_num')::int")[0]
         database = rows("select pg_encoding_to_char(encoding), datcollate, datctype, "
                         "datlocprovider::text from pg_database "
                         "where datname = current_database()")[0]
-        role_settings = {
-            role: sorted(config or [])
-            for role, config in rows(
+        # Per role: its settings for every database, then this database's (which win).
+        role_settings: dict[str, dict[str, str]] = {}
+        for role, config in rows(
                 "select r.rolname, s.setconfig from pg_roles r left join pg_db_role_setting s "
                 "on s.setrole = r.oid and s.setdatabase in (0, "
                 "(select oid from pg_database where datname = current_database())) "
-                "where r.rolname = any(%s) order by r.rolname", list(ROLES))
-        }
+                "where r.rolname = any(%s) order by r.rolname, s.setdatabase", list(ROLES)):
+            merged = role_settings.setdefault(role, {})
+            for item in config or []:
+                key, _, value = item.partition("=")
+                merged[key] = value
         applied = None
         if rows("select to_regclass('supabase_migrations.schema_migrations')")[0][0]:
             applied = [str(v) for (v,) in rows(
@@ -133,7 +136,8 @@ def postgres_environment(dsn: str) -> dict[str, Any]:
             "locale_provider": {"c": "libc", "i": "icu", "b": "builtin"}.get(database[3],
                                                                             database[3]),
             "settings": settings,
-            "role_settings": role_settings,
+            "role_settings": {role: [f"{k}={v}" for k, v in sorted(merged.items())]
+                              for role, merged in role_settings.items()},
             "applied_migrations": applied,
         }
 
