@@ -22,7 +22,7 @@ _ID = re.compile(
     r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+|[A-Za-z0-9_-]{24,})$",
     re.I,
 )
-MAX_DEPTH = 3
+MAX_DEPTH = 4  # deeper objects are written "object..."
 
 
 def route_key(method: str, path: str) -> str:
@@ -34,7 +34,7 @@ def shape(value: Any, depth: int = 0) -> Any:
     """The JSON type tree of `value`: objects keep their keys, arrays the union of elements."""
     if isinstance(value, dict):
         if depth >= MAX_DEPTH:
-            return "object"
+            return "object..."
         return {str(k): shape(v, depth + 1) for k, v in sorted(value.items())}
     if isinstance(value, list):
         if depth >= MAX_DEPTH or not value:
