@@ -15,7 +15,9 @@ line, where they would show in process lists), then:
 2. **check** (also alone with `--check-only`): per table, the row count and an
    order-independent checksum of the common columns (md5 of each row's text, sorted in the
    "C" collation, so neither side's collation changes it); and the access policies
-   (`pg_policies`: command, roles, USING and WITH CHECK, and whether RLS is on) per table.
+   (`pg_policies`: command, roles, USING and WITH CHECK, and whether RLS is on) per table;
+   and the collation of every indexed text column (a different one sorts the index and
+   ORDER BY differently).
 
 One line per difference; exit 0 when both sides agree, 1 when they differ, 2 on bad input (one
 line, no DSN or password in it). Needs a role that may set `session_replication_role` (a
@@ -143,6 +145,31 @@ def policies(conn: psycopg.Connection) -> dict[str, str]:
     return out
 
 
+def index_collations(conn: psycopg.Connection) -> dict[str, str]:
+    """`schema.table.column` -> `collation/provider` of every indexed text column (the
+    database's own for "default"): where it differs, indexes and ORDER BY sort differently."""
+    query = """
+        select distinct n.nspname || '.' || c.relname || '.' || a.attname,
+               case when co.collname = 'default' then d.datcollate else co.collname end
+               || '/' || case when co.collname = 'default' then d.datlocprovider::text
+                              else co.collprovider::text end
+        from pg_index i
+        join pg_class c on c.oid = i.indrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid and a.attnum = any(i.indkey)
+        join pg_collation co on co.oid = a.attcollation
+        cross join (select datcollate, datlocprovider from pg_database
+                    where datname = current_database()) d
+        where n.nspname in ('public', 'auth', 'storage')
+        order by 1"""
+    providers = {"c": "libc", "i": "icu", "b": "builtin", "d": "default"}
+    out = {}
+    for column, value in conn.execute(query):
+        name, _, provider = str(value).rpartition("/")
+        out[str(column)] = f"{name} ({providers.get(provider, provider)})"
+    return out
+
+
 def check(src: psycopg.Connection, dst: psycopg.Connection) -> list[str]:
     """One line per difference between the two sides' data and policies."""
     problems = []
@@ -154,6 +181,11 @@ def check(src: psycopg.Connection, dst: psycopg.Connection) -> list[str]:
             problems.append(f"{table}: same row count ({a.rows}), different contents")
     for table in sorted(set(tables(src)) - set(tables(dst))):
         problems.append(f"{table}: missing on the destination")
+    a_coll, b_coll = index_collations(src), index_collations(dst)
+    for column in sorted(a_coll.keys() & b_coll.keys()):
+        if a_coll[column] != b_coll[column]:
+            problems.append(f"{column} (indexed): collation {a_coll[column]} on the source, "
+                            f"{b_coll[column]} on the destination (sorts differently)")
     a_policies, b_policies = policies(src), policies(dst)
     for key in sorted(a_policies.keys() | b_policies.keys()):
         left, right = a_policies.get(key), b_policies.get(key)

@@ -3,7 +3,8 @@
 The source is a database of the local target holding the matrix world; the destination is a
 second local server with other settings (time zone, date style) holding only the migrations.
 After the move the check finds nothing; each planted difference on the destination (a lost
-row, a changed row, a changed policy, RLS switched off) is reported as exactly that.
+row, a changed row, a changed policy, RLS switched off, an indexed column in another collation) is
+reported as exactly that.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ PLANTED = {
                     "where id = (select min(id::text)::uuid from public.posts)",
                     "public.posts: same row count ({n}), different contents"),
     "changed policy": ("alter policy blocks_select_own on public.blocks using (true)", None),
+    "collation": ('alter table public.profiles alter column handle type text collate "en-x-icu"',
+                  "public.profiles.handle (indexed): collation C (libc) on the source, "
+                  "en-x-icu (icu) on the destination (sorts differently)"),
     "rls off": ("alter table public.likes disable row level security",
                 "public.likes (rls): differs: source enabled=True forced=False; "
                 "destination enabled=False forced=False"),
@@ -129,7 +133,7 @@ def test_each_planted_difference_is_reported(servers: tuple[LocalTarget, str, st
         assert lines[0].startswith("DIFF public.blocks policy blocks_select_own: differs: source ")
         assert lines[0].endswith("destination PERMISSIVE for SELECT to {authenticated} using "
                                  "(true) with check (None)")
-    else:
+    else:  # rls off, collation
         assert lines[0] == "DIFF " + expected  # type: ignore[operator]
 
 
