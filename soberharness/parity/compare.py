@@ -7,7 +7,8 @@ What is compared, and what a difference means:
   check with another outcome on one target is a *behaviour* difference (exit 1). A check that
   ran on some targets and was skipped or absent on others is a *coverage* difference, listed
   but not judged.
-- **latency** per table/operation of the matrix and per benchmark: each target's p50/p95
+- **latency** per table/operation of the matrix, per route of a load run (locust summaries)
+  and per benchmark: each target's p50/p95
   against the fleet median; beyond `factor` (either way) it is a *performance* difference,
   never a behaviour difference.
 - **environment** (targets.environment): listed per target, differing keys first, so that a
@@ -53,7 +54,7 @@ class Check:
 
 @dataclasses.dataclass(frozen=True)
 class Latency:
-    source: str  # "matrix" or "benchmark"
+    source: str  # "matrix", "route" (a load run's endpoint) or "benchmark"
     name: str
     p50: Mapping[str, float]  # target label -> ms
     p95: Mapping[str, float]
@@ -213,6 +214,14 @@ def _bands(run: Run) -> dict[tuple[str, str], tuple[float, float]]:
     bands: dict[tuple[str, str], tuple[float, float]] = {}
     for name, band in ((run.doc.get("matrix") or {}).get("latency_ms") or {}).items():
         bands[("matrix", name)] = (float(band["p50"]), float(band["p95"]))
+    for doc in run.doc.get("load") or []:  # locust runs of this session: per route
+        if not doc.get("this_run"):
+            continue
+        for endpoint in doc.get("endpoints") or []:
+            pct = endpoint.get("percentiles_ms") or {}
+            if endpoint.get("requests") and "p50" in pct and "p95" in pct:
+                route = f"{doc.get('run')}: {endpoint.get('method')} {endpoint.get('name')}"
+                bands[("route", route.strip())] = (float(pct["p50"]), float(pct["p95"]))
     bench_file = run.folder / "benchmarks.json"
     if bench_file.exists():
         try:

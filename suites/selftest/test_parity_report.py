@@ -192,3 +192,28 @@ def test_the_run_index_links_the_parity_report(
     assert code == 0
     index = (reports / "index.html").read_text()
     assert "href='parity/nightly-1/index.html'" in index and "identical behaviour" in index
+
+
+@pytest.mark.needs("postgres")
+def test_a_slow_route_of_a_load_run_is_a_performance_difference(
+    tmp_path: Path, stock_security_run: SecurityRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def load(p95: float) -> Callable[[dict[str, Any]], None]:
+        def change(doc: dict[str, Any]) -> None:
+            for band in doc["matrix"]["latency_ms"].values():
+                band.update(p50=2.0, p95=4.0)
+            doc["load"] = [{"run": "rest", "this_run": True, "endpoints": [
+                {"name": "/rest/v1/posts", "method": "GET", "requests": 500,
+                 "percentiles_ms": {"p50": 20.0, "p95": p95}},
+                {"name": "/rest/v1/profiles", "method": "GET", "requests": 500,
+                 "percentiles_ms": {"p50": 10.0, "p95": 30.0}}]}]
+        return change
+
+    runs = [_derived(stock_security_run.folder, tmp_path / name, name, load(p95))
+            for name, p95 in (("a", 60.0), ("b", 62.0), ("c", 400.0))]
+    code, printed, report = _parity(capsys, tmp_path / "parity", *runs)
+    assert code == 0, printed
+    outliers = [(lat["source"], lat["name"], lat["outliers"]) for lat in report["latency"]
+                if lat["outliers"]]
+    assert outliers == [("route", "rest: GET /rest/v1/posts", {"local@c": "slower 6.45x"})]
+    assert "PERF route rest: GET /rest/v1/posts: local@c slower 6.45x" in printed
