@@ -26,27 +26,62 @@ class SecurityRun:
     output: str  # the tail of pytest's output, for assertion messages
 
 
+class PendingRun:
+    """A security-suite subprocess started in the background; `wait()` gives its SecurityRun."""
+
+    def __init__(self, report_dir: Path, *extra: str, env: dict[str, str] | None = None,
+                 run_id: str | None = None) -> None:
+        self.report_dir = report_dir
+        self.run_id = run_id or f"selftest-{secrets.token_hex(3)}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "suites/security", "-q", "-p", "no:cacheprovider",
+             "--report-dir", str(report_dir), *extra],
+            cwd=REPO, env={**os.environ, **(env or {}), "SOBERHARNESS_RUN_ID": self.run_id},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def wait(self, timeout: float = 600) -> SecurityRun:
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        output = stdout[-3000:] + stderr[-2000:]
+        summary_file = self.report_dir / "summary.json"
+        assert summary_file.exists(), output
+        return SecurityRun(self.proc.returncode, json.loads(summary_file.read_text()),
+                           self.report_dir.parent / "runs" / self.run_id, output)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
 def security_run(report_dir: Path, *extra: str, env: dict[str, str] | None = None,
                  run_id: str | None = None) -> SecurityRun:
     """`pytest suites/security` in a subprocess, its reports under `report_dir`."""
-    run_id = run_id or f"selftest-{secrets.token_hex(3)}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites/security", "-q", "-p", "no:cacheprovider",
-         "--report-dir", str(report_dir), *extra],
-        cwd=REPO, env={**os.environ, **(env or {}), "SOBERHARNESS_RUN_ID": run_id},
-        capture_output=True, text=True, timeout=600,
-    )
-    output = proc.stdout[-3000:] + proc.stderr[-2000:]
-    summary_file = report_dir / "summary.json"
-    assert summary_file.exists(), output
-    return SecurityRun(proc.returncode, json.loads(summary_file.read_text()),
-                       report_dir.parent / "runs" / run_id, output)
+    pending = PendingRun(report_dir, *extra, env=env, run_id=run_id)
+    try:
+        return pending.wait()
+    finally:
+        pending.stop()
 
 
 @pytest.fixture(scope="session")
 def run_security_suite() -> Callable[..., SecurityRun]:
     """`security_run` for tests (conftest modules are not imported by tests)."""
     return security_run
+
+
+@pytest.fixture(scope="session")
+def start_security_suite() -> Callable[..., PendingRun]:
+    """`PendingRun` for tests: start a run, do something else, then `wait()`."""
+    return PendingRun
 
 
 @pytest.fixture(scope="session")

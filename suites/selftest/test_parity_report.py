@@ -23,7 +23,7 @@ from soberharness.parity.__main__ import main as parity_main
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
 if TYPE_CHECKING:
-    from conftest import SecurityRun
+    from conftest import PendingRun, SecurityRun
 
 POLICY = """create policy blocks_select_own on public.blocks
   for select to authenticated
@@ -35,8 +35,8 @@ LEAKY_POLICY = """create policy blocks_select_own on public.blocks
 
 
 @pytest.fixture(scope="module")
-def planted_run(tmp_path_factory: pytest.TempPathFactory,
-                run_security_suite: Callable[..., SecurityRun]) -> SecurityRun:
+def planted_run(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                start_security_suite: Callable[..., PendingRun]) -> SecurityRun:
     base = tmp_path_factory.mktemp("planted-security")
     migrations = base / "migrations"
     shutil.copytree(STACK_MIGRATIONS, migrations)
@@ -44,8 +44,13 @@ def planted_run(tmp_path_factory: pytest.TempPathFactory,
     text = policies.read_text()
     assert text.count(POLICY) == 1
     policies.write_text(text.replace(POLICY, LEAKY_POLICY))
-    run = run_security_suite(base / "latest", "--target", "local", "--migrations",
-                             str(migrations), run_id="planted")
+    pending = start_security_suite(base / "latest", "--target", "local", "--migrations",
+                                   str(migrations), run_id="planted")
+    try:
+        request.getfixturevalue("stock_security_run")  # meanwhile (each has its own server)
+        run = pending.wait()
+    finally:
+        pending.stop()
     assert run.returncode == 1, run.output  # the suite itself fails on the planted policy
     return run
 
