@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the real services the local target runs (GoTrue, Mailpit, Toxiproxy, Deno) into .tools/.
+# Install the real services the local target runs (GoTrue, Mailpit, Toxiproxy, Deno) into .tools/,
+# and actionlint, which the test command runs on .github/workflows/.
 #
 # Idempotent: a tool whose pinned version is already installed is left alone (one line, no network).
 # Never fails the whole setup: a tool that cannot be installed prints
@@ -24,9 +25,9 @@ ONLY=""
 for arg in "$@"; do
   case "$arg" in
     --strict) STRICT=1 ;;
-    gotrue|mailpit|toxiproxy|deno) ONLY="$ONLY $arg" ;;
+    gotrue|mailpit|toxiproxy|deno|actionlint) ONLY="$ONLY $arg" ;;
     -h|--help)
-      echo "usage: $0 [--strict] [gotrue|mailpit|toxiproxy|deno ...]"; exit 0 ;;
+      echo "usage: $0 [--strict] [gotrue|mailpit|toxiproxy|deno|actionlint ...]"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -137,6 +138,8 @@ wanted mailpit && go_install mailpit "$MAILPIT_MODULE" "$MAILPIT_VERSION" mailpi
 wanted toxiproxy && go_install toxiproxy "$TOXIPROXY_MODULE/cmd/server" "$TOXIPROXY_VERSION" \
   server toxiproxy-server
 wanted deno && install_deno
+wanted actionlint && go_install actionlint "$ACTIONLINT_MODULE/cmd/actionlint" "$ACTIONLINT_VERSION" \
+  actionlint actionlint
 
 if [ "$SKIPPED" -gt 0 ]; then
   say "done, $SKIPPED skipped (tests needing them skip and name the missing service)"

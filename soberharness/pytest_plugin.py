@@ -21,6 +21,7 @@ from soberharness.checker.declarations import Declarations, default_path, load_d
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
+from soberharness.targets.environment import probe_environment
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
 
@@ -171,6 +172,7 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
             labels=dict(target.labels),
             migrations=str(request.config.getoption("--migrations")),
             secrets=target.keys.secrets(),
+            environment=probe_environment(target, Path(request.config.getoption("--migrations"))),
         )
     return holder.report
 

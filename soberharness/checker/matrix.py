@@ -193,9 +193,11 @@ def run_matrix(
         with psycopg.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
             for p in chunk:
+                began = time.perf_counter()
                 outcome = _execute(runner, p)
                 out.append(
-                    CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome))
+                    CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome),
+                               time.perf_counter() - began)
                 )
                 if progress is not None:
                     progress(1, len(planned))

@@ -36,6 +36,7 @@ class CellResult:
     expected: bool  # allowed according to the access model
     actual: bool  # allowed according to the database
     detail: str = ""  # error message or row count from the database
+    seconds: float = dataclasses.field(default=0.0, compare=False)  # the request's wall time
 
     @property
     def ok(self) -> bool:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
+from soberharness.clients import route_log
 from soberharness.errors import TargetUnavailable
 
 LogoutScope = Literal["global", "local", "others"]
@@ -228,6 +229,7 @@ class GoTrueClient:
             transport=transport,
             follow_redirects=False,
             headers={"apikey": api_key, "accept": "application/json", **self._headers},
+            event_hooks={"response": [route_log.hook]},
         )
 
     def with_headers(self, **headers: str) -> GoTrueClient:

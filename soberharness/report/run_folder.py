@@ -173,6 +173,8 @@ def run_document(report: RunReport, cases: list[CaseResult], bench: Mapping[str,
         "tests": {"counts": counts, "cases": [dataclasses.asdict(c) | {"suite": c.suite}
                                               for c in cases]},
         "matrix": summary["matrix"],
+        "environment": summary["environment"],
+        "routes": summary["routes"],
         "lints": summary["lints"],
         "notes": summary["notes"],
         "benchmarks": {"medians_ms": medians, "rounds": {n: len(v) for n, v in rounds.items()},
@@ -288,8 +290,24 @@ def write_index(runs_root: Path) -> Path:
     docs = sorted(_run_summaries(runs_root), key=lambda d: d.get("started_epoch", 0),
                   reverse=True)
     index = runs_root.parent / "index.html"
-    index.write_text(render_index(docs, runs_root.name))
+    index.write_text(render_index(docs, runs_root.name, parity_reports(runs_root.parent)))
     return index
+
+
+def parity_reports(reports_root: Path) -> list[dict[str, Any]]:
+    """The parity reports (python -m soberharness.parity) under reports/parity/, newest first,
+    each with its folder relative to reports_root."""
+    found = []
+    for path in sorted(reports_root.glob("parity/*/parity.json"), reverse=True):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            found.append({"link": f"parity/{path.parent.name}/index.html",
+                          "name": path.parent.name, "verdict": doc.get("verdict"),
+                          "targets": list(doc.get("targets") or {})})
+    return found
 
 
 def write_run(runs_root: Path, report: RunReport, cases: list[CaseResult],

@@ -341,8 +341,9 @@ def _all_tests(doc: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs") -> str:
-    """The index of runs, newest first."""
+def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs",
+                 parity: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The index of runs, newest first (then the parity reports across targets)."""
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>SoberTube harness runs"
         f"</title><style>{STYLE}</style></head><body><h1>Harness runs</h1>",
@@ -364,7 +365,17 @@ def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs") 
             f"<td class='l'>{_e(', '.join(f'{k} {v}' for k, v in sorted(counts.items())))}</td>"
             f"<td>{_mismatches(d)}</td>"
             f"<td>{regressions}</td><td>{float(d.get('duration_s', 0)):.0f}</td></tr>")
-    out.append("</table></body></html>")
+    out.append("</table>")
+    if parity:
+        out.append("<h2>Parity across targets</h2><table>" + _head("report", "verdict", "targets"))
+        for p in parity:
+            verdict = str(p.get("verdict"))
+            css = "passed" if verdict == "identical behaviour" else "failed"
+            out.append(f"<tr><td class='l'><a href='{_e(p.get('link'))}'>{_e(p.get('name'))}"
+                       f"</a></td><td><span class='verdict {css}'>{_e(verdict)}</span></td>"
+                       f"<td class='l'>{_e(', '.join(map(str, p.get('targets') or [])))}</td></tr>")
+        out.append("</table>")
+    out.append("</body></html>")
     return "\n".join(out)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.checker.results import CellResult, LintFinding, Severity
+from soberharness.clients import route_log
 from soberharness.report.redact import redact
 
 
@@ -31,6 +32,8 @@ class RunReport:
     notes: dict[str, Any] = dataclasses.field(default_factory=dict)
     outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
     secrets: list[str] = dataclasses.field(default_factory=list)
+    # What the target runs (targets.environment.probe_environment), for the parity report.
+    environment: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def mismatches(self) -> list[CellResult]:
@@ -56,6 +59,10 @@ class RunReport:
                 "cells_per_second": round(len(self.cells) / self.matrix_seconds, 1)
                 if self.matrix_seconds
                 else None,
+                # Per cell the database's verdict, and per table/operation the cells' latency:
+                # what `python -m soberharness.parity` compares across targets.
+                "outcomes": {r.cell.label(): "allow" if r.actual else "deny" for r in self.cells},
+                "latency_ms": _latency_bands(self.cells),
             },
             "lints": {
                 "rules": self.lint_rules,
@@ -63,6 +70,8 @@ class RunReport:
             },
             "tests": self.outcomes,
             "notes": self.notes,
+            "environment": self.environment,
+            "routes": route_log.snapshot(),
         }
 
     def outcomes_digest(self) -> str:
@@ -113,3 +122,23 @@ def _cell_json(result: CellResult) -> dict[str, Any]:
         "actual": "allow" if result.actual else "deny",
         "detail": result.detail,
     }
+
+
+def _latency_bands(cells: list[CellResult]) -> dict[str, dict[str, float]]:
+    """`table operation` -> p50/p95 (ms) and count of its cells' request times."""
+    by_slice: dict[str, list[float]] = {}
+    for r in cells:
+        by_slice.setdefault(f"{r.cell.table} {r.cell.op.value}", []).append(r.seconds * 1e3)
+    return {name: {"p50": round(percentile(v, 50), 3), "p95": round(percentile(v, 95), 3),
+                   "n": len(v)} for name, v in sorted(by_slice.items()) if any(v)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile, linear between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = (len(ordered) - 1) * q / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
