@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -142,6 +143,7 @@ class FanoutLedger:
         self.on_change = on_change
         self.published = tuple(published)
         self.changes: list[rd.Change] = []
+        self.lock = threading.RLock()  # writers may share a ledger across threads
 
     def _record(self, kind: str, entity: Entity) -> None:
         table, values, key = row_values(entity)
@@ -161,30 +163,40 @@ class FanoutLedger:
             raise HarnessError(f"the write plan asks for a write the access model refuses: "
                                f"{what}")
 
-    def insert(self, viewer: Viewer, entity: Entity) -> Entity:
-        self._check(AccessModel(self.world).can_insert(viewer, entity), f"insert {entity}")
-        self.writer.insert(viewer, entity)
-        self.world.add(entity)
-        self._record("INSERT", entity)
-        if isinstance(entity, Block):  # the stack removes follows both ways with the block
-            pair = {entity.blocker, entity.blocked}
-            for follow in [f for f in self.world.follows if {f.follower, f.followee} == pair]:
-                self.world.follows.remove(follow)
-                self._record("DELETE", follow)
+    def insert(self, viewer: Viewer, entity: Entity, via: Writer | None = None) -> Entity:
+        """Insert as `viewer` (through `via`, a writer of the calling thread, if given)."""
+        with self.lock:
+            self._check(AccessModel(self.world).can_insert(viewer, entity), f"insert {entity}")
+        (via or self.writer).insert(viewer, entity)
+        with self.lock:
+            self.world.add(entity)
+            self._record("INSERT", entity)
+            if isinstance(entity, Block):  # the stack removes follows both ways with it
+                pair = {entity.blocker, entity.blocked}
+                for follow in [f for f in self.world.follows
+                               if {f.follower, f.followee} == pair]:
+                    self.world.follows.remove(follow)
+                    self._record("DELETE", follow)
         return entity
 
-    def update(self, viewer: Viewer, before: Entity, after: Entity) -> Entity:
-        self._check(AccessModel(self.world).can_update(viewer, before, after), f"update {before}")
-        self.writer.update(viewer, before, after)
-        _replace(self.world, before, after)
-        self._record("UPDATE", after)
+    def update(self, viewer: Viewer, before: Entity, after: Entity,
+               via: Writer | None = None) -> Entity:
+        with self.lock:
+            self._check(AccessModel(self.world).can_update(viewer, before, after),
+                        f"update {before}")
+        (via or self.writer).update(viewer, before, after)
+        with self.lock:
+            _replace(self.world, before, after)
+            self._record("UPDATE", after)
         return after
 
-    def delete(self, viewer: Viewer, entity: Entity) -> None:
-        self._check(AccessModel(self.world).can_delete(viewer, entity), f"delete {entity}")
-        self.writer.delete(viewer, entity)
-        _replace(self.world, entity, None)
-        self._record("DELETE", entity)
+    def delete(self, viewer: Viewer, entity: Entity, via: Writer | None = None) -> None:
+        with self.lock:
+            self._check(AccessModel(self.world).can_delete(viewer, entity), f"delete {entity}")
+        (via or self.writer).delete(viewer, entity)
+        with self.lock:
+            _replace(self.world, entity, None)
+            self._record("DELETE", entity)
 
 
 def _replace(world: World, before: Entity, after: Entity | None) -> None:

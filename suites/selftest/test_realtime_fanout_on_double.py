@@ -229,3 +229,37 @@ def test_timestamps_in_changes_are_realtime_shaped() -> None:
     assert rf.row_values(Post(uuid.UUID(int=1), uuid.UUID(int=2)))[2] == (
         ("id", str(uuid.UUID(int=1))),)
     assert stamp.tzinfo is dt.UTC
+
+
+def test_fanout_under_load_is_judged_by_the_same_checker(stack: Callable[..., Stack]) -> None:
+    from soberharness.workload import realtime_load as rl
+
+    for faults, lost in ((None, 0), (Faults(drop_every=4), None)):
+        st = stack(faults)
+        shape = rl.LoadShape(subscribers=44, writers=3, posts_each=2, interval_s=0.02,
+                             tag=str(lost))
+        subscribers = rl.load_subscribers(st.mw, shape.subscribers)
+        ledger = st.ledger(subscribers)
+        conns: list[psycopg.Connection] = []
+
+        def writer_for() -> rf.Writer:
+            conns.append(psycopg.connect(st.dsn, autocommit=True))
+            return rf.SqlWriter(conns[-1])
+
+        try:
+            report, _ = asyncio.run(rl.fanout_under_load(st.endpoint, ledger, st.mw, shape,
+                                                         writer_for, timeout_s=1.0))
+        finally:
+            for conn in conns:
+                conn.close()
+        summary = report.summary()
+        assert summary["changes"] == 6 and summary["subscribers"] == 44
+        if lost == 0:
+            assert report.findings == [], report.findings
+            # 6 posts: 2 public (everyone but blocked/blocker), 2 community (signed in but
+            # not blocked/blocker), 2 private (self, follower, moderator, service)
+            assert summary["latency_ms"]["samples"] == report.delivered == report.expected
+        else:  # every 4th change dropped for everyone: exactly those are lost, nothing else
+            dropped = {c.label for c in ledger.changes if c.seq % 4 == 0}
+            assert {f.kind for f in report.findings} == {rd.LOST}
+            assert {f.change for f in report.findings} == dropped
