@@ -242,8 +242,9 @@ def test_fanout_under_load_is_judged_by_the_same_checker(stack: Callable[..., St
         ledger = st.ledger(subscribers)
         conns: list[psycopg.Connection] = []
 
-        def writer_for() -> rf.Writer:
-            conns.append(psycopg.connect(st.dsn, autocommit=True))
+        def writer_for(dsn: str = st.dsn, conns: list[psycopg.Connection] = conns
+                       ) -> rf.Writer:
+            conns.append(psycopg.connect(dsn, autocommit=True))
             return rf.SqlWriter(conns[-1])
 
         try:
