@@ -414,10 +414,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, population_file: Path
                 secrets={"SOBER_LOAD_JWT_SECRET": "", "SOBER_LOAD_ANON_KEY": ANON_KEY}),
             "rt_v1": lambda: run_locust(
                 LOADTESTS / "realtime.py", rest_rt.url, users=4, spawn_rate=4,
-                run_time_s=RUN_S, summary_out=out / "rt_v1.json", secrets=SECRETS, extra=rt),
+                run_time_s=RUN_S + 3, summary_out=out / "rt_v1.json", secrets=SECRETS, extra=rt),
             "rt_v2": lambda: run_locust(
                 LOADTESTS / "realtime.py", rest_rt.url, users=3, spawn_rate=3,
-                run_time_s=RUN_S, summary_out=out / "rt_v2.json", secrets=SECRETS,
+                run_time_s=RUN_S + 3, summary_out=out / "rt_v2.json", secrets=SECRETS,
                 extra=[*rt, "--realtime-vsn", "2.0.0", "--max-p95-ms", "0.001"]),
         }
         with concurrent.futures.ThreadPoolExecutor(len(plans)) as pool:
