@@ -37,6 +37,7 @@ class SyncRealtimeClient:
         self.closing = False
         self.closed_reason = ""
         self.frames = 0
+        self.decode = True  # False: count frames only (the capacity bench's reference)
         try:
             self.ws = websocket.create_connection(self.url, timeout=timeout_s,
                                                   enable_multithread=True)
@@ -98,6 +99,9 @@ class SyncRealtimeClient:
                 if not self.ws.connected:
                     self._closed("closed by the server")
                     return
+                continue
+            if not self.decode:
+                self.frames += 1
                 continue
             try:
                 with self.lock:
