@@ -9,8 +9,8 @@ encoding for both serializer versions, the `phx_join` payload, heartbeats, and
 
 Wire shapes (Realtime's V1/V2 serializers):
 - vsn 1.0.0: a JSON object `{"topic", "event", "payload", "ref", "join_ref"}`;
-- vsn 2.0.0: a JSON array `[join_ref, ref, topic, event, payload]` (binary frames are used only
-  for user broadcasts, which this client never asks for).
+- vsn 2.0.0: a JSON array `[join_ref, ref, topic, event, payload]`; broadcasts sent as JSON are
+  relayed as JSON, binary user broadcasts as a binary frame (`decode_user_broadcast`).
 Replies are event `phx_reply` with payload `{"status": "ok"|"error", "response": {...}}`; a
 refused join answers `{"status": "error", "response": {"reason": "..."}}`.
 Change events are event `postgres_changes` with payload `{"ids": [...], "data": {"schema",
@@ -95,12 +95,44 @@ def encode(message: Message, vsn: Vsn) -> str:
     raise ProtocolError(f"unknown serializer version {vsn!r}")
 
 
+USER_BROADCAST_FRAME = 4  # Realtime's V2Serializer: the kind byte of a binary user broadcast
+
+
+def decode_user_broadcast(frame: bytes) -> Message:
+    """A vsn 2.0.0 binary user broadcast: kind 4, then the sizes of topic, event and metadata
+    (one byte each), the payload encoding (1 JSON, 0 binary), then those fields and the
+    payload. Returned as the JSON form of a broadcast (binary payloads as hex)."""
+    if len(frame) < 5 or frame[0] != USER_BROADCAST_FRAME:
+        raise ProtocolError("binary frame that is not a user broadcast")
+    topic_n, event_n, meta_n, encoding = frame[1], frame[2], frame[3], frame[4]
+    at = 5
+    fields = []
+    for size in (topic_n, event_n, meta_n):
+        fields.append(frame[at:at + size])
+        at += size
+    if at > len(frame):
+        raise ProtocolError("truncated binary user broadcast")
+    topic, event, meta = fields
+    body = frame[at:]
+    try:
+        payload: Any = json.loads(body) if encoding == 1 else {"binary": body.hex()}
+        metadata = json.loads(meta) if meta else {}
+        return Message(topic.decode(), "broadcast", {
+            "type": "broadcast", "event": event.decode(),
+            "payload": payload if isinstance(payload, dict) else {"value": payload},
+            "meta": metadata})
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("undecodable binary user broadcast") from None
+
+
 def decode(frame: str | bytes, vsn: Vsn) -> Message:
     if isinstance(frame, bytes):
+        if vsn == VSN_2 and frame[:1] == bytes([USER_BROADCAST_FRAME]):
+            return decode_user_broadcast(frame)
         try:
             frame = frame.decode()
         except UnicodeDecodeError:
-            raise ProtocolError("binary frame (user broadcast) is not handled") from None
+            raise ProtocolError("binary frame of an unknown kind") from None
     try:
         data = json.loads(frame)
     except ValueError:

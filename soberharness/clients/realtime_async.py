@@ -36,6 +36,7 @@ class AsyncRealtimeClient:
         self.changed = asyncio.Condition()
         self.closed_reason = ""
         self.incoming: list[rp.Incoming] = []
+        self.errors: list[str] = []  # frames that were not Realtime protocol
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -117,14 +118,16 @@ class AsyncRealtimeClient:
     async def _read(self) -> None:
         try:
             async for frame in self.ws:
-                incoming = self.session.receive(frame, time.time(), time.monotonic())
+                try:
+                    incoming = self.session.receive(frame, time.time(), time.monotonic())
+                except rp.ProtocolError as exc:  # one bad frame does not end the socket
+                    self.errors.append(str(exc))
+                    continue
                 self.incoming.append(incoming)
                 async with self.changed:
                     self.changed.notify_all()
         except ConnectionClosed as exc:
             self.closed_reason = f"closed {exc.rcvd.code if exc.rcvd else ''}".strip()
-        except rp.ProtocolError as exc:
-            self.closed_reason = f"protocol error: {exc}"
         finally:
             self.closed_reason = self.closed_reason or "closed"
             async with self.changed:

@@ -205,7 +205,16 @@ def test_realtime_wire_shapes_per_version() -> None:
         with pytest.raises(rp.ProtocolError):
             rp.decode(bad, vsn)  # type: ignore[arg-type]
     with pytest.raises(rp.ProtocolError, match="binary"):
-        rp.decode(b"\x04\x00\xff", rp.VSN_2)
+        rp.decode(b"\x07\x00\xff", rp.VSN_2)
+    with pytest.raises(rp.ProtocolError, match="user broadcast"):
+        rp.decode(b"\x04\x09\x00\x00\x01ab", rp.VSN_2)
+    # Realtime's V2Serializer user broadcast: kind 4, sizes, encoding 1 (JSON), fields, payload
+    topic, event, meta, body = b"realtime:room", b"typing", b'{"id":"m1"}', b'{"who":"a"}'
+    frame = bytes([4, len(topic), len(event), len(meta), 1]) + topic + event + meta + body
+    message = rp.decode(frame, rp.VSN_2)
+    assert (message.topic, message.event) == ("realtime:room", "broadcast")
+    assert message.payload == {"type": "broadcast", "event": "typing",
+                               "payload": {"who": "a"}, "meta": {"id": "m1"}}
 
 
 def test_join_payload_matches_realtime_facts() -> None:
