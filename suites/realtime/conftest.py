@@ -6,6 +6,7 @@ PostgREST runs it, as the owner of the row)."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -37,7 +38,8 @@ def endpoint(target: Target) -> rf.RealtimeEndpoint:
 def rt_world(target: Target, run_report: RunReport,
              request: pytest.FixtureRequest) -> Iterator[MatrixWorld]:
     """A matrix world of this test alone, in the database Realtime watches."""
-    mw = build_matrix_world(f"{run_report.run_id}-{request.node.name[-24:]}")
+    tag = re.sub(r"\W", "", request.node.name.removeprefix("test_"))[:12]
+    mw = build_matrix_world(f"{run_report.run_id}_{tag}")
     dsn = target.admin_dsn()
     with psycopg.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
