@@ -525,6 +525,8 @@ def test_library_side_never_imports_locust() -> None:
         "import sys\n"
         "import soberharness.workload.locust_run, soberharness.workload.rest_load\n"
         "import soberharness.clients.realtime, soberharness.workload.load_thresholds\n"
+        "import soberharness.workload.fanout_collector, soberharness.workload.realtime_fanout\n"
+        "import soberharness.checker.realtime_delivery, soberharness.clients.realtime_sync\n"
         "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )

@@ -11,7 +11,6 @@ that event and subscriber, or that member.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -28,7 +27,7 @@ from soberharness.workload import realtime_plans as plans
 from soberharness.workload import realtime_rooms as rooms
 from soberharness.workload import sql as rows
 from soberharness.workload.seed import write_world
-from soberharness.world.entities import Post, Privacy, Role, Viewer
+from soberharness.world.entities import Follow, Post, Privacy, Role, Viewer
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 SECRET = "selftest-realtime-jwt-secret-0123456789abcdef"
@@ -224,11 +223,14 @@ def test_broadcast_and_presence_defects_are_reported(stack: Callable[..., Stack]
     ]
 
 
-def test_timestamps_in_changes_are_realtime_shaped() -> None:
-    stamp = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    assert rf.row_values(Post(uuid.UUID(int=1), uuid.UUID(int=2)))[2] == (
-        ("id", str(uuid.UUID(int=1))),)
-    assert stamp.tzinfo is dt.UTC
+def test_changes_carry_the_primary_key_as_realtime_sends_it() -> None:
+    post = Post(uuid.UUID(int=1), uuid.UUID(int=2))
+    table, values, key = rf.row_values(post)
+    assert (table, key) == ("posts", (("id", str(uuid.UUID(int=1))),))
+    assert values["author_id"] == str(uuid.UUID(int=2)) and values["hidden_at"] is None
+    follow_key = rf.row_values(Follow(uuid.UUID(int=3), uuid.UUID(int=4)))[2]
+    assert follow_key == (("follower_id", str(uuid.UUID(int=3))),
+                          ("followee_id", str(uuid.UUID(int=4))))
 
 
 def test_fanout_under_load_is_judged_by_the_same_checker(stack: Callable[..., Stack]) -> None:
