@@ -1,18 +1,22 @@
-"""Load on Supabase Realtime: subscribers hold a websocket each, join `realtime:public:posts`
-for `postgres_changes` with their own JWT and heartbeat; one poster inserts posts through REST.
-Measured (as locust request stats of type WS): socket connect, join (phx_join → phx_reply),
-listener ready (the `system` event), heartbeat round trip, and fan-out latency per received
-change: from the poster's send (this machine's clock) and from the commit timestamp.
+"""Fan-out load on Supabase Realtime: subscribers hold a websocket each and join a channel for
+`postgres_changes` INSERTs on public.posts with their own JWT; writers (`--writers`, default
+1) insert posts through REST. What each subscriber received is judged at the end by the same
+delivery checker as suites/realtime (lost, duplicate, leak, reordered), its summary written
+under "delivery" in the JSON summary; any finding fails the run.
+
+Measured (locust request stats of type WS): socket connect, join (phx_join → phx_reply),
+listener ready (the `system` event), heartbeat round trip, fan-out latency from the poster's
+send (this machine's clock) and from the commit timestamp Realtime carries.
 
     SOBER_LOAD_JWT_SECRET=… SOBER_LOAD_ANON_KEY=… [SOBER_LOAD_SERVICE_KEY=…] \\
-    .venv/bin/locust -f loadtests/realtime.py --headless -u 20 -r 5 -t 30s \\
+    .venv/bin/locust -f loadtests/realtime.py --headless -u 200 -r 50 -t 60s \\
         --host https://api.example/rest/v1 --realtime-url wss://api.example/realtime/v1 \\
-        [--realtime-vsn 1.0.0|2.0.0 --heartbeat-interval 25 --post-interval 2]
+        [--writers 4 --post-interval 1 --realtime-vsn 2.0.0 --drain 5]
 
-The host is the PostgREST base (the poster writes there); --realtime-url is the Realtime base
-(`/websocket` is added). Exit code and summary (reports/load/realtime.json) as in rest.py.
-Protocol logic lives in soberharness.clients.realtime. The socket is the sync
-`websocket-client` (gevent-friendly); asyncio clients do not run inside locust users.
+Distributed: the same with `--master --expect-workers N` on one side and
+`--worker --master-host …` (same -f) on N others; workers send what they saw to the master
+every second and the master judges. The protocol is soberharness.clients.realtime, moved by
+the blocking transport soberharness.clients.realtime_sync (gevent-friendly).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ import uuid
 from typing import Any
 
 import gevent
-import gevent.event
-import websocket
 from locust import HttpUser, User, events, task
+from locust.env import Environment
 from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
 
 from soberharness.clients import realtime as rp
+from soberharness.clients.realtime_sync import SyncRealtimeClient
+from soberharness.errors import HarnessError
 from soberharness.workload import rest_load as rl
+from soberharness.workload.fanout_collector import FanoutCollector, violations
 from soberharness.workload.load_thresholds import Thresholds
 from soberharness.workload.locust_support import fire, register
 
@@ -42,41 +49,83 @@ HEARTBEAT = "heartbeat"
 FANOUT_SEND = "fan-out from send"
 FANOUT_COMMIT = "fan-out from commit"
 POST = "/posts (fan-out source)"
-CONNECT_TIMEOUT_S = 10.0
+BATCH = "sober_realtime_batch"
 JOIN_TIMEOUT_S = 10.0
-READ_POLL_S = 1.0
+COLLECTOR = FanoutCollector()
+STOPPING_AT: list[float] = []  # when the master (or single process) began to stop
+
+
+@events.test_stopping.add_listener
+def _stopping(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, WorkerRunner) and not STOPPING_AT:
+        STOPPING_AT.append(time.time())
+
+
+def _judge(environment: Environment) -> tuple[str, dict[str, Any], list[str]]:
+    """Posts sent more than --drain seconds before the run began to stop must have arrived
+    (workers' last batches leave them at most a second before that)."""
+    opts = environment.parsed_options
+    end = STOPPING_AT[0] if STOPPING_AT else time.time()
+    report = COLLECTOR.judge(end, float(opts.drain))
+    return "delivery", report.summary(), violations(report, int(opts.max_lost))
+
 
 CONFIG = register(
     "realtime",
     required=(JOIN, FANOUT_SEND),
     defaults=Thresholds(max_error_rate=0.01, max_p95_ms=2000.0, max_p99_ms=5000.0),
+    judge=_judge,
 )
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    parser.add_argument("--realtime-url", default="", include_in_web_ui=False,
+    group = parser
+    group.add_argument("--realtime-url", default="", include_in_web_ui=False,
                        help="Realtime base URL (ws/wss/http/https), e.g. …/realtime/v1")
-    parser.add_argument("--realtime-vsn", default=rp.VSN_1, choices=[rp.VSN_1, rp.VSN_2],
-                       include_in_web_ui=False)
-    parser.add_argument("--channel", default="public:posts", include_in_web_ui=False)
-    parser.add_argument("--heartbeat-interval", type=float, default=rp.HEARTBEAT_INTERVAL_S,
-                       include_in_web_ui=False)
-    parser.add_argument("--post-interval", type=float, default=2.0, include_in_web_ui=False)
+    group.add_argument("--realtime-vsn", default=rp.VSN_1, choices=[rp.VSN_1, rp.VSN_2],
+                       include_in_web_ui=False, help="Phoenix serializer version")
+    group.add_argument("--channel", default="public:posts", include_in_web_ui=False,
+                       help="channel the subscribers join")
+    group.add_argument("--heartbeat-interval", type=float, default=rp.HEARTBEAT_INTERVAL_S,
+                       include_in_web_ui=False, help="seconds between heartbeats")
+    group.add_argument("--writers", type=int, default=1, include_in_web_ui=False,
+                       help="users that insert posts (the rest subscribe)")
+    group.add_argument("--post-interval", type=float, default=2.0, include_in_web_ui=False,
+                       help="seconds between one writer's posts")
+    group.add_argument("--drain", type=float, default=3.0, include_in_web_ui=False,
+                       help="posts sent in the run's last seconds are not required to arrive")
+    group.add_argument("--max-lost", type=int, default=0, include_in_web_ui=False,
+                       help="lost deliveries tolerated before the run fails")
+
+
+def _send_batches(environment: Environment) -> None:
+    while True:
+        gevent.sleep(1.0)
+        batch = COLLECTOR.take_batch()
+        if batch["changes"] or batch["subscribers"]:
+            environment.runner.send_message(BATCH, batch)  # type: ignore[union-attr]
 
 
 @events.init.add_listener
-def _check(environment: Any, **_: Any) -> None:
+def _check(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
-    if opts is not None:
-        if not opts.realtime_url:
-            print("loadtests: --realtime-url is required", flush=True)
-            raise SystemExit(2)
-        CONFIG.meta.update(vsn=opts.realtime_vsn, channel=rp.channel_topic(opts.channel),
-                           heartbeat_interval_s=opts.heartbeat_interval, run_id=RUN_ID)
+    if opts is None:
+        return
+    if not opts.realtime_url and not isinstance(environment.runner, MasterRunner):
+        print("loadtests: --realtime-url is required", flush=True)
+        raise SystemExit(2)
+    RealtimeWriter.fixed_count = max(0, opts.writers)
+    CONFIG.meta.update(vsn=opts.realtime_vsn, channel=rp.channel_topic(opts.channel),
+                       heartbeat_interval_s=opts.heartbeat_interval, run_id=RUN_ID,
+                       writers=opts.writers)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(BATCH, lambda msg, **kw: COLLECTOR.merge(msg.data))
+    elif isinstance(environment.runner, WorkerRunner):
+        gevent.spawn(_send_batches, environment)
 
 
-class RealtimePoster(HttpUser):
+class RealtimeWriter(HttpUser):
     """Inserts marked posts through REST; every subscriber should see each one."""
 
     fixed_count = 1
@@ -91,17 +140,20 @@ class RealtimePoster(HttpUser):
 
     @task
     def post(self) -> None:
-        body = rl.post_body(self.me, f"realtime load {rp.fanout_marker(RUN_ID, time.time())}")
-        with self.client.post("/posts", json=body, headers=self.headers, name=POST,
-                              catch_response=True) as response:
+        post_id = str(uuid.uuid4())
+        sent = time.time()
+        body = rl.post_body(self.me, f"realtime load {rp.fanout_marker(RUN_ID, sent)}")
+        with self.client.post("/posts", json=body | {"id": post_id}, headers=self.headers,
+                              name=POST, catch_response=True) as response:
             if response.status_code == 201:
                 response.success()
+                COLLECTOR.change(post_id, self.me.id, sent, time.time())
             else:
                 response.failure(f"HTTP {response.status_code}: {(response.text or '')[:120]}")
 
 
 class RealtimeSubscriber(User):
-    """One websocket, one channel; heartbeats from the task loop, frames read by a greenlet."""
+    """One websocket, one channel; the reader reports every frame as it arrives."""
 
     weight = 10
 
@@ -110,106 +162,57 @@ class RealtimeSubscriber(User):
 
     def on_start(self) -> None:
         opts = CONFIG.options
-        self.vsn: rp.Vsn = opts.realtime_vsn
-        self.closing = False
-        self.refs = rp.refs()
-        self.joined = gevent.event.Event()
-        me = CONFIG.users().pick(random.Random())
-        token = rl.user_token(me, CONFIG.jwt_secret)
-        url = rp.socket_url(opts.realtime_url, CONFIG.anon_key, self.vsn)
+        worker = getattr(self.environment.runner, "worker_index", 0)
+        self.name = f"{RUN_ID}-w{worker}-{uuid.uuid4().hex[:10]}"
+        token = rl.user_token(CONFIG.users().pick(random.Random()), CONFIG.jwt_secret)
         started = time.perf_counter()
         try:
-            self.ws = websocket.create_connection(url, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, websocket.WebSocketException) as exc:
+            self.client = SyncRealtimeClient(opts.realtime_url, CONFIG.anon_key,
+                                             opts.realtime_vsn,
+                                             heartbeat_interval_s=opts.heartbeat_interval,
+                                             on_incoming=self._on_incoming)
+        except HarnessError as exc:
             fire(self.environment, WS, CONNECT, started, error=exc)
             raise StopUser() from None
         fire(self.environment, WS, CONNECT, started)
-        self.ws.settimeout(READ_POLL_S)
-        self.heartbeats = rp.HeartbeatSchedule(opts.heartbeat_interval, time.monotonic())
-        self.reader = gevent.spawn(self._read_loop)
-        payload = rp.join_payload([rp.ChangeFilter("posts", event="INSERT")], token)
-        self.join_ref = next(self.refs)
-        self.join_sent = time.monotonic()
-        self._send(rp.join_message(opts.channel, payload, self.join_ref))
-        if not self.joined.wait(JOIN_TIMEOUT_S):
+        channel = self.client.join(opts.channel, token, [rp.ChangeFilter("posts", event="INSERT")],
+                                   timeout_s=JOIN_TIMEOUT_S)
+        if channel.state == rp.ChannelState.JOINING:
             fire(self.environment, WS, JOIN, 0.0, error=TimeoutError("no phx_reply"),
                  elapsed_ms=JOIN_TIMEOUT_S * 1000)
             raise StopUser()
 
     def on_stop(self) -> None:
-        self.closing = True
-        ws = getattr(self, "ws", None)
-        if ws is None:
-            return
-        try:
-            if self.joined.is_set():
-                self._send(rp.leave_message(CONFIG.options.channel, next(self.refs),
-                                            self.join_ref))
-            ws.close(timeout=1)
-        except (OSError, websocket.WebSocketException):
-            pass
-        reader = getattr(self, "reader", None)
-        if reader is not None:
-            reader.kill(block=False)
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
 
     @task
     def keep_alive(self) -> None:
-        now = time.monotonic()
-        for _ in self.heartbeats.overdue(now, timeout_s=max(10.0, self.heartbeats.interval_s)):
+        for _ in self.client.tick():
             fire(self.environment, WS, HEARTBEAT, 0.0, error=TimeoutError("no heartbeat reply"),
                  elapsed_ms=0.0)
-        if self.heartbeats.due(now):
-            ref = next(self.refs)
-            self.heartbeats.sent(ref, now)
-            self._send(rp.heartbeat_message(ref))
 
-    # -- plumbing -----------------------------------------------------------------------------
-    def _send(self, message: rp.Message) -> None:
-        self.ws.send(rp.encode(message, self.vsn))
-
-    def _read_loop(self) -> None:
-        while not self.closing:
-            try:
-                frame = self.ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except (OSError, websocket.WebSocketException) as exc:
-                if not self.closing:
-                    fire(self.environment, WS, "socket", 0.0, error=exc, elapsed_ms=0.0)
-                return
-            if not frame:
-                continue
-            try:
-                self._handle(rp.decode(frame, self.vsn), time.time(), time.monotonic(),
-                             len(frame))
-            except rp.ProtocolError as exc:
-                fire(self.environment, WS, "frame", 0.0, error=exc, elapsed_ms=0.0)
-
-    def _handle(self, message: rp.Message, wall: float, mono: float, size: int) -> None:
-        env = self.environment
-        reply = rp.as_reply(message)
-        if reply is not None:
-            if reply.ref == self.join_ref:
-                error = None if reply.ok else RuntimeError(f"join refused: {reply.response}")
-                fire(env, WS, JOIN, 0.0, size, error, (mono - self.join_sent) * 1000)
-                self.joined.set()
-            else:
-                rtt = self.heartbeats.replied(reply.ref, mono)
-                if rtt is not None:
-                    error = None if reply.ok else RuntimeError(f"heartbeat: {reply.status}")
-                    fire(env, WS, HEARTBEAT, 0.0, size, error, rtt * 1000)
-            return
-        if message.event in (rp.PHX_ERROR, rp.PHX_CLOSE) and not self.closing:
-            fire(env, WS, "channel", 0.0, size, RuntimeError(message.event), 0.0)
-            return
-        if rp.is_changes_ready(message):
-            fire(env, WS, READY, 0.0, size, None, (mono - self.join_sent) * 1000)
-            return
-        event = rp.change_event(message)
-        if event is None or event.table != "posts":
-            return
-        latency = rp.fanout_latency(event, wall)
-        if latency.send_ms is not None:
-            fire(env, WS, FANOUT_SEND, 0.0, size, None, latency.send_ms)
-        if latency.commit_ms is not None:
-            fire(env, WS, FANOUT_COMMIT, 0.0, size, None, latency.commit_ms)
+    def _on_incoming(self, incoming: rp.Incoming, size: int) -> None:
+        env, channel = self.environment, incoming.channel
+        if incoming.kind == "join" and channel is not None:
+            error = None if incoming.ok else RuntimeError(f"join refused: {channel.reason}")
+            fire(env, WS, JOIN, 0.0, size, error, (incoming.rtt_s or 0.0) * 1000)
+        elif incoming.kind == "heartbeat" and incoming.rtt_s is not None:
+            error = None if incoming.ok else RuntimeError("heartbeat refused")
+            fire(env, WS, HEARTBEAT, 0.0, size, error, incoming.rtt_s * 1000)
+        elif incoming.kind == "system" and channel is not None and channel.ready_at is not None:
+            if not any(n.extension == rp.POSTGRES_CHANGES for n in channel.system[:-1]):
+                COLLECTOR.ready(self.name, channel.ready_at)
+                fire(env, WS, READY, 0.0, size, None,
+                     (time.monotonic() - channel.join_sent_at) * 1000)
+        elif incoming.kind in ("close", "error") and not self.client.closing:
+            fire(env, WS, "channel", 0.0, size, RuntimeError(incoming.message.event), 0.0)
+        elif incoming.kind == "change" and channel is not None:
+            received = channel.changes[-1]
+            COLLECTOR.event(self.name, received.event, received.received_at)
+            latency = rp.fanout_latency(received.event, received.received_at)
+            if latency.send_ms is not None:
+                fire(env, WS, FANOUT_SEND, 0.0, size, None, latency.send_ms)
+            if latency.commit_ms is not None:
+                fire(env, WS, FANOUT_COMMIT, 0.0, size, None, latency.commit_ms)

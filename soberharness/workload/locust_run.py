@@ -78,3 +78,58 @@ def run_locust(locustfile: Path, host: str, *, users: int, spawn_rate: float, ru
         raise
     summary = json.loads(summary_out.read_text()) if summary_out.exists() else None
     return LocustResult(proc.returncode, summary, output)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_locust_distributed(locustfile: Path, host: str, *, workers: int, users: int,
+                           spawn_rate: float, run_time_s: int, summary_out: Path,
+                           secrets: Mapping[str, str], extra: Sequence[str] = (),
+                           timeout_s: float | None = None) -> LocustResult:
+    """Locust's distributed mode on this machine: one master (headless, writes the summary)
+    and `workers` worker processes, all on 127.0.0.1; every process group is killed at the
+    deadline or on any error. The result's output is the master's."""
+    summary_out.unlink(missing_ok=True)
+    env = dict(os.environ) | dict(secrets)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    port = _free_port()
+    master_cmd = [*locust_command(locustfile, host, users, spawn_rate, run_time_s, summary_out,
+                                  extra),
+                  "--master", "--expect-workers", str(workers), "--master-bind-host",
+                  "127.0.0.1", "--master-bind-port", str(port)]
+    worker_cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
+                  "--master-host", "127.0.0.1", "--master-port", str(port), "--host", host,
+                  *extra]
+    deadline = timeout_s if timeout_s is not None else run_time_s + GRACE_S + 30
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        master = subprocess.Popen(master_cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        procs.append(master)
+        for _ in range(workers):
+            procs.append(subprocess.Popen(worker_cmd, cwd=REPO, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          text=True, start_new_session=True))
+        try:
+            output, _ = master.communicate(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            raise HarnessError(f"distributed locust {locustfile.name} ran past its "
+                               f"{deadline:.0f}s deadline and was killed") from None
+        for worker in procs[1:]:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    summary = json.loads(summary_out.read_text()) if summary_out.exists() else None
+    return LocustResult(master.returncode, summary, output)

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,17 @@ def _fail(message: str) -> None:
     sys.exit(CONFIG_EXIT)
 
 
+Judge = Callable[[Environment], tuple[str, dict[str, Any], list[str]]]
+
+
 def register(run_name: str, required: Sequence[str] = (), defaults: lt.Thresholds | None = None,
-             extra_meta: dict[str, Any] | None = None) -> LoadConfig:
-    """Add the common options and the init/quitting listeners; return the config holder."""
+             extra_meta: dict[str, Any] | None = None, judge: Judge | None = None
+             ) -> LoadConfig:
+    """Add the common options and the init/quitting listeners; return the config holder.
+
+    `judge`, called on the master (or the single process) when locust quits, returns a
+    section name, the section for the summary and the violations it found (they fail the
+    run like broken thresholds)."""
     config = LoadConfig()
     base = defaults or lt.Thresholds()
 
@@ -141,7 +149,12 @@ def register(run_name: str, required: Sequence[str] = (), defaults: lt.Threshold
             "duration_s": round(time.time() - config.started, 3),
             "population": len(config.population.users) if config.population else 0,
         } | (extra_meta or {}) | config.meta
-        document = lt.summary(run_name, total, endpoints, limits, verdict, meta)
+        sections: dict[str, Any] = {}
+        if judge is not None:
+            name, section, broken = judge(environment)
+            sections[name] = section
+            verdict = lt.Verdict(verdict.violations + tuple(broken))
+        document = lt.summary(run_name, total, endpoints, limits, verdict, meta) | sections
         path = lt.write_summary(Path(opts.summary_out), document)
         for line in verdict.violations:
             log.error("threshold broken: %s", line)

@@ -111,10 +111,13 @@ def test_realtime_fanout_meets_thresholds(target: Target, load_secrets: dict[str
         LOADTESTS / "realtime.py", target.url(Service.REST), users=USERS,
         spawn_rate=max(1, USERS // 5), run_time_s=RUN_S, summary_out=REPORTS / "realtime.json",
         secrets=load_secrets,
-        extra=["--population", str(population), "--realtime-url", target.url(Service.REALTIME)],
+        extra=["--population", str(population), "--realtime-url", target.url(Service.REALTIME),
+               "--writers", str(max(1, USERS // 20))],
     )
     _record(run_report, "realtime", result)
     assert result.summary is not None and result.exit_code == 0, _verdict(result)
     for name in ("phx_join", "fan-out from send"):
         row = result.endpoint(name)
         assert row is not None and row["requests"] > 0, name
+    delivery = result.summary["delivery"]  # judged by suites/realtime's checker
+    assert delivery["delivered"] == delivery["expected"] > 0, delivery["findings"]

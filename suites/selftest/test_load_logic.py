@@ -10,7 +10,6 @@ suites/load on targets that run them (containers, remote).
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import datetime as dt
 import http.server
@@ -28,14 +27,18 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import psycopg
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from soberharness.clients import realtime as rp
 from soberharness.errors import HarnessError
+from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
 from soberharness.workload import load_thresholds as lt
 from soberharness.workload import rest_load as rl
-from soberharness.workload.locust_run import LOADTESTS, LocustResult, run_locust
+from soberharness.workload.locust_run import (
+    LOADTESTS,
+    LocustResult,
+    run_locust,
+    run_locust_distributed,
+)
 from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.entities import Follow, FollowStatus, User, World
 
@@ -202,7 +205,16 @@ def test_realtime_wire_shapes_per_version() -> None:
         with pytest.raises(rp.ProtocolError):
             rp.decode(bad, vsn)  # type: ignore[arg-type]
     with pytest.raises(rp.ProtocolError, match="binary"):
-        rp.decode(b"\x04\x00\xff", rp.VSN_2)
+        rp.decode(b"\x07\x00\xff", rp.VSN_2)
+    with pytest.raises(rp.ProtocolError, match="user broadcast"):
+        rp.decode(b"\x04\x09\x00\x00\x01ab", rp.VSN_2)
+    # Realtime's V2Serializer user broadcast: kind 4, sizes, encoding 1 (JSON), fields, payload
+    topic, event, meta, body = b"realtime:room", b"typing", b'{"id":"m1"}', b'{"who":"a"}'
+    frame = bytes([4, len(topic), len(event), len(meta), 1]) + topic + event + meta + body
+    message = rp.decode(frame, rp.VSN_2)
+    assert (message.topic, message.event) == ("realtime:room", "broadcast")
+    assert message.payload == {"type": "broadcast", "event": "typing",
+                               "payload": {"who": "a"}, "meta": {"id": "m1"}}
 
 
 def test_join_payload_matches_realtime_facts() -> None:
@@ -357,124 +369,6 @@ class PostgrestProtocolDouble:
         return []
 
 
-class RealtimeProtocolDouble:
-    """A test double of Realtime's websocket protocol subset (Phoenix channels): answers
-    phx_join with an ok reply and the `system` ready event, heartbeats with ok replies, and
-    pushes a `postgres_changes` INSERT to every joined channel when `push_insert` is called.
-    Not Realtime: no database, no RLS. It parses frames itself (not with the code under test)."""
-
-    def __init__(self) -> None:
-        self.joined: list[tuple[str, str, dict[str, Any]]] = []  # (vsn, topic, payload)
-        self.heartbeats = 0
-        self.problems: list[str] = []
-        self.channels: list[tuple[ServerConnection, str, str, str]] = []  # ws, vsn, topic, jref
-        self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/realtime/v1"
-
-    def __enter__(self) -> RealtimeProtocolDouble:
-        self.thread.start()
-        assert self.ready.wait(10), "realtime double did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(timeout=10)
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with serve(self._session, "127.0.0.1", 0) as server:
-            self.port = next(iter(server.sockets)).getsockname()[1]
-            self.ready.set()
-            await self._stop.wait()
-
-    @staticmethod
-    def _frame(vsn: str, join_ref: Any, ref: Any, topic: str, event: str, payload: Any) -> str:
-        if vsn == "2.0.0":
-            return json.dumps([join_ref, ref, topic, event, payload])
-        return json.dumps({"topic": topic, "event": event, "payload": payload, "ref": ref,
-                           "join_ref": join_ref})
-
-    async def _session(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        parts = urlsplit(ws.request.path)
-        query = parse_qs(parts.query)
-        vsn = query.get("vsn", ["1.0.0"])[0]
-        if parts.path != "/realtime/v1/websocket" or query.get("apikey") != [ANON_KEY]:
-            self.problems.append(f"bad socket URL {parts.path} apikey={query.get('apikey')}")
-            await ws.close(code=4001)
-            return
-        try:
-            async for raw in ws:
-                data = json.loads(raw)
-                if vsn == "2.0.0":
-                    join_ref, ref, topic, event, payload = data
-                else:
-                    join_ref, ref, topic, event, payload = (data.get("join_ref"), data["ref"],
-                                                            data["topic"], data["event"],
-                                                            data["payload"])
-                await self._on_message(ws, vsn, join_ref, ref, topic, event, payload)
-        except ConnectionClosed:
-            pass  # the client closed while a reply was on its way: normal at the end of a run
-        except Exception as exc:  # a broken client frame: record it, drop the socket
-            self.problems.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.channels = [c for c in self.channels if c[0] is not ws]
-
-    async def _on_message(self, ws: ServerConnection, vsn: str, join_ref: Any, ref: Any,
-                          topic: str, event: str, payload: dict[str, Any]) -> None:
-        ok = {"status": "ok", "response": {}}
-        if topic == "phoenix" and event == "heartbeat":
-            self.heartbeats += 1
-            await ws.send(self._frame(vsn, None, ref, "phoenix", "phx_reply", ok))
-        elif event == "phx_join":
-            changes = payload.get("config", {}).get("postgres_changes", [])
-            try:
-                jwt.decode(payload.get("access_token", ""), SECRET, algorithms=["HS256"],
-                           audience="authenticated")
-            except jwt.PyJWTError as exc:
-                reply = {"status": "error", "response": {"reason": str(exc)}}
-                await ws.send(self._frame(vsn, join_ref, ref, topic, "phx_reply", reply))
-                return
-            self.joined.append((vsn, topic, payload))
-            ids = [{"id": 100 + n} | c for n, c in enumerate(changes)]
-            reply = {"status": "ok", "response": {"postgres_changes": ids}}
-            await ws.send(self._frame(vsn, join_ref, ref, topic, "phx_reply", reply))
-            system = {"status": "ok", "extension": "postgres_changes", "channel": topic,
-                      "message": "Subscribed to PostgreSQL"}
-            await ws.send(self._frame(vsn, join_ref, None, topic, "system", system))
-            self.channels.append((ws, vsn, topic, str(join_ref)))
-        elif event == "phx_leave":
-            await ws.send(self._frame(vsn, join_ref, ref, topic, "phx_reply", ok))
-        else:
-            self.problems.append(f"unexpected {event} on {topic}")
-
-    def push_insert(self, record: dict[str, Any]) -> None:
-        """Fan a committed INSERT out to every joined channel (called from any thread)."""
-        committed = dt.datetime.now(dt.UTC)
-        if self.loop is not None:
-            asyncio.run_coroutine_threadsafe(self._push(record, committed), self.loop)
-
-    async def _push(self, record: dict[str, Any], committed: dt.datetime) -> None:
-        stamp = committed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        data = {"schema": "public", "table": "posts", "type": "INSERT",
-                "commit_timestamp": stamp, "record": record | {"id": str(uuid.uuid4())},
-                "old_record": {}, "columns": [], "errors": None}
-        for ws, vsn, topic, _join_ref in list(self.channels):
-            try:
-                await ws.send(self._frame(vsn, None, None, topic, "postgres_changes",
-                                          {"ids": [100], "data": data}))
-            except Exception:  # the client went away meanwhile
-                continue
-
-
 def test_population_discovery_through_the_rest_double() -> None:
     with PostgrestProtocolDouble() as double:
         population = rl.discover_population(double.url, ANON_KEY, SERVICE_KEY)
@@ -506,15 +400,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory, population_file: Path
     """All locust runs at once (each is its own process): REST pass, REST with failing
     writes, REST without secrets, Realtime vsn 1 (pass) and vsn 2 (impossible latency limit)."""
     out = tmp_path_factory.mktemp("load-out")
-    realtime = RealtimeProtocolDouble()
+    realtime = RealtimeProtocolDouble(SECRET, ANON_KEY)
     with (PostgrestProtocolDouble() as rest_ok,
           PostgrestProtocolDouble(frozenset({"POST likes", "POST comments"})) as rest_bad,
           realtime,
           PostgrestProtocolDouble(on_post=realtime.push_insert) as rest_rt):
         fast = ["--think-scale", "0.02", "--max-p95-ms", "2000", "--max-p99-ms", "5000"]
         rt = ["--population", str(population_file), "--realtime-url", realtime.url,
-              "--heartbeat-interval", "1", "--post-interval", "0.5", "--max-p95-ms", "2000",
-              "--max-p99-ms", "5000"]
+              "--heartbeat-interval", "1", "--post-interval", "0.3", "--drain", "1",
+              "--max-p95-ms", "2000", "--max-p99-ms", "5000"]
         plans: dict[str, Callable[[], LocustResult]] = {
             "rest_ok": lambda: run_locust(
                 LOADTESTS / "rest.py", rest_ok.url, users=4, spawn_rate=4, run_time_s=RUN_S,
@@ -529,10 +423,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, population_file: Path
                 secrets={"SOBER_LOAD_JWT_SECRET": "", "SOBER_LOAD_ANON_KEY": ANON_KEY}),
             "rt_v1": lambda: run_locust(
                 LOADTESTS / "realtime.py", rest_rt.url, users=4, spawn_rate=4,
-                run_time_s=RUN_S, summary_out=out / "rt_v1.json", secrets=SECRETS, extra=rt),
+                run_time_s=RUN_S + 3, summary_out=out / "rt_v1.json", secrets=SECRETS, extra=rt),
             "rt_v2": lambda: run_locust(
                 LOADTESTS / "realtime.py", rest_rt.url, users=3, spawn_rate=3,
-                run_time_s=RUN_S, summary_out=out / "rt_v2.json", secrets=SECRETS,
+                run_time_s=RUN_S + 3, summary_out=out / "rt_v2.json", secrets=SECRETS,
                 extra=[*rt, "--realtime-vsn", "2.0.0", "--max-p95-ms", "0.001"]),
         }
         with concurrent.futures.ThreadPoolExecutor(len(plans)) as pool:
@@ -590,6 +484,10 @@ def test_realtime_locustfile_times_join_and_fanout(runs: dict[str, Any]) -> None
                  "fan-out from commit", "heartbeat", "/posts (fan-out source)"):
         row = result.endpoint(name)
         assert row is not None and row["requests"] > 0 and row["failures"] == 0, name
+    delivery = summary["delivery"]  # the same checker as suites/realtime
+    assert delivery["expected"] > 0 and delivery["delivered"] == delivery["expected"]
+    assert (delivery["lost"], delivery["duplicate"], delivery["leak"]) == (0, 0, 0)
+    assert delivery["latency_ms"]["samples"] > 0
     double: RealtimeProtocolDouble = runs["realtime"]
     assert double.problems == []
     assert double.heartbeats > 0
@@ -627,6 +525,8 @@ def test_library_side_never_imports_locust() -> None:
         "import sys\n"
         "import soberharness.workload.locust_run, soberharness.workload.rest_load\n"
         "import soberharness.clients.realtime, soberharness.workload.load_thresholds\n"
+        "import soberharness.workload.fanout_collector, soberharness.workload.realtime_fanout\n"
+        "import soberharness.checker.realtime_delivery, soberharness.clients.realtime_sync\n"
         "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"
         "assert not bad, bad\n"
     )
@@ -649,3 +549,52 @@ def test_load_world_fits_the_schema_and_is_removed(scratch_database: str) -> Non
         remove_world(conn, world)
         assert leftovers(conn, world) == {}
         assert conn.execute("SELECT count(*) FROM public.posts").fetchone() == (0,)
+
+
+# == locust distributed: a master and two workers on this machine ============================
+@pytest.fixture(scope="module")
+def distributed(tmp_path_factory: pytest.TempPathFactory, population_file: Path
+                ) -> Iterator[dict[str, LocustResult]]:
+    """Two distributed runs at once: a clean double, and one dropping every 3rd change."""
+    out = tmp_path_factory.mktemp("load-dist")
+    clean, lossy = RealtimeProtocolDouble(SECRET, ANON_KEY), RealtimeProtocolDouble(
+        SECRET, ANON_KEY, faults=Faults(drop_every=3))
+    with (clean, lossy, PostgrestProtocolDouble(on_post=clean.push_insert) as rest_clean,
+          PostgrestProtocolDouble(on_post=lossy.push_insert) as rest_lossy):
+        def plan(name: str, rest: PostgrestProtocolDouble, rt: RealtimeProtocolDouble
+                 ) -> LocustResult:
+            return run_locust_distributed(
+                LOADTESTS / "realtime.py", rest.url, workers=2, users=6, spawn_rate=6,
+                run_time_s=RUN_S + 1, summary_out=out / f"{name}.json", secrets=SECRETS,
+                extra=["--population", str(population_file), "--realtime-url", rt.url,
+                       "--heartbeat-interval", "1", "--post-interval", "0.3", "--drain", "2",
+                       "--writers", "2", "--max-p95-ms", "5000", "--max-p99-ms", "10000"])
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            futures = {"clean": pool.submit(plan, "clean", rest_clean, clean),
+                       "lossy": pool.submit(plan, "lossy", rest_lossy, lossy)}
+            yield {name: f.result() for name, f in futures.items()}
+
+
+def test_distributed_locust_judges_every_workers_subscribers(
+        distributed: dict[str, LocustResult]) -> None:
+    result = distributed["clean"]
+    assert result.summary is not None, result.output[-3000:]
+    assert result.exit_code == 0, (result.summary["violations"], result.output[-1500:])
+    delivery = result.summary["delivery"]
+    assert delivery["subscribers"] == 4  # 6 users, 2 of them writers, over two workers
+    assert delivery["expected"] > 0 and delivery["delivered"] == delivery["expected"]
+    assert result.summary["meta"]["writers"] == 2
+
+
+def test_distributed_locust_fails_on_lost_deliveries(
+        distributed: dict[str, LocustResult]) -> None:
+    result = distributed["lossy"]
+    assert result.exit_code == 1, result.output[-3000:]
+    assert result.summary is not None
+    delivery = result.summary["delivery"]
+    assert delivery["lost"] > 0 and delivery["duplicate"] == delivery["leak"] == 0
+    assert all(f.startswith("lost: ") for f in delivery["findings"])
+    # the master judged subscribers of both workers (names carry the worker index)
+    assert {f.split("-")[1] for f in delivery["findings"]} == {"w0", "w1"}
+    assert any(v.startswith("delivery: ") and " lost " in v
+               for v in result.summary["violations"])

@@ -1,0 +1,346 @@
+"""Judge what each Realtime subscriber received against what it should have received.
+
+Pure. The workload gives the changes it committed, in commit order, each with the subscribers
+the access model lets read the changed row (`visible_to`, from `soberharness.access`); the
+clients give what each subscriber received. Per subscriber:
+
+- **lost**: a change it should see did not arrive;
+- **duplicate**: a change arrived more than once;
+- **leak**: a change arrived that it may not see (the model refuses the row, its filter or
+  event kind excludes it, or a DELETE carries more than the primary key);
+- **reordered**: a change of a row arrived after a later change of the same row;
+- **unknown**: an event about one of the run's rows that matches none of its changes.
+
+What it should see follows Realtime's documented behaviour: INSERT and UPDATE are re-read under
+the subscriber's role and claims, so they reach it when the model lets it read the new row and
+its filter (`col=eq.v`, `col=in.(a,b)`, neq, lt, lte, gt, gte) holds on the new record. DELETE
+is not checked against RLS: it reaches every subscriber of the table whose filter is absent or
+on a primary-key column (other columns are not in the WAL record, so Realtime cannot judge them
+and sends nothing), and carries the primary key only.
+
+The suite (suites/realtime) and the locust file (loadtests/realtime.py) both judge with this
+module and report its `summary()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from soberharness.clients.realtime import ChangeEvent
+from soberharness.workload.load_thresholds import percentile
+
+LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN = "lost", "duplicate", "leak", "reordered", "unknown"
+KINDS = (LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN)
+_FILTER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(eq|neq|lt|lte|gt|gte|in)\.(.*)$", re.S)
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One committed change of the run. `key` is the primary key as (column, value) pairs;
+    `row` the columns as they were written (the new row; for DELETE the row deleted);
+    `visible_to` the subscribers the access model lets read the new row."""
+
+    seq: int
+    table: str
+    type: str  # INSERT | UPDATE | DELETE
+    key: tuple[tuple[str, str], ...]
+    row: Mapping[str, Any]
+    visible_to: frozenset[str] = frozenset()
+    committed_at: float | None = None  # epoch seconds, when the writer knows it
+    schema: str = "public"
+
+    @property
+    def label(self) -> str:
+        key = ",".join(f"{c}={v}" for c, v in self.key)
+        return f"#{self.seq} {self.type} {self.table}({key})"
+
+    def key_values(self) -> tuple[str, ...]:
+        return tuple(v for _, v in self.key)
+
+
+@dataclasses.dataclass(frozen=True)
+class RowFilter:
+    column: str
+    op: str
+    values: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> RowFilter:
+        found = _FILTER.match(text.strip())
+        if found is None:
+            raise ValueError(f"not a Realtime filter: {text!r} (expected col=op.value)")
+        column, op, raw = found.groups()
+        if op == "in":
+            inner = raw.strip()
+            if not (inner.startswith("(") and inner.endswith(")")):
+                raise ValueError(f"in filter needs (a,b,…): {text!r}")
+            values = tuple(v.strip().strip('"') for v in inner[1:-1].split(",") if v.strip())
+        else:
+            values = (raw,)
+        return cls(column, op, values)
+
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        if self.column not in row or row[self.column] is None:
+            return False
+        value = str(row[self.column])
+        if self.op == "eq":
+            return value == self.values[0]
+        if self.op == "neq":
+            return value != self.values[0]
+        if self.op == "in":
+            return value in self.values
+        left, right = _comparable(value), _comparable(self.values[0])
+        try:
+            return {"lt": left < right, "lte": left <= right, "gt": left > right,
+                    "gte": left >= right}[self.op]  # type: ignore[operator]
+        except TypeError:
+            return False
+
+
+def _comparable(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    """One `config.postgres_changes` entry of a subscriber's channel."""
+
+    table: str
+    event: str = "*"
+    filter: str | None = None
+    schema: str = "public"
+
+    def wants(self, change: Change) -> bool:
+        """Realtime sends `change` on this subscription, by table, event kind and filter
+        (RLS aside)."""
+        if (change.schema, change.table) != (self.schema, self.table):
+            return False
+        if self.event not in ("*", change.type):
+            return False
+        if self.filter is None:
+            return True
+        rule = RowFilter.parse(self.filter)
+        if change.type == "DELETE":
+            key_columns = {c for c, _ in change.key}
+            return rule.column in key_columns and rule.holds(dict(change.key))
+        return rule.holds(change.row)
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscriber:
+    """A channel of one actor. Only changes committed inside `window` (epoch seconds, both
+    ends) are required to arrive; leaks are judged for every change."""
+
+    name: str
+    subscriptions: tuple[Subscription, ...]
+    window: tuple[float, float] | None = None
+
+    def permitted(self, change: Change) -> bool:
+        if not any(s.wants(change) for s in self.subscriptions):
+            return False
+        return change.type == "DELETE" or self.name in change.visible_to
+
+    def judged(self, change: Change) -> bool:
+        if self.window is None:
+            return True
+        if change.committed_at is None:
+            return False
+        return self.window[0] <= change.committed_at <= self.window[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    subscriber: str
+    event: ChangeEvent
+    received_at: float  # wall clock, epoch seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    kind: str
+    subscriber: str
+    change: str  # Change.label, or a description of an unknown event
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.kind}: {self.subscriber} <- {self.change}{extra}"
+
+
+@dataclasses.dataclass
+class DeliveryReport:
+    findings: list[Finding]
+    subscribers: int
+    changes: int
+    expected: int
+    delivered: int
+    foreign: int
+    latencies_ms: list[float]
+    clock_skew: int
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.findings if f.kind == kind)
+
+    def summary(self, limit: int = 50) -> dict[str, Any]:
+        lat = self.latencies_ms
+        return {
+            "passed": self.passed,
+            "subscribers": self.subscribers,
+            "changes": self.changes,
+            "expected": self.expected,
+            "delivered": self.delivered,
+            **{kind: self.count(kind) for kind in KINDS},
+            "foreign": self.foreign,
+            "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95),
+                           "p99": percentile(lat, 0.99), "max": max(lat, default=0.0),
+                           "samples": len(lat)},
+            "clock_skew": self.clock_skew,
+            "findings": [str(f) for f in self.findings[:limit]],
+        }
+
+
+class _Index:
+    """Changes by (table, type, key values) for identifying received events."""
+
+    def __init__(self, changes: Sequence[Change]) -> None:
+        self.by_event: dict[tuple[str, str, tuple[str, ...]], list[Change]] = defaultdict(list)
+        self.rows: set[tuple[str, tuple[str, ...]]] = set()
+        self.key_columns: dict[str, tuple[str, ...]] = {}
+        for c in changes:
+            self.by_event[(c.table, c.type, c.key_values())].append(c)
+            self.rows.add((c.table, c.key_values()))
+            self.key_columns.setdefault(c.table, tuple(col for col, _ in c.key))
+
+    def key_of(self, event: ChangeEvent) -> tuple[str, ...] | None:
+        columns = self.key_columns.get(event.table)
+        row = event.row
+        if columns is None or any(col not in row for col in columns):
+            return None
+        return tuple(str(row[col]) for col in columns)
+
+    def identify(self, event: ChangeEvent, taken: Counter[int]) -> Change | None:
+        key = self.key_of(event)
+        if key is None:
+            return None
+        candidates = self.by_event.get((event.table, event.type, key), [])
+        if event.type != "DELETE" and len(candidates) > 1:
+            candidates = [c for c in candidates if _written(c, event.record)] or candidates
+        if not candidates:
+            return None
+        fresh = [c for c in candidates if not taken[c.seq]]
+        return (fresh or candidates)[0]
+
+    def ours(self, event: ChangeEvent) -> bool:
+        key = self.key_of(event)
+        return key is not None and (event.table, key) in self.rows
+
+
+def _written(change: Change, record: Mapping[str, Any]) -> bool:
+    """The event carries what the change wrote (timestamps by being set or not: their text
+    differs between the writer and the database)."""
+    for col, val in change.row.items():
+        have = record.get(col)
+        if col.endswith("_at") or val is None or have is None:
+            if (val is None) != (have is None):
+                return False
+        elif str(have) != str(val):
+            return False
+    return True
+
+
+def judge(changes: Sequence[Change], subscribers: Iterable[Subscriber],
+          deliveries: Iterable[Delivery]) -> DeliveryReport:
+    """Every finding, subscriber by subscriber, in commit order of the changes concerned."""
+    index = _Index(changes)
+    received: dict[str, list[Delivery]] = defaultdict(list)
+    for d in deliveries:
+        received[d.subscriber].append(d)
+    findings: list[Finding] = []
+    subs = list(subscribers)
+    expected_total = delivered_total = foreign = skew = 0
+    latencies: list[float] = []
+    for sub in subs:
+        taken: Counter[int] = Counter()
+        order: list[tuple[Change, Delivery]] = []
+        for d in sorted(received.get(sub.name, []), key=lambda d: d.received_at):
+            change = index.identify(d.event, taken)
+            if change is None:
+                if index.ours(d.event):
+                    findings.append(Finding(UNKNOWN, sub.name, _describe(d.event),
+                                            "matches no change of the run"))
+                else:
+                    foreign += 1
+                continue
+            taken[change.seq] += 1
+            if taken[change.seq] == 1:
+                order.append((change, d))
+        expected = [c for c in changes if sub.permitted(c) and sub.judged(c)]
+        expected_total += len(expected)
+        for change in changes:  # findings in commit order
+            n = taken[change.seq]
+            if change in expected and n == 0:
+                findings.append(Finding(LOST, sub.name, change.label))
+            if n and not sub.permitted(change):
+                why = _why_not(sub, change)
+                findings.append(Finding(LEAK, sub.name, change.label, why))
+            if n > 1:
+                findings.append(Finding(DUPLICATE, sub.name, change.label, f"arrived {n} times"))
+        findings += _payload_leaks(sub.name, order)
+        findings += _reorders(sub.name, order)
+        for change, d in order:
+            if sub.permitted(change):
+                delivered_total += change in expected
+                ts = d.event.commit_timestamp
+                if ts is not None:
+                    ms = (d.received_at - ts.timestamp()) * 1000.0
+                    if ms < 0:
+                        skew += 1
+                    latencies.append(max(ms, 0.0))
+    return DeliveryReport(findings, len(subs), len(changes), expected_total, delivered_total,
+                          foreign, latencies, skew)
+
+
+def _why_not(sub: Subscriber, change: Change) -> str:
+    if not any(s.wants(change) for s in sub.subscriptions):
+        return "outside its subscription (table, event or filter)"
+    return "the access model refuses the row"
+
+
+def _payload_leaks(name: str, order: Sequence[tuple[Change, Delivery]]) -> list[Finding]:
+    found = []
+    for change, d in order:
+        if change.type != "DELETE":
+            continue
+        extra = sorted(set(d.event.old_record) - {c for c, _ in change.key})
+        if extra:
+            found.append(Finding(LEAK, name, change.label,
+                                 f"DELETE old_record carries {', '.join(extra)}"))
+    return found
+
+
+def _reorders(name: str, order: Sequence[tuple[Change, Delivery]]) -> list[Finding]:
+    found = []
+    latest: dict[tuple[str, tuple[str, ...]], Change] = {}
+    for change, _ in order:
+        row = (change.table, change.key_values())
+        before = latest.get(row)
+        if before is not None and before.seq > change.seq:
+            found.append(Finding(REORDERED, name, change.label, f"arrived after {before.label}"))
+            continue
+        latest[row] = change
+    return found
+
+
+def _describe(event: ChangeEvent) -> str:
+    return f"{event.type} {event.table}{sorted(event.row.items())[:3]}"
