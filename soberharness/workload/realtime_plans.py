@@ -64,8 +64,8 @@ def content_plan(ledger: FanoutLedger, mw: MatrixWorld) -> None:
 
 
 def block_plan(ledger: FanoutLedger, mw: MatrixWorld) -> None:
-    """The public owner posts, blocks the follower (the stack drops their follow), posts
-    again: the follower gets the first post, the follow's DELETE, not the second post."""
+    """The public owner posts, blocks the follower (the stack drops their follow, which is not
+    published), posts again: the follower gets the first post, not the second."""
     owner_user = mw.owners[Privacy.PUBLIC]
     owner = Viewer.of(owner_user)
     follower = mw.users["follower"]
