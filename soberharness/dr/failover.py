@@ -2,8 +2,8 @@
 primary SIGKILLed mid-load, the most advanced standby promoted, the clients switched to it.
 
 - `sync`: two standbys, synchronous_commit=on and synchronous_standby_names='ANY 1 (s1, s2)'.
-  Standby s1 is made to lag (its WAL sender on the primary frozen) before the kill, so a drill that promoted
-  the wrong standby would lose writes: none acknowledged may be lost.
+  Standby s1 is made to lag (its WAL sender on the primary frozen) before the kill, so a
+  drill that promoted the wrong standby would lose writes: none acknowledged may be lost.
 - `async`: one standby, asynchronous, made to lag the same way: the negative control, which
   must show the acknowledged writes a failover to a lagging asynchronous standby loses.
 
@@ -20,8 +20,8 @@ import dataclasses
 import time
 from typing import Any
 
-from soberharness.chaos.faults import PostgresCrash
 from soberharness.chaos.checker import CheckResult, check
+from soberharness.chaos.faults import PostgresCrash
 from soberharness.chaos.ledger import Ledger, LedgerWorkload, Outcome
 from soberharness.dr import cluster, matrix_digest
 from soberharness.dr.stack import DrillStack

@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from soberharness.chaos.stack import ChaosStack
 from soberharness.targets.lifecycle import register_cleanup
@@ -29,6 +30,7 @@ class DrillStack(ChaosStack):
         self.drill = name
         self.primary: PostgresServer | None = None  # None: the stack's own server
         self.others: dict[str, PostgresServer] = {}
+        self.label = config  # what the report calls the configuration ('clean' must lose nothing)
 
     @property
     def current(self) -> PostgresServer:
@@ -44,6 +46,14 @@ class DrillStack(ChaosStack):
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def describe(self) -> dict[str, Any]:
+        described = super().describe()
+        described.update(config=self.label, drill=self.drill, primary_port=self.current.port,
+                         servers={name: s.port for name, s in self.others.items()})
+        described["settings"] = {k: v for k, v in described["settings"].items()
+                                 if k != "archive_command"}
+        return described
 
     def stop(self) -> None:
         for server in self.others.values():

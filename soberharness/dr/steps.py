@@ -127,6 +127,8 @@ def parse_runbook(text: str) -> list[Step]:
         if _FENCE.match(line):
             block = []
             continue
+        if line.startswith("#"):
+            title = None  # any heading ends the section before it
         heading = _HEADING.match(line)
         if heading:
             number = int(heading.group(1))
