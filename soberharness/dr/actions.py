@@ -5,7 +5,8 @@ share the chaos steady-state hypothesis (soberharness.chaos.actions: the databas
 signed-in user reads their own new post, the access-matrix sample holds, the write ledger holds)
 and its ledger; these add the drills and their verdicts.
 
-Deeper runs: SOBERHARNESS_DR_DEEP=1 writes ten times as long with twice the clients.
+Deeper runs: SOBERHARNESS_DR_DEEP=1 writes ten times as long with twice the clients, and the
+failover drills also compare the full access matrix's digest before and after.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def run_failover_drill(mode: str = "sync", before: float = 1.0, lag: float = 1.0
     scale, more = _deep()
     timings = FailoverTimings(before * scale, lag * scale, after * scale, clients * more)
     DRILL.failover = result = run_failover(DRILL.stack, mode, timings,
-                                           unsafe_return=unsafe_return)
+                                           unsafe_return=unsafe_return, matrix=more > 1)
     record = FaultRecord("primary-sigkill-failover", result.killed_at, 0.0,
                          heal_seconds=result.promote_seconds,
                          recovery_seconds=result.writes_back_seconds)

@@ -40,7 +40,7 @@ RUNBOOK: list[Step] = [
          "\"SELECT pg_create_restore_point('{restore_point}'), clock_timestamp()\""),
     Step("Archive the WAL up to now", f"{_BR} check"),
     Step("List the backups", f"{_BR} info"),
-    Step("Verify the repository", f"{_BR} --output=text verify"),
+    Step("Verify the repository", f"{_BR} --output=text --verbose verify"),
     Step("Restore to the time into a new data directory",
          f"{_BR} --pg1-path={{restore_data}} --type=time \"--target={{target_time}}\" "
          "--target-action=promote restore"),
@@ -58,6 +58,7 @@ class PitrTimings:
     between: float = 1.0  # writes between the backup and T
     after: float = 1.0  # writes after T
     clients: int = 3
+    pause: float = 0.01  # each client's pause between writes (less WAL: a quicker drill)
 
 
 @dataclasses.dataclass
@@ -75,6 +76,7 @@ class PitrResult:
     target_time: str
     restore_point_lsn: str
     verify_clean: bool
+    verify_output: str
     corruption: dict[str, Any] | None
     steps: list[dict[str, object]]
     ledger: Ledger
@@ -112,6 +114,7 @@ class PitrResult:
             "target_time": self.target_time,
             "restore_point": {"name": RESTORE_POINT, "lsn": self.restore_point_lsn},
             "verify_clean": self.verify_clean,
+            "verify_output": self.verify_output,
             "planted_corruption": self.corruption,
             "steps": self.steps,
         }
@@ -175,7 +178,8 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     log.run(STEP["create-the-stanza"])
     log.run(STEP["check-that-wal-archiving-works"])
     ledger = Ledger()
-    workload = LedgerWorkload(stack.admin_dsn, stack.authors, clients=t.clients, ledger=ledger)
+    workload = LedgerWorkload(stack.admin_dsn, stack.authors, clients=t.clients, ledger=ledger,
+                              pause=t.pause)
     workload.start()
     try:
         time.sleep(t.before)
@@ -191,7 +195,7 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     log.values["target_time"] = target_time
     log.run(STEP["archive-the-wal-up-to-now"])
     log.run(STEP["list-the-backups"])
-    clean, _ = verify(repo, log)
+    clean, verify_output = verify(repo, log)
     restored, restore_seconds, rto = restore_and_start(stack, log, "restored")
     cut = check_at_cut(restored.dsn(stack.database), ledger, stack.authors, t_before, t_after)
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
@@ -204,6 +208,7 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
         backup_repo_bytes=int(last["info"]["repository"]["size"]),
         repo_bytes=repo.repo_bytes(), restore_seconds=restore_seconds, rto_seconds=rto,
         target_time=target_time, restore_point_lsn=lsn, verify_clean=clean,
+        verify_output=_tail(verify_output, 12),
         corruption=corruption, steps=[r.to_json() for r in log.records], ledger=ledger,
     )
 
