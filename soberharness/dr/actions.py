@@ -27,6 +27,7 @@ from soberharness.errors import HarnessError
 @dataclasses.dataclass
 class DrillRun:
     drill: str = ""
+    attempted: bool = False  # a drill action began (and must leave a result)
     stack: DrillStack | None = None
     repo: BackupRepo | None = None
     pitr: PitrResult | None = None
@@ -83,6 +84,7 @@ def run_pitr_drill(before: float = 1.0, between: float = 1.0, after: float = 1.0
     """Backup under load, restore point T, restore to T's time in a new data directory, judge."""
     if DRILL.stack is None or DRILL.repo is None:
         raise HarnessError("no PITR drill stack is running: start it with drill 'pitr'")
+    DRILL.attempted = True
     scale, more = _deep()
     timings = PitrTimings(before * scale, between * scale, after * scale, clients * more)
     DRILL.pitr = result = run_pitr(DRILL.stack, DRILL.repo, timings)
@@ -98,6 +100,7 @@ def run_failover_drill(mode: str = "sync", before: float = 1.0, lag: float = 1.0
     """Standbys, writers, SIGKILL of the primary, promotion, clients switched, old primary back."""
     if DRILL.stack is None:
         raise HarnessError("no failover drill stack is running: start it with drill 'failover'")
+    DRILL.attempted = True
     scale, more = _deep()
     timings = FailoverTimings(before * scale, lag * scale, after * scale, clients * more)
     DRILL.failover = result = run_failover(DRILL.stack, mode, timings,
@@ -111,7 +114,8 @@ def run_failover_drill(mode: str = "sync", before: float = 1.0, lag: float = 1.0
 
 # -- probes ---------------------------------------------------------------------------------------
 def drill_verdict_holds() -> bool:
-    """Before the drill: nothing to judge. After it: PITR — the ledger cut at T holds, the
+    """Before the drill: nothing to judge; a drill that began and left no result fails. After
+    it: PITR — the ledger cut at T holds, the
     matrix digests are equal, verify was clean and caught the planted corruption; failover —
     no acknowledged write lost and exactly one server takes writes."""
     if DRILL.pitr is not None:
@@ -120,7 +124,7 @@ def drill_verdict_holds() -> bool:
     if DRILL.failover is not None:
         f = DRILL.failover
         return f.lost == 0 and not f.split_brain.split_brain
-    return True
+    return not DRILL.attempted
 
 
 def drill_figures() -> dict[str, Any]:

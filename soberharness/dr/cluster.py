@@ -36,7 +36,10 @@ REPLICATED: dict[str, str] = {
 
 # What must also be in postgresql.conf (not only on the command line): pg_rewind runs the
 # server in single-user mode to finish crash recovery, with the config files alone.
-REWINDABLE = {"wal_log_hints": "on", "wal_level": "replica", "full_page_writes": "on"}
+# It also removes WAL then, unless told to keep it: pg_rewind reads the old primary's WAL back
+# to the last checkpoint before the timelines diverged.
+REWINDABLE = {"wal_log_hints": "on", "wal_level": "replica", "full_page_writes": "on",
+              "wal_keep_size": "256MB"}
 
 
 def persist_settings(server: PostgresServer, settings: Mapping[str, str]) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from soberharness.chaos import summary
 from soberharness.errors import HarnessError
+from soberharness.targets.lifecycle import preexec_as
 from soberharness.targets.migrations import REPO
 
 EXPERIMENTS = REPO / "chaos" / "dr"
@@ -66,6 +68,8 @@ def run_experiment(name: str, folder: Path, timeout: float = 420.0) -> Experimen
         proc = subprocess.run(
             [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
             capture_output=True, text=True, timeout=timeout, env=env, cwd=folder,
+            # if the harness dies, chaostoolkit gets SIGTERM and its cleanups stop the servers
+            preexec_fn=preexec_as(None, signal.SIGTERM),
         )
     except subprocess.TimeoutExpired:
         raise HarnessError(f"chaos run {name} took longer than {timeout:.0f}s") from None
