@@ -40,7 +40,7 @@ def dr_of(summary: Mapping[str, Any]) -> dict[str, Any] | None:
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key.endswith("_bytes"):
+    if "bytes" in key:
         return f"{int(value) / 1024:.0f} KiB"
     if isinstance(value, float):
         return f"{value:.3f}"
