@@ -28,7 +28,7 @@ from soberharness.dr.stack import DrillStack
 from soberharness.dr.steps import Step, StepLog
 from soberharness.errors import HarnessError
 from soberharness.targets.migrations import REPO
-from soberharness.targets.postgres import SUPERUSER
+from soberharness.targets.postgres import SUPERUSER, PostgresServer
 
 RUNBOOK_PATH = REPO / "docs" / "runbooks" / "failover.md"
 RUNBOOK: list[Step] = [
@@ -176,7 +176,8 @@ def run_failover(stack: DrillStack, mode: str, timings: FailoverTimings | None =
         log.values.update(new_primary_dsn=new.dsn(), new_primary_port=new.port)
         began = time.monotonic()
         log.run(STEP["promote-it"])
-        promote_seconds = began_to_promoted(new, began)
+        cluster.wait_promoted(new)
+        promote_seconds = time.monotonic() - began
         stack.primary = new  # the target-level address switch: clients reconnect here
         workload.dsn = stack.admin_dsn
         switched_at = time.time()
@@ -208,13 +209,7 @@ def run_failover(stack: DrillStack, mode: str, timings: FailoverTimings | None =
     )
 
 
-def began_to_promoted(server: cluster.PostgresServer, began: float) -> float:
-    cluster.wait_promoted(server)
-    return time.monotonic() - began
-
-
-def rewind_old_primary(log: StepLog, old: cluster.PostgresServer,
-                       new: cluster.PostgresServer) -> None:
+def rewind_old_primary(log: StepLog, old: PostgresServer, new: PostgresServer) -> None:
     log.values.update(old_data=old.data, old_port=old.port, old_dsn=old.dsn())
     log.run(STEP["rewind-the-old-primary-before-it-returns"], timeout=300)
     log.run(STEP["mark-the-old-primary-as-a-standby"])

@@ -127,8 +127,8 @@ class PitrResult:
                 f"{'equal' if self.digests_equal else 'DIFFERENT'}; {self.cut.one_line()}")
 
 
-def restore_and_start(stack: DrillStack, log: StepLog, name: str) -> tuple[PostgresServer,
-                                                                            float, float]:
+def restore_and_start(stack: DrillStack, log: StepLog,
+                      name: str) -> tuple[PostgresServer, float, float]:
     """Runbook steps 8-10 into a new directory: (server, restore seconds, RTO seconds)."""
     root = stack.path(name)
     restored = PostgresServer(root, settings={**stack.settings, "archive_mode": "off"})
