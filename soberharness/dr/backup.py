@@ -99,12 +99,6 @@ class BackupRepo:
         data = json.loads(ran.stdout)
         return data[0] if data else {}
 
-    def last_backup(self) -> dict[str, Any]:
-        backups = self.info().get("backup") or []
-        if not backups:
-            raise HarnessError("the pgBackRest repository holds no backup")
-        return backups[-1]
-
     def backup_files(self, label: str) -> list[Path]:
         folder = self.repo / "backup" / STANZA / label / "pg_data"
         return sorted(p for p in folder.rglob("*") if p.is_file())

@@ -75,6 +75,8 @@ class PitrResult:
     rto_seconds: float  # restore started -> restored server out of recovery and answering
     target_time: str
     restore_point_lsn: str
+    repo_cipher: str  # as `pgbackrest info` reports the repository
+    retention_full: int
     verify_clean: bool
     verify_output: str
     corruption: dict[str, Any] | None
@@ -113,6 +115,7 @@ class PitrResult:
                        "equal": self.digests_equal},
             "target_time": self.target_time,
             "restore_point": {"name": RESTORE_POINT, "lsn": self.restore_point_lsn},
+            "repository": {"cipher": self.repo_cipher, "retention_full": self.retention_full},
             "verify_clean": self.verify_clean,
             "verify_output": self.verify_output,
             "planted_corruption": self.corruption,
@@ -200,14 +203,18 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     cut = check_at_cut(restored.dsn(stack.database), ledger, stack.authors, t_before, t_after)
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
     _, digest_restored = matrix_digest.of(restored.dsn(stack.database), stack.matrix)
-    last = repo.last_backup()
+    info = repo.info()
+    last = (info.get("backup") or [{}])[-1]
+    if "label" not in last:
+        raise HarnessError("the pgBackRest repository holds no backup after the drill's backup")
     corruption = plant_and_verify(repo, last["label"]) if plant_corrupt_file else None
     return PitrResult(
         cut=cut, digest_original=digest_original, digest_restored=digest_restored, cells=cells,
         backup_seconds=backup.seconds, backup_bytes=int(last["info"]["size"]),
         backup_repo_bytes=int(last["info"]["repository"]["size"]),
         repo_bytes=repo.repo_bytes(), restore_seconds=restore_seconds, rto_seconds=rto,
-        target_time=target_time, restore_point_lsn=lsn, verify_clean=clean,
+        target_time=target_time, restore_point_lsn=lsn, repo_cipher=str(info.get("cipher")),
+        retention_full=repo.retention_full, verify_clean=clean,
         verify_output=_tail(verify_output, 12),
         corruption=corruption, steps=[r.to_json() for r in log.records], ledger=ledger,
     )

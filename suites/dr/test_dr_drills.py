@@ -69,7 +69,8 @@ def test_pitr_repository_is_encrypted_checked_and_verified(drill: Drill) -> None
     assert settings["archive_mode"] == "on"
     commands = [s["command"] for s in run.dr["steps"]]
     assert any(c.endswith(" check") for c in commands)
-    assert run.dr["verify_clean"] is True
+    assert run.dr["repository"] == {"cipher": "aes-256-cbc", "retention_full": 2}
+    assert run.dr["verify_clean"] is True, run.dr["verify_output"]
     figures = run.dr["figures"]
     assert figures["backup_bytes"] > figures["backup_repo_bytes"] > 0
     assert figures["backup_seconds"] > 0 and figures["rto_seconds"] > 0
