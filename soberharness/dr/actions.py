@@ -116,11 +116,13 @@ def run_failover_drill(mode: str = "sync", before: float = 1.0, lag: float = 1.0
 def drill_verdict_holds() -> bool:
     """Before the drill: nothing to judge; a drill that began and left no result fails. After
     it: PITR — the ledger cut at T holds, the
-    matrix digests are equal, verify was clean and caught the planted corruption; failover —
+    matrix digests are equal, verify was clean and caught the planted corruption, the digest
+    caught the planted loss of RLS; failover —
     no acknowledged write lost and exactly one server takes writes."""
     if DRILL.pitr is not None:
         p = DRILL.pitr
-        return p.cut.ok and p.digests_equal and p.verify_clean and p.corruption_detected
+        return (p.cut.ok and p.digests_equal and p.verify_clean and p.corruption_detected
+                and bool(p.planted_rls["detected"]))
     if DRILL.failover is not None:
         f = DRILL.failover
         return f.lost == 0 and not f.split_brain.split_brain

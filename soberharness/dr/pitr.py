@@ -17,6 +17,8 @@ import dataclasses
 import time
 from typing import Any
 
+import psycopg
+
 from soberharness.chaos.ledger import Ledger, LedgerWorkload
 from soberharness.dr import matrix_digest
 from soberharness.dr.backup import STANZA, BackupRepo, plant_corruption
@@ -80,6 +82,7 @@ class PitrResult:
     verify_clean: bool
     verify_output: str
     corruption: dict[str, Any] | None
+    planted_rls: dict[str, Any]  # RLS disabled on the restored copy: the digest must differ
     steps: list[dict[str, object]]
     ledger: Ledger
 
@@ -107,7 +110,7 @@ class PitrResult:
         return {
             "drill": "pitr",
             "ok": self.cut.ok and self.digests_equal and self.verify_clean
-            and self.corruption_detected,
+            and self.corruption_detected and bool(self.planted_rls["detected"]),
             "figures": self.figures(),
             "cut": self.cut.to_json(),
             "matrix": {"cells": self.cells, "digest_original": self.digest_original,
@@ -119,6 +122,7 @@ class PitrResult:
             "verify_clean": self.verify_clean,
             "verify_output": self.verify_output,
             "planted_corruption": self.corruption,
+            "planted_rls_defect": self.planted_rls,
             "steps": self.steps,
         }
 
@@ -203,6 +207,7 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     cut = check_at_cut(restored.dsn(stack.database), ledger, stack.authors, t_before, t_after)
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
     _, digest_restored = matrix_digest.of(restored.dsn(stack.database), stack.matrix)
+    planted_rls = plant_rls_defect(stack, restored)
     info = repo.info()
     last = (info.get("backup") or [{}])[-1]
     if "label" not in last:
@@ -216,8 +221,32 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
         target_time=target_time, restore_point_lsn=lsn, repo_cipher=str(info.get("cipher")),
         retention_full=repo.retention_full, verify_clean=clean,
         verify_output=_tail(verify_output, 12),
-        corruption=corruption, steps=[r.to_json() for r in log.records], ledger=ledger,
+        corruption=corruption, planted_rls=planted_rls,
+        steps=[r.to_json() for r in log.records], ledger=ledger,
     )
+
+
+PLANTED_RLS = "ALTER TABLE public.posts DISABLE ROW LEVEL SECURITY"
+
+
+def plant_rls_defect(stack: DrillStack, restored: PostgresServer) -> dict[str, Any]:
+    """Planted: a restore that lost the posts table's RLS. A sample of the matrix on the
+    restored copy, before and after the defect, must give different digests, and only in
+    cells of the posts table."""
+    dsn = restored.dsn(stack.database)
+    before = matrix_digest.sample(dsn, stack.matrix)
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(PLANTED_RLS)
+    try:
+        after = matrix_digest.sample(dsn, stack.matrix)
+    finally:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY")
+    changed = matrix_digest.differing(before, after)
+    return {"statement": PLANTED_RLS, "cells": len(after),
+            "detected": matrix_digest.digest(before) != matrix_digest.digest(after),
+            "cells_differing": len(changed), "tables": sorted({r.cell.table for r in changed}),
+            "first": [r.cell.label() for r in changed[:5]]}
 
 
 def plant_and_verify(repo: BackupRepo, label: str) -> dict[str, Any]:

@@ -63,6 +63,16 @@ def test_pitr_restored_server_gives_the_same_matrix_verdicts(drill: Drill) -> No
 @pytest.mark.destructive
 @pytest.mark.dr_experiment(PITR)
 @pytest.mark.needs("postgres")
+def test_pitr_planted_loss_of_rls_changes_the_digest(drill: Drill) -> None:
+    """Planted on the restored copy: RLS off on posts. The digest differs, in posts cells only."""
+    planted = drill(PITR).dr["planted_rls_defect"]
+    assert planted["detected"] is True
+    assert planted["cells_differing"] > 0 and planted["tables"] == ["posts"], planted
+
+
+@pytest.mark.destructive
+@pytest.mark.dr_experiment(PITR)
+@pytest.mark.needs("postgres")
 def test_pitr_repository_is_encrypted_checked_and_verified(drill: Drill) -> None:
     run = drill(PITR)
     settings = run.summary["stack"]["settings"]
