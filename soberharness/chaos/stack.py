@@ -76,6 +76,7 @@ class ChaosStack:
         writers: int = 3,
         workdir: Path | None = None,
         small_disk: bool = False,
+        extra_settings: dict[str, str] | None = None,
     ) -> None:
         if config not in CONFIGS:
             raise HarnessError(f"unknown chaos config '{config}': choose one of {sorted(CONFIGS)}")
@@ -83,7 +84,8 @@ class ChaosStack:
         self.want_toxiproxy = toxiproxy
         self.want_small_disk = small_disk
         self.disk: SmallDisk | None = None
-        self.target = LocalTarget(pg_settings=dict(CONFIGS[config]), workdir=workdir,
+        self.settings = {**CONFIGS[config], **(extra_settings or {})}
+        self.target = LocalTarget(pg_settings=dict(self.settings), workdir=workdir,
                                   name=f"chaos-{config}")
         self.writers = _users(writers, "writer")
         self.prober = _users(1, "prober")[0]
@@ -257,7 +259,7 @@ class ChaosStack:
     def describe(self) -> dict[str, Any]:
         return {
             "config": self.config,
-            "settings": CONFIGS[self.config],
+            "settings": self.settings,
             "postgres_port": self.pg.port,
             "proxy_port": self.proxy_port,
             "database": self.database,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soberharness.report.baseline import load_samples, samples_from_document
+from soberharness.report.dr_section import dr_of
 from soberharness.report.redact import redact
 from soberharness.report.run_report import RunReport
 from soberharness.targets.migrations import REPO
@@ -126,6 +127,7 @@ def chaos_from_this_run(folder: Path, since: float) -> list[dict[str, Any]]:
             "violations": ledger.get("violation_counts", {}),
             "faults": [{k: f.get(k) for k in ("fault", "heal_seconds", "recovery_seconds",
                                                "during")} for f in doc.get("faults") or []],
+            "dr": dr_of(doc),  # a disaster-recovery drill's RPO, RTO and figures, or None
         })
     return found
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT
-from soberharness.report import plots
+from soberharness.report import dr_section, plots
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
 from soberharness.report.run_folder import chaos_failed, folder_name
@@ -79,6 +79,7 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
         + ", ".join(f"{_e(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
         "<nav><a href='#failures'>Failures</a><a href='#benchmarks'>Benchmarks</a>"
         "<a href='#matrix'>Security matrix</a><a href='#auth'>Auth</a><a href='#chaos'>Chaos</a>"
+        "<a href='#dr'>Disaster recovery</a>"
         "<a href='#load'>Load</a><a href='#tests'>All tests</a></nav>",
     ]
     out += _failures(doc)
@@ -86,6 +87,7 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
     out += _matrix(doc, report)
     out += _auth(doc)
     out += _chaos(doc)
+    out += dr_section.section(doc["chaos"])
     out += _load(doc)
     out += _all_tests(doc)
     out.append("</body></html>")

@@ -1,0 +1,60 @@
+"""chaostoolkit control of the drills: starts the drill's stack before the experiment, and
+afterwards writes the chaos summary (with the drill's results under "dr": RPO, RTO, figures,
+the runbook steps it ran) under reports/chaos/ and stops everything.
+
+In an experiment:
+  "controls": [{"name": "dr-stack", "provider": {"type": "python",
+      "module": "soberharness.dr.control", "arguments": {"drill": "failover", "mode": "sync"}}}]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+
+from soberharness.chaos import actions as chaos
+from soberharness.chaos import summary
+from soberharness.dr import actions
+from soberharness.errors import HarnessError
+
+logger = logging.getLogger("chaostoolkit")
+
+
+def before_experiment_control(context: dict[str, Any], drill: str = "pitr", mode: str = "sync",
+                              **_: Any) -> None:
+    try:
+        described = actions.start_drill_stack(drill, mode)
+    except HarnessError as exc:
+        actions.stop_drill_stack()
+        raise InterruptExecution(f"drill stack did not start: {exc}") from None
+    logger.info(f"soberharness drill stack up: {described}")
+
+
+def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | None = None,
+                             **_: Any) -> None:
+    try:
+        chaos.heal_all()
+        chaos.stop_ledger()
+        run = chaos.RUN
+        status = None
+        if state is not None:
+            status = "deviated" if state.get("deviated") else state.get("status")
+        out = summary.write_run(
+            str(context.get("title", "experiment")),
+            run.stack.describe() if run.stack else None,
+            run.records, run.checks, ledger=run.ledger, journal=state, status=status,
+        )
+        written = out / "summary.json"
+        doc = json.loads(written.read_text())
+        doc["dr"] = actions.DRILL.result_json()
+        written.write_text(json.dumps(doc, indent=2, default=str))
+        logger.info(f"soberharness drill reports in {out}")
+    finally:
+        actions.stop_drill_stack()
+
+
+def cleanup_control() -> None:
+    actions.stop_drill_stack()
