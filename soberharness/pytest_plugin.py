@@ -1,9 +1,9 @@
 """The harness as a pytest plugin: target selection, service markers, guard rails, reports.
 
 Options: --target NAME|FILE, --list-targets, --migrations DIR, --report-dir DIR,
---confirm-destructive NAME. Markers: @pytest.mark.needs("auth", ...) skips a test with a
-reason naming the missing service; @pytest.mark.destructive is refused on targets that did
-not opt in.
+--confirm-destructive NAME, --allow-all-skipped. Markers: @pytest.mark.needs("auth", ...)
+skips a test with a reason naming the missing service; @pytest.mark.destructive is refused on
+targets that did not opt in.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -51,6 +52,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TARGET",
         help="name of the remote target on which destructive suites may run",
     )
+    group.addoption(
+        "--allow-all-skipped",
+        action="store_true",
+        default=os.environ.get("SOBERHARNESS_ALLOW_ALL_SKIPPED") == "1",
+        help="exit 0 when every selected test was skipped (default: exit 5, nothing was "
+        "checked; env SOBERHARNESS_ALLOW_ALL_SKIPPED=1)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,11 +66,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    holder = config.stash[TARGET_KEY] = TargetHolder(config)
+    config.pluginmanager.register(holder, "soberharness-target-holder")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.getoption("--list-targets"):
         for line in describe_targets():
             print(line)
-        pytest.exit("listed targets", returncode=0)
-    config.stash[TARGET_KEY] = TargetHolder(config)
+        return 0
+    return None
 
 
 class TargetHolder:
@@ -72,7 +86,18 @@ class TargetHolder:
         self.config = config
         self._target: Target | None = None
         self._started = False
+        self._stopped = False
         self.report: RunReport | None = None
+        self.stopped_by = ""  # the one line that ended the run early, for the run page
+        self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
+        self.all_skipped_line = ""
+        self.exitstatus = 0
+        self._run_written = False
+
+    def fail(self, message: str) -> NoReturn:
+        """End the run with one line (exit status 4)."""
+        self.stopped_by = message
+        pytest.exit(message, returncode=4)
 
     @property
     def target(self) -> Target:
@@ -82,23 +107,84 @@ class TargetHolder:
                     self.config.getoption("--target"), Path(self.config.getoption("--migrations"))
                 )
             except HarnessError as exc:
-                pytest.exit(f"soberharness: {exc}", returncode=4)
+                self.fail(f"soberharness: {exc}")
         return self._target
 
     def started(self) -> Target:
         target = self.target
+        if self._stopped:
+            self.fail(f"soberharness: target '{target.name}' was already stopped")
         if not self._started:
             _progress(self.config, f"starting target '{target.name}' ({target.kind})...")
             began = time.monotonic()
             try:
                 target.start()
             except HarnessError as exc:
-                pytest.exit(f"soberharness: {exc}", returncode=4)
+                self.fail(f"soberharness: {exc}")
             self._started = True
             _progress(self.config, f"target '{target.name}' up in {time.monotonic() - began:.1f}s")
         return target
 
+    # -- hooks (the holder is registered as a plugin): one line instead of a traceback -------
+    @pytest.hookimpl(trylast=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        memo = getattr(reporter, "_keyboardinterrupt_memo", None)
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            line = str(excinfo.value.msg)
+            if line.startswith("soberharness:") and reporter is not None:
+                self.stopped_by = self.stopped_by or line
+                self._last_line = line
+                reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
+        elif isinstance(excinfo.value, KeyboardInterrupt):
+            self.stopped_by = self.stopped_by or "interrupted (Ctrl-C) before the run finished"
+            crash = getattr(memo, "reprcrash", None)
+            if crash is not None and not self.config.option.fulltrace:
+                # pytest prints this message as its one interrupt line, without the traceback.
+                crash.message = ("soberharness: interrupted (Ctrl-C); everything the harness "
+                                 "started is stopped")
+
+    def judge_all_skipped(self, session: pytest.Session) -> None:
+        from soberharness.report.run_folder import cases_from_reports
+
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if session.exitstatus != pytest.ExitCode.OK or reporter is None:
+            return
+        cases = cases_from_reports(r for reps in reporter.stats.values() for r in reps)
+        if cases and all(c.outcome == "skipped" for c in cases):
+            allowed = self.config.getoption("--allow-all-skipped")
+            self.all_skipped_line = (
+                f"soberharness: every selected test was skipped ({len(cases)}): nothing was "
+                "checked" + (" (accepted: --allow-all-skipped)" if allowed else
+                             "; exit status 5 (--allow-all-skipped accepts such a run)"))
+            if not allowed:
+                session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+    def write_run_folder(self) -> None:
+        """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
+        from soberharness.report.run_folder import write_session_run
+
+        if self._run_written:
+            return
+        self._run_written = True
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        stats = reporter.stats if reporter is not None else {}
+        paths = write_session_run(self.config, stats, self.report, self._target,
+                                  self.exitstatus, self.stopped_by or self.all_skipped_line)
+        if paths and reporter is not None:
+            reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
+
+    def pytest_unconfigure(self) -> None:
+        if _worker_id(self.config) is None and self.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            self.write_run_folder()  # pytest shows no terminal summary after a crash
+        if self._last_line:
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(self._last_line, red=True)
+
     def stop(self) -> None:
+        """Stop the target for good (a later use ends the run instead of starting anew)."""
+        self._stopped = True
         if self._target is not None and self._started:
             self._target.stop()
             self._started = False
@@ -114,7 +200,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = [s for m in item.iter_markers("needs") for s in m.args]
     if needs or item.get_closest_marker("destructive"):
         holder = item.config.stash[TARGET_KEY]
-        target = holder.target
+        # Started (a remote one: checked reachable) before its services decide what is
+        # skipped: a target that cannot be reached fails the run, it does not skip it.
+        target = holder.started()
         for name in needs:
             try:
                 service = Service(name)
@@ -217,6 +305,17 @@ def _worker_id(config: pytest.Config) -> str | None:
     return workerinput["workerid"] if workerinput else None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """A remote target is checked (its secrets' variables set, every URL and the DSN answering
+    within a bounded time) before the first test; the others start when a test needs them."""
+    if session.config.option.collectonly or not session.items:
+        return
+    holder = session.config.stash[TARGET_KEY]
+    if holder.target.kind == "remote":
+        holder.started()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
     folder = Path(terminalreporter.config.getoption("--report-dir"))
@@ -227,9 +326,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_sep("-", "soberharness (per xdist worker)")
             for part in parts:
                 terminalreporter.write_line(f"{part.parent.name}: {part}")
+    if holder is not None and holder.all_skipped_line:
+        terminalreporter.write_line(holder.all_skipped_line, red=True)
     if holder is None or holder.report is None:
         if holder is not None and _worker_id(terminalreporter.config) is None:
-            _write_run_folder(terminalreporter, holder)
+            holder.write_run_folder()
         return
     report = holder.report
     stats = terminalreporter.stats
@@ -246,17 +347,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
         )
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
-    _write_run_folder(terminalreporter, holder)
-
-
-def _write_run_folder(terminalreporter: pytest.TerminalReporter, holder: TargetHolder) -> None:
-    """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
-    from soberharness.report.run_folder import write_session_run
-
-    paths = write_session_run(terminalreporter.config, terminalreporter.stats, holder.report,
-                              holder._target)
-    if paths:
-        terminalreporter.write_line("run page: " + ", ".join(str(p) for p in paths))
+    holder.write_run_folder()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -266,7 +357,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             old.unlink()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest tore the session fixtures down (trylast): stop the target for good, and
+    make a run in which every test was skipped fail unless --allow-all-skipped."""
     holder = session.config.stash.get(TARGET_KEY, None)
     if holder is None:
         return
@@ -275,3 +369,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         folder = Path(session.config.getoption("--report-dir")) / worker
         holder.report.write(folder)
     holder.stop()
+    if worker is None:
+        holder.judge_all_skipped(session)
+    holder.exitstatus = int(session.exitstatus)
