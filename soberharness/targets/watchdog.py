@@ -50,7 +50,7 @@ class Watchdog:
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", "soberharness.targets.watchdog"],
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True, cwd="/",
+                    start_new_session=True, cwd="/", env=_env_importing_this_package(),
                 )
                 self._pipe, self._owner = self._proc.stdin, os.getpid()
             assert self._pipe is not None
@@ -80,6 +80,13 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+
+
+def _env_importing_this_package() -> dict[str, str]:
+    """The environment with this copy of soberharness first on the import path."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
 
 
 def end_tree(pid: int, started: int | None, polite: int, grace: float = GRACE_S) -> None:

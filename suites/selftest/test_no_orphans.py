@@ -25,6 +25,24 @@ finally:
 """
 
 
+# The same, with every PostgreSQL process frozen by the chaos SIGSTOP fault when the signal comes.
+PAUSED_SCRIPT = """
+import sys, time
+from soberharness.chaos.faults import PostgresPause
+from soberharness.targets.local import LocalTarget
+target = LocalTarget()
+target.start()
+fault = PostgresPause(target.pg)
+fault.inject()
+print("UP", target.pg.pid, flush=True)
+try:
+    time.sleep(60)
+finally:
+    fault.heal()
+    target.stop()
+"""
+
+
 def _processes_under(folder: Path) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -49,23 +67,46 @@ def _wait_gone(folder: Path, seconds: float = 15.0) -> list[int]:
     return _processes_under(folder)
 
 
+def _states(pids: list[int]) -> list[str]:
+    states = []
+    for pid in pids:
+        try:
+            states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            continue
+    return states
+
+
 @pytest.mark.needs("postgres")
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "mid-sigstop"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
                          ids=["ctrl-c", "sigterm", "sigkill"])
-def test_server_does_not_outlive_the_harness(tmp_path: Path, sig: signal.Signals) -> None:
+def test_server_does_not_outlive_the_harness(tmp_path: Path, sig: signal.Signals,
+                                             paused: bool) -> None:
+    """Nothing is left, processes or the soberharness-* folder, however the harness ends, also
+    while the SIGSTOP fault has every PostgreSQL process frozen."""
     tmp_path.chmod(0o755)
     env = dict(os.environ, TMPDIR=str(tmp_path))
     child = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", PAUSED_SCRIPT if paused else SCRIPT], cwd=REPO, env=env,
+        stdout=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
         assert line.startswith("UP"), f"local target did not start: {line!r}"
-        assert _processes_under(tmp_path), "the server runs under the child's temp dir"
+        running = _processes_under(tmp_path)
+        assert running, "the server runs under the child's temp dir"
+        if paused:
+            assert set(_states(running)) == {"T"}, "the fault froze every server process"
         child.send_signal(sig)
         child.wait(30)
     finally:
         if child.poll() is None:
             child.kill()
-    assert _wait_gone(tmp_path) == []
+    left = _wait_gone(tmp_path)
+    assert left == [], f"left running: {left} in states {_states(left)}"
+    deadline = time.monotonic() + 10
+    while list(tmp_path.glob("soberharness-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("soberharness-*")) == [], "the temporary folder was left behind"
