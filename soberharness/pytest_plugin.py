@@ -196,6 +196,11 @@ def _progress(config: pytest.Config, message: str) -> None:
         reporter.write_line(f"[soberharness] {message}")
 
 
+def announce(config: pytest.Config, message: str) -> None:
+    """One `[soberharness] ...` line in the terminal, for what the person running must know."""
+    _progress(config, message)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = [s for m in item.iter_markers("needs") for s in m.args]
     if needs or item.get_closest_marker("destructive"):
