@@ -8,12 +8,13 @@ targets that did not opt in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
 import pytest
@@ -23,6 +24,9 @@ from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
+
+if TYPE_CHECKING:
+    from soberharness.report.xdist_merge import XdistReports
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 TARGET_KEY = pytest.StashKey["TargetHolder"]()
@@ -68,6 +72,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder, "soberharness-target-holder")
+    if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
+        from soberharness.report.xdist_merge import XdistReports
+
+        holder.xdist = XdistReports(holder.run_id)
+        config.pluginmanager.register(holder.xdist, "soberharness-xdist-reports")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -93,6 +102,20 @@ class TargetHolder:
         self.all_skipped_line = ""
         self.exitstatus = 0
         self._run_written = False
+        self._run_id = ""
+        self.xdist: XdistReports | None = None  # the controller's, under pytest -n N
+
+    @property
+    def run_id(self) -> str:
+        """This run's id: SOBERHARNESS_RUN_ID, else made here (the xdist controller hands its
+        own to the workers)."""
+        if not self._run_id:
+            from soberharness.report.xdist_merge import RUN_ID_KEY
+
+            workerinput = getattr(self.config, "workerinput", None) or {}
+            self._run_id = (workerinput.get(RUN_ID_KEY) or os.environ.get("SOBERHARNESS_RUN_ID")
+                            or secrets.token_hex(4))
+        return self._run_id
 
     def fail(self, message: str) -> NoReturn:
         """End the run with one line (exit status 4)."""
@@ -160,6 +183,15 @@ class TargetHolder:
             if not allowed:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
+    def any_target(self) -> Target | None:
+        """The target if it was made, else made now for its name and keys (the xdist controller
+        makes none); None when it cannot be made (the run already said why)."""
+        if self._target is None:
+            with contextlib.suppress(HarnessError):
+                self._target = make_target(self.config.getoption("--target"),
+                                           Path(self.config.getoption("--migrations")))
+        return self._target
+
     def write_run_folder(self) -> None:
         """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
         from soberharness.report.run_folder import write_session_run
@@ -169,8 +201,9 @@ class TargetHolder:
         self._run_written = True
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         stats = reporter.stats if reporter is not None else {}
-        paths = write_session_run(self.config, stats, self.report, self._target,
-                                  self.exitstatus, self.stopped_by or self.all_skipped_line)
+        paths = write_session_run(self.config, stats, self.report, self.any_target(),
+                                  self.exitstatus, self.stopped_by or self.all_skipped_line,
+                                  self.run_id)
         if paths and reporter is not None:
             reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
 
@@ -239,7 +272,7 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
         holder.report = RunReport(
             target=target.name,
             target_kind=target.kind,
-            run_id=os.environ.get("SOBERHARNESS_RUN_ID") or secrets.token_hex(4),
+            run_id=holder.run_id,
             labels=dict(target.labels),
             migrations=str(request.config.getoption("--migrations")),
             secrets=target.keys.secrets(),
@@ -324,13 +357,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
     folder = Path(terminalreporter.config.getoption("--report-dir"))
-    if holder is not None and holder.report is None:
-        # Under pytest-xdist the workers ran the suites and wrote a report each.
-        parts = sorted(folder.glob("gw*/summary.json"))
-        if parts:
-            terminalreporter.write_sep("-", "soberharness (per xdist worker)")
-            for part in parts:
-                terminalreporter.write_line(f"{part.parent.name}: {part}")
+    if holder is not None and holder.report is None and holder.xdist and holder.xdist.parts:
+        # Under pytest-xdist the workers ran the suites: one report from all of theirs.
+        from soberharness.report.run_folder import target_secrets
+        from soberharness.report.xdist_merge import merge_reports
+
+        holder.report = merge_reports(holder.xdist.parts, target_secrets(holder.any_target()))
     if holder is not None and holder.all_skipped_line:
         terminalreporter.write_line(holder.all_skipped_line, red=True)
     if holder is None or holder.report is None:
@@ -355,13 +387,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder.write_run_folder()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if _worker_id(session.config) is None:  # the controller clears the workers' old reports
-        folder = Path(session.config.getoption("--report-dir"))
-        for old in folder.glob("gw*/summary.json"):
-            old.unlink()
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After pytest tore the session fixtures down (trylast): stop the target for good, and
@@ -371,8 +396,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     worker = _worker_id(session.config)
     if worker is not None and holder.report is not None:
-        folder = Path(session.config.getoption("--report-dir")) / worker
-        holder.report.write(folder)
+        from soberharness.report.xdist_merge import REPORT_KEY as WORKER_REPORT
+        from soberharness.report.xdist_merge import report_to_data
+
+        workeroutput = session.config.workeroutput  # type: ignore[attr-defined]
+        workeroutput[WORKER_REPORT] = report_to_data(holder.report)
     holder.stop()
     if worker is None:
         holder.judge_all_skipped(session)
