@@ -71,3 +71,12 @@ def test_junit_does_not_show_an_all_skipped_or_interrupted_run_green() -> None:
     root = ET.fromstring(junit_xml("r3", cases_from_reports(_ran("suites/x/t.py::a")),
                                    "passed").split("\n", 1)[1])
     assert root.findall(".//failure") == []
+
+
+def test_report_timestamps_carry_no_microseconds() -> None:
+    import re
+
+    from soberharness.report.run_report import RunReport
+
+    started = RunReport("local", "local", "r", started=1764620000.123456).summary()["started"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", started), started
