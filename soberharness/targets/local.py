@@ -110,8 +110,11 @@ class LocalTarget(Target):
             self._pg.stop()
         self._started = False
         keep = os.environ.get("SOBERHARNESS_KEEP_WORKDIR") == "1"
-        if self._own_workdir and self.workdir is not None and not keep:
-            workdirs.remove_workdir(self.workdir)
+        if self._own_workdir and self.workdir is not None:
+            if keep:
+                workdirs.keep_workdir(self.workdir)
+            else:
+                workdirs.remove_workdir(self.workdir)
 
     def url(self, service: Service) -> str:
         self.require(service)

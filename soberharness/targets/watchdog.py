@@ -42,7 +42,7 @@ class Watchdog:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pipe: IO[bytes] | None = None
         self._owner = -1
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may stop things mid-send
 
     def _send(self, line: str) -> None:
         with self._lock:

@@ -38,6 +38,12 @@ def remove_workdir(path: Path) -> None:
     WATCHDOG.forget_dir(path)
 
 
+def keep_workdir(path: Path) -> None:
+    """Leave the folder for a person to look at: no sweep or watchdog removes it."""
+    (path / OWNER_FILE).unlink(missing_ok=True)
+    WATCHDOG.forget_dir(path)
+
+
 def owner_alive(path: Path) -> bool | None:
     """True/False when the folder names its owner; None when it names none (not ours)."""
     try:
