@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from soberharness.errors import DestructiveRefused, HarnessError
+from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
@@ -71,7 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
-    config.pluginmanager.register(holder, "soberharness-target-holder")
+    config.pluginmanager.register(holder.end, "soberharness-run-end")
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
         from soberharness.report.xdist_merge import XdistReports
 
@@ -97,13 +98,9 @@ class TargetHolder:
         self._started = False
         self._stopped = False
         self.report: RunReport | None = None
-        self.stopped_by = ""  # the one line that ended the run early, for the run page
-        self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
-        self.all_skipped_line = ""
-        self.exitstatus = 0
-        self._run_written = False
         self._run_id = ""
         self.xdist: XdistReports | None = None  # the controller's, under pytest -n N
+        self.end = RunEnd(config, lambda: self.report, self.any_target, lambda: self.run_id)
 
     @property
     def run_id(self) -> str:
@@ -118,8 +115,7 @@ class TargetHolder:
         return self._run_id
 
     def fail(self, message: str) -> NoReturn:
-        """End the run with one line (exit status 4)."""
-        self.stopped_by = message
+        """End the run with one line (exit status 4; report.run_end prints it)."""
         pytest.exit(message, returncode=4)
 
     @property
@@ -148,41 +144,6 @@ class TargetHolder:
             _progress(self.config, f"target '{target.name}' up in {time.monotonic() - began:.1f}s")
         return target
 
-    # -- hooks (the holder is registered as a plugin): one line instead of a traceback -------
-    @pytest.hookimpl(trylast=True)
-    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        memo = getattr(reporter, "_keyboardinterrupt_memo", None)
-        if isinstance(excinfo.value, pytest.exit.Exception):
-            line = str(excinfo.value.msg)
-            if line.startswith("soberharness:") and reporter is not None:
-                self.stopped_by = self.stopped_by or line
-                self._last_line = line
-                reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
-        elif isinstance(excinfo.value, KeyboardInterrupt):
-            self.stopped_by = self.stopped_by or "interrupted (Ctrl-C) before the run finished"
-            crash = getattr(memo, "reprcrash", None)
-            if crash is not None and not self.config.option.fulltrace:
-                # pytest prints this message as its one interrupt line, without the traceback.
-                crash.message = ("soberharness: interrupted (Ctrl-C); everything the harness "
-                                 "started is stopped")
-
-    def judge_all_skipped(self, session: pytest.Session) -> None:
-        from soberharness.report.run_folder import cases_from_reports
-
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if session.exitstatus != pytest.ExitCode.OK or reporter is None:
-            return
-        cases = cases_from_reports(r for reps in reporter.stats.values() for r in reps)
-        if cases and all(c.outcome == "skipped" for c in cases):
-            allowed = self.config.getoption("--allow-all-skipped")
-            self.all_skipped_line = (
-                f"soberharness: every selected test was skipped ({len(cases)}): nothing was "
-                "checked" + (" (accepted: --allow-all-skipped)" if allowed else
-                             "; exit status 5 (--allow-all-skipped accepts such a run)"))
-            if not allowed:
-                session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
-
     def any_target(self) -> Target | None:
         """The target if it was made, else made now for its name and keys (the xdist controller
         makes none); None when it cannot be made (the run already said why)."""
@@ -191,29 +152,6 @@ class TargetHolder:
                 self._target = make_target(self.config.getoption("--target"),
                                            Path(self.config.getoption("--migrations")))
         return self._target
-
-    def write_run_folder(self) -> None:
-        """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
-        from soberharness.report.run_folder import write_session_run
-
-        if self._run_written:
-            return
-        self._run_written = True
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        stats = reporter.stats if reporter is not None else {}
-        paths = write_session_run(self.config, stats, self.report, self.any_target(),
-                                  self.exitstatus, self.stopped_by or self.all_skipped_line,
-                                  self.run_id)
-        if paths and reporter is not None:
-            reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
-
-    def pytest_unconfigure(self) -> None:
-        if _worker_id(self.config) is None and self.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
-            self.write_run_folder()  # pytest shows no terminal summary after a crash
-        if self._last_line:
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.write_line(self._last_line, red=True)
 
     def stop(self) -> None:
         """Stop the target for good (a later use ends the run instead of starting anew)."""
@@ -363,11 +301,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         from soberharness.report.xdist_merge import merge_reports
 
         holder.report = merge_reports(holder.xdist.parts, target_secrets(holder.any_target()))
-    if holder is not None and holder.all_skipped_line:
-        terminalreporter.write_line(holder.all_skipped_line, red=True)
+    if holder is not None:
+        holder.end.terminal_summary()
     if holder is None or holder.report is None:
         if holder is not None and _worker_id(terminalreporter.config) is None:
-            holder.write_run_folder()
+            holder.end.write_run_folder()
         return
     report = holder.report
     stats = terminalreporter.stats
@@ -384,7 +322,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
         )
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
-    holder.write_run_folder()
+    holder.end.write_run_folder()
 
 
 @pytest.hookimpl(trylast=True)
@@ -402,6 +340,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput = session.config.workeroutput  # type: ignore[attr-defined]
         workeroutput[WORKER_REPORT] = report_to_data(holder.report)
     holder.stop()
-    if worker is None:
-        holder.judge_all_skipped(session)
-    holder.exitstatus = int(session.exitstatus)
+    holder.end.session_finished(session, controller=worker is None)
