@@ -110,3 +110,50 @@ def test_server_does_not_outlive_the_harness(tmp_path: Path, sig: signal.Signals
     while list(tmp_path.glob("soberharness-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list(tmp_path.glob("soberharness-*")) == [], "the temporary folder was left behind"
+
+
+PAUSING_TEST = """
+import time
+from soberharness.chaos.faults import PostgresPause
+
+def test_frozen(target):
+    PostgresPause(target.pg).inject()
+    print("PAUSED", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.needs("postgres")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_pytest_killed_mid_sigstop_leaves_nothing(tmp_path: Path, sig: signal.Signals) -> None:
+    """pytest itself killed while the SIGSTOP fault has the server frozen: no process and no
+    temporary folder survive it (the watchdog ends them)."""
+    tmp_path.chmod(0o755)
+    (tmp_path / "test_pausing.py").write_text(PAUSING_TEST)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "soberharness.pytest_plugin",
+         "-p", "no:cacheprovider", "--report-dir", "reports/latest"],
+        cwd=tmp_path, env=env | {"TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert child.stdout is not None
+        seen = []
+        for line in child.stdout:
+            seen.append(line)
+            if "PAUSED" in line:
+                break
+        assert any("PAUSED" in line for line in seen), "".join(seen)
+        frozen = _processes_under(tmp_path)
+        assert frozen and set(_states(frozen)) == {"T"}
+        child.send_signal(sig)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    left = _wait_gone(tmp_path)
+    assert left == [], f"left running: {left} in states {_states(left)}"
+    deadline = time.monotonic() + 10
+    while list(tmp_path.glob("soberharness-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("soberharness-*")) == [], "the temporary folder was left behind"
