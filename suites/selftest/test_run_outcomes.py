@@ -191,3 +191,31 @@ def test_list_targets_prints_an_aligned_table_and_nothing_else(tmp_path: Path) -
     assert names <= {row.split()[0] for row in rows}, output
     starts = {row.index(row.split()[1], len(row.split()[0])) for row in rows}
     assert len(starts) == 1, f"the second column does not line up:\n{output}"
+
+
+CRASHING_PLUGIN = """
+def pytest_runtest_logfinish(nodeid, location):
+    if nodeid.endswith("test_second"):
+        raise RuntimeError("a plugin crashed")
+"""
+
+THREE_TESTS = """
+def test_first():
+    pass
+
+def test_second():
+    pass
+
+def test_third():
+    pass
+"""
+
+
+def test_a_crashed_run_is_recorded_as_error(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(CRASHING_PLUGIN)
+    (tmp_path / "test_three.py").write_text(THREE_TESTS)
+    code, output, _ = _run(tmp_path)
+    assert code == 3, output  # pytest's INTERNAL_ERROR
+    doc = _run_summary(tmp_path)
+    assert doc["verdict"] == "error"
+    assert doc["tests"]["counts"] == {"passed": 2}, "the third test never ran"
