@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ UNREACHABLE_TARGET = """
 name = "dead-deployment"
 [urls]
 rest = "http://127.0.0.1:1"
+auth = "http://127.0.0.1:{hung_port}"
 [secrets]
 anon_key_env = "DEAD_ANON"
 service_key_env = "DEAD_SERVICE"
@@ -98,14 +100,21 @@ def _no_traceback(output: str) -> None:
 
 
 def test_unreachable_target_fails_the_run_with_one_line_naming_the_url(tmp_path: Path) -> None:
-    (tmp_path / "dead.toml").write_text(UNREACHABLE_TARGET)
-    (tmp_path / "test_skipped_only.py").write_text(SKIPPED_ONLY.replace('"auth"', '"rest"'))
-    code, output, seconds = _run(tmp_path, "--target", "dead.toml", DEAD_ANON="anon-key-value",
-                                 DEAD_SERVICE="service-key-value")
+    """A closed port (refused at once) and a port that accepts but never answers (a hung
+    service: bounded by the check's timeout); the tests would all have been skipped."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen()
+        port = hung.getsockname()[1]
+        (tmp_path / "dead.toml").write_text(UNREACHABLE_TARGET.format(hung_port=port))
+        (tmp_path / "test_skipped_only.py").write_text(SKIPPED_ONLY.replace('"auth"', '"rest"'))
+        code, output, seconds = _run(tmp_path, "--target", "dead.toml",
+                                     DEAD_ANON="anon-key-value", DEAD_SERVICE="service-key-value")
     assert code == 4, output
     lines = [line for line in output.splitlines() if "http://127.0.0.1:1" in line]
     assert len(lines) == 1 and lines[0].startswith("soberharness: target 'dead-deployment'"), \
         output
+    assert f"auth at http://127.0.0.1:{port}: no answer within 5 s" in lines[0]
     _no_traceback(output)
     assert seconds < 60, f"an unreachable target took {seconds:.0f}s to be reported"
     doc = _run_summary(tmp_path)
