@@ -42,16 +42,24 @@ class Watchdog:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pipe: IO[bytes] | None = None
         self._owner = -1
+        self._broken = False  # could not be started: the harness's own clean-up still runs
         self._lock = threading.RLock()  # a signal handler may stop things mid-send
 
     def _send(self, line: str) -> None:
         with self._lock:
+            if self._broken:
+                return
             if self._proc is None or self._owner != os.getpid():  # first use, or a fork
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-m", "soberharness.targets.watchdog"],
-                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True, cwd="/", env=_env_importing_this_package(),
-                )
+                try:
+                    self._proc = subprocess.Popen(
+                        [sys.executable, "-m", "soberharness.targets.watchdog"],
+                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, start_new_session=True, cwd="/",
+                        env=_env_importing_this_package(),
+                    )
+                except OSError:
+                    self._broken = True
+                    return
                 self._pipe, self._owner = self._proc.stdin, os.getpid()
             assert self._pipe is not None
             with contextlib.suppress(BrokenPipeError, ValueError):

@@ -70,7 +70,7 @@ def sweep_dead_workdirs(root: Path | None = None) -> list[Path]:
 
 
 def _kill_processes_under(path: Path) -> None:
-    needle = str(path).encode()
+    needle = f"{path}/".encode()  # a path inside it, not a folder whose name starts alike
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
