@@ -29,6 +29,14 @@ anon_key_env = "DEAD_ANON"
 service_key_env = "DEAD_SERVICE"
 """
 
+# This session's own database as a remote target offering only `postgres`: reachable, and
+# quick to check (the run under test starts no server of its own).
+DATABASE_ONLY_TARGET = """
+name = "database-only"
+[secrets]
+database_dsn_env = "OUTER_DSN"
+"""
+
 SKIPPED_ONLY = """
 import pytest
 
@@ -123,9 +131,11 @@ def test_unreachable_target_fails_the_run_with_one_line_naming_the_url(tmp_path:
 
 
 @pytest.mark.needs("postgres")
-def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path) -> None:
+def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path, target) -> None:
     (tmp_path / "test_skipped_only.py").write_text(SKIPPED_ONLY)
-    code, output, _ = _run(tmp_path)
+    (tmp_path / "database-only.toml").write_text(DATABASE_ONLY_TARGET)
+    dsn = {"OUTER_DSN": target.admin_dsn()}
+    code, output, _ = _run(tmp_path, "--target", "database-only.toml", **dsn)
     assert code == 5, output
     assert "soberharness: every selected test was skipped (2)" in output
     doc = _run_summary(tmp_path)
@@ -137,7 +147,8 @@ def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path) -> 
     index = (tmp_path / "reports" / "index.html").read_text()
     assert "verdict skipped" in index
 
-    code, output, _ = _run(tmp_path, "--allow-all-skipped")
+    code, output, _ = _run(tmp_path, "--target", "database-only.toml", "--allow-all-skipped",
+                           **dsn)
     assert code == 0, output
 
 

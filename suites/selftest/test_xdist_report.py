@@ -47,26 +47,33 @@ def test_reports_survive_the_trip_and_merge() -> None:
 
 
 @pytest.mark.needs("postgres")
-def test_two_workers_make_one_report(tmp_path: Path) -> None:
+def test_two_workers_make_one_report(tmp_path: Path, target) -> None:
+    """This session's database as a remote target offering only `postgres` (reachable, and
+    quick: the workers start no server of their own)."""
     for n, ok in ((1, True), (2, False)):
         (tmp_path / f"test_part{n}.py").write_text(MODULE.format(n=n, ok=ok))
+    (tmp_path / "database-only.toml").write_text(
+        'name = "database-only"\n[secrets]\ndatabase_dsn_env = "OUTER_DSN"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "soberharness.pytest_plugin", "-p",
-         "no:cacheprovider", "-q", "-n", "2", "--dist", "loadscope",
+         "no:cacheprovider", "-q", "-n", "2", "--dist", "loadscope", "--target",
+         "database-only.toml",
          "--report-dir", str(tmp_path / "reports" / "latest")],
-        cwd=tmp_path, env=env | {"TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)},
+        cwd=tmp_path, env=env | {"TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO),
+                                 "OUTER_DSN": target.admin_dsn()},
         capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
-    assert summary["target"]["name"] == "local"
+    assert summary["target"]["name"] == "database-only"
     assert summary["matrix"]["cells_checked"] == 2
     assert [m["case"].split(" on ")[0] for m in summary["matrix"]["mismatches"]] == \
         ["from module 2"]
     run = json.loads(next((tmp_path / "reports" / "runs").glob("*/summary.json")).read_text())
-    assert run["target"]["name"] == "local" and run["matrix"]["cells_checked"] == 2
+    assert run["target"]["name"] == "database-only" and run["matrix"]["cells_checked"] == 2
     assert run["run_id"] == summary["run_id"]
-    assert sum(line.startswith("soberharness on local:") for line in output.splitlines()) == 1
+    assert sum(line.startswith("soberharness on database-only:")
+               for line in output.splitlines()) == 1
     assert "2 cells checked, 1 mismatches" in output
     assert not list((tmp_path / "reports" / "latest").glob("gw*")), "per-worker reports"
