@@ -1,29 +1,35 @@
 """The harness as a pytest plugin: target selection, service markers, guard rails, reports.
 
 Options: --target NAME|FILE, --list-targets, --migrations DIR, --report-dir DIR,
---confirm-destructive NAME. Markers: @pytest.mark.needs("auth", ...) skips a test with a
-reason naming the missing service; @pytest.mark.destructive is refused on targets that did
-not opt in.
+--confirm-destructive NAME, --allow-all-skipped. Markers: @pytest.mark.needs("auth", ...)
+skips a test with a reason naming the missing service; @pytest.mark.destructive is refused on
+targets that did not opt in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import psycopg
 import pytest
 
 from soberharness.checker.declarations import Declarations, default_path, load_declarations
 from soberharness.errors import DestructiveRefused, HarnessError
+from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.targets.environment import probe_environment
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
+
+if TYPE_CHECKING:
+    from soberharness.report.xdist_merge import XdistReports
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 TARGET_KEY = pytest.StashKey["TargetHolder"]()
@@ -73,6 +79,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TARGET",
         help="name of the remote target on which destructive suites may run",
     )
+    group.addoption(
+        "--allow-all-skipped",
+        action="store_true",
+        default=os.environ.get("SOBERHARNESS_ALLOW_ALL_SKIPPED") == "1",
+        help="exit 0 when every selected test was skipped (default: exit 5, nothing was "
+        "checked; env SOBERHARNESS_ALLOW_ALL_SKIPPED=1)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,11 +93,22 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    holder = config.stash[TARGET_KEY] = TargetHolder(config)
+    config.pluginmanager.register(holder.end, "soberharness-run-end")
+    if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
+        from soberharness.report.xdist_merge import XdistReports
+
+        holder.xdist = XdistReports(holder.run_id)
+        config.pluginmanager.register(holder.xdist, "soberharness-xdist-reports")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.getoption("--list-targets"):
         for line in describe_targets():
             print(line)
-        pytest.exit("listed targets", returncode=0)
-    config.stash[TARGET_KEY] = TargetHolder(config)
+        return 0
+    return None
 
 
 class TargetHolder:
@@ -94,7 +118,27 @@ class TargetHolder:
         self.config = config
         self._target: Target | None = None
         self._started = False
+        self._stopped = False
         self.report: RunReport | None = None
+        self._run_id = ""
+        self.xdist: XdistReports | None = None  # the controller's, under pytest -n N
+        self.end = RunEnd(config, lambda: self.report, self.any_target, lambda: self.run_id)
+
+    @property
+    def run_id(self) -> str:
+        """This run's id: SOBERHARNESS_RUN_ID, else made here (the xdist controller hands its
+        own to the workers)."""
+        if not self._run_id:
+            from soberharness.report.xdist_merge import RUN_ID_KEY
+
+            workerinput = getattr(self.config, "workerinput", None) or {}
+            self._run_id = (workerinput.get(RUN_ID_KEY) or os.environ.get("SOBERHARNESS_RUN_ID")
+                            or secrets.token_hex(4))
+        return self._run_id
+
+    def fail(self, message: str) -> NoReturn:
+        """End the run with one line (exit status 4; report.run_end prints it)."""
+        pytest.exit(message, returncode=4)
 
     @property
     def target(self) -> Target:
@@ -104,23 +148,36 @@ class TargetHolder:
                     self.config.getoption("--target"), Path(self.config.getoption("--migrations"))
                 )
             except HarnessError as exc:
-                pytest.exit(f"soberharness: {exc}", returncode=4)
+                self.fail(f"soberharness: {exc}")
         return self._target
 
     def started(self) -> Target:
         target = self.target
+        if self._stopped:
+            self.fail(f"soberharness: target '{target.name}' was already stopped")
         if not self._started:
             _progress(self.config, f"starting target '{target.name}' ({target.kind})...")
             began = time.monotonic()
             try:
                 target.start()
             except HarnessError as exc:
-                pytest.exit(f"soberharness: {exc}", returncode=4)
+                self.fail(f"soberharness: {exc}")
             self._started = True
             _progress(self.config, f"target '{target.name}' up in {time.monotonic() - began:.1f}s")
         return target
 
+    def any_target(self) -> Target | None:
+        """The target if it was made, else made now for its name and keys (the xdist controller
+        makes none); None when it cannot be made (the run already said why)."""
+        if self._target is None:
+            with contextlib.suppress(HarnessError):
+                self._target = make_target(self.config.getoption("--target"),
+                                           Path(self.config.getoption("--migrations")))
+        return self._target
+
     def stop(self) -> None:
+        """Stop the target for good (a later use ends the run instead of starting anew)."""
+        self._stopped = True
         if self._target is not None and self._started:
             self._target.stop()
             self._started = False
@@ -132,11 +189,18 @@ def _progress(config: pytest.Config, message: str) -> None:
         reporter.write_line(f"[soberharness] {message}")
 
 
+def announce(config: pytest.Config, message: str) -> None:
+    """One `[soberharness] ...` line in the terminal, for what the person running must know."""
+    _progress(config, message)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = [s for m in item.iter_markers("needs") for s in m.args]
     if needs or item.get_closest_marker("destructive"):
         holder = item.config.stash[TARGET_KEY]
-        target = holder.target
+        # Started (a remote one: checked reachable) before its services decide what is
+        # skipped: a target that cannot be reached fails the run, it does not skip it.
+        target = holder.started()
         for name in needs:
             try:
                 service = Service(name)
@@ -168,7 +232,7 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
         holder.report = RunReport(
             target=target.name,
             target_kind=target.kind,
-            run_id=os.environ.get("SOBERHARNESS_RUN_ID") or secrets.token_hex(4),
+            run_id=holder.run_id,
             labels=dict(target.labels),
             migrations=str(request.config.getoption("--migrations")),
             secrets=target.keys.secrets(),
@@ -251,19 +315,31 @@ def _worker_id(config: pytest.Config) -> str | None:
     return workerinput["workerid"] if workerinput else None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """A remote target is checked (its secrets' variables set, every URL and the DSN answering
+    within a bounded time) before the first test; the others start when a test needs them."""
+    if session.config.option.collectonly or not session.items:
+        return
+    holder = session.config.stash[TARGET_KEY]
+    if holder.target.kind == "remote":
+        holder.started()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
     folder = Path(terminalreporter.config.getoption("--report-dir"))
-    if holder is not None and holder.report is None:
-        # Under pytest-xdist the workers ran the suites and wrote a report each.
-        parts = sorted(folder.glob("gw*/summary.json"))
-        if parts:
-            terminalreporter.write_sep("-", "soberharness (per xdist worker)")
-            for part in parts:
-                terminalreporter.write_line(f"{part.parent.name}: {part}")
+    if holder is not None and holder.report is None and holder.xdist and holder.xdist.parts:
+        # Under pytest-xdist the workers ran the suites: one report from all of theirs.
+        from soberharness.report.run_folder import target_secrets
+        from soberharness.report.xdist_merge import merge_reports
+
+        holder.report = merge_reports(holder.xdist.parts, target_secrets(holder.any_target()))
+    if holder is not None:
+        holder.end.terminal_summary()
     if holder is None or holder.report is None:
         if holder is not None and _worker_id(terminalreporter.config) is None:
-            _write_run_folder(terminalreporter, holder)
+            holder.end.write_run_folder()
         return
     report = holder.report
     stats = terminalreporter.stats
@@ -281,32 +357,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"got {'allow' if mismatch.actual else 'deny'} ({mismatch.detail})"
         )
     terminalreporter.write_line("reports: " + ", ".join(str(p) for p in paths))
-    _write_run_folder(terminalreporter, holder)
+    holder.end.write_run_folder()
 
 
-def _write_run_folder(terminalreporter: pytest.TerminalReporter, holder: TargetHolder) -> None:
-    """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
-    from soberharness.report.run_folder import write_session_run
-
-    paths = write_session_run(terminalreporter.config, terminalreporter.stats, holder.report,
-                              holder._target)
-    if paths:
-        terminalreporter.write_line("run page: " + ", ".join(str(p) for p in paths))
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if _worker_id(session.config) is None:  # the controller clears the workers' old reports
-        folder = Path(session.config.getoption("--report-dir"))
-        for old in folder.glob("gw*/summary.json"):
-            old.unlink()
-
-
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest tore the session fixtures down (trylast): stop the target for good, and
+    make a run in which every test was skipped fail unless --allow-all-skipped."""
     holder = session.config.stash.get(TARGET_KEY, None)
     if holder is None:
         return
     worker = _worker_id(session.config)
     if worker is not None and holder.report is not None:
-        folder = Path(session.config.getoption("--report-dir")) / worker
-        holder.report.write(folder)
+        from soberharness.report.xdist_merge import REPORT_KEY as WORKER_REPORT
+        from soberharness.report.xdist_merge import report_to_data
+
+        workeroutput = session.config.workeroutput  # type: ignore[attr-defined]
+        workeroutput[WORKER_REPORT] = report_to_data(holder.report)
     holder.stop()
+    holder.end.session_finished(session, controller=worker is None)

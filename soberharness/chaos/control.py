@@ -1,5 +1,6 @@
 """chaostoolkit control: starts the local chaos stack before the experiment, and afterwards
-writes the journal and the summary under reports/chaos/ and stops everything.
+writes the journal and the summary under reports/chaos/ and stops everything. chaostoolkit's
+own journal.json and chaostoolkit.log go under reports/chaos/ too (chaos/outputs.py).
 
 In an experiment:
   "controls": [{"name": "local-stack", "provider": {"type": "python",
@@ -15,6 +16,7 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 
 from soberharness.chaos import actions, summary
+from soberharness.chaos.outputs import keep_outputs_in
 from soberharness.errors import HarnessError
 
 logger = logging.getLogger("chaostoolkit")
@@ -23,6 +25,7 @@ logger = logging.getLogger("chaostoolkit")
 def before_experiment_control(context: dict[str, Any], config: str = "clean",
                               toxiproxy: bool = False, writers: int = 3, small_disk: bool = False,
                               **_: Any) -> None:
+    keep_outputs_in(summary.REPORTS)  # journal.json and chaostoolkit.log, not in the cwd
     try:
         described = actions.start_local_stack(config=config, toxiproxy=toxiproxy, writers=writers,
                                               small_disk=small_disk)

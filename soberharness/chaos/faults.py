@@ -19,6 +19,7 @@ from typing import Protocol
 from soberharness.chaos.disk import SmallDisk
 from soberharness.errors import TargetUnavailable
 from soberharness.targets.postgres import PostgresServer
+from soberharness.targets.proctree import children_of
 from soberharness.targets.services.toxiproxy import Stream, ToxicType, ToxiproxyClient
 
 
@@ -163,23 +164,6 @@ def injected(fault: Fault) -> Iterator[Fault]:
         yield fault
     finally:
         fault.heal()
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of `pid`, from /proc."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # pid (comm) state ppid ...: comm may hold spaces, so split after its ')'
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
 
 
 def signal_tree(pid: int, sig: int) -> list[int]:

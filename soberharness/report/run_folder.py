@@ -58,13 +58,16 @@ class CaseResult:
 
 
 def cases_from_reports(reports: Iterable[Any]) -> list[CaseResult]:
-    """Fold pytest's per-phase TestReports into one case per test, in the order they ran."""
+    """Fold pytest's per-phase TestReports into one case per test, in the order they ran.
+
+    A test passed only when its call phase passed: one that was set up but never reached a
+    verdict (the run was interrupted or crashed inside it) is not counted at all."""
     cases: dict[str, CaseResult] = {}
     for rep in reports:
         when = getattr(rep, "when", None)
         if when is None:
             continue
-        case = cases.setdefault(rep.nodeid, CaseResult(rep.nodeid, "passed"))
+        case = cases.setdefault(rep.nodeid, CaseResult(rep.nodeid, ""))
         case.duration += float(getattr(rep, "duration", 0.0) or 0.0)
         if hasattr(rep, "wasxfail"):
             case.outcome = "xpassed" if rep.passed else "xfailed"
@@ -72,12 +75,33 @@ def cases_from_reports(reports: Iterable[Any]) -> list[CaseResult]:
         elif rep.failed:
             case.outcome = "failed" if when == "call" else "error"
             case.message = _tail(getattr(rep, "longreprtext", "") or str(rep.longrepr))
-        elif rep.skipped and case.outcome == "passed":
+        elif rep.skipped and case.outcome in ("", "passed"):
             case.outcome = "skipped"
             longrepr = rep.longrepr
             reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr
             case.message = str(reason).removeprefix("Skipped: ")
-    return list(cases.values())
+        elif rep.passed and when == "call" and case.outcome == "":
+            case.outcome = "passed"
+    return [case for case in cases.values() if case.outcome]
+
+
+# pytest's exit statuses (pytest.ExitCode), without importing pytest into the report.
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL, EXIT_NO_TESTS = 0, 1, 2, 3, 5
+
+
+def run_verdict(cases: list[CaseResult], failed: bool, exitstatus: int = EXIT_OK) -> str:
+    """passed, failed, skipped (every test skipped: nothing was checked), interrupted
+    (Ctrl-C, SIGTERM) or error (the harness or pytest stopped the run: a crash, an
+    unreachable target, bad input)."""
+    if exitstatus == EXIT_INTERRUPTED:
+        return "interrupted"
+    if exitstatus not in (EXIT_OK, EXIT_FAILED, EXIT_NO_TESTS):
+        return "error"
+    if failed or exitstatus == EXIT_FAILED:
+        return "failed"
+    if not cases or all(c.outcome in ("skipped", "xfailed") for c in cases):
+        return "skipped"
+    return "passed"
 
 
 def _tail(text: str, lines: int = 25) -> str:
@@ -150,7 +174,8 @@ def load_results(folder: Path, since: float) -> list[dict[str, Any]]:
 
 def run_document(report: RunReport, cases: list[CaseResult], bench: Mapping[str, Any] | None,
                  gate: GateResult | None, chaos: list[dict[str, Any]],
-                 load: list[dict[str, Any]]) -> dict[str, Any]:
+                 load: list[dict[str, Any]], exitstatus: int = EXIT_OK,
+                 stopped_by: str = "") -> dict[str, Any]:
     """The run as data: what summary.json holds and the page shows."""
     counts: dict[str, int] = {}
     for case in cases:
@@ -166,7 +191,9 @@ def run_document(report: RunReport, cases: list[CaseResult], bench: Mapping[str,
     return {
         "format": FORMAT,
         "run_id": report.run_id,
-        "verdict": "failed" if failed else "passed",
+        "verdict": run_verdict(cases, failed, exitstatus),
+        "exit_status": int(exitstatus),
+        "stopped_by": stopped_by,
         "started": summary["started"],
         "started_epoch": report.started,
         "duration_s": summary["duration_s"],
@@ -194,9 +221,24 @@ def _median(values: list[float]) -> float:
     return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
-def junit_xml(run_id: str, cases: list[CaseResult]) -> str:
-    """JUnit XML of the run's tests (one testsuite per folder under suites/)."""
+def junit_xml(run_id: str, cases: list[CaseResult], verdict: str = "",
+              stopped_by: str = "") -> str:
+    """JUnit XML of the run's tests (one testsuite per folder under suites/). The run's verdict
+    is a property of <testsuites>; a run that was not passed although no test failed (every
+    test skipped, interrupted, stopped with an error) gets a failing testcase `run` saying so,
+    so that CI does not show it green."""
     root = ET.Element("testsuites", name=f"soberharness run {run_id}")
+    if verdict:
+        properties = ET.SubElement(root, "properties")
+        ET.SubElement(properties, "property", name="verdict", value=verdict)
+    if verdict in ("skipped", "interrupted", "error") and not any(c.bad for c in cases):
+        suite = ET.SubElement(root, "testsuite", name="soberharness")
+        why = {"skipped": "every selected test was skipped: nothing was checked",
+               "interrupted": "the run was interrupted before it finished",
+               "error": "the run stopped with an error"}[verdict]
+        element = ET.SubElement(suite, "testcase", classname="soberharness", name="run",
+                                time="0.000")
+        ET.SubElement(element, "failure", message=f"{verdict}: {why}").text = stopped_by or why
     suites: dict[str, ET.Element] = {}
     for case in cases:
         suite = suites.get(case.suite)
@@ -314,11 +356,12 @@ def parity_reports(reports_root: Path) -> list[dict[str, Any]]:
 
 def write_run(runs_root: Path, report: RunReport, cases: list[CaseResult],
               bench: Mapping[str, Any] | None, gate: GateResult | None,
-              chaos: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[Path]:
+              chaos: list[dict[str, Any]], load: list[dict[str, Any]],
+              exitstatus: int = EXIT_OK, stopped_by: str = "") -> list[Path]:
     """Write the run's folder and refresh the index; return the page and the index paths."""
     from soberharness.report.run_page import render_page
 
-    doc = run_document(report, cases, bench, gate, chaos, load)
+    doc = run_document(report, cases, bench, gate, chaos, load, exitstatus, stopped_by)
     baseline_ms: dict[str, list[float]] = {}
     current_ms = per_call_ms(bench)
     if gate is not None and gate.baseline_rounds:  # the same-run gate: both sides' rounds
@@ -333,7 +376,7 @@ def write_run(runs_root: Path, report: RunReport, cases: list[CaseResult],
     outputs = {
         "index.html": page,
         "summary.json": json.dumps(doc, indent=2, default=str),
-        "junit.xml": junit_xml(report.run_id, cases),
+        "junit.xml": junit_xml(report.run_id, cases, doc["verdict"], doc["stopped_by"]),
     }
     if bench and bench.get("benchmarks"):
         outputs["benchmarks.json"] = json.dumps(bench, default=str)
@@ -351,23 +394,37 @@ def session_started(config: pytest.Config) -> float:
     return float(getattr(start, "time", time.time()))
 
 
+def target_secrets(target: Target | None) -> list[str]:
+    """The target's secrets to redact, or none when they cannot be read (unset variables)."""
+    from soberharness.errors import HarnessError
+
+    if target is None:
+        return []
+    try:
+        return target.keys.secrets()
+    except HarnessError:
+        return []
+
+
 def write_session_run(config: pytest.Config, stats: Mapping[str, list[Any]],
-                      report: RunReport | None, target: Target | None) -> list[Path]:
+                      report: RunReport | None, target: Target | None,
+                      exitstatus: int = EXIT_OK, stopped_by: str = "",
+                      run_id: str = "") -> list[Path]:
     """The run folder for a finished pytest session (called from the plugin's terminal
-    summary). Nothing when no test ran (collect-only, --list-targets)."""
+    summary). Nothing when no test ran and nothing went wrong (collect-only)."""
     from soberharness.report import bench_gate
 
     if getattr(config, "workerinput", None) is not None:  # an xdist worker: the controller
         return []
     cases = cases_from_reports(r for reports in stats.values() for r in reports)
-    if not cases:
+    if not cases and exitstatus in (EXIT_OK, EXIT_NO_TESTS) and not stopped_by:
         return []
     if report is None:  # no suite asked for the run report: the page still shows the tests
         report = RunReport(
             target=target.name if target else "-",
             target_kind=target.kind if target else "-",
-            run_id=os.environ.get("SOBERHARNESS_RUN_ID") or secrets.token_hex(4),
-            secrets=target.keys.secrets() if target else [],
+            run_id=run_id or os.environ.get("SOBERHARNESS_RUN_ID") or secrets.token_hex(4),
+            secrets=target_secrets(target),
             started=session_started(config),
         )
     bench = bench_gate.session_document(config)
@@ -378,4 +435,4 @@ def write_session_run(config: pytest.Config, stats: Mapping[str, list[Any]],
     report = dataclasses.replace(report, started=since)  # the page times the whole session
     return write_run(runs_root, report, cases, bench, gate,
                      chaos_from_this_run(CHAOS_REPORTS, since),
-                     load_results(LOAD_REPORTS, since))
+                     load_results(LOAD_REPORTS, since), exitstatus, stopped_by)

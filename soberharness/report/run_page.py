@@ -25,6 +25,8 @@ h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 td.l,th.l{text-align:left}
 .verdict{display:inline-block;padding:.25rem .8rem;border-radius:4px;font-weight:bold;color:#fff}
 .verdict.passed{background:#2e8b57}.verdict.failed{background:#c62828}
+.verdict.skipped{background:#b8860b}.verdict.interrupted{background:#6a1b9a}
+.verdict.error{background:#4e342e}
 .meta{color:#555;margin:.3rem 0 1rem}
 nav a{margin-right:1rem}
 .failures li{margin:.4rem 0}
@@ -82,6 +84,8 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
         "<a href='#dr'>Disaster recovery</a>"
         "<a href='#load'>Load</a><a href='#tests'>All tests</a></nav>",
     ]
+    if doc.get("stopped_by"):
+        out.append(f"<p class='bad-box'><b>{_e(doc['verdict'])}:</b> {_e(doc['stopped_by'])}</p>")
     out += _failures(doc)
     out += _benchmarks(doc, current_ms, baseline_ms, history)
     out += _matrix(doc, report)

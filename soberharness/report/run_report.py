@@ -49,7 +49,8 @@ class RunReport:
             "run_id": self.run_id,
             "target": {"name": self.target, "kind": self.target_kind, "labels": self.labels},
             "migrations": self.migrations,
-            "started": dt.datetime.fromtimestamp(self.started, dt.UTC).isoformat(),
+            "started": dt.datetime.fromtimestamp(self.started, dt.UTC).isoformat(
+                timespec="seconds"),
             "duration_s": round(time.time() - self.started, 3),
             "matrix": {
                 "cells_checked": len(self.cells),

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import psycopg
 
-from soberharness.errors import HarnessError
+from soberharness.errors import HarnessError, TargetUnavailable
+from soberharness.targets import workdirs
 from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.lifecycle import register_cleanup
 from soberharness.targets.migrations import (
     STACK_BOOTSTRAP,
     STACK_MIGRATIONS,
@@ -57,15 +57,23 @@ class LocalTarget(Target):
         self._keys = Keys(jwt_secret=os.environ.get("SOBERHARNESS_JWT_SECRET", DEFAULT_JWT_SECRET))
         self._counter = itertools.count(1)
         self._started = False
+        self._stopped = False
 
     @property
     def pg(self) -> PostgresServer:
-        """The PostgreSQL server, made (with its temporary directory) on first use."""
+        """The PostgreSQL server, made (with its temporary directory) on first use; never
+        again once the target was stopped (stopping is final)."""
         if self._pg is None:
+            self._refuse_if_stopped()
             if self.workdir is None:
-                self.workdir = Path(tempfile.mkdtemp(prefix="soberharness-"))
+                self.workdir = workdirs.make_workdir()
+                register_cleanup(self.stop)  # SIGTERM/SIGHUP/exit remove the folder too
             self._pg = PostgresServer(self.workdir / "pg", settings=self._pg_settings)
         return self._pg
+
+    def _refuse_if_stopped(self) -> None:
+        if self._stopped:
+            raise TargetUnavailable(f"target '{self.name}' was stopped; it starts no new server")
 
     @property
     def services(self) -> frozenset[Service]:
@@ -78,6 +86,7 @@ class LocalTarget(Target):
     def start(self) -> None:
         if self._started:
             return
+        self._refuse_if_stopped()
         self.pg.start()
         self._started = True
         try:
@@ -95,14 +104,17 @@ class LocalTarget(Target):
             conn.execute("CHECKPOINT")
 
     def stop(self) -> None:
+        """Stop the server and remove its folder. Final: the target starts no new server."""
+        self._stopped = True
         if self._pg is not None:
             self._pg.stop()
         self._started = False
         keep = os.environ.get("SOBERHARNESS_KEEP_WORKDIR") == "1"
-        if self._own_workdir and self.workdir is not None and not keep:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-            self._pg = None
+        if self._own_workdir and self.workdir is not None:
+            if keep:
+                workdirs.keep_workdir(self.workdir)
+            else:
+                workdirs.remove_workdir(self.workdir)
 
     def url(self, service: Service) -> str:
         self.require(service)
@@ -113,6 +125,7 @@ class LocalTarget(Target):
 
     def new_database(self, prefix: str = "t") -> str:
         """A fresh database cloned from the migrated template; returns its name."""
+        self._refuse_if_stopped()
         name = f"{prefix}_{next(self._counter)}"
         self.pg.create_database(name, template=TEMPLATE_DB)
         return name
@@ -134,4 +147,6 @@ class LocalTarget(Target):
         return name
 
     def drop_database(self, name: str) -> None:
+        if self._stopped:  # the server and all its databases are gone already
+            return
         self.pg.drop_database(name)

@@ -54,11 +54,8 @@ def bootstrap_files(folder: Path = STACK_BOOTSTRAP) -> list[Path]:
 
 def apply_file(conn: psycopg.Connection, path: Path) -> None:
     """Apply one SQL file in one transaction; a failure names the file, line and statement."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise HarnessError(f"{path}: cannot read: {exc.strerror}") from None
     where = _display(path)
+    text = read_sql(path, where)
     with conn.transaction():
         for statement in split_statements(text):
             try:
@@ -66,6 +63,29 @@ def apply_file(conn: psycopg.Connection, path: Path) -> None:
             except psycopg.Error as exc:
                 cause = (exc.diag.message_primary or str(exc)).strip()
                 raise MigrationError(f"{where}:{statement.line}", statement.text, cause) from None
+
+
+def read_sql(path: Path, where: str | None = None) -> str:
+    """The text of a SQL file; one line naming the file when it cannot be read or is not
+    UTF-8 (what PostgreSQL and the Supabase CLI expect)."""
+    where = where or _display(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(f"{where}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise HarnessError(
+            f"{where}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}): save the file as UTF-8"
+        ) from None
+
+
+def missing_down_steps(migrations: list[Migration]) -> list[str]:
+    """Names of the migrations without a down step (down files are optional)."""
+    return [m.name for m in migrations if m.down is None]
 
 
 def apply_up(conn: psycopg.Connection, migrations: list[Migration]) -> None:

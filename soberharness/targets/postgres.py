@@ -17,8 +17,10 @@ from pathlib import Path
 import psycopg
 
 from soberharness.errors import HarnessError, TargetUnavailable
+from soberharness.targets import proctree
 from soberharness.targets.lifecycle import preexec_as, register_cleanup
 from soberharness.targets.services.process import free_port
+from soberharness.targets.watchdog import WATCHDOG
 
 SUPERUSER = "supabase_admin"
 MIN_MAJOR = 15
@@ -191,6 +193,9 @@ class PostgresServer:
             cwd=self.root,
         )
         register_cleanup(self.stop)
+        # If the harness dies without stopping it (SIGKILL, even mid-SIGSTOP fault), the
+        # watchdog resumes the server's processes and ends them.
+        WATCHDOG.watch_process(self._proc.pid, signal.SIGQUIT)
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
@@ -213,14 +218,22 @@ class PostgresServer:
         if proc is None:
             return
         if proc.poll() is None:
+            processes = proctree.tree(proc.pid)
+            # A chaos fault may have left any of them stopped: resume all, or the postmaster
+            # waits for stopped children forever.
+            proctree.signal_all(processes, signal.SIGCONT)
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGCONT)  # in case a chaos run left it stopped
                 proc.send_signal(signal.SIGINT)  # fast shutdown
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                processes += proctree.tree(proc.pid)
+                proctree.signal_all(processes, signal.SIGKILL)
                 proc.wait(5)
+            left = [p for p in processes[1:] if proctree.is_running(p)]
+            proctree.signal_all(left, signal.SIGCONT)
+            proctree.signal_all(left, signal.SIGKILL)
+        WATCHDOG.forget_process(proc.pid)
         if self._log is not None:
             self._log.close()  # type: ignore[attr-defined]
             self._log = None
@@ -232,6 +245,7 @@ class PostgresServer:
         self._proc.send_signal(sig)
         if sig == signal.SIGKILL:
             self._proc.wait(10)
+            WATCHDOG.forget_process(self._proc.pid)
             self._proc = None
             # Children of a killed postmaster exit on their own once they notice;
             # give them a moment so a restart finds the shared memory free.

@@ -38,11 +38,28 @@ def make_target(spec: str, migrations: Path = STACK_MIGRATIONS) -> Target:
 
 
 def describe_targets() -> list[str]:
-    lines = [
-        "local       services started as processes on this machine (default)",
-        "containers  the official images through testcontainers (needs a Docker engine)",
+    """The --list-targets table: name, kind and what each target is, columns aligned."""
+    rows = [
+        ("local", "local", "services started as processes on this machine (default)"),
+        ("containers", "containers",
+         "the official images through testcontainers (needs a Docker engine)"),
     ]
     for folder in TARGET_DIRS:
         for path in sorted(folder.glob("*.toml")):
-            lines.append(f"{path.stem:<11} remote target file {path.relative_to(REPO)}")
-    return lines
+            rows.append((path.stem, "remote", _describe_file(path)))
+    header = ("target", "kind", "what")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in (0, 1)]
+    return [f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {what}".rstrip()
+            for name, kind, what in [header, *rows]]
+
+
+def _describe_file(path: Path) -> str:
+    from soberharness.targets.remote import load_target_file
+
+    where = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    try:
+        target = load_target_file(path)
+    except HarnessError as exc:
+        return f"target file {where} (unusable: {exc})"
+    services = ", ".join(sorted(s.value for s in target.services)) or "no services"
+    return f"target file {where}: {services}"

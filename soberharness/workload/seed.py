@@ -69,12 +69,3 @@ def leftovers(conn: psycopg.Connection, world: World) -> dict[str, int]:
     }
     return {k: v for k, v in found.items() if v}
 
-
-def other_runs_rows(conn: psycopg.Connection, run_id: str) -> int:
-    """Matrix users of other runs on this database (a crashed or concurrent run)."""
-    row = conn.execute(
-        r"SELECT count(*) FROM public.profiles WHERE handle LIKE 'matrix\_%%' "
-        "AND handle NOT LIKE %s",
-        (f"%\\_{run_id}",),
-    ).fetchone()
-    return row[0] if row else 0

@@ -19,6 +19,7 @@ from psycopg import sql
 from soberharness.access.model import AccessModel, Key
 from soberharness.checker.visibility import VisibilityDiff, observed, world_keys
 from soberharness.clients.postgrest_sql import Outcome, request_settings
+from soberharness.errors import HarnessError
 from soberharness.world.entities import Role, Viewer, World
 
 ALGORITHMS = ("HS256",)
@@ -26,6 +27,10 @@ ALGORITHMS = ("HS256",)
 
 class TokenRejected(Exception):
     """The token would not pass PostgREST's verification: one line saying why."""
+
+
+class ClaimsError(HarnessError):
+    """Verified claims the harness cannot read as a viewer (e.g. an empty `role`)."""
 
 
 def claims_from_token(token: str, secret: str, audience: str = "authenticated") -> dict[str, Any]:
@@ -45,7 +50,18 @@ def claims_from_token(token: str, secret: str, audience: str = "authenticated") 
 
 def viewer_from_claims(claims: dict[str, Any]) -> Viewer:
     """Who the claims say is asking: role, user id, moderator flag, assurance level."""
-    role = Role(str(claims["role"]))
+    raw = claims.get("role")
+    if raw in (None, ""):
+        raise ClaimsError(
+            f"the token's `role` claim is {raw!r}: GoTrue issues such tokens when "
+            "GOTRUE_JWT_DEFAULT_GROUP_NAME is not set; set it to 'authenticated' on the "
+            "auth service"
+        )
+    try:
+        role = Role(str(raw))
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise ClaimsError(f"the token's `role` claim {raw!r} is none of {known}") from None
     if role is not Role.AUTHENTICATED:
         return Viewer(role)
     app_metadata = claims.get("app_metadata") or {}

@@ -2,7 +2,9 @@
 
 On a target that makes throwaway databases (local) the matrix gets one of its own; on a
 shared database (a remote target's DSN) the world is written, checked and removed again, and
-anything left behind is reported.
+anything left behind is reported. While it runs, the run holds its liveness lock there
+(workload/run_liveness.py); worlds of dead runs (killed before they could clean up) are removed
+first and named in the terminal.
 """
 
 from __future__ import annotations
@@ -13,13 +15,10 @@ import psycopg
 import pytest
 
 from soberharness.checker.matrix import MatrixRun, run_matrix
+from soberharness.pytest_plugin import announce
 from soberharness.report.run_report import RunReport
-from soberharness.workload.seed import (
-    leftovers,
-    other_runs_rows,
-    remove_world,
-    write_world,
-)
+from soberharness.workload.run_liveness import RunLock, remove_stale_worlds
+from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 
@@ -31,15 +30,34 @@ def matrix_world(run_report: RunReport) -> MatrixWorld:
 
 @pytest.fixture(scope="session")
 def matrix_run(
-    shared_or_fresh_database: str, run_report: RunReport, matrix_world: MatrixWorld
+    request: pytest.FixtureRequest,
+    shared_or_fresh_database: str,
+    run_report: RunReport,
+    matrix_world: MatrixWorld,
 ) -> Iterator[MatrixRun]:
     dsn = shared_or_fresh_database
+    with RunLock(dsn, run_report.run_id):
+        yield from _matrix_run(request.config, dsn, run_report, matrix_world)
+
+
+def _matrix_run(
+    config: pytest.Config, dsn: str, run_report: RunReport, matrix_world: MatrixWorld
+) -> Iterator[MatrixRun]:
     with psycopg.connect(dsn, autocommit=True) as conn:
+        sweep = remove_stale_worlds(conn, run_report.run_id)
         stale = leftovers(conn, matrix_world.world)
-        if stale:  # a crashed earlier run on a shared database
+        if stale:  # an earlier run with this run id (SOBERHARNESS_RUN_ID) crashed
             run_report.notes["stale matrix rows removed before the run"] = stale
             remove_world(conn, matrix_world.world)
         write_world(conn, matrix_world.world)
+    if sweep.removed:
+        run_report.notes["matrix worlds of dead runs removed"] = sweep.removed
+        announce(config, f"removed the matrix worlds of {len(sweep.removed)} dead run(s) from "
+                 f"the database: {', '.join(sweep.removed)}")
+    if sweep.live:
+        run_report.notes["matrix worlds of live runs present (not touched)"] = sweep.live
+        announce(config, f"matrix worlds of {len(sweep.live)} live run(s) share the database "
+                 f"(left alone): {', '.join(sweep.live)}")
     try:
         run = run_matrix(dsn, matrix_world, workers=2)
         run_report.cells = run.results
@@ -49,9 +67,6 @@ def matrix_run(
         with psycopg.connect(dsn, autocommit=True) as conn:
             remove_world(conn, matrix_world.world)
             left = leftovers(conn, matrix_world.world)
-            others = other_runs_rows(conn, run_report.run_id)
-        if others:
-            run_report.notes["matrix users of other runs present (not touched)"] = others
         if left:
             run_report.notes["matrix rows left behind"] = left
             pytest.fail(f"the matrix world was not removed: {left}", pytrace=False)

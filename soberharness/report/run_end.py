@@ -1,0 +1,101 @@
+"""How a pytest session of the harness ends: one line instead of a traceback, the exit status
+of a run in which everything was skipped, and the run folder whatever the ending.
+
+`RunEnd` is a pytest plugin the harness's plugin registers. It turns the harness's own stops
+(`pytest.exit("soberharness: ...")`: an unreachable target, bad input) into that one line,
+printed last, and Ctrl-C into pytest's one interrupt line `soberharness: interrupted (Ctrl-C)`
+without the traceback; it makes a run in which every selected test was skipped exit with
+status 5 (NO_TESTS_COLLECTED: nothing was checked) unless --allow-all-skipped; and it writes the
+run folder with the verdict the exit status implies (run_folder.run_verdict), also after a
+crash, when pytest shows no terminal summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from soberharness.report.run_folder import cases_from_reports, write_session_run
+
+if TYPE_CHECKING:
+    from soberharness.report.run_report import RunReport
+    from soberharness.targets.base import Target
+
+PREFIX = "soberharness:"
+INTERRUPTED_LINE = "soberharness: interrupted (Ctrl-C); everything the harness started is stopped"
+
+
+class RunEnd:
+    def __init__(self, config: pytest.Config, report: Callable[[], RunReport | None],
+                 target: Callable[[], Target | None], run_id: Callable[[], str]) -> None:
+        self.config = config
+        self._report, self._target, self._run_id = report, target, run_id
+        self.stopped_by = ""  # what ended the run early, for the run page
+        self.all_skipped_line = ""
+        self.exitstatus = 0
+        self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
+        self._written = False
+
+    def _reporter(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        reporter = self._reporter()
+        if isinstance(excinfo.value, pytest.exit.Exception):
+            line = str(excinfo.value.msg)
+            if line.startswith(PREFIX) and reporter is not None:
+                self.stopped_by = self.stopped_by or line
+                self._last_line = line
+                reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
+        elif isinstance(excinfo.value, KeyboardInterrupt):
+            self.stopped_by = self.stopped_by or "interrupted (Ctrl-C) before the run finished"
+            crash = getattr(getattr(reporter, "_keyboardinterrupt_memo", None), "reprcrash", None)
+            if crash is not None and not self.config.option.fulltrace:
+                crash.message = INTERRUPTED_LINE  # pytest's one interrupt line, no traceback
+
+    def session_finished(self, session: pytest.Session, controller: bool) -> None:
+        """Called by the harness's pytest_sessionfinish, after the target stopped."""
+        if controller:
+            self._judge_all_skipped(session)
+        self.exitstatus = int(session.exitstatus)
+
+    def _judge_all_skipped(self, session: pytest.Session) -> None:
+        reporter = self._reporter()
+        if session.exitstatus != pytest.ExitCode.OK or reporter is None:
+            return
+        cases = cases_from_reports(r for reps in reporter.stats.values() for r in reps)
+        if cases and all(c.outcome == "skipped" for c in cases):
+            allowed = self.config.getoption("--allow-all-skipped")
+            self.all_skipped_line = (
+                f"{PREFIX} every selected test was skipped ({len(cases)}): nothing was checked"
+                + (" (accepted: --allow-all-skipped)" if allowed else
+                   "; exit status 5 (--allow-all-skipped accepts such a run)"))
+            if not allowed:
+                session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+    def terminal_summary(self) -> None:
+        if self.all_skipped_line and self._reporter() is not None:
+            self._reporter().write_line(self.all_skipped_line, red=True)
+
+    def write_run_folder(self) -> None:
+        """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""
+        if self._written:
+            return
+        self._written = True
+        reporter = self._reporter()
+        stats = reporter.stats if reporter is not None else {}
+        paths = write_session_run(self.config, stats, self._report(), self._target(),
+                                  self.exitstatus, self.stopped_by or self.all_skipped_line,
+                                  self._run_id())
+        if paths and reporter is not None:
+            reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
+
+    def pytest_unconfigure(self) -> None:
+        controller = getattr(self.config, "workerinput", None) is None
+        if controller and self.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            self.write_run_folder()  # pytest shows no terminal summary after a crash
+        if self._last_line and self._reporter() is not None:
+            self._reporter().write_line(self._last_line, red=True)
