@@ -141,12 +141,12 @@ def check_compose_structure(compose: Mapping[str, Any]) -> list[str]:
         long_running = service.get("restart") not in (None, "no")
         if long_running and "healthcheck" not in service:
             problems.append(f"service {name}: no health check")
-    if "migrate" in services and "storage" in services:
-        if _depends_on(services["migrate"]).get("storage") != "service_healthy":
-            problems.append(
-                "service migrate: must wait for storage to be healthy (the Storage API's own "
-                "migrations grant all on storage tables; 0005_storage narrows them after)"
-            )
+    if ("migrate" in services and "storage" in services
+            and _depends_on(services["migrate"]).get("storage") != "service_healthy"):
+        problems.append(
+            "service migrate: must wait for storage to be healthy (the Storage API's own "
+            "migrations grant all on storage tables; 0005_storage narrows them after)"
+        )
     if cycle := _find_cycle(graph):
         problems.append(f"depends_on cycle: {' -> '.join(cycle)}")
     return problems

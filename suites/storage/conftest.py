@@ -1,0 +1,45 @@
+"""Fixtures of the storage suite: the target's Storage API as each matrix actor, and the
+matrix world put there (rows by SQL, files through the API), removed again at the end.
+
+Every test is marked needs("storage") (transforms also "image-transformation"); on a target
+without a Storage API (local) they are skipped naming the service. The world needs the
+target's database too ("postgres"): the bucket policies read the social graph.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from soberharness.clients.storage import StorageClient
+from soberharness.report.run_report import RunReport
+from soberharness.targets.base import Target
+from soberharness.workload.storage_target import StorageWorld, storage_client
+
+# A deeper run: SOBERHARNESS_STORAGE_DEEP=1 (larger uploads, more benchmark rounds).
+DEEP = os.environ.get("SOBERHARNESS_STORAGE_DEEP", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def storage_world(target: Target, run_report: RunReport) -> Iterator[StorageWorld]:
+    world = StorageWorld.put(target, run_report.run_id)
+    try:
+        yield world
+    finally:
+        left = world.remove()
+        if left:
+            run_report.notes["storage world left behind"] = left
+            pytest.fail(f"the storage world was not removed: {left}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def service_api(storage_world: StorageWorld) -> StorageClient:
+    return storage_world.callers.service
+
+
+@pytest.fixture(scope="session")
+def anon_api(target: Target) -> Iterator[StorageClient]:
+    with storage_client(target) as client:
+        yield client
