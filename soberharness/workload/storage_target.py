@@ -4,6 +4,7 @@ content as rows (the policies read them), its objects as files uploaded through 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import psycopg
 
@@ -13,6 +14,13 @@ from soberharness.targets.base import Service, Target
 from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.workload.storage_actions import Callers, Keys, ObjectState
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
+
+DEEP_ENV = "SOBERHARNESS_STORAGE_DEEP"
+
+
+def deep() -> bool:
+    """A deeper storage run (larger uploads, more benchmark rounds): SOBERHARNESS_STORAGE_DEEP=1."""
+    return os.environ.get(DEEP_ENV, "") not in ("", "0")
 
 
 def storage_keys(target: Target) -> Keys:

@@ -8,7 +8,6 @@ target's database too ("postgres"): the bucket policies read the social graph.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,9 +16,6 @@ from soberharness.clients.storage import StorageClient
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Target
 from soberharness.workload.storage_target import StorageWorld, storage_client
-
-# A deeper run: SOBERHARNESS_STORAGE_DEEP=1 (larger uploads, more benchmark rounds).
-DEEP = os.environ.get("SOBERHARNESS_STORAGE_DEEP", "") not in ("", "0")
 
 
 @pytest.fixture(scope="session")
