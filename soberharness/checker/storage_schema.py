@@ -2,8 +2,9 @@
 Storage API's own migrations), for what a real Storage API showed:
 
 - `grants`: the Storage API's migration 0046 grants `all` on storage.buckets and storage.objects
-  to anon, authenticated and service_role; run before SoberTube's 0005 narrows them, or after an
-  upgrade, the API roles hold privileges no policy needs.
+  to anon, authenticated and service_role, and the default privileges grant all on every table
+  it creates; run before SoberTube's 0005 narrows them, or after an upgrade, the API roles hold
+  privileges no policy needs. Checked on every table of the storage schema.
 - `delete_path`: since its migration 0055 the schema refuses a DELETE on those tables unless the
   transaction sets `storage.allow_delete_query`; the harness's storage requests must set it (as
   the API does) and, where the schema has that migration, a direct delete must be refused.
@@ -55,10 +56,20 @@ def _policy_commands(conn: psycopg.Connection, table: str, role: str) -> set[str
     return set(POLICY_GOVERNED) if "ALL" in commands else commands
 
 
+def storage_tables(conn: psycopg.Connection) -> list[str]:
+    """Every table of the storage schema (a real Storage API has many more than the bootstrap:
+    buckets_analytics, buckets_vectors, vector_indexes, s3_multipart_uploads, ...)."""
+    rows = conn.execute(
+        "SELECT 'storage.' || quote_ident(relname) FROM pg_class "
+        "WHERE relnamespace = 'storage'::regnamespace AND relkind IN ('r', 'p') ORDER BY relname"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def grant_findings(conn: psycopg.Connection) -> list[LintFinding]:
-    """API-role privileges on storage.buckets/objects beyond what the policies need."""
+    """API-role privileges on the storage tables beyond what the policies need."""
     out: list[LintFinding] = []
-    for table in TABLES:
+    for table in storage_tables(conn):
         for role in API_ROLES:
             needed = _policy_commands(conn, table, role)
             for privilege in POLICY_GOVERNED + NEVER_NEEDED:
@@ -75,8 +86,8 @@ def grant_findings(conn: psycopg.Connection) -> list[LintFinding]:
                     continue
                 out.append(_finding(
                     "storage_grants", table,
-                    f"{role} holds {privilege} ({why}; the Storage API's migration 0046 grants "
-                    "all: re-run 0005_storage's revokes after the Storage API's migrations)",
+                    f"{role} holds {privilege} ({why}; the Storage API grants all: run "
+                    "stack/compose/db/narrow-storage-grants.sql after its migrations)",
                 ))
     return out
 
