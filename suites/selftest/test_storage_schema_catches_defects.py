@@ -19,9 +19,11 @@ from soberharness.checker.storage_schema import (
 )
 from soberharness.clients import postgrest_sql
 from soberharness.clients.postgrest_sql import RequestRunner
-from soberharness.targets.migrations import apply_down, apply_up
+from soberharness.targets.migrations import REPO, apply_down, apply_file, apply_up
 from soberharness.workload.seed import remove_world, write_world
 from soberharness.world.matrix_world import build_matrix_world
+
+NARROW = REPO / "stack" / "compose" / "db" / "narrow-storage-grants.sql"
 
 
 @pytest.fixture
@@ -167,3 +169,21 @@ def test_buckets_made_through_the_api_first_are_taken_over_by_0005(
     apply_up(conn, later)
     rows = conn.execute("select id, public from storage.buckets order by id").fetchall()
     assert rows == [("avatars", True), ("videos", False)]
+
+
+@pytest.mark.needs("postgres")
+def test_a_new_storage_table_with_default_privileges_is_reported(
+    conn: psycopg.Connection,
+) -> None:
+    # What a Storage API upgrade does: a new table created by the storage admin gets all
+    # privileges for the API roles through the default privileges (RLS on, no policy).
+    conn.execute("set role supabase_storage_admin")
+    conn.execute("create table storage.buckets_extra (id text primary key)")
+    conn.execute("alter table storage.buckets_extra enable row level security")
+    conn.execute("reset role")
+    every = {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+    assert _grants(conn) == {("storage.buckets_extra", r, p)
+                             for r in ("anon", "authenticated") for p in every}
+    conn.execute("grant all on storage.buckets, storage.objects to anon, authenticated")
+    apply_file(conn, NARROW)  # the operator's remedy after a Storage API upgrade
+    assert _grants(conn) == set()
