@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
+from soberharness.checker.storage_schema import describe
 from soberharness.clients.storage import StorageClient
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Target
@@ -21,6 +23,8 @@ from soberharness.workload.storage_target import StorageWorld, storage_client
 @pytest.fixture(scope="session")
 def storage_world(target: Target, run_report: RunReport) -> Iterator[StorageWorld]:
     world = StorageWorld.put(target, run_report.run_id)
+    with psycopg.connect(world.dsn, autocommit=True) as conn:
+        run_report.notes["storage schema"] = describe(conn).as_note()
     try:
         yield world
     finally:
