@@ -15,8 +15,7 @@ from soberharness.clients.storage import Download, StorageError, Transform
 from soberharness.workload.storage_target import StorageWorld
 from soberharness.world.entities import Privacy, Viewer
 
-pytestmark = [pytest.mark.needs("storage", "postgres"),
-              pytest.mark.needs("image-transformation")]
+pytestmark = pytest.mark.needs("storage", "image-transformation", "postgres")
 SOURCE_SIZE = (200, 100)
 
 

@@ -42,8 +42,7 @@ def test_throughput_per_object_size(storage_world: StorageWorld, run_report: Run
     assert all(f.intact for f in figures), [f.size for f in figures if not f.intact]
 
 
-@pytest.mark.needs("storage", "postgres")
-@pytest.mark.needs("image-transformation")
+@pytest.mark.needs("storage", "image-transformation", "postgres")
 def test_transform_latency(storage_world: StorageWorld, run_report: RunReport) -> None:
     owner = storage_world.mw.owners[Privacy.PUBLIC]
     client = storage_world.callers.of(Viewer.of(owner))
