@@ -23,6 +23,13 @@ from soberharness.world.entities import Viewer
 
 SEARCH_PATH = '"public", "extensions"'
 
+# A request on a storage path is the Storage API's: besides the role and claims it sets
+# `storage.allow_delete_query` in every transaction, which the storage schema's
+# protect_delete triggers (tenant migration 0055) require before any DELETE on
+# storage.objects or storage.buckets.
+STORAGE_PATH = "/storage/v1/"
+STORAGE_SETTINGS = [("storage.allow_delete_query", "true")]
+
 
 @dataclasses.dataclass(frozen=True)
 class Request:
@@ -72,6 +79,8 @@ def request_settings(
         ("request.headers", json.dumps({"accept": "application/json"})),
         ("request.cookies", "{}"),
     ]
+    if path.startswith(STORAGE_PATH):
+        settings += STORAGE_SETTINGS
     # Written out directly (this runs once per matrix cell; composing Literals costs more than
     # the request): string literals as the server reads them with standard_conforming_strings.
     text = "SELECT " + ", ".join(

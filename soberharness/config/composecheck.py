@@ -3,8 +3,8 @@
 A real compose implementation validates the syntax (see `compose_config_command`); these
 checks cover what it does not: every `${VAR}` is defined by every template and known to the
 env validator, published ports are bound to 127.0.0.1 only, the seed's services are all
-there, health conditions point at services that have a health check, and `depends_on`
-has no cycle.
+there, health conditions point at services that have a health check, `depends_on`
+has no cycle, and the stack's migrations run after the Storage API's first start.
 """
 
 from __future__ import annotations
@@ -141,6 +141,12 @@ def check_compose_structure(compose: Mapping[str, Any]) -> list[str]:
         long_running = service.get("restart") not in (None, "no")
         if long_running and "healthcheck" not in service:
             problems.append(f"service {name}: no health check")
+    if ("migrate" in services and "storage" in services
+            and _depends_on(services["migrate"]).get("storage") != "service_healthy"):
+        problems.append(
+            "service migrate: must wait for storage to be healthy (the Storage API's own "
+            "migrations grant all on storage tables; 0005_storage narrows them after)"
+        )
     if cycle := _find_cycle(graph):
         problems.append(f"depends_on cycle: {' -> '.join(cycle)}")
     return problems

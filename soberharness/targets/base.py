@@ -18,7 +18,10 @@ class Service(StrEnum):
     MAIL = "mail"  # SMTP sink with an HTTP API (Mailpit)
     REST = "rest"  # PostgREST
     REALTIME = "realtime"
-    STORAGE = "storage"  # Storage API (+ imgproxy)
+    STORAGE = "storage"  # Storage API
+    # Storage's /render/image (imgproxy behind the Storage API); comes with storage, no URL
+    # of its own: a remote target declares it in `capabilities`.
+    IMAGE_TRANSFORMATION = "image-transformation"
     FUNCTIONS = "functions"  # edge runtime
     PROXY = "proxy"  # Toxiproxy in front of the database, for network faults
 

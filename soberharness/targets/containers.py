@@ -47,6 +47,7 @@ SERVICE_CONTAINERS: Mapping[Service, tuple[str, ...]] = {
     Service.REST: ("rest", "gateway"),
     Service.REALTIME: ("realtime", "gateway"),
     Service.STORAGE: ("storage", "gateway"),
+    Service.IMAGE_TRANSFORMATION: ("storage", "imgproxy", "gateway"),
     Service.FUNCTIONS: ("functions", "gateway"),
     Service.MAIL: ("mail",),
 }

@@ -182,10 +182,13 @@ def parse_target_config(data: Mapping[str, Any], origin: str = "<target file>") 
     offered = {s.value for s in urls} | (
         {Service.POSTGRES.value} if refs["database_dsn_env"] else set()
     )
+    if Service.STORAGE in urls:
+        offered.add(Service.IMAGE_TRANSFORMATION.value)
     all_services = {s.value for s in Service}
     for cap in caps_in:
         if cap in all_services and cap not in offered:
-            source = "database_dsn_env" if cap == Service.POSTGRES.value else f"urls.{cap}"
+            source = {Service.POSTGRES.value: "database_dsn_env",
+                      Service.IMAGE_TRANSFORMATION.value: "urls.storage"}.get(cap, f"urls.{cap}")
             raise TargetFileError(f"{origin}: capability '{cap}' listed without {source}")
 
     destructive = data.get("destructive", {})
@@ -262,6 +265,9 @@ class RemoteTarget(Target):
         offered = set(self.config.urls)
         if self.config.database_dsn_env:
             offered.add(Service.POSTGRES)
+        if (Service.IMAGE_TRANSFORMATION.value in self.config.capabilities
+                and Service.STORAGE in offered):
+            offered.add(Service.IMAGE_TRANSFORMATION)
         return frozenset(offered)
 
     @property

@@ -50,6 +50,8 @@ def remove_world(conn: psycopg.Connection, world: World) -> None:
     objects = [o.id for o in world.objects.values()]
     users = list(world.users)
     with conn.transaction():
+        # As the Storage API does: the storage schema refuses a DELETE without this setting.
+        conn.execute("SELECT set_config('storage.allow_delete_query', 'true', true)")
         conn.execute("DELETE FROM storage.objects WHERE id = ANY(%s)", (objects,))
         conn.execute("DELETE FROM auth.users WHERE id = ANY(%s)", (users,))
 

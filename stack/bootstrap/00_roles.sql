@@ -62,6 +62,10 @@ grant supabase_admin to authenticator;
 grant anon, authenticated, service_role to postgres;
 grant pg_read_all_data to supabase_read_only_user;
 grant anon, authenticated, service_role to supabase_realtime_admin;
+-- The Storage API connects as supabase_storage_admin and switches to the request's role through
+-- authenticator (the image grants this; without it every request fails with "permission denied
+-- to set role"). Checked by soberharness/checker/storage_schema.py.
+grant authenticator to supabase_storage_admin;
 
 -- Per-role settings (cluster-wide, idempotent).
 alter role anon set statement_timeout = '3s';

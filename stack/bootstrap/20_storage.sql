@@ -1,11 +1,25 @@
--- The storage schema as the Storage API's tenant migrations leave it (the subset SoberTube
--- relies on): buckets, objects (with the generated path_tokens column), the migrations ledger,
--- the path helpers and the search function. Owned by supabase_storage_admin, which is how the
--- Storage API creates them; the API roles get table privileges and RLS does the filtering.
+-- The storage schema as the Storage API's tenant migrations leave it, in the subset SoberTube
+-- relies on. It follows Storage API v1.70.6 (supabase/storage, tenant migrations 0000-0063):
+-- buckets, objects (with the generated path_tokens column), the migrations ledger, the path
+-- helpers, the search function, and the triggers of migration 0055 (prevent-direct-deletes)
+-- that refuse a DELETE on buckets or objects unless the transaction sets
+-- storage.allow_delete_query to 'true', as the Storage API does in every request.
+--
+-- It is a SUBSET: the real schema also has prefixes, s3 multipart uploads, vector and iceberg
+-- buckets, object versioning, more columns (buckets.type, objects.level, ...), more functions
+-- (search_v2, list_objects_with_delimiter, ...) and more triggers. storage.migrations stays
+-- empty here, so a Storage API started on this database runs all its migrations over this
+-- copy (seen with v1.70.6: they apply cleanly). The comment on the schema names this file, so a
+-- run can report which storage schema it saw (soberharness/checker/storage_schema.py).
+--
+-- Owned by supabase_storage_admin, which is how the Storage API creates them; the API roles
+-- get table privileges and RLS does the filtering.
 
 create schema if not exists storage authorization supabase_storage_admin;
 grant all on schema storage to supabase_storage_admin with grant option;
 grant usage on schema storage to postgres, anon, authenticated, service_role;
+comment on schema storage is
+  'soberharness bootstrap subset (stack/bootstrap/20_storage.sql) of Storage API v1.70.6';
 
 -- Whatever the storage admin creates in its schema is granted to the API roles, as the image sets
 -- it up. Objects below are created as that role so these defaults apply to them.
@@ -162,6 +176,29 @@ $fn$;
 create trigger update_objects_updated_at
   before update on storage.objects
   for each row execute function storage.update_updated_at_column();
+
+-- Migration 0055 (prevent-direct-deletes): a DELETE on buckets or objects is refused unless the
+-- transaction says it comes from the Storage API (set_config('storage.allow_delete_query',
+-- 'true', true)). Statement-level, so it fires even when no row matches.
+create function storage.protect_delete() returns trigger
+  language plpgsql
+as $fn$
+begin
+  if coalesce(current_setting('storage.allow_delete_query', true), 'false') != 'true' then
+    raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+      using hint = 'This prevents accidental data loss from orphaned objects.',
+            errcode = '42501';
+  end if;
+  return null;
+end
+$fn$;
+
+create trigger protect_buckets_delete
+  before delete on storage.buckets
+  for each statement execute function storage.protect_delete();
+create trigger protect_objects_delete
+  before delete on storage.objects
+  for each statement execute function storage.protect_delete();
 
 reset role;
 

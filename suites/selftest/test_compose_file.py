@@ -61,11 +61,14 @@ def test_structure_checks_catch_defects() -> None:
     }
     broken["services"]["redis"]["image"] = "redis"
     del broken["services"]["imgproxy"]
+    del broken["services"]["migrate"]["depends_on"]["storage"]
     problems = check_compose_structure(broken)
     assert "service gateway: port '8000:8000' is not bound to 127.0.0.1" in problems
     assert "service gateway: waits for auth to be healthy, which has no health check" in problems
     assert "service redis: image 'redis' has no pinned tag" in problems
     assert "service imgproxy: missing (seed 1.1.1)" in problems
+    assert any(p.startswith("service migrate: must wait for storage to be healthy")
+               for p in problems)
     assert any(p.startswith("depends_on cycle: ") and "migrate" in p for p in problems)
 
 

@@ -97,6 +97,7 @@ def test_example_file_loads() -> None:
         Service.REALTIME,
         Service.STORAGE,
         Service.FUNCTIONS,
+        Service.IMAGE_TRANSFORMATION,  # declared in capabilities, served by storage
     }
     assert "image-transformation" in remote.capabilities
     assert remote.url(Service.REST) == "https://api.staging.sobertube.example/rest/v1"
@@ -146,6 +147,8 @@ def test_absent_url_means_service_not_offered() -> None:
         ({"kind": "local"}, "kind = 'local'"),
         ({"capabilities": ["storage"]}, "capability 'storage' listed without urls.storage"),
         ({"capabilities": ["postgres"]}, "without database_dsn_env"),
+        ({"capabilities": ["image-transformation"]},
+         "capability 'image-transformation' listed without urls.storage"),
         ({"destructive": {"allowed": "yes"}}, "must be true or false"),
         (
             {"labels": {"token": "a8f5f167f44f4964e6c998dee827110c"}},

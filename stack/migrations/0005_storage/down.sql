@@ -16,6 +16,8 @@ drop function private.video_object_visible(text);
 drop function private.object_owner(text);
 
 -- Object rows of the two buckets go with them (the files themselves live in the Storage API's
--- backend and are not touched here).
+-- backend and are not touched here). The storage schema refuses a direct DELETE unless the
+-- transaction says it is the Storage API's (migration 0055 prevent-direct-deletes).
+select set_config('storage.allow_delete_query', 'true', true);
 delete from storage.objects where bucket_id in ('avatars', 'videos');
 delete from storage.buckets where id in ('avatars', 'videos');

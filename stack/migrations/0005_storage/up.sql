@@ -1,8 +1,12 @@
 -- Buckets and storage.objects policies. Object names are '<user id>/<file>'.
 
+-- The buckets are made here, and only here: a deployment that created them through the Storage
+-- API first (POST /bucket) is brought to these settings instead of failing on a duplicate.
+-- Nothing creates them through the API (it would answer 409 once this has run).
 insert into storage.buckets (id, name, public) values
   ('avatars', 'avatars', true),
-  ('videos', 'videos', false);
+  ('videos', 'videos', false)
+on conflict (id) do update set name = excluded.name, public = excluded.public;
 
 -- The user id an object name's first folder names, or null when it is not a uuid.
 create function private.object_owner(object_name text) returns uuid
@@ -53,13 +57,29 @@ revoke all on all functions in schema private from public;
 grant execute on function private.object_owner(text), private.video_object_visible(text)
   to anon, authenticated, service_role;
 
--- Storage grants the API roles every table privilege and lets RLS filter. SoberTube narrows
--- that: anon writes nothing anywhere, and nobody but service_role creates or changes buckets or
--- truncates objects (TRUNCATE is not subject to RLS).
-revoke insert, update, delete, truncate, references, trigger on storage.objects, storage.buckets
+-- Storage grants the API roles every table privilege and lets RLS filter: its migration 0046
+-- (buckets-objects-grants) grants all on buckets and objects, and the image's default
+-- privileges grant all on every table the storage admin creates (buckets_analytics,
+-- buckets_vectors, vector_indexes, ... on a real Storage API). SoberTube narrows that: anon
+-- writes nothing anywhere, and nobody but service_role creates or changes buckets or truncates
+-- anything (TRUNCATE is not subject to RLS); authenticated writes storage.objects only. So
+-- this migration must run AFTER the Storage API's first start (the compose file's `migrate`
+-- waits for storage to be healthy); a Storage API upgrade that re-grants is caught by the
+-- storage-schema check (soberharness/checker/storage_schema.py), and
+-- stack/compose/db/narrow-storage-grants.sql applies these revokes again.
+revoke insert, update, delete, truncate, references, trigger on all tables in schema storage
   from anon;
-revoke truncate, references, trigger on storage.objects, storage.buckets from authenticated;
-revoke insert, update, delete on storage.buckets from authenticated;
+revoke truncate, references, trigger on all tables in schema storage from authenticated;
+do $narrow$
+declare
+  t text;
+begin
+  for t in select tablename from pg_tables where schemaname = 'storage' and tablename <> 'objects'
+  loop
+    execute format('revoke insert, update, delete on storage.%I from authenticated', t);
+  end loop;
+end
+$narrow$;
 
 -- Bucket rows are readable (the API lists and looks buckets up); objects are what is guarded.
 create policy sobertube_buckets_read on storage.buckets

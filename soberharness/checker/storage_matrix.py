@@ -1,0 +1,48 @@
+"""The storage matrix over HTTP: every storage cell run through the Storage API, judged
+against the same independent access model as the SQL matrix."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable
+
+from soberharness.checker.matrix import ExpectationCache
+from soberharness.checker.results import CellResult
+from soberharness.workload.storage_actions import Callers, ObjectState, StorageCell
+from soberharness.world.matrix_world import MatrixWorld
+
+
+@dataclasses.dataclass
+class StorageRun:
+    results: list[CellResult]
+    seconds: float
+
+    @property
+    def mismatches(self) -> list[CellResult]:
+        return [r for r in self.results if not r.ok]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "cells": len(self.results),
+            "mismatches": [f"{r.cell.label()}: expected "
+                           f"{'allow' if r.expected else 'deny'}, {r.detail}"
+                           for r in self.mismatches],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def run_storage_matrix(mw: MatrixWorld, callers: Callers, state: ObjectState,
+                       cells: Iterable[StorageCell]) -> StorageRun:
+    """Run each cell as its actor, one at a time (each leaves the objects as it found them).
+    A cell whose answer contradicts the state it left counts as a mismatch whatever the
+    model says."""
+    started = time.perf_counter()
+    cache = ExpectationCache(mw.world)
+    results: list[CellResult] = []
+    for sc in cells:
+        expected = cache.expected(sc.ctx, sc.action)
+        attempt = sc.run(callers.of(sc.ctx.viewer), state, sc.action)
+        actual = attempt.allowed if attempt.consistent else not expected
+        results.append(CellResult(sc.cell, expected, actual, attempt.detail))
+    return StorageRun(results, time.perf_counter() - started)
