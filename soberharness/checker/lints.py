@@ -105,6 +105,9 @@ def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[L
 
 
 def rls_enabled_no_policy(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # A table no API role holds any privilege on is internal (the Storage API's own tables:
+    # migrations, s3_multipart_uploads, buckets_analytics, ...): RLS without a policy there is
+    # deny-all by intent. Granted to an API role, it is a table the API serves nothing from.
     rows = _rows(
         conn,
         f"""
@@ -116,6 +119,7 @@ def rls_enabled_no_policy(conn: psycopg.Connection, scope: LintScope) -> list[Li
           and c.relrowsecurity
           and not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = c.oid)
           and {_NOT_EXTENSION_MEMBER}
+          and cardinality({_HOLDERS}) > 0
         order by 1
         """,
         _params(scope),
@@ -125,7 +129,8 @@ def rls_enabled_no_policy(conn: psycopg.Connection, scope: LintScope) -> list[Li
             "rls_enabled_no_policy",
             Severity.ERROR,
             name,
-            f"table {name} has row level security enabled but no policy",
+            f"table {name} has row level security enabled but no policy, and API roles hold "
+            "privileges on it",
         )
         for (name,) in rows
     ]

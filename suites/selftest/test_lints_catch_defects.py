@@ -88,6 +88,15 @@ DEFECTS: list[tuple[str, list[str], set[Key]]] = [
         {("rls_enabled_no_policy", E, "public.notes")},
     ),
     (
+        "internal table with RLS, no policy and no API privileges (as the Storage API's own)",
+        [
+            "create table storage.s3_multipart_uploads_x (id text primary key)",
+            "alter table storage.s3_multipart_uploads_x enable row level security",
+            "revoke all on storage.s3_multipart_uploads_x from anon, authenticated, service_role",
+        ],
+        set(),
+    ),
+    (
         "definer view readable by anon",
         [
             "create view public.post_view as select id, author_id, body from public.posts",
