@@ -56,11 +56,13 @@ Row = Entity | DeletionRequest
 @dataclasses.dataclass(frozen=True)
 class Write:
     """One request of a step in world terms: insert `target`, turn `target` into `after`,
-    or delete `target`."""
+    or delete `target`. `sends` names the fields an update sets even when their value does
+    not change (a PATCH body carries the columns the client sets, changed or not)."""
 
     op: Op
     target: Row
     after: Row | None = None
+    sends: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass

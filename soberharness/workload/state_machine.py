@@ -7,6 +7,11 @@ goes through SequenceRunner.run, which commits it and checks the database agains
 raising SequenceFailure (with the steps so far) on the first disagreement. Hypothesis then
 shrinks to a minimal sequence; `on_failure`, when given, receives each failure (the last one
 it receives is the minimal sequence Hypothesis reports).
+
+Hypothesis's own shrinking is off: a step draws its rows from the state, so dropping an
+earlier step changes what later draws mean, and every attempt replays a whole committed
+sequence. Steps are explicit instead, so `search` shrinks the first failing sequence by
+replaying it without steps (soberharness.checker.sequence_shrink), which is sound and fast.
 """
 
 from __future__ import annotations
@@ -14,10 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
+from soberharness.access.transitions import SequenceState
 from soberharness.checker.sequence import SequenceFailure, SequenceRunner
+from soberharness.checker.sequence_shrink import shrink
 from soberharness.workload.step_strategies import StepDrawer
 from soberharness.workload.steps import USERS, Step
 from soberharness.world.entities import Privacy
@@ -25,7 +39,20 @@ from soberharness.world.entities import Privacy
 OnFailure = Callable[[SequenceFailure], None]
 
 
+def _has_content(machine: SecurityStateMachine) -> bool:
+    world = machine._state.world
+    return bool(world.posts or world.videos)
+
+
+def _has_hidden(machine: SecurityStateMachine) -> bool:
+    world = machine._state.world
+    return any(r.hidden for r in (*world.posts.values(), *world.videos.values()))
+
+
 class SecurityStateMachine(RuleBasedStateMachine):
+    """Rules that act on existing rows wait until some exist (their draws still reach
+    rows that are gone, and actors who may not act)."""
+
     runner: ClassVar[SequenceRunner]
     on_failure: ClassVar[OnFailure | None] = None
 
@@ -55,7 +82,7 @@ class SecurityStateMachine(RuleBasedStateMachine):
                 self._do(Step.of(user, "create_profile", privacy=privacy.value))
 
     @property
-    def _state(self):  # type: ignore[no-untyped-def]
+    def _state(self) -> SequenceState:
         return self.runner.state
 
     @rule(data=st.data())
@@ -70,10 +97,12 @@ class SecurityStateMachine(RuleBasedStateMachine):
     def follow(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.follow(self._state))
 
+    @precondition(lambda m: any(f.status.value == 'pending' for f in m._state.world.follows))
     @rule(data=st.data())
     def accept(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.accept(self._state))
 
+    @precondition(lambda m: bool(m._state.world.follows))
     @rule(data=st.data())
     def unfollow(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.unfollow(self._state))
@@ -82,6 +111,7 @@ class SecurityStateMachine(RuleBasedStateMachine):
     def block(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.block(self._state))
 
+    @precondition(lambda m: bool(m._state.world.blocks))
     @rule(data=st.data())
     def unblock(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.unblock(self._state))
@@ -94,22 +124,27 @@ class SecurityStateMachine(RuleBasedStateMachine):
     def upload_video(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.upload_video(self._state))
 
+    @precondition(_has_content)
     @rule(data=st.data())
     def hide(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.hide(self._state))
 
+    @precondition(_has_hidden)
     @rule(data=st.data())
     def unhide(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.hide(self._state, unhide=True))
 
+    @precondition(_has_content)
     @rule(data=st.data())
     def comment(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.comment(self._state))
 
+    @precondition(_has_content)
     @rule(data=st.data())
     def like(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.like(self._state))
 
+    @precondition(_has_content)
     @rule(data=st.data())
     def delete(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.delete(self._state))
@@ -118,10 +153,12 @@ class SecurityStateMachine(RuleBasedStateMachine):
     def upload(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.upload(self._state))
 
+    @precondition(lambda m: bool(m._state.world.objects))
     @rule(data=st.data())
     def move(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.move(self._state))
 
+    @precondition(lambda m: bool(m._state.world.objects))
     @rule(data=st.data())
     def delete_object(self, data: st.DataObject) -> None:
         self._draw(data, self.drawer.delete_object(self._state))
@@ -140,3 +177,29 @@ def machine_for(
         (SecurityStateMachine,),
         {"runner": runner, "on_failure": staticmethod(on_failure) if on_failure else None},
     )
+
+
+_COMMON = dict(
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+)
+
+# How hard to look: `ci` keeps the security suite's budget (about 10 s on 2 cores), `nightly`
+# looks much longer and deeper.
+DEPTHS: dict[str, settings] = {
+    "ci": settings(max_examples=30, stateful_step_count=25, **_COMMON),  # type: ignore[arg-type]
+    "nightly": settings(max_examples=600, stateful_step_count=60, **_COMMON),  # type: ignore[arg-type]
+}
+
+
+def search(runner: SequenceRunner, how: settings) -> SequenceFailure | None:
+    """Run the machine; the first failing sequence, shrunk to a minimal one, or None."""
+    try:
+        run_state_machine_as_test(machine_for(runner), settings=how)
+    except SequenceFailure as failure:
+        return shrink(runner, failure)
+    finally:
+        runner.clean()
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from psycopg import sql
+
 from soberharness.access.transitions import DELETION_REQUESTS, DeletionRequest, Row, Write
 from soberharness.checker.results import Op
 from soberharness.clients.postgrest_sql import Request
@@ -9,6 +11,10 @@ from soberharness.workload import sql as rows
 from soberharness.world.entities import StoredObject
 
 _METHOD = {Op.INSERT: "POST", Op.UPDATE: "PATCH", Op.DELETE: "DELETE"}
+
+# Entity fields a step sends, as the columns they are stored in.
+_COLUMN = {"hidden": "hidden_at", "status": "status", "privacy": "privacy", "name": "name",
+           "bucket": "bucket_id"}
 
 
 def row_of(row: Row) -> rows.Row:
@@ -23,6 +29,21 @@ def _path(row: Row) -> str:
     return f"/rest/v1/{row_of(row).table}"
 
 
+def _update(before: rows.Row, after: rows.Row, sent: set[str]) -> sql.Composed:
+    """UPDATE setting the changed columns and the ones the client sends."""
+    columns = [c for c, v in after.values.items() if before.values.get(c) != v or c in sent]
+    if not columns:
+        return rows.update(before, after)
+    return sql.SQL("UPDATE {} SET {} WHERE {}").format(
+        before.name,
+        sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(after.values[c]))
+            for c in columns
+        ),
+        before.where(),
+    )
+
+
 def request_of(write: Write) -> Request:
     target = row_of(write.target)
     match write.op:
@@ -30,7 +51,7 @@ def request_of(write: Write) -> Request:
             query = rows.insert(target)
         case Op.UPDATE:
             assert write.after is not None
-            query = rows.update(target, row_of(write.after))
+            query = _update(target, row_of(write.after), {_COLUMN[f] for f in write.sends})
         case Op.DELETE:
             query = rows.delete(target)
         case _:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Literal
 
 from soberharness.access.transitions import DeletionRequest, SequenceState, Write
@@ -161,6 +162,21 @@ def parse_steps(text: str) -> list[Step]:
     return steps
 
 
+def load_steps(path: str | Path) -> list[Step]:
+    """The steps of a steps file; a missing file or a bad line is one StepSyntaxError."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StepSyntaxError(f"{path}: cannot read steps file ({exc.strerror})") from None
+    try:
+        steps = parse_steps(text)
+    except StepSyntaxError as exc:
+        raise StepSyntaxError(f"{path}: {exc}") from None
+    if not steps:
+        raise StepSyntaxError(f"{path}: no steps")
+    return steps
+
+
 class Names:
     """Short names <-> ids for one run (ids and handles carry the run id, so runs sharing a
     database never meet)."""
@@ -265,7 +281,8 @@ def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, l
         case "set_privacy":
             user = world.users[names.id(a["user"])]
             return viewer, [Write(Op.UPDATE, user,
-                                  dataclasses.replace(user, privacy=Privacy(a["privacy"])))]
+                                  dataclasses.replace(user, privacy=Privacy(a["privacy"])),
+                                  frozenset({"privacy"}))]
         case "follow":
             return viewer, [Write(Op.INSERT, Follow(
                 names.id(a["follower"]), names.id(a["followee"]), FollowStatus(a["status"])))]
@@ -276,7 +293,8 @@ def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, l
             if step.verb == "unfollow":
                 return viewer, [Write(Op.DELETE, current)]
             return viewer, [Write(Op.UPDATE, current,
-                                  dataclasses.replace(current, status=FollowStatus.ACCEPTED))]
+                                  dataclasses.replace(current, status=FollowStatus.ACCEPTED),
+                                  frozenset({"status"}))]
         case "block":
             return viewer, [Write(Op.INSERT, Block(names.id(a["blocker"]),
                                                    names.id(a["blocked"])))]
@@ -298,7 +316,8 @@ def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, l
             if not isinstance(row, Post | Video):
                 raise StepSyntaxError(f"{step.line()!r}: only posts and videos are hidden")
             return viewer, [Write(Op.UPDATE, row,
-                                  dataclasses.replace(row, hidden=step.verb == "hide"))]
+                                  dataclasses.replace(row, hidden=step.verb == "hide"),
+                                  frozenset({"hidden"}))]
         case "comment":
             return viewer, [Write(Op.INSERT, Comment(names.id(a["id"]), names.id(a["author"]),
                                                      _ref(names, a["parent"]),
@@ -324,7 +343,7 @@ def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, l
                 names.id(a["target"]), "avatars", _object_name(names, step.actor, "gone"), me)
             moved = dataclasses.replace(obj, bucket=_bucket(a["bucket"]),
                                         name=_object_name(names, a["folder"], a["file"]))
-            return viewer, [Write(Op.UPDATE, obj, moved)]
+            return viewer, [Write(Op.UPDATE, obj, moved, frozenset({"bucket", "name"}))]
         case "request_deletion":
             return viewer, [Write(Op.INSERT, DeletionRequest(names.id(a["user"])))]
     raise StepSyntaxError(f"unknown verb {step.verb!r}")
