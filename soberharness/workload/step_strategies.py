@@ -25,14 +25,20 @@ T = TypeVar("T")
 ACTORS: tuple[str, ...] = (*USERS, ANON)
 MODERATOR = next(u for u in USERS if u.startswith("m"))
 FILES = ("a.png", "b.mp4")
+PRIVATE_FIRST = (Privacy.PRIVATE, Privacy.COMMUNITY, Privacy.PUBLIC)
 
 
 def mostly(natural: Sequence[T] | T, anything: Sequence[T]) -> st.SearchStrategy[T]:
-    """Half the time one of `natural` (shrinks to it), otherwise any of `anything`."""
+    """Three times in four one of `natural` (and shrinks to it), otherwise any of `anything`."""
     first: list[T] = list(natural) if isinstance(natural, list | tuple) else [natural]  # type: ignore[list-item]
     if not first:
         return st.sampled_from(list(anything))
-    return st.one_of(st.sampled_from(first), st.sampled_from(list(anything)))
+    return st.one_of(*(st.sampled_from(first) for _ in range(3)), st.sampled_from(list(anything)))
+
+
+def _others_first(user: str) -> list[str]:
+    """Every user, `user` last (Hypothesis draws the first entries most often)."""
+    return [u for u in USERS if u != user] + [user]
 
 
 class StepDrawer:
@@ -73,22 +79,30 @@ class StepDrawer:
     def create_profile(draw, self: StepDrawer, state: SequenceState) -> Step:  # type: ignore[misc]
         without = [u for u in USERS if u not in self.with_profile(state)]
         actor = draw(mostly(without, ACTORS))
-        return Step.of(actor, "create_profile", privacy=draw(st.sampled_from(Privacy)).value)
+        return Step.of(actor, "create_profile", privacy=draw(st.sampled_from(PRIVATE_FIRST)).value)
 
     @st.composite
     def set_privacy(draw, self: StepDrawer, state: SequenceState) -> Step:  # type: ignore[misc]
         actor = draw(self.actor(state))
         user = draw(mostly(actor if actor != ANON else USERS[0], USERS))
         return Step.of(actor, "set_privacy", user=user,
-                       privacy=draw(st.sampled_from(Privacy)).value)
+                       privacy=draw(st.sampled_from(PRIVATE_FIRST)).value)
 
     @st.composite
     def follow(draw, self: StepDrawer, state: SequenceState) -> Step:  # type: ignore[misc]
         actor = draw(self.actor(state))
         follower = draw(mostly(actor if actor != ANON else USERS[0], USERS))
-        followee = draw(mostly([u for u in USERS if u != follower], USERS))
+        me = self.names.id(follower)
+        taken = {f.followee for f in state.world.follows if f.follower == me}
+        taken |= {b.blocked for b in state.world.blocks if b.blocker == me}
+        taken |= {b.blocker for b in state.world.blocks if b.blocked == me}
+        fresh = [u for u in self.with_profile(state)
+                 if u != follower and self.names.id(u) not in taken]
+        followee = draw(mostly(fresh, _others_first(follower)))
         privacy = state.world.users[self.names.id(followee)].privacy
-        status = draw(mostly(initial_follow_status(privacy), list(FollowStatus)))
+        natural = initial_follow_status(privacy)
+        other = next(s for s in FollowStatus if s is not natural)
+        status = draw(st.sampled_from([natural, other]))  # the wrong one half the time
         return Step.of(actor, "follow", follower=follower, followee=followee, status=status.value)
 
     def _pairs(self) -> list[tuple[str, str]]:
@@ -116,7 +130,10 @@ class StepDrawer:
         me = self.names.id(blocker)
         partners = sorted({self._name(f.followee if f.follower == me else f.follower)
                            for f in state.world.follows if me in (f.follower, f.followee)})
-        blocked = draw(mostly(partners, USERS))
+        partners = partners or [u for u in self.with_profile(state) if u != blocker]
+        already = {self._name(b.blocked) for b in state.world.blocks if b.blocker == me}
+        partners = [u for u in partners if u not in already]
+        blocked = draw(mostly(partners, _others_first(blocker)))
         return Step.of(actor, "block", blocker=blocker, blocked=blocked)
 
     @st.composite
@@ -220,6 +237,7 @@ class StepDrawer:
     @st.composite
     def request_deletion(draw, self: StepDrawer, state: SequenceState) -> Step:  # type: ignore[misc]
         actor = draw(self.actor(state))
-        user = draw(mostly(actor if actor != ANON else USERS[0], USERS))
+        asked = {self._name(u) for u in state.deletion_requests}
+        user = draw(mostly(actor if actor not in (ANON, *asked) else [], USERS))
         return Step.of(actor, "request_deletion", user=user,
                        aal=draw(st.sampled_from(("aal2", "aal1"))))
