@@ -227,12 +227,25 @@ class SequenceRunner:
         self.snapshot = self.read()
 
     def clean(self) -> None:
-        """Delete the pool's users (their rows cascade) and every object in their folders
-        (and in the run's folder that names nobody)."""
-        self.conn.execute(sql.SQL(
-            "BEGIN; DELETE FROM storage.objects WHERE split_part(name, '/', 1) = ANY({f}); "
-            "DELETE FROM auth.users WHERE id = ANY({p}); COMMIT"
-        ).format(f=self._folders(), p=_array(self.pool)).as_bytes(self.conn))
+        """Delete every row of the pool's users, children first (so that a stack's triggers
+        see ordinary deletes, not cascades), every object in their folders (and in the
+        run's folder that names nobody), then the users."""
+        p = _array(self.pool)
+        statements = [
+            sql.SQL("DELETE FROM storage.objects WHERE split_part(name, '/', 1) = ANY({f})")
+            .format(f=self._folders()),
+            sql.SQL("DELETE FROM public.blocks WHERE blocker_id = ANY({p}) "
+                    "OR blocked_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.follows WHERE follower_id = ANY({p}) "
+                    "OR followee_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.likes WHERE user_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.comments WHERE author_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.posts WHERE author_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.videos WHERE owner_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM auth.users WHERE id = ANY({p})").format(p=p),
+        ]
+        self.conn.execute(sql.SQL(";\n").join(
+            [sql.SQL("BEGIN"), *statements, sql.SQL("COMMIT")]).as_bytes(self.conn))
 
     def _folders(self) -> sql.Composable:
         folders = [self.names.folder(u) for u in USERS] + [self.names.folder(NOBODY)]

@@ -36,6 +36,36 @@ create or replace function private.is_accepted_follower(viewer uuid, target uuid
 $fn$
 """
 
+# Follows removed by a block are parked and put back when the block goes: they come back.
+FOLLOWS_COME_BACK = """
+create table private.parked_follows (like public.follows);
+create or replace function private.remove_follows_on_block() returns trigger
+  language plpgsql security definer set search_path = '' as $fn$
+begin
+  insert into private.parked_follows select * from public.follows f
+    where (f.follower_id = new.blocker_id and f.followee_id = new.blocked_id)
+       or (f.follower_id = new.blocked_id and f.followee_id = new.blocker_id);
+  delete from public.follows f
+    where (f.follower_id = new.blocker_id and f.followee_id = new.blocked_id)
+       or (f.follower_id = new.blocked_id and f.followee_id = new.blocker_id);
+  return new;
+end $fn$;
+create function private.restore_follows_on_unblock() returns trigger
+  language plpgsql security definer set search_path = '' as $fn$
+begin
+  insert into public.follows select * from private.parked_follows p
+    where (p.follower_id = old.blocker_id and p.followee_id = old.blocked_id)
+       or (p.follower_id = old.blocked_id and p.followee_id = old.blocker_id)
+  on conflict do nothing;
+  delete from private.parked_follows p
+    where (p.follower_id = old.blocker_id and p.followee_id = old.blocked_id)
+       or (p.follower_id = old.blocked_id and p.followee_id = old.blocker_id);
+  return old;
+end $fn$;
+create trigger restore_follows after delete on public.blocks
+  for each row execute function private.restore_follows_on_unblock();
+"""
+
 
 @pytest.fixture
 def defective(scratch_database: str) -> Iterator[tuple[psycopg.Connection, SequenceRunner]]:
@@ -74,6 +104,20 @@ def test_block_that_keeps_follows_is_reported_at_the_block(defective) -> None:  
     assert transition.startswith("a block removes follows both ways")
     pair = {step.arg("blocker"), step.arg("blocked")}
     assert all(name in transition for name in pair)
+    _assert_exactly_the_last_step(runner, failure)
+
+
+@pytest.mark.needs("postgres")
+def test_follows_coming_back_after_an_unblock_are_reported_at_the_unblock(defective) -> None:  # type: ignore[no-untyped-def]
+    runner, failure = _search_with(defective, FOLLOWS_COME_BACK)
+    step = failure.step
+    assert step.verb == "unblock", failure.describe()
+    assert _kinds(failure) == {"state", "transition", "visibility"}, failure.describe()
+    assert any(f.text.startswith("nothing comes back after an unblock")
+               for f in failure.findings)
+    blocks = [s for s in failure.steps if s.verb == "block"]
+    assert blocks and (blocks[-1].arg("blocker"), blocks[-1].arg("blocked")) == (
+        step.arg("blocker"), step.arg("blocked"))
     _assert_exactly_the_last_step(runner, failure)
 
 
