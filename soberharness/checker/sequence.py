@@ -22,6 +22,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -93,6 +94,13 @@ class SequenceFailure(AssertionError):
         lines.append("steps (replay with --replay-steps FILE):")
         lines += [f"  {s.line()}" for s in self.steps]
         return "\n".join(lines)
+
+    def write(self, folder: Path) -> Path:
+        """Write the replayable steps file `<folder>/state-machine/failing.steps`."""
+        out = folder / "state-machine" / "failing.steps"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(self.steps_text(), encoding="utf-8")
+        return out
 
     def steps_text(self) -> str:
         head = "".join(f"# {f}\n" for f in self.findings)

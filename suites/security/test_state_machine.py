@@ -47,8 +47,6 @@ def test_every_step_matches_the_model(
         failure = search(runner, DEPTHS[config.getoption("--depth", default="ci")])
     run_report.notes["state machine steps"] = runner.steps_run
     if failure is not None:
-        out = Path(config.getoption("--report-dir")) / "state-machine" / "failing.steps"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(failure.steps_text(), encoding="utf-8")
+        out = failure.write(Path(config.getoption("--report-dir")))
         pytest.fail(f"{failure.describe()}\nwritten to {out}; replay: {REPLAY} {out}",
                     pytrace=False)

@@ -14,7 +14,7 @@ from hypothesis import settings
 from soberharness.checker.sequence import SequenceFailure, SequenceRunner
 from soberharness.checker.sequence_shrink import replay, signature
 from soberharness.workload.state_machine import DEPTHS, search
-from soberharness.workload.steps import Step, parse_steps
+from soberharness.workload.steps import Step, load_steps, parse_steps
 
 SEARCH = settings(DEPTHS["ci"], max_examples=150, derandomize=True, database=None)
 
@@ -152,7 +152,7 @@ def test_requested_follower_reading_a_private_post_is_reported(defective) -> Non
 
 
 @pytest.mark.needs("postgres")
-def test_a_hand_written_sequence_replays_the_same_finding(defective) -> None:  # type: ignore[no-untyped-def]
+def test_a_hand_written_sequence_replays_the_same_finding(defective, tmp_path) -> None:  # type: ignore[no-untyped-def]
     conn, runner = defective
     conn.execute(BLOCK_KEEPS_FOLLOWS.encode())
     steps = parse_steps("""
@@ -164,7 +164,12 @@ def test_a_hand_written_sequence_replays_the_same_finding(defective) -> None:  #
         u1 unblock blocker=u1 blocked=u2
     """)
     failure = replay(runner, steps)
-    runner.clean()
     assert failure is not None
     assert failure.step == Step.parse("u1 block blocker=u1 blocked=u2")
     assert len(failure.steps) == 5
+    # The file a failing run writes replays to the same failure.
+    written = load_steps(failure.write(tmp_path))
+    assert written == failure.steps
+    again = replay(runner, written)
+    runner.clean()
+    assert again is not None and signature(again) == signature(failure)
