@@ -207,6 +207,7 @@ class SequenceRunner:
         if not conn.autocommit:
             raise ValueError("SequenceRunner needs an autocommit connection")
         self.conn = conn
+        conn.execute("SET statement_timeout = '30s'")  # a hung statement fails the step
         self.names = names or Names()
         self.requests = RequestRunner(conn, commit=True)
         self.viewers = self.names.viewers()

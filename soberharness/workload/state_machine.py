@@ -129,7 +129,7 @@ _COMMON = dict(
 # How hard to look: `ci` keeps the security suite's budget (about 10 s on 2 cores), `nightly`
 # looks much longer and deeper.
 DEPTHS: dict[str, settings] = {
-    "ci": settings(max_examples=20, stateful_step_count=25, **_COMMON),  # type: ignore[arg-type]
+    "ci": settings(max_examples=30, stateful_step_count=25, **_COMMON),  # type: ignore[arg-type]
     "nightly": settings(max_examples=600, stateful_step_count=60, **_COMMON),  # type: ignore[arg-type]
 }
 
