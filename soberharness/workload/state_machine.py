@@ -1,0 +1,145 @@
+"""The security state machine: actors acting one committed step at a time.
+
+`machine_for(runner)` gives a Hypothesis RuleBasedStateMachine. Each example starts from the
+pool signed up and nobody with a profile; the initialize rule creates some profiles (steps
+like the others), then every step is a verb of soberharness.workload.steps drawn with the
+weights of VERB_WEIGHTS (verbs that act on existing rows wait until some exist; their draws
+still reach rows that are gone, and actors who may not act). Every step goes through
+SequenceRunner.run, which commits it and checks the database against the model, raising
+SequenceFailure (with the steps so far) on the first disagreement.
+
+One rule draws the verb, rather than one rule per verb: Hypothesis enables a random subset of
+rules per example (swarm testing), and the transitions that matter need several verbs
+together (follow then block, follow a private user then post).
+
+Hypothesis's own shrinking is off: a step draws its rows from the state, so dropping an
+earlier step changes what later draws mean, and every attempt replays a whole committed
+sequence. Steps are explicit instead, so `search` shrinks the first failing sequence by
+replaying it without steps (soberharness.checker.sequence_shrink), which is sound and fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
+
+from soberharness.access.transitions import SequenceState
+from soberharness.checker.sequence import SequenceFailure, SequenceRunner
+from soberharness.checker.sequence_shrink import shrink
+from soberharness.workload.step_strategies import StepDrawer
+from soberharness.workload.steps import USERS, Step
+from soberharness.world.entities import FollowStatus, Privacy
+
+OnFailure = Callable[[SequenceFailure], None]
+
+# How often each verb is drawn, relative to the others.
+VERB_WEIGHTS: dict[str, int] = {
+    "follow": 4, "block": 3, "accept": 2, "unfollow": 2, "unblock": 2, "set_privacy": 2,
+    "post": 2, "create_profile": 1, "upload_video": 1, "hide": 1, "unhide": 1, "comment": 1,
+    "like": 1, "delete": 1, "upload": 1, "move": 1, "delete_object": 1, "request_deletion": 1,
+}
+
+
+def _can(state: SequenceState, verb: str) -> bool:
+    """Verbs on existing rows wait until there are some."""
+    w = state.world
+    content = [*w.posts.values(), *w.videos.values()]
+    match verb:
+        case "accept":
+            return any(f.status is FollowStatus.PENDING for f in w.follows)
+        case "unfollow":
+            return bool(w.follows)
+        case "unblock":
+            return bool(w.blocks)
+        case "hide" | "comment" | "like" | "delete":
+            return bool(content)
+        case "unhide":
+            return any(r.hidden for r in content)
+        case "move" | "delete_object":
+            return bool(w.objects)
+    return True
+
+
+class SecurityStateMachine(RuleBasedStateMachine):
+    runner: ClassVar[SequenceRunner]
+    on_failure: ClassVar[OnFailure | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner.reset()
+        self.drawer = StepDrawer(self.runner.names)
+
+    def _do(self, step: Step) -> None:
+        self.drawer.used(step)
+        try:
+            self.runner.run(step)
+        except SequenceFailure as failure:
+            if self.on_failure is not None:
+                self.on_failure(failure)
+            raise
+
+    @initialize(data=st.data())
+    def sign_up(self, data: st.DataObject) -> None:
+        """Some of the pool create a profile first (steps like any other; others may later)."""
+        levels = list(Privacy)
+        for n, user in enumerate(USERS):
+            if data.draw(st.sampled_from([False, True, True]), label=f"{user} creates a profile"):
+                # Each user's first choice differs (Hypothesis draws first entries most).
+                order = levels[n % 3:] + levels[: n % 3]
+                privacy = data.draw(st.sampled_from(order), label=f"{user} privacy")
+                self._do(Step.of(user, "create_profile", privacy=privacy.value))
+
+    @rule(data=st.data())
+    def act(self, data: st.DataObject) -> None:
+        state = self.runner.state
+        verbs = [v for v, weight in VERB_WEIGHTS.items() if _can(state, v) for _ in range(weight)]
+        verb = data.draw(st.sampled_from(verbs), label="verb")
+        d = self.drawer
+        strategy = d.hide(state, unhide=True) if verb == "unhide" else getattr(d, verb)(state)
+        self._do(data.draw(strategy, label="step"))
+
+
+def machine_for(
+    runner: SequenceRunner, on_failure: OnFailure | None = None
+) -> type[SecurityStateMachine]:
+    """The machine class bound to one runner (one database connection)."""
+    return type(  # type: ignore[return-value]
+        "SecurityStateMachine",
+        (SecurityStateMachine,),
+        {"runner": runner, "on_failure": staticmethod(on_failure) if on_failure else None},
+    )
+
+
+_COMMON = dict(
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+)
+
+# How hard to look: `ci` keeps the security suite's budget (about 10 s on 2 cores), `nightly`
+# looks much longer and deeper.
+DEPTHS: dict[str, settings] = {
+    "ci": settings(max_examples=30, stateful_step_count=25, **_COMMON),  # type: ignore[arg-type]
+    "nightly": settings(max_examples=600, stateful_step_count=60, **_COMMON),  # type: ignore[arg-type]
+}
+
+
+def search(runner: SequenceRunner, how: settings) -> SequenceFailure | None:
+    """Run the machine; the first failing sequence, shrunk to a minimal one, or None."""
+    try:
+        run_state_machine_as_test(machine_for(runner), settings=how)
+    except SequenceFailure as failure:
+        return shrink(runner, failure)
+    finally:
+        runner.clean()
+    return None
