@@ -60,6 +60,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where to write summary.json, summary.md and matrix.html",
     )
     group.addoption(
+        "--depth",
+        choices=("ci", "nightly"),
+        default=os.environ.get("SOBERHARNESS_DEPTH", "ci"),
+        help="how hard the security suite's state machine looks: ci (default, ~10 s) or "
+        "nightly (env SOBERHARNESS_DEPTH)",
+    )
+    group.addoption(
+        "--replay-steps",
+        default=None,
+        metavar="FILE",
+        help="replay a steps file (as the state machine writes on failure) instead of searching",
+    )
+    group.addoption(
         "--baseline-ref",
         default=None,
         metavar="REF",

@@ -9,7 +9,6 @@ first and named in the terminal.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import psycopg
@@ -21,23 +20,6 @@ from soberharness.report.run_report import RunReport
 from soberharness.workload.run_liveness import RunLock, remove_stale_worlds
 from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("soberharness security")
-    group.addoption(
-        "--depth",
-        choices=("ci", "nightly"),
-        default=os.environ.get("SOBERHARNESS_DEPTH", "ci"),
-        help="how hard the state machine looks: ci (default, ~10 s) or nightly "
-        "(env SOBERHARNESS_DEPTH)",
-    )
-    group.addoption(
-        "--replay-steps",
-        default=None,
-        metavar="FILE",
-        help="replay a steps file (as the state machine writes on failure) instead of searching",
-    )
 
 
 @pytest.fixture(scope="session")
