@@ -26,8 +26,10 @@ class Cell:
 
     def label(self) -> str:
         case = f" [{self.case}]" if self.case else ""
-        token = f" with a {self.token} token" if self.token else ""
-        return f"{self.actor} {self.op.value} {self.table}{case} of a {self.privacy} owner{token}"
+        # "with <variant> claims", never "... token": reports redact what follows a word
+        # "token" (soberharness.report.redact), which would mask the outcome beside the label.
+        claims = f" with {self.token} claims" if self.token else ""
+        return f"{self.actor} {self.op.value} {self.table}{case} of a {self.privacy} owner{claims}"
 
 
 @dataclasses.dataclass(frozen=True)

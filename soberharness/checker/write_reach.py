@@ -164,7 +164,11 @@ def _probe(conn: psycopg.Connection, t: _Table, viewer: Viewer, op: str,
            statement: sql.Composable) -> set[str]:
     text = sql.SQL(";\n").join([
         sql.SQL("SAVEPOINT write_reach"),
-        request_settings(viewer, "PATCH" if op == "update" else "DELETE", f"/rest/v1/{t.name}"),
+        # Storage rows are written through the Storage API (its path sets
+        # storage.allow_delete_query, as the API does); everything else through PostgREST.
+        request_settings(viewer, "PATCH" if op == "update" else "DELETE",
+                         f"/storage/v1/object/{t.name}" if t.schema == "storage"
+                         else f"/rest/v1/{t.name}"),
         sql.SQL("SELECT set_config({}, '', true)").format(sql.Literal(PROBE_SETTING)),
         statement,
         sql.SQL("SELECT current_setting({})").format(sql.Literal(PROBE_SETTING)),

@@ -118,7 +118,7 @@ def _cell_json(result: CellResult) -> dict[str, Any]:
         "operation": c.op.value,
         "privacy": c.privacy,
         "case": c.case,
-        "token": c.token,
+        "claims": c.token,  # the token variant (a key named "token" would be redacted)
         "expected": "allow" if result.expected else "deny",
         "actual": "allow" if result.actual else "deny",
         "detail": result.detail,

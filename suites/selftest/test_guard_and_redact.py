@@ -115,3 +115,15 @@ def test_keys_secrets_list_feeds_redact() -> None:
     keys = Keys(jwt_secret=SECRET, anon_key="anon-opaque-key-1", service_key=TOKEN)
     out = redact(f"{SECRET} anon-opaque-key-1 {TOKEN}", keys.secrets())
     assert out == f"{MASK} {MASK} {MASK}"
+
+
+def test_matrix_outcomes_survive_redaction() -> None:
+    """A cell's label names its token variant; the report keeps its outcome (a label ending in
+    the word "token" once made the redactor mask every outcome beside it)."""
+    import json
+
+    from soberharness.checker.results import Cell, Op
+
+    label = Cell("posts", Op.SELECT, "stranger", "public", "hidden", "forged aal2").label()
+    text = redact(json.dumps({"outcomes": {label: "deny"}, "claims": "forged aal2"}))
+    assert json.loads(text) == {"outcomes": {label: "deny"}, "claims": "forged aal2"}

@@ -78,7 +78,8 @@ def test_parity_names_exactly_the_planted_policy(
     cells = {c["name"]: c["outcomes"] for c in behaviour if c["kind"] == "matrix cell"}
     # What the access model says is wrong in the planted run (the security suite's own finding,
     # independent of the parity code) is exactly what differs between the two targets.
-    mismatched = {Cell(m["table"], Op(m["operation"]), m["actor"], m["privacy"], m["case"]).label()
+    mismatched = {Cell(m["table"], Op(m["operation"]), m["actor"], m["privacy"], m["case"],
+                       m.get("claims", "")).label()
                   for m in planted_run.summary["matrix"]["mismatches"]}
     assert mismatched and set(cells) == mismatched
     # The blocked user's reads of the block, as themselves and as a moderator the owner blocked.
