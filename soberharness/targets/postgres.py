@@ -95,6 +95,27 @@ def port_taken(port: int) -> bool:
     return False
 
 
+# A Unix socket's path holds at most 107 bytes (sun_path); the server's lock file beside its
+# socket is <dir>/.s.PGSQL.<port>.lock. A deep temporary folder (TMPDIR inside a test's
+# tmp_path, say) leaves no room, and the server then fails to start.
+SUN_PATH_MAX = 107
+SOCKET_FILE = len("/.s.PGSQL.65535.lock")
+SHORT_TMP = Path("/tmp")
+
+
+def socket_dir(root: Path) -> Path:
+    """`root`/sock, or a short `soberharness-*` folder in /tmp when that path is too long for
+    a Unix socket (removed at exit, and by the watchdog if the harness is killed)."""
+    candidate = root / "sock"
+    if len(os.fsencode(candidate)) + SOCKET_FILE <= SUN_PATH_MAX:
+        return candidate
+    from soberharness.targets import workdirs
+
+    short = workdirs.make_workdir(SHORT_TMP)
+    register_cleanup(lambda: workdirs.remove_workdir(short))
+    return short
+
+
 class PostgresServer:
     """One PostgreSQL cluster under `root`, listening on 127.0.0.1:`port`.
 
@@ -112,7 +133,7 @@ class PostgresServer:
     ) -> None:
         self.root = root
         self.data = root / "data"
-        self.sockets = root / "sock"
+        self.sockets = socket_dir(root)
         self.log_path = root / "postgres.log"
         self.bindir = bindir or find_bindir()
         if port is not None and port_taken(port):

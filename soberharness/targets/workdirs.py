@@ -24,10 +24,11 @@ PREFIX = "soberharness-"
 OWNER_FILE = "owner"
 
 
-def make_workdir() -> Path:
-    """A new `soberharness-*` folder owned by this process (after sweeping dead runs' ones)."""
-    sweep_dead_workdirs()
-    path = Path(tempfile.mkdtemp(prefix=PREFIX))
+def make_workdir(parent: Path | None = None) -> Path:
+    """A new `soberharness-*` folder owned by this process (after sweeping dead runs' ones),
+    in `parent` (default: the temporary directory)."""
+    sweep_dead_workdirs(parent)
+    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
     (path / OWNER_FILE).write_text(f"{os.getpid()} {proctree.start_time(os.getpid())}\n")
     WATCHDOG.watch_dir(path)
     return path
