@@ -1,11 +1,11 @@
 """A/B timing on one server in one run: the stack at a baseline revision against the stack
 under test, rounds interleaved, judged by soberharness.checker.regression.
 
-Both databases live on the same PostgreSQL server and hold the same generated data. Each
-round times a batch of calls on one side and then on the other, the order alternating
-(A B, B A, A B, ...), so a busy neighbour, a frequency change or a noisy stretch of the run
-weighs on both sides alike. Nothing is compared with figures from another machine or
-another run.
+Both databases live on the same PostgreSQL server and hold the same generated data. Within
+each round the sides alternate call by call (A B, B A, ...), so a busy neighbour, a frequency
+change or a noisy stretch of the run weighs on both sides alike, and each round runs on
+another of each side's connections (server backends). Nothing is compared with figures
+from another machine or another run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -44,28 +44,42 @@ def calls_per_round(*calls: Call, round_seconds: float = ROUND_SECONDS,
     return max(1, min(max_calls, math.ceil(round_seconds / max(single, 1e-6))))
 
 
-def interleaved_rounds(baseline: Call, candidate: Call, rounds: int,
+Calls = Call | Sequence[Call]
+
+
+def _rotation(calls: Calls) -> Sequence[Call]:
+    return (calls,) if callable(calls) else tuple(calls)
+
+
+def interleaved_rounds(baseline: Calls, candidate: Calls, rounds: int,
                        warmup: int = WARMUP_ROUNDS,
                        calls: int | None = None) -> tuple[list[float], list[float]]:
-    """Per-call seconds of `rounds` rounds on each side, the sides alternating first."""
+    """Per-call seconds of `rounds` rounds on each side.
+
+    Within a round the sides alternate call by call (A B, B A, ...), each call timed on its
+    own, so both sides' samples come from the same few milliseconds of the machine's life.
+    Each side may be given several equivalent calls (one per connection, i.e. per server
+    backend): round n uses the n-th, so that a backend the scheduler happens to treat worse
+    does not weigh on one side for a whole comparison."""
+    sides = (_rotation(baseline), _rotation(candidate))
     if calls is None:
-        calls = calls_per_round(baseline, candidate)
-    sides = (baseline, candidate)
+        calls = calls_per_round(sides[0][0], sides[1][0])
     out: tuple[list[float], list[float]] = ([], [])
     for n in range(warmup + rounds):
-        order = (0, 1) if n % 2 == 0 else (1, 0)
-        for side in order:
-            call = sides[side]
-            began = time.perf_counter()
-            for _ in range(calls):
-                call()
-            elapsed = (time.perf_counter() - began) / calls
-            if n >= warmup:
-                out[side].append(elapsed)
+        pair = (sides[0][n % len(sides[0])], sides[1][n % len(sides[1])])
+        spent = [0.0, 0.0]
+        for i in range(calls):
+            for side in ((0, 1) if (n + i) % 2 == 0 else (1, 0)):
+                began = time.perf_counter()
+                pair[side]()
+                spent[side] += time.perf_counter() - began
+        if n >= warmup:
+            out[0].append(spent[0] / calls)
+            out[1].append(spent[1] / calls)
     return out
 
 
-def judge_pair(name: str, baseline: Call, candidate: Call, rounds: int,
+def judge_pair(name: str, baseline: Calls, candidate: Calls, rounds: int,
                alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> tuple[Verdict,
                                                                               list[float],
                                                                               list[float]]:
@@ -85,15 +99,33 @@ class DatabaseMaker(Protocol):
     def drop_database(self, name: str) -> None: ...
 
 
+CONNECTIONS_PER_SIDE = 3
+
+
 @dataclasses.dataclass
 class Pair:
-    """The two databases of an A/B comparison, loaded with the same generated data."""
+    """The two databases of an A/B comparison, loaded with the same generated data, with
+    CONNECTIONS_PER_SIDE connections (server backends) to each."""
 
-    baseline: psycopg.Connection
-    candidate: psycopg.Connection
+    baselines: list[psycopg.Connection]
+    candidates: list[psycopg.Connection]
     probes: Probes
     spec: ScaleSpec
     load_seconds: float
+
+    @property
+    def baseline(self) -> psycopg.Connection:
+        return self.baselines[0]
+
+    @property
+    def candidate(self) -> psycopg.Connection:
+        return self.candidates[0]
+
+    def calls(self, make: Callable[[psycopg.Connection], Call]) -> tuple[list[Call],
+                                                                         list[Call]]:
+        """The same benchmark call made on each connection of each side (for
+        interleaved_rounds to rotate through)."""
+        return [make(c) for c in self.baselines], [make(c) for c in self.candidates]
 
 
 @contextmanager
@@ -108,15 +140,18 @@ def loaded_pair(maker: DatabaseMaker, baseline: tuple[Path, Path], candidate: tu
         for prefix, (bootstrap, migrations) in (("ab_base", baseline), ("ab_cand", candidate)):
             made.append(maker.database_from(bootstrap, discover(migrations), prefix))
         data = generate(spec)
+        sides: list[list[psycopg.Connection]] = []
         for name in made:
             load(maker.admin_dsn(name), data)
-            conn = psycopg.connect(maker.admin_dsn(name), autocommit=True)
-            conns.append(conn)
+            side = [psycopg.connect(maker.admin_dsn(name), autocommit=True)
+                    for _ in range(CONNECTIONS_PER_SIDE)]
+            conns.extend(side)
+            sides.append(side)
             # Both sides settled alike: hint bits set, visibility map and statistics made, so
             # that an autovacuum reaching one database first does not read as a slowdown.
-            conn.execute("VACUUM (FREEZE, ANALYZE)")
-            conn.execute("CHECKPOINT")
-        yield Pair(conns[0], conns[1], probes(data), spec, time.monotonic() - began)
+            side[0].execute("VACUUM (FREEZE, ANALYZE)")
+            side[0].execute("CHECKPOINT")
+        yield Pair(sides[0], sides[1], probes(data), spec, time.monotonic() - began)
     finally:
         for conn in conns:
             conn.close()

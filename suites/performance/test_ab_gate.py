@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 
 from soberharness.bench import revision
@@ -36,17 +37,18 @@ class ABStacks:
     label: str  # the baseline revision, for reports
     same_stack: bool  # an A/A run: the baseline revision's stack equals the one under test
 
-    def calls(self, name: str) -> tuple[Callable[[], object], Callable[[], object]]:
-        """The benchmark's call on the baseline side and on the side under test."""
+    def calls(self, name: str) -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
+        """The benchmark's call on the baseline side and on the side under test (one per
+        connection of each side)."""
         if name == "trending_refresh":
-            return (lambda: self.pair.baseline.execute(TRENDING_REFRESH),
-                    lambda: self.pair.candidate.execute(TRENDING_REFRESH))
+            return self.pair.calls(lambda conn: lambda: conn.execute(TRENDING_REFRESH))
         query, viewer = probe_queries(self.pair.probes)[name]
-        sides = []
-        for conn in (self.pair.baseline, self.pair.candidate):
+
+        def make(conn: psycopg.Connection) -> Callable[[], object]:
             runner = RequestRunner(conn)
-            sides.append(lambda runner=runner: _answered(name, runner.run(viewer, query.request)))
-        return sides[0], sides[1]
+            return lambda: _answered(name, runner.run(viewer, query.request))
+
+        return self.pair.calls(make)
 
 
 def _answered(name: str, outcome: object) -> object:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from soberharness.bench import revision
@@ -125,18 +126,19 @@ def cpu_hogs(count: int = HOGS) -> Iterator[None]:
             hog.wait(timeout=10)
 
 
-def _feed_calls(pair: Pair) -> tuple[Callable[[], object], Callable[[], object]]:
+def _feed_calls(pair: Pair) -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
     query, viewer = probe_queries(pair.probes)["home_feed"]
-    runners = RequestRunner(pair.baseline), RequestRunner(pair.candidate)
 
-    def call(runner: RequestRunner) -> Callable[[], object]:
+    def call(conn: psycopg.Connection) -> Callable[[], object]:
+        runner = RequestRunner(conn)
+
         def run() -> object:
             outcome = runner.run(viewer, query.request)
             assert outcome.ok and outcome.rows[0][1] == 20, outcome.error or "feed not full"
             return outcome
         return run
 
-    return call(runners[0]), call(runners[1])
+    return pair.calls(call)
 
 
 def _stack(target: Target) -> tuple[Path, Path]:
