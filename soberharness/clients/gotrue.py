@@ -277,6 +277,25 @@ class GoTrueClient:
                               response.headers.get("location", ""))
         return response
 
+    def _redirect(self, path: str, params: dict[str, str]) -> tuple[int, str]:
+        """GET `path`, which must answer with a redirect: its status and location."""
+        response = self.request("GET", path, params=params, expect_redirect=True)
+        location = response.headers.get("location", "")
+        if not response.is_redirect or not location:
+            raise GoTrueError(response.status_code, "unexpected_response",
+                              f"GET {path} did not redirect")
+        return response.status_code, location
+
+    def _outcome_redirect(self, path: str, params: dict[str, str]) -> VerifyRedirect:
+        """A redirect carrying the outcome in its fragment (GET /verify, the OAuth callback):
+        the session's parameters, or the refusal raised as GoTrueError."""
+        status, location = self._redirect(path, params)
+        found = fragment_params(location)
+        error = error_from_redirect(found, status)
+        if error is not None:
+            raise error
+        return VerifyRedirect(location, found)
+
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.request(method, path, **kwargs)
         if not response.content:
@@ -318,16 +337,7 @@ class GoTrueClient:
         params = {"type": type, "token": token}
         if redirect_to:
             params["redirect_to"] = redirect_to
-        response = self.request("GET", "/verify", params=params, expect_redirect=True)
-        location = response.headers.get("location", "")
-        if not response.is_redirect or not location:
-            raise GoTrueError(response.status_code, "unexpected_response",
-                              "GET /verify did not redirect")
-        found = fragment_params(location)
-        error = error_from_redirect(found, response.status_code)
-        if error is not None:
-            raise error
-        return VerifyRedirect(location, found)
+        return self._outcome_redirect("/verify", params)
 
     def verify_otp(self, type: VerifyType, token_hash: str) -> Session:
         """POST /verify with a token hash: the session comes back as JSON."""
@@ -353,12 +363,7 @@ class GoTrueClient:
         params = {"provider": provider}
         if redirect_to:
             params["redirect_to"] = redirect_to
-        response = self.request("GET", "/authorize", params=params, expect_redirect=True)
-        location = response.headers.get("location", "")
-        if not response.is_redirect or not location:
-            raise GoTrueError(response.status_code, "unexpected_response",
-                              "GET /authorize did not redirect")
-        return location
+        return self._redirect("/authorize", params)[1]
 
     def callback(self, provider_redirect: str) -> VerifyRedirect:
         """The browser brings the provider's redirect (GoTrue's /callback with code and state)
@@ -369,16 +374,7 @@ class GoTrueClient:
         if not parts.path.endswith("/callback"):
             raise GoTrueError(0, "unexpected_redirect", f"not GoTrue's callback: {parts.path}")
         params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-        response = self.request("GET", "/callback", params=params, expect_redirect=True)
-        location = response.headers.get("location", "")
-        if not response.is_redirect or not location:
-            raise GoTrueError(response.status_code, "unexpected_response",
-                              "GET /callback did not redirect")
-        found = fragment_params(location)
-        error = error_from_redirect(found, response.status_code)
-        if error is not None:
-            raise error
-        return VerifyRedirect(location, found)
+        return self._outcome_redirect("/callback", params)
 
     def logout(self, access_token: str, scope: LogoutScope = "global") -> None:
         self.request("POST", "/logout", token=access_token, params={"scope": scope})

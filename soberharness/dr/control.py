@@ -17,6 +17,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from soberharness.chaos import actions as chaos
 from soberharness.chaos import summary
+from soberharness.chaos.outputs import keep_outputs_in
 from soberharness.dr import actions
 from soberharness.errors import HarnessError
 
@@ -25,6 +26,7 @@ logger = logging.getLogger("chaostoolkit")
 
 def before_experiment_control(context: dict[str, Any], drill: str = "pitr", mode: str = "sync",
                               **_: Any) -> None:
+    keep_outputs_in(summary.REPORTS)  # journal.json and chaostoolkit.log, not in the cwd
     try:
         described = actions.start_drill_stack(drill, mode)
     except HarnessError as exc:
