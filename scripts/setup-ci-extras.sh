@@ -5,6 +5,12 @@
 #   nginx           the binary only, unpacked into .tools/nginx/ (no service is installed or
 #                   started): `nginx -t` checks the gateway configuration, and the gateway
 #                   selftest runs it on 127.0.0.1 in front of protocol doubles.
+#   pgbackrest      the disaster-recovery drills (suites/dr): WAL archiving, encrypted backups,
+#                   point-in-time restore (a package without a service; the drills run it on
+#                   their own throwaway clusters with a config file of their own).
+#   promtool        from the `prometheus` package, unpacked into .tools/prometheus/ (no service):
+#                   `promtool check config` and `promtool test rules` for stack/monitoring.
+# pg_basebackup, pg_rewind and pg_verifybackup come with the PostgreSQL server package.
 #
 # Idempotent: what is already there is left alone. Exits non-zero when a tool cannot be
 # installed, so CI does not silently skip the checks. Needs root (or sudo) for apt-get.
@@ -12,6 +18,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NGINX_DIR="$REPO/.tools/nginx"
+PROM_DIR="$REPO/.tools/prometheus"
 say() { echo "setup-ci-extras: $*"; }
 
 SUDO=""
@@ -38,16 +45,37 @@ else
   say "docker-compose installed: $(docker-compose version --short)"
 fi
 
+# `apt-get download` fetches a .deb only; its maintainer scripts never run.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+unpack_deb() { # PACKAGE DEST
+  apt_update_once
+  (cd "$work" && chmod 777 . && apt-get download -qq "$1")
+  mkdir -p "$2"
+  dpkg-deb -x "$work"/"$1"_*.deb "$2"
+}
+
 # -- nginx binary (unpacked, not installed as a service) -----------------------------------
 if [ -x "$NGINX_DIR/usr/sbin/nginx" ]; then
   say "nginx present: $("$NGINX_DIR/usr/sbin/nginx" -v 2>&1)"
 else
-  apt_update_once
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
-  # `apt-get download` fetches the .deb only; its maintainer scripts never run.
-  (cd "$work" && chmod 777 . && apt-get download -qq nginx)
-  mkdir -p "$NGINX_DIR"
-  dpkg-deb -x "$work"/nginx_*.deb "$NGINX_DIR"
+  unpack_deb nginx "$NGINX_DIR"
   say "nginx unpacked: $("$NGINX_DIR/usr/sbin/nginx" -v 2>&1)"
+fi
+
+# -- pgbackrest ------------------------------------------------------------------------------
+if command -v pgbackrest >/dev/null 2>&1; then
+  say "pgbackrest present: $(pgbackrest version)"
+else
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends pgbackrest >/dev/null
+  say "pgbackrest installed: $(pgbackrest version)"
+fi
+
+# -- promtool (unpacked from the prometheus package, not installed as a service) ------------
+if [ -x "$PROM_DIR/usr/bin/promtool" ]; then
+  say "promtool present: $("$PROM_DIR/usr/bin/promtool" --version 2>&1 | head -1)"
+else
+  unpack_deb prometheus "$PROM_DIR"
+  say "promtool unpacked: $("$PROM_DIR/usr/bin/promtool" --version 2>&1 | head -1)"
 fi

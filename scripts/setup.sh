@@ -67,5 +67,4 @@ fi
 # 3. Services and tools ----------------------------------------------------------------------
 bash scripts/install-services.sh
 if [ -f scripts/setup-ci-extras.sh ]; then bash scripts/setup-ci-extras.sh; fi
-if [ -f scripts/setup-dr-tools.sh ]; then bash scripts/setup-dr-tools.sh; fi
 say "done"

@@ -11,6 +11,7 @@ In an experiment:
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
@@ -34,24 +35,29 @@ def before_experiment_control(context: dict[str, Any], config: str = "clean",
     logger.info(f"soberharness chaos stack up: {described}")
 
 
+def write_experiment_summary(context: dict[str, Any], state: dict[str, Any] | None) -> Path:
+    """Heal every fault, stop the ledger and write the run's chaos summary; its folder."""
+    actions.heal_all()
+    actions.stop_ledger()
+    run = actions.RUN
+    status = None
+    if state is not None:
+        status = "deviated" if state.get("deviated") else state.get("status")
+    return summary.write_run(
+        str(context.get("title", "experiment")),
+        run.stack.describe() if run.stack else None,
+        run.records,
+        run.checks,
+        ledger=run.ledger,
+        journal=state,
+        status=status,
+    )
+
+
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | None = None,
                              **_: Any) -> None:
     try:
-        actions.heal_all()
-        actions.stop_ledger()
-        run = actions.RUN
-        status = None
-        if state is not None:
-            status = "deviated" if state.get("deviated") else state.get("status")
-        out = summary.write_run(
-            str(context.get("title", "experiment")),
-            run.stack.describe() if run.stack else None,
-            run.records,
-            run.checks,
-            ledger=run.ledger,
-            journal=state,
-            status=status,
-        )
+        out = write_experiment_summary(context, state)
         logger.info(f"soberharness chaos reports in {out}")
     finally:
         actions.stop_local_stack()

@@ -15,8 +15,8 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from soberharness.chaos import actions as chaos
 from soberharness.chaos import summary
+from soberharness.chaos.control import write_experiment_summary
 from soberharness.chaos.outputs import keep_outputs_in
 from soberharness.dr import actions
 from soberharness.errors import HarnessError
@@ -38,17 +38,7 @@ def before_experiment_control(context: dict[str, Any], drill: str = "pitr", mode
 def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | None = None,
                              **_: Any) -> None:
     try:
-        chaos.heal_all()
-        chaos.stop_ledger()
-        run = chaos.RUN
-        status = None
-        if state is not None:
-            status = "deviated" if state.get("deviated") else state.get("status")
-        out = summary.write_run(
-            str(context.get("title", "experiment")),
-            run.stack.describe() if run.stack else None,
-            run.records, run.checks, ledger=run.ledger, journal=state, status=status,
-        )
+        out = write_experiment_summary(context, state)
         written = out / "summary.json"
         doc = json.loads(written.read_text())
         doc["dr"] = actions.DRILL.result_json()

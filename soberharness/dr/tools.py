@@ -17,7 +17,7 @@ from soberharness.targets.lifecycle import preexec_as
 from soberharness.targets.postgres import find_bindir, server_account
 from soberharness.targets.services.tools import REPO_ROOT
 
-SETUP_HINT = "run scripts/setup.sh (scripts/setup-dr-tools.sh installs it)"
+SETUP_HINT = "run scripts/setup.sh (scripts/setup-ci-extras.sh installs it)"
 PROMTOOL_UNPACKED = REPO_ROOT / ".tools" / "prometheus" / "usr" / "bin" / "promtool"
 
 
