@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, NoReturn
 import psycopg
 import pytest
 
-from soberharness.checker.declarations import Declarations, default_path, load_declarations
 from soberharness.errors import DestructiveRefused, HarnessError
+from soberharness.lints.declarations import Declarations, default_path, load_declarations
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target

@@ -23,7 +23,7 @@ import dataclasses
 import uuid
 
 from soberharness.access.model import AccessModel, Key, key_of
-from soberharness.checker.results import Op
+from soberharness.records.results import Op
 from soberharness.world.entities import (
     Block,
     Comment,

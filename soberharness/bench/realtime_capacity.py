@@ -28,8 +28,8 @@ import psutil  # noqa: E402
 
 from soberharness.clients import realtime as rp  # noqa: E402
 from soberharness.clients.realtime_sync import SyncRealtimeClient  # noqa: E402
+from soberharness.db.claims import sign  # noqa: E402
 from soberharness.errors import HarnessError  # noqa: E402
-from soberharness.workload.claims import sign  # noqa: E402
 
 SECRET = "capacity-bench-secret-not-a-real-key-0123456789"
 TOPIC = "capacity"

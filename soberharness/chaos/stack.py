@@ -27,12 +27,12 @@ from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.faults import signal_tree
 from soberharness.checker.matrix import PlannedCell, allowed, plan
 from soberharness.clients.postgrest_sql import Request, RequestRunner
+from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.targets.local import LocalTarget
 from soberharness.targets.postgres import PostgresServer
 from soberharness.targets.services.tools import find_tool, missing_reason
 from soberharness.targets.services.toxiproxy import ToxiproxyProcess
-from soberharness.workload.seed import write_world
 from soberharness.world.entities import User, Viewer
 from soberharness.world.matrix_world import build_matrix_world
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 
 from soberharness.access.model import bucket_problems, missing_buckets
-from soberharness.checker.results import LintFinding, Severity
+from soberharness.records.results import LintFinding, Severity
 from soberharness.world.entities import Bucket
 
 RULE = "bucket_settings"

@@ -12,9 +12,9 @@ import psycopg
 from psycopg import sql
 
 from soberharness.access.model import AccessModel
-from soberharness.checker.results import Cell, CellResult, Op
 from soberharness.clients.postgrest_sql import Outcome, Request, RequestRunner, render
-from soberharness.workload import sql as rows
+from soberharness.db import sql as rows
+from soberharness.records.results import Cell, CellResult, Op
 from soberharness.workload.matrix_cases import Action, Ctx, cells
 from soberharness.world.entities import Bucket, Entity, StoredObject, User, World
 from soberharness.world.matrix_world import MatrixWorld

@@ -37,7 +37,7 @@ from soberharness.access.transitions import (
 )
 from soberharness.checker.matrix import allowed, detail
 from soberharness.clients.postgrest_sql import RequestRunner, request_settings
-from soberharness.workload.sql import LIST_KEYS, auth_user_row, insert
+from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import (
     NOBODY,

@@ -16,8 +16,8 @@ from psycopg import sql
 
 from soberharness.access.model import AccessModel, Key, key_of, table_of
 from soberharness.clients.postgrest_sql import request_settings
-from soberharness.workload.seed import world_statements
-from soberharness.workload.sql import LIST_KEYS
+from soberharness.db.seed import world_statements
+from soberharness.db.sql import LIST_KEYS
 from soberharness.world.entities import User, Viewer, World
 from soberharness.world.strategies import all_viewers
 

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from soberharness.workload.claims import claims_for
+from soberharness.db.claims import claims_for
 from soberharness.world.entities import Viewer
 
 SEARCH_PATH = '"public", "extensions"'

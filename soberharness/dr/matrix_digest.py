@@ -9,8 +9,8 @@ from collections.abc import Iterable
 import psycopg
 
 from soberharness.checker.matrix import allowed, detail, plan, run_matrix
-from soberharness.checker.results import CellResult
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.records.results import CellResult
 from soberharness.world.matrix_world import MatrixWorld
 
 

@@ -6,7 +6,7 @@ import html
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from soberharness.checker.results import CellResult
+from soberharness.records.results import CellResult
 
 if TYPE_CHECKING:
     from soberharness.report.run_report import RunReport

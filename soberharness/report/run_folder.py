@@ -3,7 +3,7 @@
 Per run: index.html (the page a person reads: run_page.py), summary.json (what the page
 shows, as data; later runs read its benchmark medians for the history plot), junit.xml (for
 CI), benchmarks.json (pytest-benchmark JSON of this run's suites/performance rounds, when
-there were any). Everything passes through report.redact with the target's secrets.
+there were any). Everything passes through records.redact with the target's secrets.
 The runs folder sits beside the report dir (reports/latest -> reports/runs).
 """
 
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from soberharness.records.redact import redact
 from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.dr_section import dr_of
-from soberharness.report.redact import redact
 from soberharness.report.run_report import RunReport
 from soberharness.targets.migrations import REPO
 
@@ -312,7 +312,7 @@ def secret_forms(secrets_: Iterable[str]) -> list[str]:
 
 
 def redact_markup(text: str, secrets_: Iterable[str]) -> str:
-    """report.redact over the text between tags and inside attribute values only, so that a
+    """records.redact over the text between tags and inside attribute values only, so that a
     masked `password=...` cannot swallow the markup after it."""
     forms = secret_forms(secrets_)
 

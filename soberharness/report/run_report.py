@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from soberharness.checker.results import CellResult, LintFinding, Severity
 from soberharness.clients import route_log
-from soberharness.report.redact import redact
+from soberharness.records.redact import redact
+from soberharness.records.results import CellResult, LintFinding, Severity
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from soberharness.checker.results import Cell, CellResult, LintFinding, Op, Severity
+from soberharness.records.results import Cell, CellResult, LintFinding, Op, Severity
 from soberharness.report.run_report import RunReport
 
 RUN_ID_KEY = "soberharness_run_id"

@@ -28,7 +28,7 @@ class Service(StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Keys:
-    """Secrets a target hands to suites. Never printed: see soberharness.report.redact."""
+    """Secrets a target hands to suites. Never printed: see soberharness.records.redact."""
 
     jwt_secret: str | None
     anon_key: str | None = None

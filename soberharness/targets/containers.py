@@ -31,7 +31,7 @@ from soberharness.config.composecheck import load_compose
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES, make_api_key
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
-from soberharness.report.redact import redact
+from soberharness.records.redact import redact
 from soberharness.targets.base import Keys, Service, Target
 
 ENGINE_CHECK_TIMEOUT_S = 2.0

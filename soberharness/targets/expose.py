@@ -13,9 +13,9 @@ import argparse
 import signal
 from pathlib import Path
 
+from soberharness.db.claims import sign
 from soberharness.errors import HarnessError
 from soberharness.targets.local import LocalTarget
-from soberharness.workload.claims import sign
 from soberharness.world.entities import Viewer
 
 ENV_DSN = "SOBER_EXPOSED_DATABASE_URL"

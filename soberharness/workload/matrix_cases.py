@@ -7,7 +7,7 @@ for instance, to test that the follower may like a post, the follower's existing
 is removed first.
 
 Every signed-in actor's cell carries one of the token variants of
-`soberharness.workload.claims` (plain as GoTrue issues it, or forged with what a user controls),
+`soberharness.db.claims` (plain as GoTrue issues it, or forged with what a user controls),
 rotated over the cells so each table, operation, actor and privacy level meets all of them.
 A case may fix the session's `aal` (account deletion needs `aal2`: both are tried).
 """
@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from soberharness.checker.results import Cell, Op
-from soberharness.workload.claims import TOKEN_VARIANTS, TokenVariant, variant_claims
+from soberharness.db.claims import TOKEN_VARIANTS, TokenVariant, variant_claims
+from soberharness.records.results import Cell, Op
 from soberharness.world.entities import (
     Block,
     Bucket,

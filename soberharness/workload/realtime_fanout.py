@@ -27,9 +27,9 @@ from soberharness.checker import realtime_delivery as rd
 from soberharness.clients import realtime as rp
 from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.clients.realtime_async import AsyncRealtimeClient
+from soberharness.db import sql as rows
+from soberharness.db.claims import claims_for, sign, token_for
 from soberharness.errors import HarnessError
-from soberharness.workload import sql as rows
-from soberharness.workload.claims import claims_for, sign, token_for
 from soberharness.world.entities import (
     Block,
     Entity,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 
 from soberharness.clients import realtime as rp
 from soberharness.clients.realtime_async import AsyncRealtimeClient, RealtimeRefused
+from soberharness.db.claims import token_for
 from soberharness.errors import HarnessError
-from soberharness.workload.claims import token_for
 from soberharness.workload.realtime_fanout import RealtimeEndpoint
 from soberharness.world.entities import Viewer
 

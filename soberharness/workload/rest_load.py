@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
+from soberharness.db.claims import token_for
 from soberharness.errors import HarnessError
-from soberharness.workload.claims import token_for
 from soberharness.world.entities import Follow, FollowStatus, Post, Role, User, Viewer, World
 
 PAGE = 20

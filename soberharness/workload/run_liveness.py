@@ -21,8 +21,8 @@ from types import TracebackType
 
 import psycopg
 
+from soberharness.db.seed import remove_world
 from soberharness.errors import HarnessError
-from soberharness.workload.seed import remove_world
 from soberharness.world.matrix_world import build_matrix_world
 
 LOCK_PREFIX = "soberharness-run:"

@@ -15,7 +15,7 @@ together (follow then block, follow a private user then post).
 Hypothesis's own shrinking is off: a step draws its rows from the state, so dropping an
 earlier step changes what later draws mean, and every attempt replays a whole committed
 sequence. Steps are explicit instead, so `search` shrinks the first failing sequence by
-replaying it without steps (soberharness.checker.sequence_shrink), which is sound and fast.
+replaying it without steps (soberharness.runner.sequence_shrink), which is sound and fast.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from hypothesis.stateful import (
 
 from soberharness.access.transitions import SequenceState
 from soberharness.checker.sequence import SequenceFailure, SequenceRunner
-from soberharness.checker.sequence_shrink import shrink
+from soberharness.runner.sequence_shrink import shrink
 from soberharness.workload.step_strategies import StepDrawer
 from soberharness.workload.steps import USERS, Step
 from soberharness.world.entities import FollowStatus, Privacy

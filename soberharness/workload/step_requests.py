@@ -5,9 +5,9 @@ from __future__ import annotations
 from psycopg import sql
 
 from soberharness.access.transitions import DELETION_REQUESTS, DeletionRequest, Row, Write
-from soberharness.checker.results import Op
 from soberharness.clients.postgrest_sql import Request
-from soberharness.workload import sql as rows
+from soberharness.db import sql as rows
+from soberharness.records.results import Op
 from soberharness.world.entities import StoredObject
 
 _METHOD = {Op.INSERT: "POST", Op.UPDATE: "PATCH", Op.DELETE: "DELETE"}

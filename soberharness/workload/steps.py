@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from soberharness.access.transitions import DeletionRequest, SequenceState, Write
-from soberharness.checker.results import Op
+from soberharness.records.results import Op
 from soberharness.world.entities import (
     Block,
     Comment,

@@ -12,9 +12,9 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator
 
-from soberharness.checker.results import Cell, Op
 from soberharness.clients.storage import StorageClient, StorageError
-from soberharness.workload.claims import token_for
+from soberharness.db.claims import token_for
+from soberharness.records.results import Cell, Op
 from soberharness.workload.matrix_cases import Action, Ctx, cells
 from soberharness.world.entities import Privacy, Role, StoredObject, Viewer, World
 from soberharness.world.matrix_world import ACTORS, MatrixWorld

@@ -9,9 +9,9 @@ import os
 import psycopg
 
 from soberharness.clients.storage import StorageClient
+from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
-from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.workload.storage_actions import Callers, Keys, ObjectState
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 

@@ -1,7 +1,7 @@
 """The SoberTube world as plain values, independent of any SQL.
 
 A World is what the access model reasons about and what the workload writes into
-a target. Field names here are the world's own; soberharness.workload.sql maps
+a target. Field names here are the world's own; soberharness.db.sql maps
 them to tables and columns.
 """
 

@@ -14,9 +14,9 @@ import pytest
 
 from soberharness.checker.auth_state import factors_of, sessions_of
 from soberharness.clients.gotrue import GoTrueClient, Session, TotpEnrollment
+from soberharness.db.claims import sign
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_setting
-from soberharness.workload.claims import sign
 from soberharness.workload.flow import Flow, refused
 from soberharness.workload.tokens_into_rls import claims_from_token
 

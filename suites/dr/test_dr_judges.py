@@ -7,11 +7,11 @@ import dataclasses
 
 from soberharness.chaos.checker import FAILED_PRESENT, LOST
 from soberharness.chaos.ledger import Outcome, Write
-from soberharness.checker.results import Cell, CellResult, Op
 from soberharness.dr.cluster import SplitBrainVerdict, WriteProbe
 from soberharness.dr.judge import classify_at_cut
 from soberharness.dr.matrix_digest import digest
 from soberharness.dr.pitr import verify_clean
+from soberharness.records.results import Cell, CellResult, Op
 
 T0, T1 = 100.0, 100.2  # the restore point's statement: sent at T0, answered at T1
 

@@ -20,10 +20,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.db.claims import sign
+from soberharness.db.seed import remove_world, write_world
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.workload import rest_load as rl
-from soberharness.workload.claims import sign
 from soberharness.workload.locust_run import (
     ENV_ANON_KEY,
     ENV_JWT_SECRET,
@@ -33,7 +34,6 @@ from soberharness.workload.locust_run import (
     LocustResult,
     run_locust,
 )
-from soberharness.workload.seed import remove_world, write_world
 
 USERS = int(os.environ.get("SOBER_LOAD_USERS", "20"))
 RUN_S = int(os.environ.get("SOBER_LOAD_RUN_S", "30"))

@@ -13,11 +13,11 @@ import psycopg
 import pytest
 
 from soberharness.clients import realtime as rp
+from soberharness.db.claims import sign
+from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.workload import realtime_fanout as rf
-from soberharness.workload.claims import sign
-from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 VSN: rp.Vsn = rp.VSN_2 if os.environ.get("SOBER_REALTIME_VSN") == "2.0.0" else rp.VSN_1

@@ -1,5 +1,5 @@
 """Every function and view the API roles reach, called and read as every actor, judged by the
-access model (soberharness.checker.exposed_surface). Surfaces the model cannot judge fail unless
+access model (soberharness.lints.exposed_surface). Surfaces the model cannot judge fail unless
 the stack's declaration file accepts them with a reason."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.declarations import Declarations, failing
-from soberharness.checker.exposed_surface import RULES, SurfaceRun, check_exposed_surface
-from soberharness.checker.lints import exposed_schemas
-from soberharness.checker.results import LintFinding
+from soberharness.lints.catalog import exposed_schemas
+from soberharness.lints.declarations import Declarations, failing
+from soberharness.lints.exposed_surface import RULES, SurfaceRun, check_exposed_surface
+from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
 from soberharness.world.surface_world import build_surface_world
 

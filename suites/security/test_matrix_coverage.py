@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from soberharness.checker.buckets import bucket_findings
-from soberharness.checker.coverage import matrix_surface, reachable_surface, uncovered
 from soberharness.config.envfile import read_env_file
+from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
 from soberharness.world.matrix_world import build_matrix_world
 
 STACK_ENV = Path(__file__).resolve().parents[2] / "stack" / "env" / "local.env.example"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.schema_snapshot import snapshot
+from soberharness.lints.schema_snapshot import snapshot
 from soberharness.targets.migrations import apply_down, apply_up, missing_down_steps
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker import write_reach
-from soberharness.checker.declarations import Declarations, failing
-from soberharness.checker.lints import RULES, exposed_schemas, run_lints
-from soberharness.checker.results import LintFinding
+from soberharness.lints import write_reach
+from soberharness.lints.catalog import RULES, exposed_schemas, run_lints
+from soberharness.lints.declarations import Declarations, failing
+from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
 from soberharness.world.surface_world import build_surface_world
 

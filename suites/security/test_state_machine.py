@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from soberharness.checker.sequence import SequenceRunner
-from soberharness.checker.sequence_shrink import replay
 from soberharness.report.run_report import RunReport
+from soberharness.runner.sequence_shrink import replay
 from soberharness.workload.state_machine import DEPTHS, search
 from soberharness.workload.steps import Names, StepSyntaxError, load_steps
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.results import LintFinding
-from soberharness.checker.storage_schema import (
+from soberharness.lints.storage_schema import (
     delete_path_findings,
     describe,
     grant_findings,
     role_grant_findings,
 )
+from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
 
 

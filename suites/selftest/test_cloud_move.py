@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from soberharness.cloud_move import main
+from soberharness.db.seed import write_world
 from soberharness.targets.base import Target
 from soberharness.targets.local import LocalTarget
-from soberharness.workload.seed import write_world
 from soberharness.world.matrix_world import build_matrix_world
 
 SRC, DST = "SOBER_MOVE_SOURCE_DSN", "SOBER_MOVE_DEST_DSN"

@@ -8,14 +8,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soberharness.checker.declarations import (
+from soberharness.errors import HarnessError
+from soberharness.lints.catalog import run_lints
+from soberharness.lints.declarations import (
     UNMODELLED_RULE,
     default_path,
     failing,
     load_declarations,
 )
-from soberharness.checker.lints import run_lints
-from soberharness.errors import HarnessError
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
 ADD_ONE = "public.add_one(i integer)"

@@ -7,20 +7,15 @@ import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
-from soberharness.checker.declarations import (
-    UNMODELLED_RULE,
-    Declaration,
-    Declarations,
-    failing,
-)
-from soberharness.checker.exposed_surface import (
+from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
+from soberharness.lints.declarations import UNMODELLED_RULE, Declaration, Declarations, failing
+from soberharness.lints.exposed_surface import (
     LEAK_RULE,
     NOT_EXERCISED_RULE,
     SurfaceRun,
     check_exposed_surface,
     discover,
 )
-from soberharness.checker.lints import DEFAULT_EXPOSED_SCHEMAS
 from soberharness.world.surface_world import SurfaceWorld, build_surface_world
 
 SEARCH = "public.search_posts(query text, max_rows integer)"

@@ -8,7 +8,7 @@ import pytest
 
 from soberharness.config.envcheck import make_api_key
 from soberharness.errors import DestructiveRefused
-from soberharness.report.redact import MASK, redact
+from soberharness.records.redact import MASK, redact
 from soberharness.targets.base import Keys, Service, Target
 from soberharness.targets.guard import check_destructive
 from soberharness.targets.remote import RemoteTarget, parse_target_config
@@ -122,7 +122,7 @@ def test_matrix_outcomes_survive_redaction() -> None:
     the word "token" once made the redactor mask every outcome beside it)."""
     import json
 
-    from soberharness.checker.results import Cell, Op
+    from soberharness.records.results import Cell, Op
 
     label = Cell("posts", Op.SELECT, "stranger", "public", "hidden", "forged aal2").label()
     text = redact(json.dumps({"outcomes": {label: "deny"}, "claims": "forged aal2"}))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from soberharness.checker.lints import RULES, LintRule, LintScope, run_lints
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
+from soberharness.lints.catalog import RULES, LintRule, LintScope, run_lints
+from soberharness.records.results import LintFinding, Severity
 
 
 @pytest.fixture

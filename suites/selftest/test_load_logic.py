@@ -29,6 +29,7 @@ import psycopg
 import pytest
 
 from soberharness.clients import realtime as rp
+from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
 from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
 from soberharness.workload import load_thresholds as lt
@@ -39,7 +40,6 @@ from soberharness.workload.locust_run import (
     run_locust,
     run_locust_distributed,
 )
-from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.world.entities import Follow, FollowStatus, User, World
 
 SECRET = "selftest-load-jwt-secret-0123456789abcdef"

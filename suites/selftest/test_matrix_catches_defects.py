@@ -7,8 +7,8 @@ import psycopg
 import pytest
 
 from soberharness.checker.matrix import MatrixRun, run_matrix
-from soberharness.checker.results import Cell
-from soberharness.workload.seed import write_world
+from soberharness.db.seed import write_world
+from soberharness.records.results import Cell
 from soberharness.world.matrix_world import build_matrix_world
 
 

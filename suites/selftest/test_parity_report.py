@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from soberharness.checker.results import Cell, Op
 from soberharness.parity.__main__ import main as parity_main
+from soberharness.records.results import Cell, Op
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
 if TYPE_CHECKING:

@@ -21,12 +21,12 @@ import pytest
 
 from soberharness.checker import realtime_delivery as rd
 from soberharness.clients.postgrest_sql import Request, RequestRunner
+from soberharness.db import sql as rows
+from soberharness.db.seed import write_world
 from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
 from soberharness.workload import realtime_fanout as rf
 from soberharness.workload import realtime_plans as plans
 from soberharness.workload import realtime_rooms as rooms
-from soberharness.workload import sql as rows
-from soberharness.workload.seed import write_world
 from soberharness.world.entities import Follow, Post, Privacy, Role, Viewer
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 

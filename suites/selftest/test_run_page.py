@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from soberharness.checker.results import Cell, CellResult, LintFinding, Op, Severity
+from soberharness.records.results import Cell, CellResult, LintFinding, Op, Severity
 from soberharness.report.baseline import BASELINES, REPO, compare_files
 from soberharness.report.bench_gate import GateResult
 from soberharness.report.run_folder import CaseResult, write_run

@@ -15,8 +15,8 @@ from soberharness.access.transitions import (
     TransitionModel,
     Write,
 )
-from soberharness.checker.results import Op
 from soberharness.checker.sequence import model_rows, transition_findings
+from soberharness.records.results import Op
 from soberharness.workload.steps import (
     Names,
     Step,

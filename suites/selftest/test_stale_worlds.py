@@ -12,14 +12,14 @@ import time
 import psycopg
 import pytest
 
+from soberharness.db.seed import leftovers, write_world
 from soberharness.workload.run_liveness import remove_stale_worlds
-from soberharness.workload.seed import leftovers, write_world
 from soberharness.world.matrix_world import build_matrix_world
 
 LIVE_RUN = """
 import sys, time
 from soberharness.workload.run_liveness import RunLock
-from soberharness.workload.seed import write_world
+from soberharness.db.seed import write_world
 from soberharness.world.matrix_world import build_matrix_world
 import psycopg
 dsn = sys.argv[1]

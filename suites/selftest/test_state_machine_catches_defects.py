@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from soberharness.checker.sequence import SequenceFailure, SequenceRunner
-from soberharness.checker.sequence_shrink import replay, signature
+from soberharness.runner.sequence_shrink import replay, signature
 from soberharness.workload.state_machine import DEPTHS, search
 from soberharness.workload.steps import Step, load_steps, parse_steps
 

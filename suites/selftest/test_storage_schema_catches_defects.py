@@ -10,17 +10,17 @@ import psycopg
 import pytest
 
 from soberharness.checker import matrix
-from soberharness.checker.results import Op
-from soberharness.checker.storage_schema import (
+from soberharness.clients import postgrest_sql
+from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.db.seed import remove_world, write_world
+from soberharness.lints.storage_schema import (
     delete_path_findings,
     describe,
     grant_findings,
     role_grant_findings,
 )
-from soberharness.clients import postgrest_sql
-from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.records.results import Op
 from soberharness.targets.migrations import REPO, apply_down, apply_file, apply_up
-from soberharness.workload.seed import remove_world, write_world
 from soberharness.world.matrix_world import build_matrix_world
 
 NARROW = REPO / "stack" / "compose" / "db" / "narrow-storage-grants.sql"

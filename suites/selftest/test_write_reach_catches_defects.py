@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.lints import DEFAULT_EXPOSED_SCHEMAS
-from soberharness.checker.write_reach import RULE, Reach, find_reaches, findings_of
+from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
+from soberharness.lints.write_reach import RULE, Reach, find_reaches, findings_of
 from soberharness.world.surface_world import SurfaceWorld, build_surface_world
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.checker.results import Cell, CellResult, LintFinding, Op, Severity
+from soberharness.records.results import Cell, CellResult, LintFinding, Op, Severity
 from soberharness.report.run_report import RunReport
 from soberharness.report.xdist_merge import merge_reports, report_from_data, report_to_data
 
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 MODULE = """
 import os
-from soberharness.checker.results import Cell, CellResult, Op
+from soberharness.records.results import Cell, CellResult, Op
 
 def test_cells_{n}(run_report):
     worker = os.environ["PYTEST_XDIST_WORKER"]

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from soberharness.checker.storage_schema import describe
 from soberharness.clients.storage import StorageClient
+from soberharness.lints.storage_schema import describe
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Target
 from soberharness.workload.storage_target import StorageWorld, storage_client

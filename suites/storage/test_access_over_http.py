@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from soberharness.checker.storage_matrix import run_storage_matrix
 from soberharness.report.run_report import RunReport
+from soberharness.runner.storage_matrix import run_storage_matrix
 from soberharness.workload.storage_actions import storage_cells
 from soberharness.workload.storage_target import StorageWorld
 

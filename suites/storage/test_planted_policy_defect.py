@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.results import Op
-from soberharness.checker.storage_matrix import run_storage_matrix
+from soberharness.records.results import Op
+from soberharness.runner.storage_matrix import run_storage_matrix
 from soberharness.workload.storage_actions import storage_cells
 from soberharness.workload.storage_target import StorageWorld
 from soberharness.world.entities import Privacy

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 
 import psycopg
 
-from soberharness.checker.lints import API_ROLES, DEFAULT_EXPOSED_SCHEMAS
-from soberharness.checker.results import Op
-from soberharness.workload import sql as rows
+from soberharness.db import sql as rows
+from soberharness.lints.catalog import API_ROLES, DEFAULT_EXPOSED_SCHEMAS
+from soberharness.records.results import Op
 from soberharness.workload.matrix_cases import CASES, Case, Ctx
 from soberharness.world.entities import Privacy
 from soberharness.world.matrix_world import ACTORS, MatrixWorld

@@ -25,8 +25,8 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
+from soberharness.records.results import LintFinding, Severity
 
 UNMODELLED_RULE = "unmodelled_exposed_surface"
 FILE_NAME = "declarations.toml"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 
 from soberharness.checker.matrix import ExpectationCache
-from soberharness.checker.results import CellResult
+from soberharness.records.results import CellResult
 from soberharness.workload.storage_actions import Callers, ObjectState, StorageCell
 from soberharness.world.matrix_world import MatrixWorld
 

@@ -26,10 +26,10 @@ import dataclasses
 import psycopg
 from psycopg import sql
 
-from soberharness.checker.lint_base import rows
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.clients.postgrest_sql import request_settings
-from soberharness.workload.seed import world_statements
+from soberharness.db.seed import world_statements
+from soberharness.lints.base import rows
+from soberharness.records.results import LintFinding, Severity
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.surface_world import SurfaceWorld
 

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 
 import psycopg
 
-from soberharness.checker.definer_chains import definer_behind_invoker
-from soberharness.checker.lint_base import LintRule, LintScope, roles_text, rows, scope_params
-from soberharness.checker.realtime_publication import realtime_delete_reveals
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.errors import HarnessError
+from soberharness.lints.base import LintRule, LintScope, roles_text, rows, scope_params
+from soberharness.lints.definer_chains import definer_behind_invoker
+from soberharness.lints.realtime_publication import realtime_delete_reveals
+from soberharness.records.results import LintFinding, Severity
 
 DEFAULT_EXPOSED_SCHEMAS: tuple[str, ...] = ("public", "storage", "graphql_public")
 DB_SCHEMAS_ENV = "SOBERHARNESS_DB_SCHEMAS"  # the target's PGRST_DB_SCHEMAS, comma-separated

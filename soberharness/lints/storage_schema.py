@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.clients.postgrest_sql import STORAGE_PATH, Request, RequestRunner
+from soberharness.records.results import LintFinding, Severity
 from soberharness.world.entities import Role, Viewer
 
 TABLES = ("storage.buckets", "storage.objects")

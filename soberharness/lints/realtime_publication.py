@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import psycopg
 
-from soberharness.checker.lint_base import LintScope, rows
-from soberharness.checker.results import LintFinding, Severity
+from soberharness.lints.base import LintScope, rows
+from soberharness.records.results import LintFinding, Severity
 
 PUBLICATION = "supabase_realtime"
 RULE = "realtime_delete_reveals"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from soberharness.checker.lint_base import rows
+from soberharness.lints.base import rows
 from soberharness.workload.exposed_calls import Param
 
 API_ROLES = ("anon", "authenticated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from soberharness.workload.sql import auth_user_row, insert, row_of
+from soberharness.db.sql import auth_user_row, insert, row_of
 from soberharness.world.entities import User, World
 
 # Tables a world occupies, emptied between property-test examples.

@@ -22,12 +22,12 @@ class Cell:
     actor: str  # anon, self, follower, requested, stranger, blocked, moderator, service
     privacy: str  # the owner's privacy level
     case: str = ""  # what exactly: "visible", "hidden", "set hidden_at", "other's like", ...
-    token: str = ""  # the token variant a signed-in actor sent (workload.claims.TokenVariant)
+    token: str = ""  # the token variant a signed-in actor sent (db.claims.TokenVariant)
 
     def label(self) -> str:
         case = f" [{self.case}]" if self.case else ""
         # "with <variant> claims", never "... token": reports redact what follows a word
-        # "token" (soberharness.report.redact), which would mask the outcome beside the label.
+        # "token" (soberharness.records.redact), which would mask the outcome beside the label.
         claims = f" with {self.token} claims" if self.token else ""
         return f"{self.actor} {self.op.value} {self.table}{case} of a {self.privacy} owner{claims}"
 

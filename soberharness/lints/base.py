@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
-from soberharness.checker.results import LintFinding, Severity
+from soberharness.records.results import LintFinding, Severity
 
 
 @dataclasses.dataclass(frozen=True)

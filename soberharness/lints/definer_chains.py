@@ -26,8 +26,8 @@ import re
 
 import psycopg
 
-from soberharness.checker.lint_base import LintScope, rows
-from soberharness.checker.results import LintFinding, Severity
+from soberharness.lints.base import LintScope, rows
+from soberharness.records.results import LintFinding, Severity
 
 RULE = "definer_behind_invoker"
 

@@ -1,6 +1,6 @@
 """Every function and view the API roles can reach, called and read as every actor, judged.
 
-Discovery (soberharness.checker.exposed_catalog): every function `anon` or `authenticated` may
+Discovery (soberharness.lints.exposed_catalog): every function `anon` or `authenticated` may
 EXECUTE (not trigger functions, not extension members) and every view and materialized view they
 may SELECT, in the exposed schemas (PostgREST's `db_schemas`: public, storage, graphql_public by
 default).
@@ -18,7 +18,7 @@ the world's (a shared database) are not judged. Only what is returned is judged:
 function leaves out is not a leak. Whatever the model cannot judge is *unmodelled exposed
 surface*, a warning the stack may accept in its declaration file with a reason.
 
-Seeing through layers is the lint `definer_behind_invoker` (soberharness.checker.definer_chains);
+Seeing through layers is the lint `definer_behind_invoker` (soberharness.lints.definer_chains);
 the calls here are what proves or clears such a chain.
 """
 
@@ -34,11 +34,13 @@ import psycopg
 from psycopg import sql
 
 from soberharness.access.model import AccessModel, Key
-from soberharness.checker.declarations import UNMODELLED_RULE
-from soberharness.checker.exposed_catalog import ExposedObject, discover
-from soberharness.checker.results import LintFinding, Severity
 from soberharness.checker.visibility import world_keys
 from soberharness.clients.postgrest_sql import request_settings
+from soberharness.db.seed import world_statements
+from soberharness.db.sql import MODEL_TABLES
+from soberharness.lints.declarations import UNMODELLED_RULE
+from soberharness.lints.exposed_catalog import ExposedObject, discover
+from soberharness.records.results import LintFinding, Severity
 from soberharness.workload.exposed_calls import (
     Call,
     WorldTerms,
@@ -46,8 +48,6 @@ from soberharness.workload.exposed_calls import (
     calls_for,
     view_query,
 )
-from soberharness.workload.seed import world_statements
-from soberharness.workload.sql import MODEL_TABLES
 from soberharness.world.entities import StoredObject, Viewer, World
 from soberharness.world.surface_world import SurfaceWorld
 

@@ -1,0 +1,1 @@
+"""The SQL vocabulary: rows of the model as statements, seeding, and the tokens PostgREST reads."""

@@ -1,0 +1,1 @@
+"""Lints: what the catalog (and, for some, a seeded world) tells about the schema."""
