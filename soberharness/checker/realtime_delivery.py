@@ -30,8 +30,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from soberharness.checker.load_thresholds import percentile
 from soberharness.clients.realtime import ChangeEvent
-from soberharness.workload.load_thresholds import percentile
 
 LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN = "lost", "duplicate", "leak", "reordered", "unknown"
 KINDS = (LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN)

@@ -164,7 +164,7 @@ def chaos_failed(experiment: Mapping[str, Any]) -> bool:
 def load_results(folder: Path, since: float) -> list[dict[str, Any]]:
     """Load-run summaries (workload.load_thresholds.read_summaries), each marked with whether
     it was written during this run."""
-    from soberharness.workload.load_thresholds import read_summaries
+    from soberharness.checker.load_thresholds import read_summaries
 
     if not folder.is_dir():
         return []

@@ -24,8 +24,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from soberharness.checker import load_thresholds as lt
 from soberharness.errors import HarnessError
-from soberharness.workload import load_thresholds as lt
 from soberharness.workload.locust_run import (
     ENV_ANON_KEY,
     ENV_JWT_SECRET,

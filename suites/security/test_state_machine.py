@@ -16,7 +16,7 @@ import pytest
 from soberharness.checker.sequence import SequenceRunner
 from soberharness.report.run_report import RunReport
 from soberharness.runner.sequence_shrink import replay
-from soberharness.workload.state_machine import DEPTHS, search
+from soberharness.runner.state_machine import DEPTHS, search
 from soberharness.workload.steps import Names, StepSyntaxError, load_steps
 
 REPLAY = ".venv/bin/pytest suites/security/test_state_machine.py --replay-steps"

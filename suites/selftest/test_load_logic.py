@@ -28,11 +28,11 @@ import jwt
 import psycopg
 import pytest
 
+from soberharness.checker import load_thresholds as lt
 from soberharness.clients import realtime as rp
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
 from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
-from soberharness.workload import load_thresholds as lt
 from soberharness.workload import rest_load as rl
 from soberharness.workload.locust_run import (
     LOADTESTS,
@@ -524,7 +524,7 @@ def test_library_side_never_imports_locust() -> None:
     code = (
         "import sys\n"
         "import soberharness.workload.locust_run, soberharness.workload.rest_load\n"
-        "import soberharness.clients.realtime, soberharness.workload.load_thresholds\n"
+        "import soberharness.clients.realtime, soberharness.checker.load_thresholds\n"
         "import soberharness.workload.fanout_collector, soberharness.workload.realtime_fanout\n"
         "import soberharness.checker.realtime_delivery, soberharness.clients.realtime_sync\n"
         "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"

@@ -13,7 +13,7 @@ from hypothesis import settings
 
 from soberharness.checker.sequence import SequenceFailure, SequenceRunner
 from soberharness.runner.sequence_shrink import replay, signature
-from soberharness.workload.state_machine import DEPTHS, search
+from soberharness.runner.state_machine import DEPTHS, search
 from soberharness.workload.steps import Step, load_steps, parse_steps
 
 SEARCH = settings(DEPTHS["ci"], max_examples=150, derandomize=True, database=None)

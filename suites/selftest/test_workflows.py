@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soberharness.config.workflowcheck import (
+from soberharness.workflowcheck import (
     NIGHTLY,
     TARGETS_DIR,
     WORKFLOWS,

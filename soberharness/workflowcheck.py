@@ -4,7 +4,7 @@ The nightly cross-cloud workflow (.github/workflows/nightly.yml) runs one job pe
 under fixtures/targets/. Its matrix must list exactly those files (by stem), every file must
 load as a target file, and the step that runs the suites must take each secret the file names
 from the CI secret store under the same name, guarded so that only that target's job sees it.
-`python -m soberharness.config.workflowcheck` prints one line per problem, or `ok`.
+`python -m soberharness.workflowcheck` prints one line per problem, or `ok`.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def lint_workflows(folder: Path = WORKFLOWS) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m soberharness.config.workflowcheck`: actionlint + the nightly matrix."""
+    """`python -m soberharness.workflowcheck`: actionlint + the nightly matrix."""
     del argv
     return report_problems(WORKFLOWS, lambda: lint_workflows() + check_nightly())
 
