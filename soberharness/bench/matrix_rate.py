@@ -17,9 +17,9 @@ import subprocess
 
 import psycopg
 
-from soberharness.checker.matrix import run_matrix
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
+from soberharness.runner.matrix import run_matrix
 from soberharness.targets.local import LocalTarget
 from soberharness.world.matrix_world import build_matrix_world
 

@@ -21,8 +21,8 @@ from hypothesis import settings
 
 from soberharness.bench.matrix_rate import measure as measure_matrix
 from soberharness.bench.matrix_rate import pgbench_tps
-from soberharness.checker.sequence import SequenceRunner
 from soberharness.errors import HarnessError
+from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.state_machine import DEPTHS, search
 from soberharness.targets.local import LocalTarget
 

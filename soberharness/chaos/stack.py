@@ -25,10 +25,11 @@ from psycopg import conninfo, sql
 from soberharness.chaos.disk import SmallDisk
 from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.faults import signal_tree
-from soberharness.checker.matrix import PlannedCell, allowed, plan
+from soberharness.checker.matrix import allowed
 from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
+from soberharness.runner.matrix import PlannedCell, plan
 from soberharness.targets.local import LocalTarget
 from soberharness.targets.postgres import PostgresServer
 from soberharness.targets.services.tools import find_tool, missing_reason

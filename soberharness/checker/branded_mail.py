@@ -14,8 +14,8 @@ import html
 import re
 from pathlib import Path
 
-from soberharness.targets.migrations import REPO
-from soberharness.targets.services.mailpit import Mail
+from soberharness.paths import REPO
+from soberharness.records.mail import Mail
 
 TEMPLATES = REPO / "stack" / "auth" / "templates"
 KINDS = ("confirmation", "recovery", "magic_link", "invite", "email_change")

@@ -1,76 +1,14 @@
-"""The access matrix checker: each cell run in the database as PostgREST would run it,
-judged against the independent access model."""
+"""The access matrix's verdicts: was a cell's request let through, and does the independent
+access model allow it. Pure: the running is soberharness.runner.matrix."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
-import time
-from collections.abc import Callable, Collection, Sequence
-
-import psycopg
-from psycopg import sql
+from typing import Protocol
 
 from soberharness.access.model import AccessModel
-from soberharness.clients.postgrest_sql import Outcome, Request, RequestRunner, render
-from soberharness.db import sql as rows
-from soberharness.records.results import Cell, CellResult, Op
-from soberharness.workload.matrix_cases import Action, Ctx, cells
-from soberharness.world.entities import Bucket, Entity, StoredObject, User, World
-from soberharness.world.matrix_world import MatrixWorld
-
-Progress = Callable[[int, int], None]
-
-
-@dataclasses.dataclass
-class MatrixRun:
-    results: list[CellResult]
-    seconds: float
-
-    @property
-    def mismatches(self) -> list[CellResult]:
-        return [r for r in self.results if not r.ok]
-
-    @property
-    def rate(self) -> float:
-        return len(self.results) / self.seconds if self.seconds else 0.0
-
-
-def _path(entity: Entity) -> str:
-    if isinstance(entity, StoredObject):
-        return f"/storage/v1/object/{entity.bucket}/{entity.name}"
-    if isinstance(entity, Bucket):
-        return f"/storage/v1/bucket/{entity.id}"
-    return f"/rest/v1/{rows.row_of(entity).table}"
-
-
-_METHOD = {Op.SELECT: "GET", Op.INSERT: "POST", Op.UPDATE: "PATCH", Op.DELETE: "DELETE"}
-
-
-def setup_statements(action: Action) -> list[sql.Composable]:
-    """Superuser statements turning the seeded world into the world the action needs."""
-    out: list[sql.Composable] = [rows.delete(rows.row_of(e)) for e in action.removed]
-    for entity in action.added:
-        if isinstance(entity, User) and not entity.has_profile:
-            out.append(rows.delete(rows.row_of(entity)))
-        else:
-            out.append(rows.insert(rows.row_of(entity)))
-    return out
-
-
-def request_for(action: Action) -> Request:
-    target = rows.row_of(action.target)
-    match action.op:
-        case Op.SELECT:
-            query: sql.Composable = rows.select_one(target)
-        case Op.INSERT:
-            query = rows.insert(target)
-        case Op.UPDATE:
-            assert action.after is not None
-            query = rows.update(target, rows.row_of(action.after))
-        case Op.DELETE:
-            query = rows.delete(target)
-    return Request(query, _METHOD[action.op], _path(action.target), setup_statements(action))
+from soberharness.records.outcome import Outcome
+from soberharness.records.results import Op
+from soberharness.world.entities import Entity, Viewer, World
 
 
 def allowed(op: Op, outcome: Outcome) -> bool:
@@ -95,6 +33,29 @@ def detail(op: Op, outcome: Outcome) -> str:
     return f"{outcome.rowcount} row(s) affected"
 
 
+class Attempt(Protocol):
+    """What one actor attempts (workload.matrix_cases.Action), as the model judges it."""
+
+    @property
+    def op(self) -> Op: ...
+    @property
+    def target(self) -> Entity: ...
+    @property
+    def after(self) -> Entity | None: ...
+    @property
+    def removed(self) -> tuple[Entity, ...]: ...
+    @property
+    def added(self) -> tuple[Entity, ...]: ...
+    def world(self, base: World) -> World: ...
+
+
+class Actor(Protocol):
+    """Who attempts it (workload.matrix_cases.Ctx): the viewer the model judges."""
+
+    @property
+    def viewer(self) -> Viewer: ...
+
+
 class ExpectationCache:
     """One AccessModel per distinct world a case prepares."""
 
@@ -102,13 +63,13 @@ class ExpectationCache:
         self.base = base
         self._models: dict[tuple[object, ...], AccessModel] = {}
 
-    def model(self, action: Action) -> AccessModel:
+    def model(self, action: Attempt) -> AccessModel:
         key = (action.removed, action.added)
         if key not in self._models:
             self._models[key] = AccessModel(action.world(self.base))
         return self._models[key]
 
-    def expected(self, ctx: Ctx, action: Action) -> bool:
+    def expected(self, ctx: Actor, action: Attempt) -> bool:
         model = self.model(action)
         match action.op:
             case Op.SELECT:  # a row that is not there is read by nobody
@@ -120,92 +81,3 @@ class ExpectationCache:
                 return model.can_update(ctx.viewer, action.target, action.after)
             case Op.DELETE:
                 return model.can_delete(ctx.viewer, action.target)
-
-
-@dataclasses.dataclass(frozen=True)
-class PlannedCell:
-    cell: Cell
-    op: Op
-    text: bytes  # the request, rendered
-    setup_statements: int
-    expected: bool
-
-
-def _prerendered(request: Request) -> Request:
-    """The same request with its statements rendered once (cells reuse them)."""
-    def text(part: sql.Composable) -> sql.SQL:
-        return sql.SQL(part.as_bytes(None).decode())
-
-    return dataclasses.replace(
-        request, query=text(request.query), setup=[text(p) for p in request.setup]
-    )
-
-
-def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[PlannedCell]:
-    """Every cell (of `tables`, when given) with its rendered request and the model's verdict,
-    before anything runs."""
-    cache = ExpectationCache(mw.world)
-    requests: dict[Action, Request] = {}  # many cells send the same statement
-    planned = []
-    for cell, ctx, case in cells(mw):
-        if tables is not None and cell.table not in tables:
-            continue
-        action = case.build(ctx)
-        request = requests.get(action)
-        if request is None:
-            request = requests[action] = _prerendered(request_for(action))
-        planned.append(
-            PlannedCell(cell, action.op, render(ctx.viewer, request, claims=ctx.claims()),
-                        len(request.setup), cache.expected(ctx, action))
-        )
-    return planned
-
-
-# Cells run concurrently on one database; two cells may deadlock on the same rows (the
-# harness's own doing, not the stack's): such a cell is run again.
-RETRY_STATES = ("40P01", "40001")
-
-
-def _execute(runner: RequestRunner, p: PlannedCell, tries: int = 3) -> Outcome:
-    outcome = runner.execute(p.text, p.setup_statements)
-    for _ in range(tries - 1):
-        if not (outcome.error and outcome.error.startswith(RETRY_STATES)):
-            break
-        outcome = runner.execute(p.text, p.setup_statements)
-    return outcome
-
-
-def run_matrix(
-    dsn: str,
-    mw: MatrixWorld,
-    workers: int = 2,
-    progress: Progress | None = None,
-    tables: Collection[str] | None = None,
-) -> MatrixRun:
-    """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
-    `mw.world`."""
-    started = time.perf_counter()
-    planned = plan(mw, tables)
-    chunks = [planned[i::workers] for i in range(workers)]
-
-    def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:
-        out: list[CellResult] = []
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            runner = RequestRunner(conn)
-            for p in chunk:
-                began = time.perf_counter()
-                outcome = _execute(runner, p)
-                out.append(
-                    CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome),
-                               time.perf_counter() - began)
-                )
-                if progress is not None:
-                    progress(1, len(planned))
-        return out
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(work, chunks))
-    seconds = time.perf_counter() - started
-    order = {p.cell: i for i, p in enumerate(planned)}
-    results = sorted((r for part in parts for r in part), key=lambda r: order[r.cell])
-    return MatrixRun(results, seconds)

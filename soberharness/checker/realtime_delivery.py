@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from soberharness.checker.load_thresholds import percentile
-from soberharness.clients.realtime import ChangeEvent
+from soberharness.records.realtime import ChangeEvent
 
 LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN = "lost", "duplicate", "leak", "reordered", "unknown"
 KINDS = (LOST, DUPLICATE, LEAK, REORDERED, UNKNOWN)

@@ -1,25 +1,14 @@
-"""Which rows each viewer reads, per table: the database against the access model.
-
-The world is written and read inside one transaction that is rolled back, so the check
-leaves nothing behind (and works on a database shared with others). Each viewer's reads
-run after the same role switch and claims PostgREST applies to a request.
-"""
+"""Which rows each viewer reads, per table: what the database showed against the access model.
+Pure: reading the rows as each viewer is soberharness.runner.visibility."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
+from collections.abc import Mapping
 
-import psycopg
-from psycopg import sql
-
-from soberharness.access.model import AccessModel, Key, key_of, table_of
-from soberharness.clients.postgrest_sql import request_settings
-from soberharness.db.seed import world_statements
-from soberharness.db.sql import LIST_KEYS
+from soberharness.access.model import TABLES, AccessModel, Key, key_of, table_of
 from soberharness.world.entities import User, Viewer, World
-from soberharness.world.strategies import all_viewers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,67 +28,27 @@ class VisibilityDiff:
         )
 
 
-def _key(row: tuple[object, ...]) -> Key:
-    if len(row) == 1:
-        return row[0]  # type: ignore[return-value]
-    return (row[0], row[1])  # type: ignore[return-value]
-
-
-def observed(
-    conn: psycopg.Connection, viewer: Viewer, claims: dict[str, Any] | None = None
-) -> dict[str, set[Key]]:
-    """Rows the viewer reads, per table, in the current transaction (with exactly `claims`
-    when given: a real token's payload)."""
-    parts = [request_settings(viewer, "GET", "/rest/v1/", claims=claims)]
-    parts += [sql.SQL(q) for q in LIST_KEYS.values()]
-    parts.append(sql.SQL("SET LOCAL ROLE NONE"))
-    cur = conn.cursor()
-    cur.execute(sql.SQL(";\n").join(parts).as_bytes(conn))
-    seen: dict[str, set[Key]] = {}
-    for table in LIST_KEYS:
-        cur.nextset()
-        seen[table] = {_key(tuple(r)) for r in cur.fetchall()}
-    return seen
-
-
-def observed_in(conn: psycopg.Connection, world: World, viewer: Viewer) -> dict[str, set[Key]]:
-    """Write `world` in a transaction, read it as `viewer`, roll back."""
-    if conn.autocommit:
-        raise ValueError("observed_in needs a connection outside autocommit")
-    try:
-        conn.execute(sql.SQL(";\n").join(world_statements(world)).as_bytes(conn))
-        return observed(conn, viewer)
-    finally:
-        conn.rollback()
-
-
-def compare_world(conn: psycopg.Connection, world: World) -> list[VisibilityDiff]:
-    """Write `world` in a transaction, read it as every viewer, compare, roll back."""
-    if conn.autocommit:
-        raise ValueError("compare_world needs a connection outside autocommit")
+def compare(world: World, seen: Mapping[Viewer, Mapping[str, set[Key]]]) -> list[VisibilityDiff]:
+    """Each viewer's reads (`seen`, in the order read) against what the model lets them read;
+    rows of others (a shared database) are left out."""
     model = AccessModel(world)
     ours = world_keys(world)
     diffs: list[VisibilityDiff] = []
-    try:
-        conn.execute(sql.SQL(";\n").join(world_statements(world)).as_bytes(conn))
-        for viewer in all_viewers(world):
-            expected = model.visible(viewer)
-            actual = observed(conn, viewer)
-            for table in LIST_KEYS:
-                want = {_normal(k) for k in expected.get(table, set())}
-                got = actual[table] & ours[table]  # a shared database holds others' rows
-                if want != got:
-                    diffs.append(
-                        VisibilityDiff(viewer, table, frozenset(want - got), frozenset(got - want))
-                    )
-    finally:
-        conn.rollback()
+    for viewer, actual in seen.items():
+        expected = model.visible(viewer)
+        for table in TABLES:
+            want = {_normal(k) for k in expected.get(table, set())}
+            got = actual[table] & ours[table]  # a shared database holds others' rows
+            if want != got:
+                diffs.append(
+                    VisibilityDiff(viewer, table, frozenset(want - got), frozenset(got - want))
+                )
     return diffs
 
 
 def world_keys(world: World) -> dict[str, set[Key]]:
     """Keys of every row of `world`, per table, in the shape `observed` returns."""
-    keys: dict[str, set[Key]] = {table: set() for table in LIST_KEYS}
+    keys: dict[str, set[Key]] = {table: set() for table in TABLES}
     for entity in world.entities():
         if isinstance(entity, User) and not entity.has_profile:
             continue

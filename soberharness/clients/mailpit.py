@@ -15,7 +15,8 @@ import time
 import urllib.parse
 
 from soberharness.errors import HarnessError
-from soberharness.targets.services.mailpit import Mail, MailpitClient
+from soberharness.records.mail import Mail
+from soberharness.targets.services.mailpit import MailpitClient
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 

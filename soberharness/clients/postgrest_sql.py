@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.db.claims import claims_for
+from soberharness.records.outcome import Outcome
 from soberharness.world.entities import Viewer
 
 SEARCH_PATH = '"public", "extensions"'
@@ -41,17 +42,6 @@ class Request:
     setup: Sequence[sql.Composable] = ()
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    rows: list[tuple[Any, ...]]
-    rowcount: int
-    error: str | None = None  # "SQLSTATE: message"
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
 def request_settings(
     viewer: Viewer,
     method: str,
@@ -62,7 +52,7 @@ def request_settings(
     """The `SELECT set_config(...)` PostgREST issues at the start of each request.
 
     `claims` replaces the claims the harness would mint for `viewer` (a real token's
-    decoded payload, see soberharness.workload.tokens_into_rls); the role switched to is
+    decoded payload, see soberharness.runner.tokens_into_rls); the role switched to is
     then the token's `role` claim, as PostgREST does.
     """
     role = viewer.role.value

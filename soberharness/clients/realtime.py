@@ -48,6 +48,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from soberharness.records.realtime import ChangeEvent
+
 Vsn = Literal["1.0.0", "2.0.0"]
 VSN_1: Vsn = "1.0.0"
 VSN_2: Vsn = "2.0.0"
@@ -291,24 +293,6 @@ class HeartbeatSchedule:
 
 
 # -- change events and fan-out latency --------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class ChangeEvent:
-    schema: str
-    table: str
-    type: str
-    commit_timestamp: dt.datetime | None
-    record: dict[str, Any]
-    ids: tuple[int, ...] = ()
-    old_record: dict[str, Any] = dataclasses.field(default_factory=dict)
-    errors: tuple[str, ...] = ()
-
-    @property
-    def row(self) -> dict[str, Any]:
-        """The row the event is about: the new record, or for a DELETE the old one (its
-        primary key only, as Realtime sends it)."""
-        return self.old_record if self.type == "DELETE" else self.record
-
-
 def change_event(message: Message) -> ChangeEvent | None:
     if message.event != POSTGRES_CHANGES:
         return None

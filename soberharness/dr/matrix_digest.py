@@ -8,9 +8,10 @@ from collections.abc import Iterable
 
 import psycopg
 
-from soberharness.checker.matrix import allowed, detail, plan, run_matrix
+from soberharness.checker.matrix import allowed, detail
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.records.results import CellResult
+from soberharness.runner.matrix import plan, run_matrix
 from soberharness.world.matrix_world import MatrixWorld
 
 

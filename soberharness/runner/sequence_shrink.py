@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from soberharness.checker.sequence import SequenceFailure, SequenceRunner
-from soberharness.workload.steps import Step
+from soberharness.checker.sequence import SequenceFailure
+from soberharness.records.steps import Step
+from soberharness.runner.sequence import SequenceRunner
 
 
 def signature(failure: SequenceFailure) -> tuple[str, frozenset[str]]:

@@ -5,7 +5,8 @@ pool signed up and nobody with a profile; the initialize rule creates some profi
 like the others), then every step is a verb of soberharness.workload.steps drawn with the
 weights of VERB_WEIGHTS (verbs that act on existing rows wait until some exist; their draws
 still reach rows that are gone, and actors who may not act). Every step goes through
-SequenceRunner.run, which commits it and checks the database against the model, raising
+SequenceRunner.observe, which commits it and reads the database back; the machine's
+invariant judges what was observed (soberharness.checker.sequence.check), raising
 SequenceFailure (with the steps so far) on the first disagreement.
 
 One rule draws the verb, rather than one rule per verb: Hypothesis enables a random subset of
@@ -28,15 +29,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
+    invariant,
     rule,
     run_state_machine_as_test,
 )
 
 from soberharness.access.transitions import SequenceState
-from soberharness.checker.sequence import SequenceFailure, SequenceRunner
+from soberharness.checker.sequence import SequenceFailure, StepRun, check
+from soberharness.records.steps import USERS, Step
+from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import shrink
 from soberharness.workload.step_strategies import StepDrawer
-from soberharness.workload.steps import USERS, Step
 from soberharness.world.entities import FollowStatus, Privacy
 
 OnFailure = Callable[[SequenceFailure], None]
@@ -77,15 +80,24 @@ class SecurityStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.runner.reset()
         self.drawer = StepDrawer(self.runner.names)
+        self.observed: list[StepRun] = []
 
     def _do(self, step: Step) -> None:
         self.drawer.used(step)
-        try:
-            self.runner.run(step)
-        except SequenceFailure as failure:
-            if self.on_failure is not None:
-                self.on_failure(failure)
-            raise
+        self.observed.append(self.runner.observe(step))
+
+    @invariant()
+    def database_matches_model(self) -> None:
+        """Every step run since the last check, judged in order: the first with a finding
+        fails the sequence there."""
+        runs, self.observed = self.observed, []
+        for run in runs:
+            try:
+                check(run, self.runner.names, self.runner.viewers)
+            except SequenceFailure as failure:
+                if self.on_failure is not None:
+                    self.on_failure(failure)
+                raise
 
     @initialize(data=st.data())
     def sign_up(self, data: st.DataObject) -> None:

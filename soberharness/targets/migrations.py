@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 
 from soberharness.errors import HarnessError, MigrationError
+from soberharness.paths import REPO
 from soberharness.targets.sqlfiles import split_statements
 
-REPO = Path(__file__).resolve().parents[2]
 STACK_BOOTSTRAP = REPO / "stack" / "bootstrap"
 STACK_MIGRATIONS = REPO / "stack" / "migrations"
 

@@ -17,7 +17,8 @@ import dataclasses
 from typing import Any
 
 from soberharness.checker import realtime_delivery as rd
-from soberharness.clients.realtime import ChangeEvent, format_timestamp, parse_timestamp
+from soberharness.clients.realtime import format_timestamp, parse_timestamp
+from soberharness.records.realtime import ChangeEvent
 
 TABLE = "posts"
 

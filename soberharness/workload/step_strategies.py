@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from soberharness.access.model import initial_follow_status
 from soberharness.access.transitions import SequenceState
-from soberharness.workload.steps import ANON, NOBODY, USERS, Names, Step
+from soberharness.records.steps import ANON, NOBODY, USERS, Step
+from soberharness.workload.steps import Names
 from soberharness.world.entities import FollowStatus, Privacy
 
 T = TypeVar("T")

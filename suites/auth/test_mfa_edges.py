@@ -15,10 +15,10 @@ import pytest
 from soberharness.checker.auth_state import factors_of, sessions_of
 from soberharness.clients.gotrue import GoTrueClient, Session, TotpEnrollment
 from soberharness.db.claims import sign
+from soberharness.runner.tokens_into_rls import claims_from_token
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_setting
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.tokens_into_rls import claims_from_token
 
 MAX_FACTORS = "GOTRUE_MFA_MAX_ENROLLED_FACTORS"
 

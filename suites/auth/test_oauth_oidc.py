@@ -23,11 +23,11 @@ from psycopg import sql
 from soberharness.clients.gotrue import GoTrueClient, GoTrueError, Session
 from soberharness.db.sql import rows_below_auth
 from soberharness.errors import TargetUnavailable
+from soberharness.runner.tokens_into_rls import claims_from_token, compare_with_tokens
 from soberharness.targets.base import Target
 from soberharness.targets.services.oidc_provider import OpenIDProvider, provider_at
 from soberharness.workload.auth_target import TestUsers
 from soberharness.workload.flow import Flow
-from soberharness.workload.tokens_into_rls import claims_from_token, compare_with_tokens
 from soberharness.world.token_world import small_world
 
 PROVIDER = "keycloak"

@@ -16,10 +16,10 @@ from soberharness.checker.auth_state import (
     user_row,
 )
 from soberharness.clients.gotrue import GoTrueClient
+from soberharness.runner.tokens_into_rls import claims_from_token
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_flag, reuse_interval
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.tokens_into_rls import claims_from_token
 
 
 @pytest.mark.needs("auth")

@@ -7,11 +7,11 @@ import pytest
 
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.db.claims import token_for
+from soberharness.runner.tokens_into_rls import TokenRejected, claims_from_token
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.bad_tokens import alg_none, expired, tampered
 from soberharness.workload.flow import Flow, refused
-from soberharness.workload.tokens_into_rls import TokenRejected, claims_from_token
 from soberharness.world.entities import Role, Viewer, new_id
 
 

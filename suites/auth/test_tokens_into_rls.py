@@ -20,10 +20,10 @@ from soberharness.clients.gotrue import GoTrueClient
 from soberharness.db.claims import token_for
 from soberharness.db.seed import world_statements
 from soberharness.db.sql import insert, row_of, rows_below_auth
+from soberharness.runner.tokens_into_rls import compare_with_tokens, run_with_token
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow
-from soberharness.workload.tokens_into_rls import compare_with_tokens, run_with_token
 from soberharness.world.entities import User, Viewer, World, new_id
 from soberharness.world.token_world import small_world
 

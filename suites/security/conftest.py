@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.pytest_plugin import announce
 from soberharness.report.run_report import RunReport
+from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.workload.run_liveness import RunLock, remove_stale_worlds
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 

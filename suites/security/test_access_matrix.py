@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from soberharness.checker.matrix import MatrixRun
+from soberharness.runner.matrix import MatrixRun
 from soberharness.workload.matrix_cases import CASES
 from soberharness.world.matrix_world import ACTORS
 

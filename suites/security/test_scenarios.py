@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
-from soberharness.checker.visibility import compare_world, observed_in
+from soberharness.runner.visibility import compare_world, observed_in
 from soberharness.world.scenario_file import Expectation, Scenario, load_scenarios
 
 SCENARIOS = load_scenarios(Path(__file__).resolve().parents[2] / "scenarios")

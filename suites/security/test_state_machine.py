@@ -13,11 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soberharness.checker.sequence import SequenceRunner
+from soberharness.records.steps import StepSyntaxError, load_steps
 from soberharness.report.run_report import RunReport
+from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import replay
 from soberharness.runner.state_machine import DEPTHS, search
-from soberharness.workload.steps import Names, StepSyntaxError, load_steps
+from soberharness.workload.steps import Names
 
 REPLAY = ".venv/bin/pytest suites/security/test_state_machine.py --replay-steps"
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from soberharness.checker.visibility import compare_world
+from soberharness.runner.visibility import compare_world
 from soberharness.world.entities import World
 from soberharness.world.strategies import worlds
 

@@ -13,8 +13,8 @@ import jwt
 import pytest
 
 from soberharness.errors import HarnessError
+from soberharness.runner.tokens_into_rls import ClaimsError, claims_from_token, viewer_from_claims
 from soberharness.targets.local import LocalTarget
-from soberharness.workload.tokens_into_rls import ClaimsError, claims_from_token, viewer_from_claims
 
 REPO = Path(__file__).resolve().parents[2]
 

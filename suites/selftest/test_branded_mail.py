@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from soberharness.records.mail import Mail
 
 from soberharness.checker.branded_mail import KINDS, TEMPLATES, Template, problems, templates
 from soberharness.targets.migrations import REPO
-from soberharness.targets.services.mailpit import Mail
 
 COMPOSE = REPO / "stack" / "compose" / "docker-compose.yml"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.db.seed import write_world
 from soberharness.records.results import Cell
+from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.world.matrix_world import build_matrix_world
 
 

@@ -9,11 +9,11 @@ import psycopg
 import pytest
 
 from soberharness.checker.buckets import bucket_findings
-from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import RULES, run_lints
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
 from soberharness.records.results import Cell, Op
+from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.world.entities import Privacy
 from soberharness.world.matrix_world import ACTORS, PARENTS, build_matrix_world
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from soberharness.records.realtime import ChangeEvent
 
 from soberharness.checker import realtime_delivery as rd
-from soberharness.clients.realtime import ChangeEvent
 
 T0 = 1_767_225_600.0
 POST_A = "a0000000-0000-4000-8000-00000000000a"

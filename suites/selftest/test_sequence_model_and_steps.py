@@ -17,16 +17,8 @@ from soberharness.access.transitions import (
 )
 from soberharness.checker.sequence import model_rows, transition_findings
 from soberharness.records.results import Op
-from soberharness.workload.steps import (
-    Names,
-    Step,
-    StepSyntaxError,
-    format_steps,
-    initial_world,
-    load_steps,
-    parse_steps,
-    writes_of,
-)
+from soberharness.records.steps import Step, StepSyntaxError, format_steps, load_steps, parse_steps
+from soberharness.workload.steps import Names, initial_world, writes_of
 from soberharness.world.entities import Follow, FollowStatus, Privacy
 
 NAMES = Names("t")

@@ -20,6 +20,7 @@ from soberharness.lints.storage_schema import (
     role_grant_findings,
 )
 from soberharness.records.results import Op
+from soberharness.runner import matrix as matrix_runner
 from soberharness.targets.migrations import REPO, apply_down, apply_file, apply_up
 from soberharness.world.matrix_world import build_matrix_world
 
@@ -121,7 +122,7 @@ def test_matrix_storage_deletes_are_allowed_only_through_the_storage_api_path(
     def storage_deletes() -> list[tuple[bool, str]]:
         runner = RequestRunner(conn)
         out = []
-        for p in matrix.plan(mw):
+        for p in matrix_runner.plan(mw):
             if p.cell.table.startswith("objects:") and p.op is Op.DELETE and p.expected:
                 outcome = runner.execute(p.text, p.setup_statements)
                 out.append((matrix.allowed(p.op, outcome), outcome.error or ""))

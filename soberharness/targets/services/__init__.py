@@ -5,9 +5,10 @@ readiness, SIGTERM then SIGKILL). Binaries come from scripts/install-services.sh
 `tools.find_tool` finds them and `tools.missing_reason` words the skip when one is absent.
 """
 
+from soberharness.records.mail import Mail
 from soberharness.targets.services.deno import DenoRuntime
 from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
-from soberharness.targets.services.mailpit import Mail, MailpitClient, MailpitProcess, MailSummary
+from soberharness.targets.services.mailpit import MailpitClient, MailpitProcess, MailSummary
 from soberharness.targets.services.process import ManagedProcess, free_port, http_ready, tcp_ready
 from soberharness.targets.services.tools import find_tool, missing_reason, pinned_versions
 from soberharness.targets.services.toxiproxy import (

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from soberharness.errors import HarnessError, TargetUnavailable
+from soberharness.records.mail import Mail
 from soberharness.targets.services.process import (
     HttpService,
     ManagedProcess,
@@ -31,19 +32,6 @@ class MailSummary:
     to: tuple[str, ...]
     snippet: str
     created: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Mail:
-    """One captured message in full (/api/v1/message/{id})."""
-
-    id: str
-    subject: str
-    sender: str
-    to: tuple[str, ...]
-    text: str
-    html: str
-    headers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _addresses(items: list[dict[str, Any]] | None) -> tuple[str, ...]:

@@ -17,9 +17,11 @@ import psycopg
 from psycopg import sql
 
 from soberharness.access.model import AccessModel, Key
-from soberharness.checker.visibility import VisibilityDiff, observed, world_keys
-from soberharness.clients.postgrest_sql import Outcome, request_settings
+from soberharness.checker.visibility import VisibilityDiff, world_keys
+from soberharness.clients.postgrest_sql import request_settings
 from soberharness.errors import HarnessError
+from soberharness.records.outcome import Outcome
+from soberharness.runner.visibility import observed
 from soberharness.world.entities import Role, Viewer, World
 
 ALGORITHMS = ("HS256",)

@@ -1,0 +1,248 @@
+"""Sequences of committed actions, run: each step's requests run as PostgREST runs them (one
+transaction, role switch, claims) and are COMMITTED; after the step one read-only transaction
+reads the database's rows of the sequence's users (as the superuser sees them) and every
+viewer's reads. What was observed is judged by soberharness.checker.sequence; the first step
+with a finding raises SequenceFailure with the steps so far (a replayable steps file, see
+soberharness.records.steps).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from soberharness.access.transitions import DELETION_REQUESTS, DeletionRequest, Row, TransitionModel
+from soberharness.checker.sequence import (
+    TABLES,
+    SentWrite,
+    Snapshot,
+    StepRun,
+    check,
+    key_of_row,
+)
+from soberharness.clients.postgrest_sql import RequestRunner, request_settings
+from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
+from soberharness.records.steps import NOBODY, USERS, Step
+from soberharness.workload.step_requests import request_of
+from soberharness.workload.steps import Names, initial_world, writes_of
+from soberharness.world.entities import (
+    Block,
+    Comment,
+    ContentRef,
+    Follow,
+    FollowStatus,
+    Like,
+    Post,
+    Privacy,
+    StoredObject,
+    User,
+    Video,
+    Viewer,
+)
+
+READ_KEYS = LIST_KEYS | {DELETION_REQUESTS: "SELECT user_id FROM public.account_deletion_requests"}
+assert tuple(READ_KEYS) == TABLES, "the runner reads the tables the checker judges"
+
+
+def _array(values: Iterable[uuid.UUID]) -> sql.Composable:
+    return sql.SQL("{}::uuid[]").format(sql.Literal([str(v) for v in values]))
+
+
+def _dump_queries(pool: sql.Composable, folders: sql.Composable) -> dict[str, sql.Composable]:
+    q = sql.SQL
+    return {
+        "profiles": q("SELECT id, handle, privacy::text, sober_since FROM public.profiles "
+                      "WHERE id = ANY({p})").format(p=pool),
+        "follows": q("SELECT follower_id, followee_id, status::text FROM public.follows "
+                     "WHERE follower_id = ANY({p}) OR followee_id = ANY({p})").format(p=pool),
+        "blocks": q("SELECT blocker_id, blocked_id FROM public.blocks "
+                    "WHERE blocker_id = ANY({p}) OR blocked_id = ANY({p})").format(p=pool),
+        "posts": q("SELECT id, author_id, body, hidden_at IS NOT NULL FROM public.posts "
+                   "WHERE author_id = ANY({p})").format(p=pool),
+        "videos": q("SELECT id, owner_id, title, hidden_at IS NOT NULL FROM public.videos "
+                    "WHERE owner_id = ANY({p})").format(p=pool),
+        "comments": q("SELECT id, author_id, post_id, video_id, body FROM public.comments "
+                      "WHERE author_id = ANY({p})").format(p=pool),
+        "likes": q("SELECT id, user_id, post_id, video_id FROM public.likes "
+                   "WHERE user_id = ANY({p})").format(p=pool),
+        "objects": q("SELECT id, bucket_id, name, owner FROM storage.objects "
+                     "WHERE split_part(name, '/', 1) = ANY({f})").format(f=folders),
+        DELETION_REQUESTS: q("SELECT user_id FROM public.account_deletion_requests "
+                             "WHERE user_id = ANY({p})").format(p=pool),
+    }
+
+
+def _parent(post_id: uuid.UUID | None, video_id: uuid.UUID | None) -> ContentRef:
+    if post_id is not None:
+        return ContentRef("post", post_id)
+    return ContentRef("video", video_id)  # type: ignore[arg-type]
+
+
+def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
+    match table:
+        case "profiles":
+            return User(r[0], r[1], Privacy(r[2]), r[3] or dt.date(2020, 1, 1),
+                        moderator=r[0] in moderators)
+        case "follows":
+            return Follow(r[0], r[1], FollowStatus(r[2]))
+        case "blocks":
+            return Block(r[0], r[1])
+        case "posts":
+            return Post(r[0], r[1], r[2], r[3])
+        case "videos":
+            return Video(r[0], r[1], r[2], r[3])
+        case "comments":
+            return Comment(r[0], r[1], _parent(r[2], r[3]), r[4])
+        case "likes":
+            return Like(r[0], r[1], _parent(r[2], r[3]))
+        case "objects":
+            return StoredObject(r[0], r[1], r[2], r[3])
+        case _:
+            return DeletionRequest(r[0])
+
+
+class SequenceRunner:
+    """Runs steps on one database, committing each, and checks the state after each."""
+
+    def __init__(self, conn: psycopg.Connection, names: Names | None = None) -> None:
+        if not conn.autocommit:
+            raise ValueError("SequenceRunner needs an autocommit connection")
+        self.conn = conn
+        conn.execute("SET statement_timeout = '30s'")  # a hung statement fails the step
+        self.names = names or Names()
+        self.requests = RequestRunner(conn, commit=True)
+        self.viewers = self.names.viewers()
+        self.pool = [self.names.id(u) for u in USERS]
+        self.moderators = {self.names.id(u) for u in USERS if u.startswith("m")}
+        self.steps_run = 0
+        self.tally: collections.Counter[tuple[str, bool]] = collections.Counter()
+        self.state = initial_world(self.names)
+        self.steps: list[Step] = []
+        self.snapshot = Snapshot({t: set() for t in TABLES}, {})
+        self._read_text: bytes | None = None
+        self._dump_text: bytes | None = None
+        self._read_made = 0.0
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def reset(self) -> None:
+        """Remove what earlier sequences left and sign the pool up again (no profiles)."""
+        self.clean()
+        statements = [insert(auth_user_row(u)) for u in initial_world(self.names).world
+                      .users.values()]
+        self.conn.execute(sql.SQL(";\n").join(
+            [sql.SQL("BEGIN"), *statements, sql.SQL("COMMIT")]).as_bytes(self.conn))
+        self.state = initial_world(self.names)
+        self.steps = []
+        self.snapshot = self.read()
+
+    def clean(self) -> None:
+        """Delete every row of the pool's users, children first (so that a stack's triggers
+        see ordinary deletes, not cascades), every object in their folders (and in the
+        run's folder that names nobody), then the users."""
+        p = _array(self.pool)
+        statements = [
+            # As the Storage API does: the storage schema refuses a DELETE without it.
+            sql.SQL("SELECT set_config('storage.allow_delete_query', 'true', true)"),
+            sql.SQL("DELETE FROM storage.objects WHERE split_part(name, '/', 1) = ANY({f})")
+            .format(f=self._folders()),
+            sql.SQL("DELETE FROM public.blocks WHERE blocker_id = ANY({p}) "
+                    "OR blocked_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.follows WHERE follower_id = ANY({p}) "
+                    "OR followee_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.likes WHERE user_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.comments WHERE author_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.posts WHERE author_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM public.videos WHERE owner_id = ANY({p})").format(p=p),
+            sql.SQL("DELETE FROM auth.users WHERE id = ANY({p})").format(p=p),
+        ]
+        self.conn.execute(sql.SQL(";\n").join(
+            [sql.SQL("BEGIN"), *statements, sql.SQL("COMMIT")]).as_bytes(self.conn))
+
+    def _folders(self) -> sql.Composable:
+        folders = [self.names.folder(u) for u in USERS] + [self.names.folder(NOBODY)]
+        return sql.SQL("{}::text[]").format(sql.Literal(folders))
+
+    # ---------------------------------------------------------------------------- steps
+
+    def run(self, step: Step) -> None:
+        """Commit the step's requests, then check; raise SequenceFailure on any finding."""
+        check(self.observe(step), self.names, self.viewers)
+
+    def observe(self, step: Step) -> StepRun:
+        """Commit the step's requests (each judged by the model before it is sent, so the
+        model's state follows the writes it allows) and read the database back."""
+        self.steps.append(step)
+        self.steps_run += 1
+        viewer, writes = writes_of(step, self.state, self.names)
+        sent: list[SentWrite] = []
+        any_allowed = False
+        for write in writes:
+            model = TransitionModel(self.state)
+            expected = model.allowed(viewer, write)
+            sent.append(SentWrite(write, expected, self.requests.run(viewer, request_of(write))))
+            if expected:
+                self.state = model.after(write)
+                any_allowed = True
+        self.tally[(step.verb, any_allowed)] += 1
+        before = self.snapshot
+        self.snapshot = self.read(before)
+        return StepRun(tuple(self.steps), tuple(sent), before, self.snapshot, self.state,
+                       any_allowed)
+
+    def replay(self, steps: Iterable[Step]) -> None:
+        self.reset()
+        for step in steps:
+            self.run(step)
+
+    # -------------------------------------------------------------------------- reading
+
+    def read(self, previous: Snapshot | None = None) -> Snapshot:
+        """The superuser's rows of the sequence, then each viewer's keys. When the rows are
+        those of `previous`, so are the reads (they depend on the rows alone): not re-read."""
+        cur = self.conn.cursor()
+        cur.execute(self._dump_request())
+        rows: dict[str, set[Row]] = {}
+        for table in TABLES:
+            rows[table] = {_entity(table, tuple(r), self.moderators) for r in cur.fetchall()}
+            cur.nextset()
+        if previous is not None and previous.seen and rows == previous.rows:
+            return previous
+        ours = {t: {key_of_row(r) for r in rs} for t, rs in rows.items()}
+        cur.execute(self._read_request())
+        seen: dict[Viewer, dict[str, set[Any]]] = {}
+        for viewer in self.viewers:
+            cur.nextset()  # the settings
+            seen[viewer] = {}
+            for table in READ_KEYS:
+                cur.nextset()
+                keys = {r[0] if len(r) == 1 else (r[0], r[1]) for r in cur.fetchall()}
+                seen[viewer][table] = keys & ours[table]  # a shared database holds others'
+            cur.nextset()  # SET LOCAL ROLE NONE
+        return Snapshot(rows, seen)
+
+    def _dump_request(self) -> bytes:
+        if self._dump_text is None:
+            dump = _dump_queries(_array(self.pool), self._folders())
+            self._dump_text = sql.SQL(";\n").join(dump[t] for t in TABLES).as_bytes(self.conn)
+        return self._dump_text
+
+    def _read_request(self) -> bytes:
+        """The read transaction, rendered once (its tokens are renewed every ten minutes)."""
+        if self._read_text is None or time.monotonic() - self._read_made > 600:
+            parts: list[sql.Composable] = [sql.SQL("BEGIN READ ONLY")]
+            for viewer in self.viewers:
+                parts.append(request_settings(viewer, "GET", "/rest/v1/"))
+                parts += [sql.SQL(q) for q in READ_KEYS.values()]
+                parts.append(sql.SQL("SET LOCAL ROLE NONE"))
+            parts.append(sql.SQL("ROLLBACK"))
+            self._read_text = sql.SQL(";\n").join(parts).as_bytes(self.conn)
+            self._read_made = time.monotonic()
+        return self._read_text
