@@ -14,9 +14,9 @@ import re
 import time
 import urllib.parse
 
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.errors import HarnessError
 from soberharness.records.mail import Mail
-from soberharness.targets.services.mailpit import MailpitClient
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from soberharness.records.redact import redact
 from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.dr_section import dr_of
+from soberharness.report.run_facts import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
 from soberharness.targets.migrations import REPO
 
@@ -154,11 +155,6 @@ def chaos_from_this_run(folder: Path, since: float) -> list[dict[str, Any]]:
             "dr": dr_of(doc),  # a disaster-recovery drill's RPO, RTO and figures, or None
         })
     return found
-
-
-def chaos_failed(experiment: Mapping[str, Any]) -> bool:
-    """A ledger violation where the stack was configured to lose nothing."""
-    return experiment.get("ledger_ok") is False and not experiment.get("negative_control")
 
 
 def load_results(folder: Path, since: float) -> list[dict[str, Any]]:
@@ -292,10 +288,6 @@ def _run_summaries(runs_root: Path) -> list[dict[str, Any]]:
         if isinstance(doc, dict) and doc.get("format") == FORMAT:
             docs.append(doc)
     return docs
-
-
-def folder_name(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", run_id).strip("-.") or "run"
 
 
 _TAG = re.compile(r"(<[^>]*>)")

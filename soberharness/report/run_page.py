@@ -15,7 +15,7 @@ from soberharness.checker.regression import ALPHA, MIN_EFFECT
 from soberharness.report import dr_section, plots
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
-from soberharness.report.run_folder import chaos_failed, folder_name
+from soberharness.report.run_facts import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
 
 STYLE = MATRIX_STYLE + """

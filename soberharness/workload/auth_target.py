@@ -10,9 +10,9 @@ import jwt
 import psycopg
 
 from soberharness.clients.gotrue import AuthUser, GoTrueClient
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
-from soberharness.targets.services.mailpit import MailpitClient
 
 DOMAIN = "auth-suite.sobertube.test"
 PASSWORD = "Sober-Tube-2026!"

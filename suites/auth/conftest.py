@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from soberharness.clients.gotrue import GoTrueClient
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.targets.base import Target
-from soberharness.targets.services.mailpit import MailpitClient
 from soberharness.workload.auth_target import TestUsers, gotrue, mailpit
 
 

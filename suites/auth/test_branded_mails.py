@@ -12,7 +12,7 @@ import pytest
 from soberharness.checker.branded_mail import problems, templates
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.clients.mailpit import mail_ids_to, wait_for_link
-from soberharness.targets.services.mailpit import MailpitClient
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow
 

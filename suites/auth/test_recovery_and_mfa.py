@@ -15,9 +15,9 @@ from soberharness.checker.auth_state import (
 )
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.clients.mailpit import mail_ids_to, wait_for_link
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.runner.tokens_into_rls import claims_from_token
 from soberharness.targets.base import Target
-from soberharness.targets.services.mailpit import MailpitClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
 

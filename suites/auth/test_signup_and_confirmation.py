@@ -8,7 +8,7 @@ import pytest
 from soberharness.checker.auth_state import sessions_of, user_row, users_with_email
 from soberharness.clients.gotrue import GoTrueClient, GoTrueError
 from soberharness.clients.mailpit import wait_for_link
-from soberharness.targets.services.mailpit import MailpitClient
+from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.workload.auth_target import PASSWORD, TestUsers
 from soberharness.workload.flow import Flow, refused
 

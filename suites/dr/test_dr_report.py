@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from soberharness.report.dr_section import section
-from soberharness.report.run_folder import chaos_failed, chaos_from_this_run
+from soberharness.report.run_facts import chaos_failed
+from soberharness.report.run_folder import chaos_from_this_run
 
 
 def _summary(folder: Path, name: str, config: str, dr: dict) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from soberharness.bench.ab import calls_per_round
-from soberharness.checker.plans import explain, seq_scan_findings, summary
+from soberharness.checker.plans import seq_scan_findings, summary
+from soberharness.runner.plans import explain
 from soberharness.workload.app_queries import QUERY_NAMES, TRENDING_REFRESH
 
 

@@ -15,9 +15,10 @@ import numpy as np
 import psycopg
 import pytest
 
-from soberharness.checker.plans import explain, seq_scan_findings, summary
+from soberharness.checker.plans import seq_scan_findings, summary
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
+from soberharness.runner.plans import explain
 from soberharness.workload import app_queries
 from soberharness.world.entities import Role, Viewer
 from soberharness.world.scale import (
