@@ -1,6 +1,7 @@
-"""Lints of the deployed schema, in the spirit of Supabase's splinter: the static catalog rules,
-and the write-reach rule, which asks the database (in the surface world, rolled back) which rows
-a bare UPDATE/DELETE reaches that SELECT hides.
+"""Lints of the deployed schema, in the spirit of Supabase's splinter: every lint of
+soberharness.lints.registry, the static catalog rules and the world lints (the write-reach
+rule asks the database, in the surface world rolled back, which rows a bare UPDATE/DELETE
+reaches that SELECT hides).
 
 An error fails; a warning fails unless the stack's declaration file accepts it with a reason
 (`stack/declarations.toml`); a declaration that accepts nothing fails as stale.
@@ -8,29 +9,22 @@ An error fails; a warning fails unless the stack's declaration file accepts it w
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
-from soberharness.lints import write_reach
-from soberharness.lints.catalog import RULES, exposed_schemas, run_lints
+from soberharness.lints.catalog import exposed_schemas
 from soberharness.lints.declarations import Declarations, failing
+from soberharness.lints.registry import lint_names, run_all
 from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
-from soberharness.world.surface_world import build_surface_world
 
-RULE_NAMES = [rule.name for rule in RULES] + [write_reach.RULE]
+RULE_NAMES = lint_names()
 
 
 @pytest.fixture(scope="module")
 def findings(
     module_database: str, run_report: RunReport, declarations: Declarations
 ) -> list[LintFinding]:
-    schemas = exposed_schemas()
-    with psycopg.connect(module_database, autocommit=True) as conn:
-        found = run_lints(conn, schemas)
-    with psycopg.connect(module_database) as conn:
-        found += write_reach.write_policy_lint(
-            conn, build_surface_world(run_report.run_id), schemas)
+    found = run_all(module_database, run_report.run_id, exposed_schemas())
     judged = declarations.judge(found)
     run_report.lints.extend(judged)
     run_report.lint_rules.extend(RULE_NAMES)
