@@ -33,11 +33,12 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from soberharness.checker.load_thresholds import Thresholds
+from soberharness.checker.realtime_delivery import violations
 from soberharness.clients import realtime as rp
 from soberharness.clients.realtime_sync import SyncRealtimeClient
 from soberharness.errors import HarnessError
 from soberharness.workload import rest_load as rl
-from soberharness.workload.fanout_collector import FanoutCollector, violations
+from soberharness.workload.fanout_collector import FanoutCollector
 from soberharness.workload.locust_support import fire, register
 
 RUN_ID = uuid.uuid4().hex[:12]

@@ -1,9 +1,9 @@
-"""What a Realtime load run saw, gathered across locust processes, and its judgement.
+"""What a Realtime load run saw, gathered across locust processes, handed to the checker.
 
 Pure (no locust import). Each process records the posts its writers committed and the events
 its subscribers received; workers hand `take_batch()` to the master every second, which
 `merge`s them; at the end `judge` runs the delivery checker (soberharness.checker.
-realtime_delivery) exactly as suites/realtime does.
+realtime_delivery) exactly as suites/realtime does, and its `violations` fail the run.
 
 The load world's users are public and block no one (rest_load.load_world), so every
 subscriber may see every post: a post must reach each subscriber that was listening when it
@@ -18,7 +18,7 @@ from typing import Any
 
 from soberharness.checker import realtime_delivery as rd
 from soberharness.clients.realtime import format_timestamp, parse_timestamp
-from soberharness.records.realtime import ChangeEvent
+from soberharness.records.realtime import Change, ChangeEvent, Delivery, Subscriber, Subscription
 
 TABLE = "posts"
 
@@ -69,7 +69,7 @@ class FanoutCollector:
     def judge(self, end_at: float, drain_s: float) -> rd.DeliveryReport:
         names = frozenset(self.subscribers)
         ordered = sorted(self.changes, key=lambda c: c["sent_at"])
-        changes = [rd.Change(n, TABLE, "INSERT", (("id", c["id"]),),
+        changes = [Change(n, TABLE, "INSERT", (("id", c["id"]),),
                              {"id": c["id"], "author_id": c["author_id"]}, names, c["sent_at"])
                    for n, c in enumerate(ordered, start=1)]
         subscribers = []
@@ -77,7 +77,7 @@ class FanoutCollector:
         for name, sub in self.subscribers.items():
             ready = sub["ready_at"]
             window = (ready, end_at - drain_s) if ready is not None else (end_at, end_at - 1)
-            subscribers.append(rd.Subscriber(name, (rd.Subscription(TABLE, "INSERT"),),
+            subscribers.append(Subscriber(name, (Subscription(TABLE, "INSERT"),),
                                              window))
             for kind, table, rid, stamp, received_at, old_keys in sub["events"]:
                 key_row = {"id": rid}
@@ -85,18 +85,5 @@ class FanoutCollector:
                                     parse_timestamp(stamp) if stamp else None,
                                     {} if kind == "DELETE" else key_row, (),
                                     {k: rid for k in old_keys} if kind == "DELETE" else {})
-                deliveries.append(rd.Delivery(name, event, received_at))
+                deliveries.append(Delivery(name, event, received_at))
         return rd.judge(changes, subscribers, deliveries)
-
-
-def violations(report: rd.DeliveryReport, max_lost: int = 0) -> list[str]:
-    """The delivery findings that fail a load run, one line per kind."""
-    found = []
-    for kind in rd.KINDS:
-        n = report.count(kind)
-        if n > (max_lost if kind == rd.LOST else 0):
-            first = next(str(f) for f in report.findings if f.kind == kind)
-            found.append(f"delivery: {n} {kind} (first: {first})")
-    if report.expected == 0:
-        found.append("delivery: no post was judged (no subscriber listened while one was sent)")
-    return found

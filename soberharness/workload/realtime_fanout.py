@@ -30,6 +30,7 @@ from soberharness.clients.realtime_async import AsyncRealtimeClient
 from soberharness.db import sql as rows
 from soberharness.db.claims import claims_for, sign, token_for
 from soberharness.errors import HarnessError
+from soberharness.records.realtime import Change, Delivery, Subscriber, Subscription
 from soberharness.world.entities import (
     Block,
     Entity,
@@ -43,7 +44,7 @@ from soberharness.world.entities import (
 # by suites/selftest/test_realtime_published_tables.py.
 PUBLISHED: tuple[str, ...] = ("posts", "videos", "comments", "likes")
 HTTP_TIMEOUT_S = 10.0
-OnChange = Callable[[rd.Change], None]
+OnChange = Callable[[Change], None]
 
 
 def _text(value: Any) -> Any:
@@ -144,7 +145,7 @@ class FanoutLedger:
         self.subscribers = dict(subscribers)
         self.on_change = on_change
         self.published = tuple(published)
-        self.changes: list[rd.Change] = []
+        self.changes: list[Change] = []
         self.lock = threading.RLock()  # writers may share a ledger across threads
 
     def _record(self, kind: str, entity: Entity) -> None:
@@ -154,7 +155,7 @@ class FanoutLedger:
         model = AccessModel(self.world)
         visible = frozenset() if kind == "DELETE" else frozenset(
             name for name, viewer in self.subscribers.items() if model.can_read(viewer, entity))
-        change = rd.Change(len(self.changes) + 1, table, kind, key, values, visible,
+        change = Change(len(self.changes) + 1, table, kind, key, values, visible,
                            time.time())
         self.changes.append(change)
         if self.on_change is not None:
@@ -228,22 +229,22 @@ class RealtimeEndpoint:
 
 @dataclasses.dataclass
 class Listener:
-    subscriber: rd.Subscriber
+    subscriber: Subscriber
     viewer: Viewer
     client: AsyncRealtimeClient
     channel: rp.Channel
 
-    def deliveries(self) -> list[rd.Delivery]:
-        return [rd.Delivery(self.subscriber.name, r.event, r.received_at)
+    def deliveries(self) -> list[Delivery]:
+        return [Delivery(self.subscriber.name, r.event, r.received_at)
                 for r in self.channel.changes]
 
 
-def every_table(tables: Iterable[str] = PUBLISHED) -> tuple[rd.Subscription, ...]:
-    return tuple(rd.Subscription(t) for t in tables)
+def every_table(tables: Iterable[str] = PUBLISHED) -> tuple[Subscription, ...]:
+    return tuple(Subscription(t) for t in tables)
 
 
 async def open_listener(endpoint: RealtimeEndpoint, name: str, viewer: Viewer,
-                        subscriptions: Sequence[rd.Subscription], topic: str,
+                        subscriptions: Sequence[Subscription], topic: str,
                         token: str | None = None) -> Listener:
     client = await AsyncRealtimeClient.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
     try:
@@ -254,11 +255,11 @@ async def open_listener(endpoint: RealtimeEndpoint, name: str, viewer: Viewer,
     except BaseException:
         await client.close()
         raise
-    return Listener(rd.Subscriber(name, tuple(subscriptions)), viewer, client, channel)
+    return Listener(Subscriber(name, tuple(subscriptions)), viewer, client, channel)
 
 
 async def open_listeners(endpoint: RealtimeEndpoint, viewers: Mapping[str, Viewer],
-                         run_id: str, subscriptions: Mapping[str, Sequence[rd.Subscription]]
+                         run_id: str, subscriptions: Mapping[str, Sequence[Subscription]]
                          | None = None) -> list[Listener]:
     """One socket and channel per subscriber, each with its own token; every published
     table unless `subscriptions` says otherwise."""
@@ -274,12 +275,12 @@ async def close_all(listeners: Iterable[Listener]) -> None:
                          return_exceptions=True)
 
 
-def judge(changes: Sequence[rd.Change], listeners: Sequence[Listener]) -> rd.DeliveryReport:
+def judge(changes: Sequence[Change], listeners: Sequence[Listener]) -> rd.DeliveryReport:
     return rd.judge(changes, [x.subscriber for x in listeners],
                     [d for x in listeners for d in x.deliveries()])
 
 
-async def settle_and_judge(changes: Sequence[rd.Change], listeners: Sequence[Listener], *,
+async def settle_and_judge(changes: Sequence[Change], listeners: Sequence[Listener], *,
                            timeout_s: float = 15.0, quiet_s: float = 1.0) -> rd.DeliveryReport:
     """Judge once every due change arrived (or at the deadline), after `quiet_s` more for
     late duplicates and leaks."""
@@ -293,7 +294,7 @@ async def settle_and_judge(changes: Sequence[rd.Change], listeners: Sequence[Lis
 
 
 async def token_refresh_round(endpoint: RealtimeEndpoint, name: str, viewer: Viewer,
-                              write: Callable[[], Sequence[rd.Change]], topic: str,
+                              write: Callable[[], Sequence[Change]], topic: str,
                               lifetime_s: float = 4.0) -> list[str]:
     """Two listeners join with tokens that expire in `lifetime_s`; one sends a fresh token
     (event `access_token`) a third of the way in. Past the expiry the other must be shut by
@@ -303,7 +304,7 @@ async def token_refresh_round(endpoint: RealtimeEndpoint, name: str, viewer: Vie
         claims["exp"] = int(time.time() + lifetime_s)
         return sign(claims, endpoint.jwt_secret)
 
-    subs = (rd.Subscription("posts"),)
+    subs = (Subscription("posts"),)
     kept = await open_listener(endpoint, name, viewer, subs, f"{topic}-kept", short_token())
     lapsed = await open_listener(endpoint, f"{name}-lapsed", viewer, subs, f"{topic}-lapsed",
                                  short_token())

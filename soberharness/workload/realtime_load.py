@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from soberharness.checker import realtime_delivery as rd
+from soberharness.records.realtime import Subscription
 from soberharness.workload import realtime_fanout as rf
 from soberharness.workload.realtime_plans import matrix_subscribers
 from soberharness.world.entities import Post, Privacy, Viewer
@@ -53,7 +54,7 @@ async def fanout_under_load(endpoint: rf.RealtimeEndpoint, ledger: rf.FanoutLedg
 
     async def one(name: str, viewer: Viewer) -> rf.Listener:
         async with gate:
-            return await rf.open_listener(endpoint, name, viewer, (rd.Subscription("posts"),),
+            return await rf.open_listener(endpoint, name, viewer, (Subscription("posts"),),
                                           f"sober-load-{mw.run_id or 'x'}-{name}")
 
     tasks = [asyncio.create_task(one(n, v)) for n, v in ledger.subscribers.items()]

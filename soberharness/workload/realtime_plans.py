@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from soberharness.access.model import initial_follow_status
-from soberharness.checker import realtime_delivery as rd
+from soberharness.records import realtime as rd
 from soberharness.workload.realtime_fanout import FanoutLedger
 from soberharness.world.entities import (
     Block,

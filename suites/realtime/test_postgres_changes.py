@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from soberharness.checker import realtime_delivery as rd
+from soberharness.records.realtime import Change, Subscription
 from soberharness.report.run_report import RunReport
 from soberharness.workload import realtime_fanout as rf
 from soberharness.workload import realtime_plans as plans
@@ -24,7 +25,7 @@ Plan = Callable[[rf.FanoutLedger, MatrixWorld], None]
 
 def _run(endpoint: rf.RealtimeEndpoint, writer: rf.Writer, mw: MatrixWorld, plan: Plan,
          viewers: Mapping[str, Viewer],
-         subscriptions: Mapping[str, tuple[rd.Subscription, ...]] | None = None,
+         subscriptions: Mapping[str, tuple[Subscription, ...]] | None = None,
          ) -> rd.DeliveryReport:
     async def go() -> rd.DeliveryReport:
         listeners = await rf.open_listeners(endpoint, viewers, mw.run_id, subscriptions)
@@ -72,7 +73,7 @@ def test_a_refreshed_token_keeps_the_subscription(
     follower = Viewer.of(rt_world.users["follower"])
     owner = rt_world.owners[Privacy.PRIVATE]
 
-    def write() -> list[rd.Change]:
+    def write() -> list[Change]:
         ledger = rf.FanoutLedger(writer, rt_world.world, {"follower": follower})
         ledger.insert(Viewer.of(owner), Post(rt_world.id("rt/refresh"), owner.id))
         return ledger.changes

@@ -23,6 +23,7 @@ from soberharness.checker import realtime_delivery as rd
 from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.db import sql as rows
 from soberharness.db.seed import write_world
+from soberharness.records.realtime import Change, Subscription
 from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
 from soberharness.workload import realtime_fanout as rf
 from soberharness.workload import realtime_plans as plans
@@ -69,7 +70,7 @@ class Stack:
         self.endpoint = rf.RealtimeEndpoint(double.url, ANON_KEY, SECRET)
 
     def ledger(self, subscribers: Mapping[str, Viewer]) -> rf.FanoutLedger:
-        def publish(change: rd.Change) -> None:
+        def publish(change: Change) -> None:
             self.double.publish(change.table, change.type, change.row,
                                 old_record=change.row if change.type == "DELETE" else
                                 dict(change.key))
@@ -99,7 +100,7 @@ def stack(scratch_database: str) -> Iterator[Callable[[Faults | None], Stack]]:
 
 async def _fanout(st: Stack, plan: Callable[[rf.FanoutLedger, MatrixWorld], None],
                   viewers: Mapping[str, Viewer],
-                  subscriptions: Mapping[str, tuple[rd.Subscription, ...]] | None = None,
+                  subscriptions: Mapping[str, tuple[Subscription, ...]] | None = None,
                   timeout_s: float = 5.0,
                   ) -> tuple[rd.DeliveryReport, list[rf.Listener], rf.FanoutLedger]:
     listeners = await rf.open_listeners(st.endpoint, viewers, "selftest", subscriptions)
@@ -194,7 +195,7 @@ def test_a_refreshed_token_keeps_the_channel_an_expired_one_shuts_it(
     follower = Viewer.of(st.mw.users["follower"])
     owner = Viewer.of(st.mw.owners[Privacy.PRIVATE])
 
-    def write() -> list[rd.Change]:
+    def write() -> list[Change]:
         ledger = st.ledger({"follower": follower})
         ledger.insert(owner, Post(st.mw.id("rt/refresh"), st.mw.owners[Privacy.PRIVATE].id))
         return ledger.changes
