@@ -23,7 +23,7 @@ from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.lints.declarations import Declarations, default_path, load_declarations
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
-from soberharness.targets.base import Service, Target
+from soberharness.targets.base import DatabaseProvisioning, Deployment, Service, Target
 from soberharness.targets.environment import probe_environment
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
@@ -270,7 +270,7 @@ def module_database(target: Target) -> Iterator[str]:
     """DSN of a database for this module: a clone of the migrated template where the target
     makes throwaway databases (local), else the target's own database (a remote DSN), which
     tests must leave as they found it."""
-    if hasattr(target, "new_database"):
+    if isinstance(target, DatabaseProvisioning):
         yield from _fresh_database(target, "m")
     else:
         yield _shared_database(target)
@@ -279,7 +279,7 @@ def module_database(target: Target) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def shared_or_fresh_database(target: Target) -> Iterator[str]:
     """Like module_database, for the whole session."""
-    if hasattr(target, "new_database"):
+    if isinstance(target, DatabaseProvisioning):
         yield from _fresh_database(target, "session")
     else:
         yield _shared_database(target)
@@ -304,17 +304,16 @@ def scratch_database(target: Target) -> Iterator[str]:
 
 
 def _fresh_database(target: Target, prefix: str) -> Iterator[str]:
-    new_database = getattr(target, "new_database", None)
-    if new_database is None:
+    if not isinstance(target, DatabaseProvisioning):
         pytest.skip(
             f"target '{target.name}' ({target.kind}) makes no throwaway databases: "
             "this test needs the local target's 'postgres' service"
         )
-    name = new_database(prefix)
+    name = target.new_database(prefix)
     try:
         yield target.admin_dsn(name)
     finally:
-        target.drop_database(name)  # type: ignore[attr-defined]
+        target.drop_database(name)
 
 
 @pytest.fixture
@@ -335,7 +334,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if session.config.option.collectonly or not session.items:
         return
     holder = session.config.stash[TARGET_KEY]
-    if holder.target.kind == "remote":
+    if isinstance(holder.target, Deployment):
         holder.started()
 
 

@@ -30,6 +30,7 @@ from soberharness.clients.postgrest_sql import Request, RequestRunner
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.runner.matrix import PlannedCell, plan
+from soberharness.targets.base import StackHost
 from soberharness.targets.local import LocalTarget
 from soberharness.targets.postgres import PostgresServer
 from soberharness.targets.services.tools import find_tool, missing_reason
@@ -78,6 +79,7 @@ class ChaosStack:
         workdir: Path | None = None,
         small_disk: bool = False,
         extra_settings: dict[str, str] | None = None,
+        host: StackHost | None = None,
     ) -> None:
         if config not in CONFIGS:
             raise HarnessError(f"unknown chaos config '{config}': choose one of {sorted(CONFIGS)}")
@@ -86,8 +88,9 @@ class ChaosStack:
         self.want_small_disk = small_disk
         self.disk: SmallDisk | None = None
         self.settings = {**CONFIGS[config], **(extra_settings or {})}
-        self.target = LocalTarget(pg_settings=dict(self.settings), workdir=workdir,
-                                  name=f"chaos-{config}")
+        # The selected target's sibling when it hosts stacks, else a local stack of its own
+        # (chaostoolkit's controls run in a process of their own, with no target handed over).
+        self.target = (host or LocalTarget()).sibling(f"chaos-{config}", workdir, self.settings)
         self.writers = _users(writers, "writer")
         self.prober = _users(1, "prober")[0]
         self.matrix = build_matrix_world("chaos")

@@ -6,8 +6,10 @@ import abc
 import dataclasses
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 
 from soberharness.errors import ServiceMissing
+from soberharness.targets.migrations import Migration
 
 
 class Service(StrEnum):
@@ -91,3 +93,54 @@ class Target(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- capabilities a target declares (by inheriting them); suites and the plugin ask with
+# isinstance, and skip naming the capability a target lacks.
+
+
+class DatabaseProvisioning(abc.ABC):
+    """Makes throwaway databases on its server: clones of the migrated template, empty ones
+    (bootstrap only), ones built from another stack's files; and drops them."""
+
+    bootstrap_dir: Path
+    migrations_dir: Path
+    migrations: list[Migration]
+
+    @abc.abstractmethod
+    def new_database(self, prefix: str = "t") -> str:
+        """A fresh database cloned from the migrated template; returns its name."""
+
+    @abc.abstractmethod
+    def empty_database(self, prefix: str = "scratch") -> str:
+        """A database with the bootstrap only (no migrations); returns its name."""
+
+    @abc.abstractmethod
+    def database_from(self, bootstrap: Path, migrations: list[Migration],
+                      prefix: str = "stack") -> str:
+        """A database built from `bootstrap` and `migrations`; returns its name."""
+
+    @abc.abstractmethod
+    def drop_database(self, name: str) -> None: ...
+
+
+class StackHost(abc.ABC):
+    """Runs further stacks of the harness's own on this machine (PostgreSQL servers it starts,
+    kills, fills and restores): what the chaos and disaster-recovery suites break."""
+
+    @abc.abstractmethod
+    def sibling(self, name: str, workdir: Path | None = None,
+                pg_settings: Mapping[str, str] | None = None) -> Target:
+        """Another stack like this one, not started, with its own PostgreSQL settings."""
+
+
+class Deployment:
+    """Runs elsewhere already: start() only checks it answers, so the run checks it before
+    the first test rather than when a test first needs it."""
+
+
+def lacks(target: Target, capability: type) -> str:
+    """The skip reason for a target without `capability`."""
+    what = " ".join((capability.__doc__ or "").split(":")[0].split(".")[0].split())
+    return (f"target '{target.name}' ({target.kind}) does not declare {capability.__name__} "
+            f"({what[:1].lower() + what[1:]})")

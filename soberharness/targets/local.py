@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
 
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.targets import workdirs
-from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.base import DatabaseProvisioning, Keys, Service, StackHost, Target
 from soberharness.targets.lifecycle import register_cleanup
 from soberharness.targets.migrations import (
     STACK_BOOTSTRAP,
@@ -27,7 +28,7 @@ TEMPLATE_DB = "sobertube_template"
 DEFAULT_JWT_SECRET = "local-harness-secret-not-for-production-0123456789"
 
 
-class LocalTarget(Target):
+class LocalTarget(Target, DatabaseProvisioning, StackHost):
     """A private PostgreSQL (plus the services installed here) started for this run.
 
     The template database holds the bootstrap and the migrations; every test module
@@ -145,6 +146,12 @@ class LocalTarget(Target):
                 apply_file(conn, path)
             apply_up(conn, migrations)
         return name
+
+    def sibling(self, name: str, workdir: Path | None = None,
+                pg_settings: Mapping[str, str] | None = None) -> LocalTarget:
+        """Another local stack from the same files, with a PostgreSQL of its own."""
+        return LocalTarget(self.migrations_dir, self.bootstrap_dir, workdir,
+                           dict(pg_settings) if pg_settings is not None else None, name)
 
     def drop_database(self, name: str) -> None:
         if self._stopped:  # the server and all its databases are gone already

@@ -23,7 +23,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
-from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.base import Deployment, Keys, Service, Target
 
 CHECK_TIMEOUT_S = 5.0
 # Services a target file can give a URL for (postgres comes from database_dsn_env).
@@ -245,7 +245,7 @@ def _health_url(base: str, service: Service) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
 
 
-class RemoteTarget(Target):
+class RemoteTarget(Target, Deployment):
     """A deployment the harness does not manage: it checks it, never starts or stops it."""
 
     kind = "remote"

@@ -14,29 +14,37 @@ from soberharness.chaos import summary
 from soberharness.chaos.scenario import FaultRun
 from soberharness.chaos.stack import ChaosStack
 from soberharness.pytest_plugin import TARGET_KEY
+from soberharness.targets.base import StackHost, lacks
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The chaos suite breaks a stack of its own on this machine: it belongs to runs on the
-    local target (the plugin already refuses destructive tests where they are not allowed).
-    A hook, not a fixture: it must decide before the module's stack fixture starts anything."""
+    """The chaos suite breaks stacks of its own, which the selected target runs beside itself
+    when it declares StackHost (the plugin already refuses destructive tests where they are
+    not allowed). A hook, not a fixture: it must decide before the module's stack fixture
+    starts anything."""
     if item.get_closest_marker("destructive") is None:
         return
     target = item.config.stash[TARGET_KEY].target
-    if target.kind != "local":
-        pytest.skip(f"chaos runs on the local target only; target '{target.name}' is "
-                    f"{target.kind}")
+    if not isinstance(target, StackHost):
+        pytest.skip(lacks(target, StackHost))
+
+
+def _host(request: pytest.FixtureRequest) -> StackHost:
+    target = request.config.stash[TARGET_KEY].target
+    if not isinstance(target, StackHost):
+        pytest.skip(lacks(target, StackHost))
+    return target
 
 
 @pytest.fixture(scope="module")
-def clean_stack() -> Iterator[ChaosStack]:
-    with ChaosStack("clean") as stack:
+def clean_stack(request: pytest.FixtureRequest) -> Iterator[ChaosStack]:
+    with ChaosStack("clean", host=_host(request)) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-def lossy_stack() -> Iterator[ChaosStack]:
-    with ChaosStack("lossy") as stack:
+def lossy_stack(request: pytest.FixtureRequest) -> Iterator[ChaosStack]:
+    with ChaosStack("lossy", host=_host(request)) as stack:
         yield stack
 
 

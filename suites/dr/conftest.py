@@ -3,7 +3,7 @@ session with `chaos run` (soberharness.dr.experiments), shared by the tests that
 
 Every stack here is the harness's own set of PostgreSQL servers (primary, standbys, restored
 copies), started by the experiment's control and stopped by it whatever happens; the tests are
-destructive and run on the local target only.
+destructive and run where the selected target declares StackHost (the local target does).
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ import pytest
 from soberharness.dr.experiments import NEEDS, ExperimentRun, run_experiment
 from soberharness.dr.tools import missing
 from soberharness.pytest_plugin import TARGET_KEY
+from soberharness.targets.base import StackHost, lacks
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Drills break stacks of their own on this machine: local target only."""
+    """Drills break stacks of their own on this machine: the selected target must declare
+    StackHost."""
     if item.get_closest_marker("destructive") is None:
         return
     target = item.config.stash[TARGET_KEY].target
-    if target.kind != "local":
-        pytest.skip(f"disaster-recovery drills run on the local target only; target "
-                    f"'{target.name}' is {target.kind}")
+    if not isinstance(target, StackHost):
+        pytest.skip(lacks(target, StackHost))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,7 +23,7 @@ from soberharness.bench.ab import Pair, judge_pair, loaded_pair
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
 from soberharness.report import bench_gate
-from soberharness.targets.base import Target
+from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.targets.migrations import REPO
 from soberharness.workload.app_queries import QUERY_NAMES, TRENDING_REFRESH, probe_queries
 from soberharness.world.scale import ScaleSpec
@@ -61,10 +61,9 @@ def _answered(name: str, outcome: object) -> object:
 @pytest.fixture(scope="module")
 def ab_stacks(request: pytest.FixtureRequest, target: Target, perf_scale: ScaleSpec,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ABStacks]:
-    if not hasattr(target, "database_from"):
-        pytest.skip(f"target '{target.name}' ({target.kind}) makes no throwaway databases: the "
-                    "same-run gate needs the local target's 'postgres' service")
-    candidate = (target.bootstrap_dir, target.migrations_dir)  # type: ignore[attr-defined]
+    if not isinstance(target, DatabaseProvisioning):
+        pytest.skip(lacks(target, DatabaseProvisioning))
+    candidate = (target.bootstrap_dir, target.migrations_dir)
     named = request.config.getoption("--baseline-ref")
     try:
         ref = revision.resolve(REPO, named)

@@ -7,16 +7,14 @@ import psycopg
 import pytest
 
 from soberharness.lints.schema_snapshot import snapshot
+from soberharness.targets.base import DatabaseProvisioning, lacks
 from soberharness.targets.migrations import apply_down, apply_up, missing_down_steps
 
 
 @pytest.mark.needs("postgres")
 def test_up_down_up_round_trips(target) -> None:
-    if not hasattr(target, "empty_database"):
-        pytest.skip(
-            f"target '{target.name}' ({target.kind}) makes no throwaway databases: "
-            "the round trip needs the local target's 'postgres' service"
-        )
+    if not isinstance(target, DatabaseProvisioning):
+        pytest.skip(lacks(target, DatabaseProvisioning))
     missing = missing_down_steps(target.migrations)
     if missing:
         pytest.skip(

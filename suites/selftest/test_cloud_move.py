@@ -17,7 +17,7 @@ import pytest
 
 from soberharness.cloud_move import main
 from soberharness.db.seed import write_world
-from soberharness.targets.base import Target
+from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.targets.local import LocalTarget
 from soberharness.world.matrix_world import build_matrix_world
 
@@ -27,10 +27,9 @@ SRC, DST = "SOBER_MOVE_SOURCE_DSN", "SOBER_MOVE_DEST_DSN"
 @pytest.fixture(scope="module")
 def servers(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tuple[LocalTarget, str, str]]:
-    if not hasattr(target, "new_database"):
-        pytest.skip(f"target '{target.name}' ({target.kind}) makes no throwaway databases: "
-                    "this test needs the local target's 'postgres' service")
-    source = target.new_database("movesrc")  # type: ignore[attr-defined]
+    if not isinstance(target, DatabaseProvisioning):
+        pytest.skip(lacks(target, DatabaseProvisioning))
+    source = target.new_database("movesrc")
     source_dsn = target.admin_dsn(source)
     with psycopg.connect(source_dsn, autocommit=True) as conn:
         write_world(conn, build_matrix_world("move").world)
@@ -41,7 +40,7 @@ def servers(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield other, source_dsn, other.new_database("movedst")
     finally:
         other.stop()
-        target.drop_database(source)  # type: ignore[attr-defined]
+        target.drop_database(source)
 
 
 def _run(capsys: pytest.CaptureFixture[str], src: str, dst: str, *args: str) -> tuple[int, list[

@@ -29,7 +29,7 @@ from soberharness.checker.regression import judge, mann_whitney_greater
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
 from soberharness.report.baseline import LATEST
-from soberharness.targets.base import Target
+from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.workload.app_queries import probe_queries
 from soberharness.world.scale import ScaleSpec
 
@@ -147,9 +147,8 @@ def _stack(target: Target) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def same_stack_pair(target: Target) -> Iterator[Pair]:
-    if not hasattr(target, "database_from"):
-        pytest.skip(f"target '{target.name}' offers no throwaway databases (needs the local "
-                    "target's 'postgres' service)")
+    if not isinstance(target, DatabaseProvisioning):
+        pytest.skip(lacks(target, DatabaseProvisioning))
     with loaded_pair(target, _stack(target), _stack(target), FEED_SCALE) as pair:  # type: ignore[arg-type]
         yield pair
 
@@ -182,9 +181,8 @@ def test_a_migration_dropping_the_feed_index_is_a_regression(target: Target,
                                                              tmp_path: Path) -> None:
     """The stack under test gains a migration that drops the feed's index: the same-run gate,
     with both databases built and loaded as the performance suite builds them, flags it."""
-    if not hasattr(target, "database_from"):
-        pytest.skip(f"target '{target.name}' offers no throwaway databases (needs the local "
-                    "target's 'postgres' service)")
+    if not isinstance(target, DatabaseProvisioning):
+        pytest.skip(lacks(target, DatabaseProvisioning))
     bootstrap, migrations = _stack(target)
     planted = tmp_path / "migrations"
     shutil.copytree(migrations, planted)
