@@ -20,7 +20,6 @@ rule looks at the new level at once.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 from soberharness.access.model import AccessModel, Key, key_of
 from soberharness.records.results import Op
@@ -28,11 +27,11 @@ from soberharness.world.entities import (
     Block,
     Comment,
     ContentRef,
+    DeletionRequest,
     Entity,
     Follow,
     Like,
     Post,
-    Role,
     StoredObject,
     User,
     Video,
@@ -43,14 +42,7 @@ from soberharness.world.entities import (
 DELETION_REQUESTS = "account_deletion_requests"
 
 
-@dataclasses.dataclass(frozen=True)
-class DeletionRequest:
-    """A user's request to have their account deleted."""
-
-    user: uuid.UUID
-
-
-Row = Entity | DeletionRequest
+Row = Entity  # a row a step writes: account deletion requests are world entities too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,13 +59,12 @@ class Write:
 
 @dataclasses.dataclass
 class SequenceState:
-    """What exists after a sequence of committed writes."""
+    """What exists after a sequence of committed writes (deletion requests included)."""
 
     world: World
-    deletion_requests: set[uuid.UUID] = dataclasses.field(default_factory=set)
 
     def copy(self) -> SequenceState:
-        return SequenceState(self.world.copy(), set(self.deletion_requests))
+        return SequenceState(self.world.copy())
 
 
 class TransitionModel:
@@ -86,8 +77,8 @@ class TransitionModel:
     # ------------------------------------------------------------------------ verdicts
 
     def allowed(self, viewer: Viewer, write: Write) -> bool:
-        if isinstance(write.target, DeletionRequest):
-            return write.op is Op.INSERT and self._may_request_deletion(viewer, write.target)
+        if isinstance(write.target, DeletionRequest) and write.op is not Op.INSERT:
+            return False  # a request is made, never changed or withdrawn
         match write.op:
             case Op.INSERT:
                 return self.access.can_insert(viewer, write.target)
@@ -98,26 +89,9 @@ class TransitionModel:
                 return self.access.can_delete(viewer, write.target)
         raise ValueError(f"not a write: {write.op}")
 
-    def _may_request_deletion(self, viewer: Viewer, request: DeletionRequest) -> bool:
-        """Once per user, for a user with a profile; as oneself with aal2, or by service."""
-        if request.user in self.state.deletion_requests or not self.access.has_profile(
-            request.user
-        ):
-            return False
-        if viewer.role is Role.SERVICE:
-            return True
-        return self.access.me(viewer) == request.user and viewer.aal == "aal2"
-
     def visible(self, viewer: Viewer) -> dict[str, set[Key]]:
         """The keys the viewer reads per table, deletion requests included."""
-        seen = self.access.visible(viewer)
-        me = self.access.me(viewer)
-        seen[DELETION_REQUESTS] = {
-            user
-            for user in self.state.deletion_requests
-            if viewer.role is Role.SERVICE or user == me
-        }
-        return seen
+        return self.access.visible(viewer)
 
     # ---------------------------------------------------------------------- transitions
 
@@ -126,9 +100,6 @@ class TransitionModel:
         state = self.state.copy()
         world = state.world
         target = write.target
-        if isinstance(target, DeletionRequest):
-            state.deletion_requests.add(target.user)
-            return state
         match write.op:
             case Op.INSERT:
                 _insert(world, target)

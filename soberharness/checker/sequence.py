@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from soberharness.access.model import TABLES
 from soberharness.access.transitions import (
     DELETION_REQUESTS,
-    DeletionRequest,
     Row,
     SequenceState,
     TransitionModel,
@@ -36,6 +35,7 @@ from soberharness.records.steps import Step, format_steps
 from soberharness.world.entities import (
     Block,
     ContentRef,
+    DeletionRequest,
     Follow,
     FollowStatus,
     Privacy,
@@ -137,7 +137,7 @@ def model_rows(state: SequenceState) -> dict[str, set[Row]]:
         "comments": set(w.comments.values()),
         "likes": set(w.likes.values()),
         "objects": set(w.objects.values()),
-        DELETION_REQUESTS: {DeletionRequest(u) for u in state.deletion_requests},
+        DELETION_REQUESTS: set(w.deletion_requests.values()),
     }
 
 

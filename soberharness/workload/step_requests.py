@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from soberharness.access.transitions import DELETION_REQUESTS, DeletionRequest, Row, Write
+from soberharness.access.transitions import DELETION_REQUESTS, Row, Write
 from soberharness.clients.postgrest_sql import Request
 from soberharness.db import sql as rows
 from soberharness.records.results import Op
-from soberharness.world.entities import StoredObject
+from soberharness.world.entities import DeletionRequest, StoredObject
 
 _METHOD = {Op.INSERT: "POST", Op.UPDATE: "PATCH", Op.DELETE: "DELETE"}
 

@@ -238,7 +238,7 @@ class StepDrawer:
     @st.composite
     def request_deletion(draw, self: StepDrawer, state: SequenceState) -> Step:  # type: ignore[misc]
         actor = draw(self.actor(state))
-        asked = {self._name(u) for u in state.deletion_requests}
+        asked = {self._name(u) for u in state.world.deletion_requests}
         user = draw(mostly(actor if actor not in (ANON, *asked) else [], USERS))
         return Step.of(actor, "request_deletion", user=user,
                        aal=draw(st.sampled_from(("aal2", "aal1"))))

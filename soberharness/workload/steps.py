@@ -24,13 +24,14 @@ import dataclasses
 import uuid
 from typing import Literal
 
-from soberharness.access.transitions import DeletionRequest, SequenceState, Write
+from soberharness.access.transitions import SequenceState, Write
 from soberharness.records.results import Op
 from soberharness.records.steps import ANON, NOBODY, USERS, Step, StepSyntaxError
 from soberharness.world.entities import (
     Block,
     Comment,
     ContentRef,
+    DeletionRequest,
     Follow,
     FollowStatus,
     Like,
