@@ -27,6 +27,7 @@ import dataclasses
 import uuid
 from enum import StrEnum
 
+from soberharness.world import tables
 from soberharness.world.entities import (
     Block,
     Bucket,
@@ -56,30 +57,7 @@ BUCKETS: dict[str, bool] = {"avatars": True, "videos": False}
 # MIME types a bucket may accept when it restricts them (D20).
 BUCKET_MIME_PREFIXES: dict[str, str] = {"avatars": "image/", "videos": "video/"}
 
-TABLES: tuple[str, ...] = (
-    "profiles",
-    "follows",
-    "blocks",
-    "posts",
-    "videos",
-    "comments",
-    "likes",
-    "objects",
-    "account_deletion_requests",
-)
-
-_TABLE_OF: dict[type, str] = {
-    User: "profiles",
-    Follow: "follows",
-    Block: "blocks",
-    Post: "posts",
-    Video: "videos",
-    Comment: "comments",
-    Like: "likes",
-    StoredObject: "objects",
-    DeletionRequest: "account_deletion_requests",
-    Bucket: "buckets",
-}
+TABLES: tuple[str, ...] = tuple(t.name for t in tables.READ)  # what each viewer reads
 
 
 class Relation(StrEnum):
@@ -97,20 +75,12 @@ class Relation(StrEnum):
 
 def table_of(entity: Entity) -> str:
     """The table name (as in TABLES) an entity is a row of."""
-    return _TABLE_OF[type(entity)]
+    return tables.table_for(entity).name
 
 
 def key_of(entity: Entity) -> Key:
     """The key `visible()` uses: user id, (follower, followee), (blocker, blocked) or id."""
-    match entity:
-        case Follow():
-            return (entity.follower, entity.followee)
-        case Block():
-            return (entity.blocker, entity.blocked)
-        case DeletionRequest():
-            return entity.user
-        case _:
-            return entity.id
+    return tables.table_for(entity).key(entity)
 
 
 def initial_follow_status(privacy: Privacy) -> FollowStatus:

@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from soberharness.access.model import TABLES
 from soberharness.access.transitions import (
-    DELETION_REQUESTS,
     Row,
     SequenceState,
     TransitionModel,
@@ -33,15 +32,13 @@ from soberharness.checker.matrix import allowed, detail
 from soberharness.records.outcome import Outcome
 from soberharness.records.steps import Step, format_steps
 from soberharness.world.entities import (
-    Block,
     ContentRef,
-    DeletionRequest,
-    Follow,
     FollowStatus,
     Privacy,
     User,
     Viewer,
 )
+from soberharness.world.tables import READ
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,30 +124,7 @@ class StepRun:
 
 def model_rows(state: SequenceState) -> dict[str, set[Row]]:
     """The model's rows per table, in the shape database rows are read back as."""
-    w = state.world
-    return {
-        "profiles": {u for u in w.users.values() if u.has_profile},
-        "follows": set(w.follows),
-        "blocks": set(w.blocks),
-        "posts": set(w.posts.values()),
-        "videos": set(w.videos.values()),
-        "comments": set(w.comments.values()),
-        "likes": set(w.likes.values()),
-        "objects": set(w.objects.values()),
-        DELETION_REQUESTS: set(w.deletion_requests.values()),
-    }
-
-
-def key_of_row(row: Row) -> Any:
-    match row:
-        case Follow():
-            return (row.follower, row.followee)
-        case Block():
-            return (row.blocker, row.blocked)
-        case DeletionRequest():
-            return row.user
-        case _:
-            return row.id
+    return {t.name: set(t.rows_of(state.world)) for t in READ}
 
 
 def check(run: StepRun, names: Naming, viewers: Sequence[Viewer]) -> None:

@@ -1,7 +1,5 @@
-"""The world's entities as rows of the SoberTube schema (see stack/README.md).
-
-The only place that knows table and column names; the access model never sees them.
-"""
+"""The world's entities as rows and statements of the SoberTube schema (see stack/README.md);
+the tables themselves (names, keys, columns) are declared in soberharness.world.tables."""
 
 from __future__ import annotations
 
@@ -11,23 +9,12 @@ from typing import Any
 
 from psycopg import sql
 
+from soberharness.world import tables
 from soberharness.world.entities import (
-    Block,
-    Bucket,
-    Comment,
-    ContentRef,
-    DeletionRequest,
     Entity,
-    Follow,
-    Like,
-    Post,
-    StoredObject,
     User,
-    Video,
     World,
 )
-
-HIDDEN_AT = "2026-01-01T00:00:00Z"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,123 +35,9 @@ class Row:
         )
 
 
-def _parent(ref: ContentRef) -> dict[str, Any]:
-    return {
-        "post_id": ref.id if ref.kind == "post" else None,
-        "video_id": ref.id if ref.kind == "video" else None,
-    }
-
-
 def row_of(entity: Entity) -> Row:
-    """The row an entity is stored as."""
-    match entity:
-        case User():
-            return Row(
-                "public",
-                "profiles",
-                {
-                    "id": entity.id,
-                    "handle": entity.handle,
-                    "privacy": entity.privacy.value,
-                    "sober_since": entity.sober_since,
-                },
-                ("id",),
-            )
-        case Follow():
-            return Row(
-                "public",
-                "follows",
-                {
-                    "follower_id": entity.follower,
-                    "followee_id": entity.followee,
-                    "status": entity.status.value,
-                },
-                ("follower_id", "followee_id"),
-            )
-        case Block():
-            return Row(
-                "public",
-                "blocks",
-                {"blocker_id": entity.blocker, "blocked_id": entity.blocked},
-                ("blocker_id", "blocked_id"),
-            )
-        case Post():
-            return Row(
-                "public",
-                "posts",
-                {
-                    "id": entity.id,
-                    "author_id": entity.author,
-                    "body": entity.body,
-                    "hidden_at": HIDDEN_AT if entity.hidden else None,
-                },
-                ("id",),
-            )
-        case Video():
-            return Row(
-                "public",
-                "videos",
-                {
-                    "id": entity.id,
-                    "owner_id": entity.owner,
-                    "title": entity.title,
-                    "hidden_at": HIDDEN_AT if entity.hidden else None,
-                },
-                ("id",),
-            )
-        case Comment():
-            return Row(
-                "public",
-                "comments",
-                {"id": entity.id, "author_id": entity.author, "body": entity.body}
-                | _parent(entity.parent),
-                ("id",),
-            )
-        case Like():
-            return Row(
-                "public",
-                "likes",
-                {"id": entity.id, "user_id": entity.user} | _parent(entity.parent),
-                ("id",),
-            )
-        case StoredObject():
-            return Row(
-                "storage",
-                "objects",
-                {
-                    "id": entity.id,
-                    "bucket_id": entity.bucket,
-                    "name": entity.name,
-                    "owner": entity.owner,
-                    "owner_id": str(entity.owner) if entity.owner else None,
-                    "metadata": json.dumps({"size": 1024, "mimetype": "application/octet-stream"}),
-                },
-                ("id",),
-            )
-        case DeletionRequest():
-            return Row(
-                "public",
-                "account_deletion_requests",
-                {"user_id": entity.user, "requested_at": entity.requested_at},
-                ("user_id",),
-            )
-        case Bucket():
-            return Row(
-                "storage",
-                "buckets",
-                {
-                    "id": entity.id,
-                    "name": entity.id,
-                    "public": entity.public,
-                    "file_size_limit": entity.file_size_limit,
-                    "allowed_mime_types": (
-                        list(entity.allowed_mime_types)
-                        if entity.allowed_mime_types is not None else None
-                    ),
-                },
-                ("id",),
-            )
-    raise TypeError(f"not an entity: {entity!r}")
+    table = tables.table_for(entity)
+    return Row(table.schema, table.table, table.values(entity), table.key_columns)
 
 
 def auth_user_row(user: User) -> Row:
@@ -221,30 +94,13 @@ def delete(row: Row) -> sql.Composed:
 
 
 # Keys of every readable row per table, in the same shape as AccessModel.visible().
-LIST_KEYS: dict[str, str] = {
-    "profiles": "SELECT id FROM public.profiles",
-    "follows": "SELECT follower_id, followee_id FROM public.follows",
-    "blocks": "SELECT blocker_id, blocked_id FROM public.blocks",
-    "posts": "SELECT id FROM public.posts",
-    "videos": "SELECT id FROM public.videos",
-    "comments": "SELECT id FROM public.comments",
-    "likes": "SELECT id FROM public.likes",
-    "objects": "SELECT id FROM storage.objects WHERE bucket_id IN ('avatars', 'videos')",
-    "account_deletion_requests": "SELECT user_id FROM public.account_deletion_requests",
-}
+LIST_KEYS: dict[str, str] = {t.name: t.list_keys for t in tables.READ if t.list_keys}
 
 # The schema's tables the access model judges: qualified name -> (model table, key columns in
 # the order of AccessModel's keys). A row of one of these, wherever a function or view returns
 # it, is judged by its key.
 MODEL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "public.profiles": ("profiles", ("id",)),
-    "public.follows": ("follows", ("follower_id", "followee_id")),
-    "public.blocks": ("blocks", ("blocker_id", "blocked_id")),
-    "public.posts": ("posts", ("id",)),
-    "public.videos": ("videos", ("id",)),
-    "public.comments": ("comments", ("id",)),
-    "public.likes": ("likes", ("id",)),
-    "storage.objects": ("objects", ("id",)),
+    t.qualified: (t.name, t.key_columns) for t in tables.REGISTRY if t.surface
 }
 
 

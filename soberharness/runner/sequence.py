@@ -9,7 +9,6 @@ soberharness.records.steps).
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable
@@ -18,35 +17,22 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from soberharness.access.transitions import DELETION_REQUESTS, Row, TransitionModel
+from soberharness.access.model import key_of
+from soberharness.access.transitions import Row, TransitionModel
 from soberharness.checker.sequence import (
     TABLES,
     SentWrite,
     Snapshot,
     StepRun,
     check,
-    key_of_row,
 )
 from soberharness.clients.postgrest_sql import RequestRunner, request_settings
 from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
 from soberharness.records.steps import NOBODY, USERS, Step
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import Names, initial_world, writes_of
-from soberharness.world.entities import (
-    Block,
-    Comment,
-    ContentRef,
-    DeletionRequest,
-    Follow,
-    FollowStatus,
-    Like,
-    Post,
-    Privacy,
-    StoredObject,
-    User,
-    Video,
-    Viewer,
-)
+from soberharness.world.entities import Viewer
+from soberharness.world.tables import BY_NAME, CLEAN_ORDER, READ
 
 READ_KEYS = LIST_KEYS  # the keys each viewer reads, per table (deletion requests too)
 assert tuple(READ_KEYS) == TABLES, "the runner reads the tables the checker judges"
@@ -57,56 +43,15 @@ def _array(values: Iterable[uuid.UUID]) -> sql.Composable:
 
 
 def _dump_queries(pool: sql.Composable, folders: sql.Composable) -> dict[str, sql.Composable]:
-    q = sql.SQL
-    return {
-        "profiles": q("SELECT id, handle, privacy::text, sober_since FROM public.profiles "
-                      "WHERE id = ANY({p})").format(p=pool),
-        "follows": q("SELECT follower_id, followee_id, status::text FROM public.follows "
-                     "WHERE follower_id = ANY({p}) OR followee_id = ANY({p})").format(p=pool),
-        "blocks": q("SELECT blocker_id, blocked_id FROM public.blocks "
-                    "WHERE blocker_id = ANY({p}) OR blocked_id = ANY({p})").format(p=pool),
-        "posts": q("SELECT id, author_id, body, hidden_at IS NOT NULL FROM public.posts "
-                   "WHERE author_id = ANY({p})").format(p=pool),
-        "videos": q("SELECT id, owner_id, title, hidden_at IS NOT NULL FROM public.videos "
-                    "WHERE owner_id = ANY({p})").format(p=pool),
-        "comments": q("SELECT id, author_id, post_id, video_id, body FROM public.comments "
-                      "WHERE author_id = ANY({p})").format(p=pool),
-        "likes": q("SELECT id, user_id, post_id, video_id FROM public.likes "
-                   "WHERE user_id = ANY({p})").format(p=pool),
-        "objects": q("SELECT id, bucket_id, name, owner FROM storage.objects "
-                     "WHERE split_part(name, '/', 1) = ANY({f})").format(f=folders),
-        DELETION_REQUESTS: q("SELECT user_id FROM public.account_deletion_requests "
-                             "WHERE user_id = ANY({p})").format(p=pool),
-    }
-
-
-def _parent(post_id: uuid.UUID | None, video_id: uuid.UUID | None) -> ContentRef:
-    if post_id is not None:
-        return ContentRef("post", post_id)
-    return ContentRef("video", video_id)  # type: ignore[arg-type]
+    """Per table the superuser's SELECT of the sequence's rows (world.tables' `dump`)."""
+    return {t.name: sql.SQL(t.dump).format(pool=pool, folders=folders)  # type: ignore[arg-type]
+            for t in READ}
 
 
 def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
-    match table:
-        case "profiles":
-            return User(r[0], r[1], Privacy(r[2]), r[3] or dt.date(2020, 1, 1),
-                        moderator=r[0] in moderators)
-        case "follows":
-            return Follow(r[0], r[1], FollowStatus(r[2]))
-        case "blocks":
-            return Block(r[0], r[1])
-        case "posts":
-            return Post(r[0], r[1], r[2], r[3])
-        case "videos":
-            return Video(r[0], r[1], r[2], r[3])
-        case "comments":
-            return Comment(r[0], r[1], _parent(r[2], r[3]), r[4])
-        case "likes":
-            return Like(r[0], r[1], _parent(r[2], r[3]))
-        case "objects":
-            return StoredObject(r[0], r[1], r[2], r[3])
-        case _:
-            return DeletionRequest(r[0])
+    read = BY_NAME[table].from_dump
+    assert read is not None
+    return read(r, moderators)  # type: ignore[no-any-return]
 
 
 class SequenceRunner:
@@ -148,21 +93,12 @@ class SequenceRunner:
         """Delete every row of the pool's users, children first (so that a stack's triggers
         see ordinary deletes, not cascades), every object in their folders (and in the
         run's folder that names nobody), then the users."""
-        p = _array(self.pool)
+        pool, folders = _array(self.pool), self._folders()
         statements = [
             # As the Storage API does: the storage schema refuses a DELETE without it.
             sql.SQL("SELECT set_config('storage.allow_delete_query', 'true', true)"),
-            sql.SQL("DELETE FROM storage.objects WHERE split_part(name, '/', 1) = ANY({f})")
-            .format(f=self._folders()),
-            sql.SQL("DELETE FROM public.blocks WHERE blocker_id = ANY({p}) "
-                    "OR blocked_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM public.follows WHERE follower_id = ANY({p}) "
-                    "OR followee_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM public.likes WHERE user_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM public.comments WHERE author_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM public.posts WHERE author_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM public.videos WHERE owner_id = ANY({p})").format(p=p),
-            sql.SQL("DELETE FROM auth.users WHERE id = ANY({p})").format(p=p),
+            *(sql.SQL(BY_NAME[name].clean).format(pool=pool, folders=folders)  # type: ignore[arg-type]
+              for name in CLEAN_ORDER),
         ]
         self.conn.execute(sql.SQL(";\n").join(
             [sql.SQL("BEGIN"), *statements, sql.SQL("COMMIT")]).as_bytes(self.conn))
@@ -216,7 +152,7 @@ class SequenceRunner:
             cur.nextset()
         if previous is not None and previous.seen and rows == previous.rows:
             return previous
-        ours = {t: {key_of_row(r) for r in rs} for t, rs in rows.items()}
+        ours = {t: {key_of(r) for r in rs} for t, rs in rows.items()}
         cur.execute(self._read_request())
         seen: dict[Viewer, dict[str, set[Any]]] = {}
         for viewer in self.viewers:
