@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from soberharness import services
 from soberharness.config.composecheck import load_compose
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES, make_api_key
 from soberharness.config.envfile import read_env_file
@@ -42,22 +43,11 @@ LOOPBACK = "127.0.0.1"
 # Which compose services give a suite each Service. HTTP services are reached through the
 # gateway, as clients reach them in a deployment.
 SERVICE_CONTAINERS: Mapping[Service, tuple[str, ...]] = {
-    Service.POSTGRES: ("db",),
-    Service.AUTH: ("auth", "gateway"),
-    Service.REST: ("rest", "gateway"),
-    Service.REALTIME: ("realtime", "gateway"),
-    Service.STORAGE: ("storage", "gateway"),
-    Service.IMAGE_TRANSFORMATION: ("storage", "imgproxy", "gateway"),
-    Service.FUNCTIONS: ("functions", "gateway"),
-    Service.MAIL: ("mail",),
+    Service(f.name): f.compose for f in services.ALL if f.compose
 }
 # Paths of each HTTP service behind the gateway (Supabase's public layout).
 GATEWAY_PATHS: Mapping[Service, str] = {
-    Service.AUTH: "/auth/v1",
-    Service.REST: "/rest/v1",
-    Service.REALTIME: "/realtime/v1",
-    Service.STORAGE: "/storage/v1",
-    Service.FUNCTIONS: "/functions/v1",
+    Service(f.name): f.gateway_path for f in services.ALL if f.gateway_path
 }
 # Container ports published (on 127.0.0.1, random host port) per compose service.
 PUBLISHED: Mapping[str, int] = {"gateway": 8000, "mail": 8025}

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from soberharness import services
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
 from soberharness.targets.migrations import discover
@@ -148,7 +149,9 @@ def _http_version(target: Target, service: Service) -> dict[str, Any]:
     headers = {"apikey": keys.anon_key} if keys.anon_key else {}
     if keys.anon_key:
         headers["authorization"] = f"Bearer {keys.anon_key}"
-    path = {Service.AUTH: "/health", Service.STORAGE: "/status"}.get(service, "/")
+    # GoTrue and the Storage API tell their version at their health path, the others at "/".
+    path = (services.BY_NAME[service.value].health_path or "/"
+            if service in (Service.AUTH, Service.STORAGE) else "/")
     if service is Service.REALTIME:
         base = base.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
         path = "/api/ping" if base.endswith("/socket") else "/"

@@ -22,6 +22,7 @@ import httpx
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from soberharness import services
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
 from soberharness.targets.base import Deployment, Keys, Service, Target
 
@@ -37,12 +38,9 @@ URL_SERVICES: tuple[Service, ...] = (
 )
 # Where each service answers without side effects, relative to its base URL.
 HEALTH_PATHS: Mapping[Service, str] = {
-    Service.REST: "/",
-    Service.AUTH: "/health",
-    Service.REALTIME: "/websocket",
-    Service.STORAGE: "/status",
-    Service.FUNCTIONS: "/",
-    Service.MAIL: "/api/v1/info",
+    service: services.BY_NAME[service.value].health_path or "/"
+    for service in (Service.REST, Service.AUTH, Service.REALTIME, Service.STORAGE,
+                    Service.FUNCTIONS, Service.MAIL)
 }
 # A gateway answering these means the service behind it is down.
 UPSTREAM_DOWN = frozenset({502, 503, 504})

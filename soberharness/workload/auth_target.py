@@ -12,6 +12,7 @@ import psycopg
 from soberharness.clients.gotrue import AuthUser, GoTrueClient
 from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.errors import HarnessError
+from soberharness.services import auth
 from soberharness.targets.base import Service, Target
 
 DOMAIN = "auth-suite.sobertube.test"
@@ -102,7 +103,7 @@ def gotrue(target: Target, admin: bool = False, timeout: float = 10.0,
            headers: dict[str, str] | None = None) -> GoTrueClient:
     """A client for the target's auth service, with the anon key or (admin) the service key."""
     key = service_key(target) if admin else anon_key(target)
-    return GoTrueClient(target.url(Service.AUTH), key, timeout=timeout, headers=headers)
+    return auth.client(target.url(Service.AUTH), key, timeout=timeout, headers=headers)
 
 
 def mailpit(target: Target, timeout: float = 5.0) -> MailpitClient:

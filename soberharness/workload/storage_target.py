@@ -11,6 +11,7 @@ import psycopg
 from soberharness.clients.storage import StorageClient
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
+from soberharness.services import storage
 from soberharness.targets.base import Service, Target
 from soberharness.workload.storage_actions import Callers, Keys, ObjectState
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
@@ -35,7 +36,7 @@ def storage_keys(target: Target) -> Keys:
 
 def storage_client(target: Target, timeout_s: float = 15.0) -> StorageClient:
     keys = storage_keys(target)
-    return StorageClient(target.url(Service.STORAGE), keys.anon_key, timeout_s=timeout_s)
+    return storage.client(target.url(Service.STORAGE), keys.anon_key, timeout_s=timeout_s)
 
 
 @dataclasses.dataclass
