@@ -24,8 +24,8 @@ import jwt
 
 from soberharness.config.cli import report_problems
 from soberharness.config.envfile import read_env_file
+from soberharness.paths import REPO as REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "stack" / "compose" / "docker-compose.yml"
 TEMPLATES = {
     "local": REPO_ROOT / "stack" / "env" / "local.env.example",

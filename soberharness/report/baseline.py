@@ -24,8 +24,8 @@ from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT, Verdict, judge
 from soberharness.errors import HarnessError
+from soberharness.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 BASELINES = REPO / "reports" / "baselines"
 LATEST = REPO / "reports" / "latest"
 SUITE = "suites/performance"

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.errors import HarnessError
+from soberharness.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 LOADTESTS = REPO / "loadtests"
 REPORTS = REPO / "reports" / "load"  # where summaries go unless --summary-out says otherwise
 # Secrets reach locust through its environment, never its command line.

@@ -10,7 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from soberharness.paths import REPO as REPO_ROOT
+
 TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 VERSIONS_FILE = REPO_ROOT / "scripts" / "versions.env"
 INSTALL_HINT = "run scripts/install-services.sh"
