@@ -12,7 +12,7 @@ names, for instance
 Users are the fixed pool USERS (`m…` are moderators); posts `p<n>`, videos `v<n>`, comments
 `c<n>`, likes `l<n>`, storage objects `o<n>`; a folder is a user name or `nobody` (a folder
 that names no user). Lines starting with `#` are comments. The same text replays the same
-requests (see soberharness.checker.sequence.replay).
+requests (see soberharness.runner.sequence, SequenceRunner.replay).
 
 Arguments say the whole row, so a step can try what the actor should not: a follow in
 someone else's name, an accept by the follower, a post for another author.
