@@ -197,3 +197,16 @@ def test_double_refuses_what_the_gateway_and_postgrest_refuse(rig: Rig) -> None:
     assert wrong_schema.status == 406 and wrong_schema.error.code == "PGRST106"  # type: ignore[union-attr]
     anon_rows = rig.api.select("posts", {"id": uuid.uuid4()})
     assert anon_rows.status == 200 and anon_rows.rows == []
+
+
+@pytest.mark.needs("postgres")
+def test_writes_to_the_stacks_own_buckets_wait_for_a_destructive_opt_in(rig: Rig) -> None:
+    sample = [c for c in rm.sample_cells(rig.mw) if c.cell.table == "buckets"]
+    updates = {c.cell.label() for c in sample if c.cell.op.value == "update"}
+    assert updates
+    sent_before = rig.double.requests
+    with psycopg.connect(rig.dsn, autocommit=True) as admin:
+        run = rm.run_rest_matrix(rig.mw, rig.callers, admin, sample, shared_writes=False)
+    assert set(run.not_sent) == updates
+    assert {r.cell.label() for r in run.results} == {c.cell.label() for c in sample} - updates
+    assert rig.double.requests - sent_before == len(sample) - len(updates)
