@@ -12,7 +12,8 @@ from soberharness.clients.storage import StorageClient
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
 from soberharness.workload.seed import leftovers, remove_world, write_world
-from soberharness.workload.storage_actions import Callers, Keys, ObjectState
+from soberharness.workload.storage_actions import Callers, Keys, ObjectState, cross_bucket_moves
+from soberharness.workload.storage_forms import CROSS_BUCKET, IMAGE_TRANSFORMATION
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 DEEP_ENV = "SOBERHARNESS_STORAGE_DEEP"
@@ -38,6 +39,15 @@ def storage_client(target: Target, timeout_s: float = 15.0) -> StorageClient:
     return StorageClient(target.url(Service.STORAGE), keys.anon_key, timeout_s=timeout_s)
 
 
+def offered_features(target: Target, state: ObjectState) -> frozenset[str]:
+    """What of `storage_forms.FEATURES` the target's Storage API has: image transformation as
+    the target declares it, cross-bucket moves as a probe finds them."""
+    offered = {CROSS_BUCKET} if cross_bucket_moves(state) else set()
+    if Service.IMAGE_TRANSFORMATION in target.services:
+        offered.add(IMAGE_TRANSFORMATION)
+    return frozenset(offered)
+
+
 @dataclasses.dataclass
 class StorageWorld:
     """The matrix world on the target, for the storage suite (its own run tag, so it never
@@ -47,6 +57,7 @@ class StorageWorld:
     callers: Callers
     state: ObjectState
     dsn: str
+    offered: frozenset[str] = frozenset()  # the storage_forms features this Storage API has
 
     @classmethod
     def put(cls, target: Target, run_id: str) -> StorageWorld:
@@ -61,6 +72,7 @@ class StorageWorld:
             write_world(conn, rows)
         world = cls(mw, callers, ObjectState(callers.service), dsn)
         world.state.seed(mw.world)
+        world.offered = offered_features(target, world.state)
         return world
 
     def remove(self) -> dict[str, object]:
