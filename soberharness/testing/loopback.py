@@ -3,7 +3,7 @@
 Only for the harness's own tests: a remote target file can then point a service URL at the
 double, so that the suites' remote-only code paths (target file, health check, client, runner)
 run in CI exactly as they run against a deployment. Binds loopback only, on a free port, and
-stops with the context manager.
+stops with the context manager. Requests reach the transport one at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "conten
 
 
 def _handler(transport: httpx.BaseTransport) -> type[http.server.BaseHTTPRequestHandler]:
+    lock = threading.Lock()  # doubles keep one database connection: one request at a time
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -29,8 +31,9 @@ def _handler(transport: httpx.BaseTransport) -> type[http.server.BaseHTTPRequest
             host = self.headers.get("host") or "127.0.0.1"
             request = httpx.Request(self.command, f"http://{host}{self.path}",
                                     headers=list(self.headers.items()), content=body)
-            response = transport.handle_request(request)
-            content = response.read()
+            with lock:
+                response = transport.handle_request(request)
+                content = response.read()
             self.send_response(response.status_code)
             for key, value in response.headers.multi_items():
                 if key.lower() not in HOP_BY_HOP:
