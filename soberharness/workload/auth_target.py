@@ -41,7 +41,7 @@ def _reported(target: Target) -> tuple[dict[str, Any] | None, str]:
     try:
         with gotrue(target, timeout=SETTINGS_TIMEOUT_S) as client:
             return client.settings(), f"GoTrue GET {target.url(Service.AUTH)}/settings"
-    except (GoTrueError, httpx.HTTPError, ValueError) as exc:
+    except (GoTrueError, HarnessError, httpx.HTTPError, ValueError) as exc:
         return None, f"GoTrue GET /settings (no answer: {type(exc).__name__})"
 
 
