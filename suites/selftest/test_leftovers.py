@@ -139,10 +139,12 @@ def test_signs_in_with_a_provider(target, run_id):
 """
 
 
-@pytest.mark.parametrize("cleans_up", [False, True], ids=["planted-leftover", "clean"])
+@pytest.mark.parametrize(("cleans_up", "workers"), [(False, []), (True, []), (False, ["-n", "2"])],
+                         ids=["planted-leftover", "clean", "planted-leftover-xdist"])
 def test_the_run_ends_failing_with_one_line_per_leftover_kind(
-    tmp_path: Path, scratch_database: str, cleans_up: bool,
+    tmp_path: Path, scratch_database: str, cleans_up: bool, workers: list[str],
 ) -> None:
+    """Under pytest-xdist the controller checks once, after the workers are done."""
     with psycopg.connect(scratch_database, autocommit=True) as conn:
         conn.execute(IDENTITIES)
     (tmp_path / "test_planting.py").write_text(PLANTING)
@@ -152,7 +154,7 @@ def test_the_run_ends_failing_with_one_line_per_leftover_kind(
             "PLANT_CLEANS_UP": "1" if cleans_up else "0", "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--target",
-         "database-only.toml", "--report-dir", str(tmp_path / "reports" / "latest")],
+         "database-only.toml", "--report-dir", str(tmp_path / "reports" / "latest"), *workers],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     output = done.stdout + done.stderr
     lines = [line for line in output.splitlines() if "left " in line and "planted1" in line]
