@@ -214,8 +214,12 @@ class TargetHolder:
         if target is None or Service.POSTGRES not in target.services:
             return []
         from soberharness.checker.leftovers import leftover_lines
-        from soberharness.workload.leftovers import find_leftovers
+        from soberharness.workload.leftovers import MIN_MARK, find_leftovers, run_mark
 
+        if len(run_mark(self.run_id)) < MIN_MARK:  # it would match what other runs made
+            _progress(self.config, f"no leftover check: run id '{self.run_id}' has fewer than "
+                      f"{MIN_MARK} letters and digits to find its things by")
+            return []
         try:
             found = find_leftovers(target.admin_dsn(), self.run_id)
         except (psycopg.Error, HarnessError) as exc:
