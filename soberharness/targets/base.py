@@ -78,6 +78,11 @@ class Target(abc.ABC):
         to know to expect the right behaviour. None known by default."""
         return {}
 
+    @property
+    def settings_source(self) -> str:
+        """Where `settings` come from, for messages (see targets/service_settings.py)."""
+        return f"target '{self.name}' ({self.kind})"
+
     def missing(self, services: list[Service] | tuple[Service, ...]) -> list[Service]:
         return [s for s in services if s not in self.services]
 

@@ -15,7 +15,7 @@ import pytest
 from soberharness.checker.auth_state import factors_of, sessions_of
 from soberharness.clients.gotrue import GoTrueClient, Session, TotpEnrollment
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_setting
+from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_number
 from soberharness.workload.claims import sign
 from soberharness.workload.flow import Flow, refused
 from soberharness.workload.tokens_into_rls import claims_from_token
@@ -91,8 +91,9 @@ def test_an_expired_challenge_cannot_be_verified(
 def test_enrolled_factors_stop_at_the_limit(
     target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
-    limit = int(auth_setting(target, MAX_FACTORS))
-    flow = Flow(f"MFA factor limit ({limit})")
+    number, setting = auth_number(target, MAX_FACTORS)
+    limit = int(number)
+    flow = Flow(f"MFA factor limit ({setting})")
     user = users.confirmed("mfa-limit")
     session = auth_client.sign_in_password(user.email, PASSWORD)
     with flow.step(f"enroll {limit} factors"):
