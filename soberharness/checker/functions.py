@@ -315,3 +315,48 @@ def judge_deliveries(
         elif count:
             problems.append(f"{what}: delivered {count} times, the rules withhold it")
     return problems
+
+
+# --------------------------------------------------------------------- deletion worker
+
+
+def expected_after_deletion(world: World, deleted: uuid.UUID) -> set[tuple[str, str]]:
+    """The world's rows left once `deleted`'s account is gone (D29), keyed as
+    workload.functions_calls.world_rows keys them: the user, their profile, every row they
+    own or wrote, every follow and block they are party to, their objects and request; and
+    others' comments and likes on their posts and videos."""
+    gone_parents = {p.id for p in world.posts.values() if p.author == deleted}
+    gone_parents |= {v.id for v in world.videos.values() if v.owner == deleted}
+    rows: set[tuple[str, str]] = set()
+    for u in world.users.values():
+        if u.id != deleted:
+            rows.add(("auth.users", str(u.id)))
+            if u.has_profile:
+                rows.add(("profiles", str(u.id)))
+    rows |= {("posts", str(p.id)) for p in world.posts.values() if p.author != deleted}
+    rows |= {("videos", str(v.id)) for v in world.videos.values() if v.owner != deleted}
+    rows |= {("comments", str(c.id)) for c in world.comments.values()
+             if c.author != deleted and c.parent.id not in gone_parents}
+    rows |= {("likes", str(x.id)) for x in world.likes.values()
+             if x.user != deleted and x.parent.id not in gone_parents}
+    rows |= {("follows", f"{f.follower}>{f.followee}") for f in world.follows
+             if deleted not in (f.follower, f.followee)}
+    rows |= {("blocks", f"{b.blocker}>{b.blocked}") for b in world.blocks
+             if deleted not in (b.blocker, b.blocked)}
+    rows |= {("account_deletion_requests", str(r.user))
+             for r in world.deletion_requests.values() if r.user != deleted}
+    rows |= {("objects", f"{o.bucket}/{o.name}") for o in world.objects.values()
+             if o.folder != str(deleted)}
+    return rows
+
+
+def judge_deletion(
+    expected: set[tuple[str, str]], actual: set[tuple[str, str]],
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Rows a deletion left behind that should be gone, and rows it removed that should stay."""
+    names = names or {}
+    left = [f"{t}/{names.get(k, k)} left behind" for t, k in sorted(actual - expected)]
+    lost = [f"{t}/{names.get(k, k)} removed although it should stay"
+            for t, k in sorted(expected - actual)]
+    return left + lost

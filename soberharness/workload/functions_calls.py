@@ -200,3 +200,39 @@ def row_names(mw: MatrixWorld) -> dict[str, str]:
         a, b = dataclasses.astuple(pair)[:2]
         names[f"{a}>{b}"] = f"{names.get(str(a), a)}>{names.get(str(b), b)}"
     return names
+
+
+# ----------------------------------------------------------------------- deletion worker
+
+
+def world_rows(conn: psycopg.Connection, users: list[uuid.UUID]) -> set[tuple[str, str]]:
+    """Every row touching `users` (by owner/party column), as (table, key): what a deletion
+    may change and what it must leave alone."""
+    queries = {
+        "profiles": "select id::text from public.profiles where id = any(%s)",
+        "posts": "select id::text from public.posts where author_id = any(%s)",
+        "videos": "select id::text from public.videos where owner_id = any(%s)",
+        "comments": "select c.id::text from public.comments c left join public.posts p "
+                    "on p.id = c.post_id left join public.videos v on v.id = c.video_id "
+                    "where c.author_id = any(%s) or p.author_id = any(%s) "
+                    "or v.owner_id = any(%s)",
+        "likes": "select l.id::text from public.likes l left join public.posts p "
+                 "on p.id = l.post_id left join public.videos v on v.id = l.video_id "
+                 "where l.user_id = any(%s) or p.author_id = any(%s) or v.owner_id = any(%s)",
+        "follows": "select follower_id || '>' || followee_id from public.follows "
+                   "where follower_id = any(%s) or followee_id = any(%s)",
+        "blocks": "select blocker_id || '>' || blocked_id from public.blocks "
+                  "where blocker_id = any(%s) or blocked_id = any(%s)",
+        "account_deletion_requests": "select user_id::text from "
+                                     "public.account_deletion_requests where user_id = any(%s)",
+        "objects": "select bucket_id || '/' || name from storage.objects "
+                   "where split_part(name, '/', 1) = any(%s::text[])",
+        "auth.users": "select id::text from auth.users where id = any(%s)",
+    }
+    rows: set[tuple[str, str]] = set()
+    for table, query in queries.items():
+        args = (users,) * query.count("%s")
+        arg_list = [list(map(str, a)) if table == "objects" else a for a in args]
+        for (key,) in conn.execute(query, arg_list).fetchall():  # type: ignore[arg-type]
+            rows.add((table, key))
+    return rows
