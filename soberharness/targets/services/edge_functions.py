@@ -10,9 +10,12 @@ its npm cache is Deno's default (DENO_DIR, else ~/.cache/deno), so the PostgreSQ
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
+
+from psycopg.conninfo import conninfo_to_dict
 
 from soberharness.errors import TargetUnavailable
 from soberharness.targets.services.process import ManagedProcess, free_port, http_ready
@@ -92,3 +95,24 @@ def start_functions(
     )
     process.start()
     return process, url
+
+
+def copy_with_change(dst: Path, function: str, old: str, new: str,
+                     src: Path = STACK_FUNCTIONS) -> Path:
+    """A copy of the functions folder in `dst` where `function`'s index.ts has `old` replaced
+    by `new` (a planted defect, served by `start_functions(functions_dir=...)`)."""
+    if src.resolve() != dst.resolve():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    path = dst / function / "index.ts"
+    text = path.read_text()
+    if old not in text:
+        raise ValueError(f"{function}/index.ts holds no {old!r} to change")
+    path.write_text(text.replace(old, new))
+    return dst
+
+
+def db_url_of(dsn: str) -> str:
+    """The postgres:// URL of a libpq key=value DSN (host, port, dbname, user)."""
+    parts = conninfo_to_dict(dsn)
+    return db_url(str(parts.get("host", HOST)), int(parts.get("port", 5432)),
+                  str(parts["dbname"]), str(parts.get("user", "postgres")))
