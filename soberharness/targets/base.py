@@ -71,6 +71,11 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def keys(self) -> Keys: ...
 
+    def service_dsn(self, service: Service) -> str:
+        """Admin DSN of the database `service` works on (the target's database unless a
+        target gives a service one of its own, as the local target does for functions)."""
+        return self.admin_dsn()
+
     @property
     def settings(self) -> Mapping[str, str]:
         """Behaviour-changing settings of the deployment's services, by their environment
