@@ -53,8 +53,9 @@ class SeenSchema:
     @property
     def label(self) -> str:
         if self.origin == "bootstrap":
-            return (f"bootstrap copy (stack/bootstrap/20_storage.sql) of Storage API "
-                    f"{registry.BOOTSTRAP_VERSION.first_tag}")
+            v = self.registry_version
+            return (f"bootstrap copy (stack/bootstrap/20_storage.sql), empty ledger, judged as "
+                    f"Storage API migration {v.migration} {v.name} ({v.first_tag} and later)")
         v = registry.version(self.migration or -1)
         if v is not None and v.name == self.name:
             return f"Storage API migration {v.migration} {v.name} ({v.first_tag} and later)"

@@ -207,3 +207,11 @@ def test_an_object_of_a_later_version_is_unknown_at_an_earlier_one(
     ))
     assert checked.failing_lints() == {("function_search_path_mutable", label)}
     assert checked.failing_surface() == {(UNMODELLED_RULE, label)}
+
+
+@pytest.mark.needs("postgres")
+def test_the_bootstrap_copy_is_named_as_such(scratch_database: str) -> None:
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        seen = known_storage_api(conn).seen
+    assert (seen.origin, seen.migration) == ("bootstrap", None)
+    assert seen.label.startswith("bootstrap copy (stack/bootstrap/20_storage.sql), empty ledger")
