@@ -13,6 +13,7 @@ from soberharness.checker.coverage import matrix_surface, reachable_surface, unc
 from soberharness.checker.lints import RULES, run_lints
 from soberharness.checker.matrix import MatrixRun, run_matrix
 from soberharness.checker.results import Cell, Op
+from soberharness.checker.storage_api_objects import known_storage_api
 from soberharness.workload.seed import write_world
 from soberharness.world.entities import Privacy
 from soberharness.world.matrix_world import ACTORS, PARENTS, build_matrix_world
@@ -235,7 +236,8 @@ def _coverage(dsn: str, change: str) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(change.encode())
         reachable = reachable_surface(conn)
-    return uncovered(reachable, matrix_surface(build_matrix_world()))
+        known = known_storage_api(conn)
+    return uncovered(reachable, matrix_surface(build_matrix_world()), known)
 
 
 @pytest.mark.needs("postgres")
