@@ -221,8 +221,7 @@ class StorageApiDouble:
         if first == "upload" and rest[1:2] == ["sign"] and len(rest) > 3:
             bucket, name = rest[2], "/".join(rest[3:])
             if m == "POST":
-                return self._sign_upload(caller, bucket, name,
-                                         request.headers.get("x-upsert") == "true")
+                return self._sign_upload(caller, bucket, name, request)
             if m == "PUT":
                 return self._upload_signed(request, bucket, name)
         if m == "POST" and first == "move":
@@ -587,9 +586,13 @@ class StorageApiDouble:
                               headers={"content-type": "image/png"})
 
     def _sign_upload(self, caller: Caller, bucket: str, name: str,
-                     upsert: bool) -> httpx.Response:
-        """signUploadObjectUrl: the caller's upload permission is tested first."""
-        self._can_upload(caller, bucket, name, "", 0, upsert, "sign_upload")
+                     request: httpx.Request) -> httpx.Response:
+        """signUploadObjectUrl: the caller's upload permission is tested first (with the
+        content type and length the request announces)."""
+        upsert = request.headers.get("x-upsert") == "true"
+        length = request.headers.get("content-length", "")
+        self._can_upload(caller, bucket, name, request.headers.get("content-type", ""),
+                         int(length) if length.isdigit() else 0, upsert, "sign_upload")
         url = f"{bucket}/{name}"
         token = self._token({"owner": caller.sub, "url": url, "upsert": upsert,
                              "scope": SCOPE_UPLOAD}, UPLOAD_SIGNED_URL_EXPIRY_S)
