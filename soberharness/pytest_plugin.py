@@ -1,9 +1,9 @@
 """The harness as a pytest plugin: target selection, service markers, guard rails, reports.
 
 Options: --target NAME|FILE, --list-targets, --migrations DIR, --report-dir DIR,
---confirm-destructive NAME, --allow-all-skipped. Markers: @pytest.mark.needs("auth", ...)
-skips a test with a reason naming the missing service; @pytest.mark.destructive is refused on
-targets that did not opt in.
+--confirm-destructive NAME, --allow-all-skipped, --storage-sample N. Markers:
+@pytest.mark.needs("auth", ...) skips a test with a reason naming the missing service;
+@pytest.mark.destructive is refused on targets that did not opt in.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from soberharness.targets.base import Service, Target
 from soberharness.targets.environment import probe_environment
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
+from soberharness.workload.storage_sample import SAMPLE_ENV, parse_sample
 
 if TYPE_CHECKING:
     from soberharness.report.xdist_merge import XdistReports
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 TARGET_KEY = pytest.StashKey["TargetHolder"]()
+STORAGE_SAMPLE_KEY = pytest.StashKey[int | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,6 +101,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="exit 0 when every selected test was skipped (default: exit 5, nothing was "
         "checked; env SOBERHARNESS_ALLOW_ALL_SKIPPED=1)",
     )
+    group.addoption(
+        "--storage-sample",
+        default=os.environ.get(SAMPLE_ENV, ""),
+        metavar="N",
+        help="run N cells per bucket of the storage matrix over HTTP, chosen to cover every "
+        f"form, actor and owner privacy (default: every cell; env {SAMPLE_ENV})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,6 +115,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    try:
+        config.stash[STORAGE_SAMPLE_KEY] = parse_sample(config.getoption("--storage-sample"))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder.end, "soberharness-run-end")
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
@@ -293,6 +306,12 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
             environment=probe_environment(target, Path(request.config.getoption("--migrations"))),
         )
     return holder.report
+
+
+@pytest.fixture(scope="session")
+def storage_sample(request: pytest.FixtureRequest) -> int | None:
+    """How many storage matrix cells per bucket to run over HTTP (None: every cell)."""
+    return request.config.stash[STORAGE_SAMPLE_KEY]
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,9 @@ def _handler(transport: httpx.BaseTransport) -> type[http.server.BaseHTTPRequest
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm on, the second waits
+        # for the client's delayed ACK (about 40 ms on Linux) on every request.
+        disable_nagle_algorithm = True
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)

@@ -2,11 +2,13 @@
 the API does, by running its SQL as the caller in a real database.
 
 Only for the harness's own tests of its storage code (selftests): the storage matrix over HTTP,
-the per-case HTTP forms, the bucket-administration checks. It is not the Storage API: no
-backend but a dict of bytes, no image transformation (a render answers the stored bytes), no
-TUS, no S3 protocol. It speaks the routes, bodies and error shape of supabase/storage
-(src/http/routes/{bucket,object,render}) and, as that API does (src/storage/object.ts,
-uploader.ts, storage.ts, database/pg.ts, internal/database/postgres/scope.ts):
+the per-case HTTP forms, the bucket-administration checks, and (served on loopback) the whole
+storage suite through a remote target file. It is not the Storage API: no backend but a dict of
+bytes, no image transformation (an authenticated render answers the stored bytes; the public
+and signed render routes are absent), no S3 protocol. It speaks the routes, bodies and error
+shape of supabase/storage (src/http/routes/{bucket,object,render,tus}) and, as that API does
+(src/storage/object.ts, uploader.ts, storage.ts, database/pg.ts,
+internal/database/postgres/scope.ts):
 
 - verifies the bearer token (HS256, the target's JWT secret); the caller is the token's `role`
   claim (anon without one) and the object owner its `sub`;
@@ -17,8 +19,15 @@ uploader.ts, storage.ts, database/pg.ts, internal/database/postgres/scope.ts):
   x-upsert, INSERT .. ON CONFLICT DO UPDATE .. RETURNING *), then writes as superuser; a move
   SELECTs the source and UPDATEs name/bucket_id/owner as the caller and rolls back; a copy
   SELECTs the source as the caller and tries the insert of the copy; deletes run as the caller
-  and delete what they return; reads, info, list (storage.search), sign and render SELECT as
-  the caller and answer 404 for a row not returned;
+  and delete what they return; reads, info, list (storage.search), list-v2 (a plain SELECT by
+  prefix, rolled up into folders with `with_delimiter`), sign, sign-many and render SELECT as
+  the caller and answer 404 (sign-many: an error per path) for a row not returned;
+- signs URLs with the JWT secret: download tokens `{url, scope: download}`, upload tokens
+  `{owner, url, upsert, scope: upload}` made after the caller's upload permission test; a signed
+  URL is served (or uploaded to, as superuser with the token's owner) without a key when its
+  token is valid, of that scope and for exactly that object;
+- resumable uploads (TUS 1.0.0, `storage_double_resumable`): create and every PATCH test the
+  caller's upload permission; the object is written as superuser when the last byte arrives;
 - refuses `POST /bucket/:id/empty` to every role but service_role (v1.70's route guard).
 
 Planted behaviours (`PLANTED`) make it wrong on purpose, for the checks' own tests.
@@ -29,6 +38,7 @@ Errors are HTTP 400 (403 for a role refused by a route guard) with `{"statusCode
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -41,6 +51,8 @@ from typing import Any
 import httpx
 import jwt
 import psycopg
+
+from soberharness.testing.storage_double_resumable import TUS_VERSION, Resumable, tus_metadata
 
 PREFIX = "/storage/v1"
 SERVICE_ROLE = "service_role"
@@ -60,7 +72,14 @@ OPERATIONS = {
     "move": "storage.object.move", "copy": "storage.object.copy",
     "delete": "storage.object.delete", "delete_many": "storage.object.delete_many",
     "sign": "storage.object.sign", "render": "storage.render.image_authenticated",
+    "list_v2": "storage.object.list_v2", "sign_many": "storage.object.sign_many",
+    "sign_upload": "storage.object.sign_upload_url",
+    "tus_create": "storage.tus.upload.create", "tus_part": "storage.tus.upload.part",
 }
+# Signed tokens say what they are for (src/internal/auth: SIGNED_URL_SCOPE_*).
+SCOPE_DOWNLOAD, SCOPE_UPLOAD = "download", "upload"
+UPLOAD_SIGNED_URL_EXPIRY_S = 7200  # UPLOAD_SIGNED_URL_EXPIRATION_TIME's default
+SIGN_MANY_MISSING = "Either the object does not exist or you do not have access to it"
 
 
 class ApiError(Exception):
@@ -121,6 +140,7 @@ class StorageApiDouble:
         self.cross_bucket = cross_bucket
         self.planted = planted
         self.files: dict[tuple[str, str], bytes] = {}
+        self.uploads: dict[str, Resumable] = {}  # resumable uploads by id
         self.requests: list[httpx.Request] = []
         self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
         self.conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
@@ -177,6 +197,8 @@ class StorageApiDouble:
         head, rest = parts[0], parts[1:]
         if head == "bucket":
             return self._bucket(m, rest, body, caller)
+        if head == "upload" and rest[:1] == ["resumable"]:
+            return self._resumable(request, rest[1:], caller)
         if head == "render" and rest[:2] == ["image", "authenticated"] and m == "GET":
             return self._read(caller, rest[2], "/".join(rest[3:]), "render")
         if head != "object":
@@ -194,12 +216,22 @@ class StorageApiDouble:
             return self._public(rest[1], "/".join(rest[2:]))
         if m == "POST" and first == "list":
             return self._list(caller, rest[1], body)
+        if m == "POST" and first == "list-v2":
+            return self._list_v2(caller, rest[1], body)
+        if first == "upload" and rest[1:2] == ["sign"] and len(rest) > 3:
+            bucket, name = rest[2], "/".join(rest[3:])
+            if m == "POST":
+                return self._sign_upload(caller, bucket, name, request)
+            if m == "PUT":
+                return self._upload_signed(request, bucket, name)
         if m == "POST" and first == "move":
             return self._move(caller, body)
         if m == "POST" and first == "copy":
             return self._copy(caller, body, request.headers.get("x-upsert") == "true")
         if m == "POST" and first == "sign" and len(rest) > 2:
             return self._sign(caller, rest[1], "/".join(rest[2:]), body)
+        if m == "POST" and first == "sign" and len(rest) == 2:
+            return self._sign_many(caller, rest[1], body)
         if m == "GET" and first == "sign":
             return self._signed(rest[1], "/".join(rest[2:]), request.url.params.get("token", ""))
         if m in ("POST", "PUT") and len(rest) > 1:
@@ -363,7 +395,7 @@ class StorageApiDouble:
             raise ApiError(415, "invalid_mime_type", f"mime type {mime} is not supported")
 
     def _can_upload(self, caller: Caller, bucket: str, name: str, mime: str, size: int,
-                    upsert: bool) -> None:
+                    upsert: bool, operation: str = "upload") -> None:
         values = (bucket, name, caller.owner, caller.sub, "1",
                   json.dumps({"mimetype": mime, "size": size}))
         insert = ("INSERT INTO storage.objects (bucket_id, name, owner, owner_id, version, "
@@ -372,7 +404,7 @@ class StorageApiDouble:
             insert += (" ON CONFLICT (name, bucket_id) DO UPDATE SET metadata = "
                        "EXCLUDED.metadata, version = EXCLUDED.version, owner = EXCLUDED.owner, "
                        "owner_id = EXCLUDED.owner_id RETURNING *")
-        self._test_permission(caller, "upload", lambda conn: conn.execute(insert, values))
+        self._test_permission(caller, operation, lambda conn: conn.execute(insert, values))
 
     def _write(self, bucket: str, name: str, caller: Caller, metadata: dict[str, Any]) -> str:
         with self._admin() as conn:
@@ -486,26 +518,228 @@ class StorageApiDouble:
             self.files.pop((bucket, str(name)), None)
         return _json([{"name": n, "bucket_id": b} for n, b in rows])
 
+    def _list_v2(self, caller: Caller, bucket: str, body: Any) -> httpx.Response:
+        """listObjectsV2 (src/storage/object.ts): a page of objects under `prefix` by name, the
+        caller's SELECT deciding what is seen; with `with_delimiter`, deeper names roll up into
+        their folders (the API asks storage.search_v2; here the page is rolled up in Python)."""
+        prefix = str(body.get("prefix") or "")
+        limit = min(int(body.get("limit") or 1000), 1000)
+        desc = (body.get("sortBy") or {}).get("order") == "desc"
+        after = _cursor_after(body.get("cursor"))
+        sql = ("SELECT id, name, metadata, updated_at, created_at, last_accessed_at FROM "
+               "storage.objects WHERE bucket_id = %s AND name LIKE %s")
+        values: list[Any] = [bucket, _like_prefix(prefix)]
+        if after:
+            sql += f' AND name COLLATE "C" {"<" if desc else ">"} %s'
+            values.append(after)
+        sql += f' ORDER BY name COLLATE "C" {"DESC" if desc else "ASC"}'
+        with self._as(caller, "list_v2") as conn:
+            cur = conn.execute(sql, values)
+            names = [d.name for d in cur.description or ()]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        if body.get("with_delimiter"):
+            rows = _rolled_up(rows, prefix, bucket)
+        page, more = rows[:limit], len(rows) > limit
+        last = str(page[-1]["name"]) if more else None
+        return _json({
+            "hasNext": more,
+            "nextCursor": base64.b64encode(f"l:{last}".encode()).decode() if last else None,
+            "nextCursorKey": last,
+            "folders": [r for r in page if r["id"] is None],
+            "objects": [r for r in page if r["id"] is not None],
+        })
+
     def _sign(self, caller: Caller, bucket: str, name: str, body: Any) -> httpx.Response:
         with self._as(caller, "sign") as conn:
             self._find(conn, bucket, name)
-        token = jwt.encode({"url": f"{bucket}/{name}",
-                            "exp": int(time.time()) + int(body.get("expiresIn") or 60)},
-                           self.secret, algorithm="HS256")
-        path = "/".join(urllib.parse.quote(p, safe="") for p in f"{bucket}/{name}".split("/"))
-        return _json({"signedURL": f"/object/sign/{path}?token={token}"})
+        token = self._token({"url": f"{bucket}/{name}", "scope": SCOPE_DOWNLOAD},
+                            _expires_in(body))
+        # signObjectUrl: with a transform, the URL is the render route's
+        route = "render/image" if body.get("transform") else "object"
+        return _json({"signedURL": f"/{route}/sign/{_url_path(bucket, name)}?token={token}"})
+
+    def _sign_many(self, caller: Caller, bucket: str, body: Any) -> httpx.Response:
+        """signObjectUrls: one answer per path, an error for those the caller cannot SELECT."""
+        paths = [str(p) for p in body.get("paths") or []]
+        if not paths:
+            raise ApiError(400, "InvalidRequest", "body must have required property 'paths'")
+        expires = _expires_in(body)
+        with self._as(caller, "sign_many") as conn:
+            seen = {str(n) for (n,) in conn.execute(
+                "SELECT name FROM storage.objects WHERE bucket_id = %s AND name = ANY(%s)",
+                (bucket, paths)).fetchall()}
+        answers = []
+        for path in paths:
+            url = None
+            if path in seen:
+                token = self._token({"url": f"{bucket}/{path}", "scope": SCOPE_DOWNLOAD}, expires)
+                url = f"/object/sign/{_url_path(bucket, path)}?token={token}"
+            answers.append({"error": None if url else SIGN_MANY_MISSING, "path": path,
+                            "signedURL": url})
+        return _json(answers)
 
     def _signed(self, bucket: str, name: str, token: str) -> httpx.Response:
-        try:
-            claims = jwt.decode(token, self.secret, algorithms=["HS256"])
-        except jwt.PyJWTError as exc:
-            raise ApiError(400, "InvalidJWT", str(exc)) from None
-        if claims.get("url") != f"{bucket}/{name}":
-            raise ApiError(400, "InvalidSignature", "The url do not match the signature")
+        self._verify(token, bucket, name, SCOPE_DOWNLOAD)
         with self._admin() as conn:
             self._find(conn, bucket, name)
         return httpx.Response(200, content=self.files.get((bucket, name), b""),
                               headers={"content-type": "image/png"})
+
+    def _sign_upload(self, caller: Caller, bucket: str, name: str,
+                     request: httpx.Request) -> httpx.Response:
+        """signUploadObjectUrl: the caller's upload permission is tested first (with the
+        content type and length the request announces)."""
+        upsert = request.headers.get("x-upsert") == "true"
+        length = request.headers.get("content-length", "")
+        self._can_upload(caller, bucket, name, request.headers.get("content-type", ""),
+                         int(length) if length.isdigit() else 0, upsert, "sign_upload")
+        url = f"{bucket}/{name}"
+        token = self._token({"owner": caller.sub, "url": url, "upsert": upsert,
+                             "scope": SCOPE_UPLOAD}, UPLOAD_SIGNED_URL_EXPIRY_S)
+        return _json({"url": f"/object/upload/sign/{_url_path(bucket, name)}?token={token}",
+                      "token": token})
+
+    def _upload_signed(self, request: httpx.Request, bucket: str, name: str) -> httpx.Response:
+        """uploadSignedObject: the token names the object, the owner and x-upsert; the upload
+        itself runs as superuser (a plain upload over an existing object is a duplicate)."""
+        claims = self._verify(request.url.params.get("token", ""), bucket, name, SCOPE_UPLOAD)
+        data = request.content
+        mime = request.headers.get("content-type", "application/octet-stream")
+        self._bucket_allows(bucket, len(data), mime)
+        owner = Caller({"role": SERVICE_ROLE, "sub": claims.get("owner")}, "")
+        if not claims.get("upsert"):
+            with self._admin() as conn:
+                if conn.execute("SELECT 1 FROM storage.objects WHERE bucket_id = %s AND "
+                                "name = %s", (bucket, name)).fetchone():
+                    raise ApiError(409, "Duplicate", "The resource already exists")
+        self._write(bucket, name, owner, {"mimetype": mime, "size": len(data)})
+        self.files[(bucket, name)] = data
+        return _json({"Key": f"{bucket}/{name}"})
+
+    def _token(self, claims: dict[str, Any], expires_in: int) -> str:
+        return jwt.encode({**claims, "iat": int(time.time()),
+                           "exp": int(time.time()) + expires_in}, self.secret, algorithm="HS256")
+
+    def _verify(self, token: str, bucket: str, name: str, scope: str) -> dict[str, Any]:
+        """verifyObjectSignature: a valid token, of this scope, for exactly this object."""
+        try:
+            claims = dict(jwt.decode(token, self.secret, algorithms=["HS256"]))
+        except jwt.PyJWTError as exc:
+            raise ApiError(400, "InvalidJWT", str(exc)) from None
+        if claims.get("scope") != scope:
+            raise ApiError(400, "InvalidSignature", f"Token is not scoped for {scope}")
+        if claims.get("url") != f"{bucket}/{name}":
+            raise ApiError(400, "InvalidSignature", "The url do not match the signature")
+        return claims
+
+    # -- resumable uploads (TUS 1.0.0) --------------------------------------------------------
+
+    def _resumable(self, request: httpx.Request, rest: list[str],
+                   caller: Caller) -> httpx.Response:
+        """TUS under /upload/resumable (src/http/routes/tus): errors answer the error's
+        statusCode as the HTTP status, with the message as plain text."""
+        try:
+            if request.method == "POST" and not rest:
+                return self._tus_create(request, caller)
+            upload = self.uploads.get(rest[0]) if len(rest) == 1 else None
+            if upload is None:
+                raise ApiError(404, "NotFound", "The file for this url was not found")
+            if request.method == "HEAD":
+                return _tus(200, {"upload-offset": str(len(upload.data)),
+                                  "upload-length": str(upload.length),
+                                  "cache-control": "no-store"})
+            if request.method == "PATCH":
+                return self._tus_append(request, upload, caller)
+            raise ApiError(404, "not_found", f"Route {request.method}:{self._path} not found")
+        except ApiError as exc:
+            return _tus(exc.status_code, {}, exc.message)
+        except psycopg.Error as exc:
+            error = _from_pg(exc)
+            return _tus(error.status_code, {}, error.message)
+
+    def _tus_create(self, request: httpx.Request, caller: Caller) -> httpx.Response:
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            raise ApiError(412, "UnsupportedVersion", "Unsupported version")
+        meta = tus_metadata(request.headers.get("upload-metadata", ""))
+        bucket, name = meta.get("bucketName", ""), meta.get("objectName", "")
+        length = request.headers.get("upload-length", "")
+        if not (bucket and name):
+            raise ApiError(400, "MetadataRequired", "Metadata header is required")
+        if not length.isdigit():
+            raise ApiError(400, "InvalidRequest", "Upload-Length or Upload-Defer-Length "
+                           "header required")
+        upload = Resumable(bucket, name, int(length), meta.get("contentType") or
+                           "application/octet-stream", request.headers.get("x-upsert") == "true")
+        self._can_upload(caller, bucket, name, upload.mime, upload.length, upload.upsert,
+                         "tus_create")
+        self._bucket_allows(bucket, upload.length, upload.mime)
+        self.uploads[upload.id] = upload
+        return _tus(201, {"location": f"{request.url.scheme}://{request.url.netloc.decode()}"
+                                      f"{PREFIX}/upload/resumable/{upload.id}"})
+
+    def _tus_append(self, request: httpx.Request, upload: Resumable,
+                    caller: Caller) -> httpx.Response:
+        if request.headers.get("content-type") != "application/offset+octet-stream":
+            raise ApiError(415, "InvalidContentType", "Unsupported Media Type")
+        if request.headers.get("upload-offset") != str(len(upload.data)):
+            raise ApiError(409, "InvalidOffset", "Upload-Offset conflict")
+        if len(upload.data) + len(request.content) > upload.length:
+            raise ApiError(413, "EntityTooLarge", "Maximum size exceeded")
+        self._can_upload(caller, upload.bucket, upload.name, upload.mime, upload.length,
+                         upload.upsert, "tus_part")
+        upload.data.extend(request.content)
+        headers = {"upload-offset": str(len(upload.data))}
+        if len(upload.data) == upload.length:  # onUploadFinish: completeUpload as superuser
+            self._write(upload.bucket, upload.name, caller,
+                        {"mimetype": upload.mime, "size": upload.length})
+            self.files[(upload.bucket, upload.name)] = bytes(upload.data)
+            headers["tus-complete"] = "1"
+        return _tus(204, headers)
+
+
+def _expires_in(body: Any) -> int:
+    expires = body.get("expiresIn")
+    if not isinstance(expires, int) or expires < 1:
+        raise ApiError(400, "InvalidRequest", "body/expiresIn must be >= 1")
+    return expires
+
+
+def _url_path(bucket: str, name: str) -> str:
+    return "/".join(urllib.parse.quote(p, safe="") for p in f"{bucket}/{name}".split("/"))
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _cursor_after(cursor: object) -> str:
+    """The name a v2 listing's continuation token starts after ('l:<name>' lines, base64)."""
+    if not cursor:
+        return ""
+    lines = base64.b64decode(str(cursor)).decode().split("\n")
+    for line in lines:
+        if not line[1:2] == ":" or line[0] not in "loca":
+            raise ApiError(400, "InvalidParameter", "Invalid Parameter continuation token")
+    return next((line[2:] for line in lines if line.startswith("l:")), "")
+
+
+def _rolled_up(rows: list[dict[str, Any]], prefix: str, bucket: str) -> list[dict[str, Any]]:
+    """Names deeper than the prefix's level as one folder entry each (id None, name ending /)."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        rest = str(row["name"])[len(prefix):]
+        if "/" not in rest:
+            out.append(row)
+            continue
+        folder = prefix + rest.split("/", 1)[0] + "/"
+        if not out or out[-1]["name"] != folder:
+            out.append({"id": None, "name": folder, "bucket_id": bucket})
+    return out
+
+
+def _tus(status: int, headers: dict[str, str], text: str = "") -> httpx.Response:
+    return httpx.Response(status, content=text.encode(),
+                          headers={"tus-resumable": TUS_VERSION, **headers})
 
 
 def _bucket_json(row: tuple[Any, ...]) -> dict[str, Any]:

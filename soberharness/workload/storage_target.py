@@ -13,7 +13,12 @@ from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
 from soberharness.workload.seed import leftovers, remove_world, write_world
 from soberharness.workload.storage_actions import Callers, Keys, ObjectState, cross_bucket_moves
-from soberharness.workload.storage_forms import CROSS_BUCKET, IMAGE_TRANSFORMATION
+from soberharness.workload.storage_forms import (
+    CROSS_BUCKET,
+    IMAGE_TRANSFORMATION,
+    storage_cells,
+)
+from soberharness.workload.storage_sample import CellSample, sample_cells
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 DEEP_ENV = "SOBERHARNESS_STORAGE_DEEP"
@@ -58,9 +63,16 @@ class StorageWorld:
     state: ObjectState
     dsn: str
     offered: frozenset[str] = frozenset()  # the storage_forms features this Storage API has
+    sample: int | None = None  # cells per bucket to run (workload.storage_sample); None: all
+
+    def cells(self, bucket: str) -> CellSample:
+        """The storage matrix cells of `bucket` this Storage API offers (sampled if asked)."""
+        every = [c for c in storage_cells(self.mw, offered=self.offered)
+                 if c.cell.table == f"objects:{bucket}"]
+        return sample_cells(every, self.sample)
 
     @classmethod
-    def put(cls, target: Target, run_id: str) -> StorageWorld:
+    def put(cls, target: Target, run_id: str, sample: int | None = None) -> StorageWorld:
         mw = build_matrix_world(f"{run_id}st")
         callers = Callers(storage_client(target), storage_keys(target))
         dsn = target.admin_dsn()
@@ -70,7 +82,7 @@ class StorageWorld:
             if leftovers(conn, mw.world):
                 remove_world(conn, mw.world)
             write_world(conn, rows)
-        world = cls(mw, callers, ObjectState(callers.service), dsn)
+        world = cls(mw, callers, ObjectState(callers.service), dsn, sample=sample)
         world.state.seed(mw.world)
         world.offered = offered_features(target, world.state)
         return world

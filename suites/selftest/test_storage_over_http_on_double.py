@@ -17,7 +17,7 @@ from soberharness.access.planted import video_read_leak
 from soberharness.checker.matrix import ExpectationCache
 from soberharness.checker.results import Cell, Op
 from soberharness.checker.storage_matrix import StorageRun, run_storage_matrix
-from soberharness.clients.storage import StorageClient
+from soberharness.clients.storage import StorageClient, StorageError
 from soberharness.testing.storage_protocol_double import EMPTY_FOR_ANY_ROLE, StorageApiDouble
 from soberharness.workload import matrix_cases, storage_forms
 from soberharness.workload.bucket_admin import admin_calls, unrefused, visible_to_everyone
@@ -198,3 +198,32 @@ def test_bucket_administration_refusals_name_call_caller_and_status(
         f"POST /bucket/sober-own-x/empty by user {user.user_id}: answered 200 "
         "'Successfully emptied', must be refused",
     ]
+
+
+def test_list_v2_pages_and_folders_and_resumable_refusals(on_double: OnDouble) -> None:
+    """Routes the storage suite uses beyond the matrix: the v2 listing (folders with
+    with_delimiter, pages by cursor) and a TUS upload into another user's folder."""
+    owner = on_double.mw.owners[Privacy.PUBLIC]
+    client = on_double.callers.of(Viewer.of(owner))
+    folder = f"{owner.id}/"
+    for name in ("deep/one.png", "deep/two.png"):
+        on_double.state.put("videos", folder + name, content_of("videos", folder + name))
+    rolled = client.list_v2("videos", folder, with_delimiter=True)
+    assert [f["name"] for f in rolled.folders] == [f"{folder}deep/"]
+    assert [o["name"] for o in rolled.objects] == [f"{folder}clip.mp4"]
+    first = client.list_v2("videos", folder, limit=2)
+    assert [o["name"] for o in first.objects] == [f"{folder}clip.mp4", f"{folder}deep/one.png"]
+    assert first.has_next and first.next_cursor
+    rest = client.list_v2("videos", folder, limit=2, cursor=first.next_cursor)
+    assert ([o["name"] for o in rest.objects], rest.has_next) == ([f"{folder}deep/two.png"], False)
+
+    stranger = on_double.callers.of(on_double.mw.actors["stranger"])
+    planted = f"{folder}planted.bin"
+    with pytest.raises(StorageError) as refused:
+        stranger.upload_resumable("videos", planted, b"x" * 10, chunk_size=4)
+    assert (refused.value.status, refused.value.method) == (403, "POST"), refused.value
+    location = client.create_resumable("videos", f"{folder}resumed.bin", 8)
+    with pytest.raises(StorageError) as conflict:  # not where the upload is
+        client.append_resumable(location, 4, b"late")
+    assert conflict.value.status == 409
+    assert not on_double.state.exists("videos", planted)

@@ -10,7 +10,6 @@ import pytest
 
 from soberharness.access.planted import video_read_leak
 from soberharness.checker.storage_matrix import predicted_mismatches, run_storage_matrix
-from soberharness.workload.storage_forms import storage_cells
 from soberharness.workload.storage_target import StorageWorld
 from soberharness.world.entities import Role
 
@@ -21,8 +20,7 @@ LEAK = ("create policy sober_planted_leak on storage.objects for select to anon,
 @pytest.mark.destructive
 @pytest.mark.needs("storage", "postgres")
 def test_leaky_video_policy_is_caught_over_http(storage_world: StorageWorld) -> None:
-    cells = [c for c in storage_cells(storage_world.mw, offered=storage_world.offered)
-             if c.cell.table == "objects:videos"]
+    cells = storage_world.cells("videos").cells
     predicted = predicted_mismatches(storage_world.mw, cells,
                                      video_read_leak(Role.ANON, Role.AUTHENTICATED))
     assert predicted, "the model denies some video reads"
