@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from soberharness.checker.line_coverage import (
-    BAR_PERCENT,
-    ModuleCoverage,
-    judge,
-    read_declared,
-    table_lines,
-)
+if TYPE_CHECKING:
+    from soberharness.checker.line_coverage import ModuleCoverage
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
@@ -56,6 +51,8 @@ class _Measure:
         self.cov.start()
 
     def stop(self) -> list[ModuleCoverage]:
+        from soberharness.checker.line_coverage import ModuleCoverage
+
         self.cov.stop()
         if os.environ.get(ENV_DATA):
             self.cov.save()
@@ -69,6 +66,8 @@ class _Measure:
 
     def _unimported(self, modules: list[ModuleCoverage]) -> list[ModuleCoverage]:
         """Modules no test imported count too, with every line missed."""
+        from soberharness.checker.line_coverage import ModuleCoverage
+
         seen = {m.path for m in modules}
         for path in sorted(PACKAGE.rglob("*.py")):
             rel = path.relative_to(REPO).as_posix()
@@ -103,8 +102,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if (mode == "off" or os.environ.get(ENV_PARENT) or os.environ.get("PYTEST_XDIST_WORKER")
             or getattr(options, "numprocesses", None) or (mode == "auto" and not whole)):
         return
+    try:
+        measure = _Measure(whole)
+    except ImportError:
+        print("soberharness: coverage.py is not installed (run ./scripts/setup.sh): "
+              "no line coverage for this run")
+        return
     os.environ[ENV_PARENT] = str(os.getpid())  # the pytest runs selftests start measure nothing
-    early_config.stash[_MEASURE_KEY] = _Measure(whole)
+    early_config.stash[_MEASURE_KEY] = measure
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -126,6 +131,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     measure = config.stash.get(_MEASURE_KEY, None)
     if measure is None:
         return
+    # Imported here, not at the top: measuring starts after this module is imported.
+    from soberharness.checker.line_coverage import BAR_PERCENT, judge, read_declared, table_lines
+
     del config.stash[_MEASURE_KEY]
     modules = measure.stop()
     write = terminalreporter.write_line
