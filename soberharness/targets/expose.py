@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import re
 import signal
 import tomllib
@@ -167,6 +168,14 @@ def service_dsns(target: LocalTarget) -> dict[str, str]:
             for service, login in SERVICE_LOGINS.items()}
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by this user only (it holds the keys)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+
+
 def parse_setting(text: str) -> tuple[str, str]:
     """`KEY=VALUE` from --setting; raises ValueError with the reason."""
     match = _SETTING.fullmatch(text)
@@ -217,6 +226,9 @@ def run(argv: Sequence[str] | None = None) -> None:
     except (ValueError, TargetFileError) as exc:
         parser.error(str(exc))
     env_path: Path = args.env_file or args.file.with_suffix(".env")
+    if env_path.resolve() == args.file.resolve():
+        parser.error(f"the env file would overwrite the target file {args.file}: "
+                     "give --env-file or a FILE ending in .toml")
     forget_env = functools.partial(env_path.unlink, missing_ok=True)
     target = LocalTarget()
     try:
@@ -224,8 +236,7 @@ def run(argv: Sequence[str] | None = None) -> None:
         text, env = exposed(target, options=options)
         args.file.write_text(text)
         register_cleanup(forget_env)  # SIGTERM/SIGHUP too: the keys die with the stack
-        env_path.touch(mode=0o600)
-        env_path.write_text(env_file_text(env))
+        _write_private(env_path, env_file_text(env))
         print(f"# target file written to {args.file}, its variables to {env_path}; "
               "in another shell:")
         print(f"#   export $(cat {env_path})    or:")
