@@ -1,15 +1,17 @@
 """pytest plugin: line coverage of soberharness/ (coverage.py) over a whole test run.
 
-Loaded early by pyproject's `addopts` (`-p soberharness.coverage_plugin`), so that measuring
-starts before the harness's modules are imported. By default (`--harness-coverage=auto`) it
-measures only a run of the whole default suite (no test paths, no -k/-m/--deselect), in this
-process only: the pytest runs that selftests start as subprocesses see
-SOBERHARNESS_COVERAGE_PARENT and measure nothing. At the end it prints the per-package table
-and, when every collected test ran on the local target, judges the modules below 70 % against
-docs/coverage.md (soberharness/checker/line_coverage.py): one it does not list fails the run.
+Loaded early by pyproject's `addopts` (`-p soberharness.coverage_plugin`); measuring starts
+when it is imported, before the harness's own plugin (an entry point) imports the harness.
+By default (`--harness-coverage=auto`) it keeps measuring only for a run of the whole default
+suite (no test paths, no -k/-m/--deselect), in this process only: the pytest runs that
+selftests start as subprocesses see SOBERHARNESS_COVERAGE_PARENT and measure nothing. At the
+end it prints the per-package table and, when every collected test ran on the local target,
+judges the modules below 70 % against docs/coverage.md
+(soberharness/checker/line_coverage.py): one it does not list fails the run.
 `--harness-coverage=on` measures and prints for any selection (judging still needs the whole
 suite); `off`, or `-p no:soberharness.coverage_plugin`, turns it off.
-`SOBERHARNESS_COVERAGE_DATA=FILE` keeps the data (for `coverage report`/`html`).
+`SOBERHARNESS_COVERAGE_DATA=FILE` keeps the data (for `coverage report`/`html`);
+`SOBERHARNESS_COVERAGE_DECLARED=FILE` judges against another list (the plugin's selftest).
 """
 
 from __future__ import annotations
@@ -39,16 +41,20 @@ _BROKEN_RUN = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,
 class _Measure:
     """The coverage.py session of this run, and whether it covers the whole default suite."""
 
-    def __init__(self, whole_suite: bool) -> None:
+    def __init__(self) -> None:
         import coverage
 
-        self.whole_suite = whole_suite
+        self.whole_suite = False
         self.cov = coverage.Coverage(
             data_file=os.environ.get(ENV_DATA) or None, source_pkgs=["soberharness"],
             omit=list(NOT_MEASURED), config_file=False)
         # This package is imported before measuring starts; its modules are measured anyway.
         self.cov.set_option("run:disable_warnings", ["module-not-measured"])
         self.cov.start()
+
+    def discard(self) -> None:
+        self.cov.stop()
+        self.cov.erase()
 
     def stop(self) -> list[ModuleCoverage]:
         from soberharness.checker.line_coverage import ModuleCoverage
@@ -78,6 +84,20 @@ class _Measure:
         return modules
 
 
+def _start_at_import() -> _Measure | None:
+    """Measuring starts when pytest imports this plugin (`-p`, before the plugins installed as
+    entry points, such as soberharness.pytest_plugin, import the harness's modules); the run's
+    options decide later whether it goes on. Never in a pytest run a measured run started, nor
+    in a pytest-xdist worker."""
+    if os.environ.get(ENV_PARENT) or os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    try:
+        return _Measure()
+    except ImportError:
+        return None
+
+
+_AT_IMPORT: list[_Measure | None] = [_start_at_import()]
 _MEASURE_KEY = pytest.StashKey[_Measure]()
 _SESSION_KEY = pytest.StashKey[pytest.Session]()
 
@@ -96,18 +116,22 @@ def _whole_suite(options: Any) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
                                   args: list[str]) -> None:
+    measure, _AT_IMPORT[0] = _AT_IMPORT[0], None
     options = early_config.known_args_namespace
     mode = getattr(options, "harness_coverage", "auto")
     whole = _whole_suite(options)
-    if (mode == "off" or os.environ.get(ENV_PARENT) or os.environ.get("PYTEST_XDIST_WORKER")
-            or getattr(options, "numprocesses", None) or (mode == "auto" and not whole)):
+    wanted = not (mode == "off" or os.environ.get(ENV_PARENT)
+                  or os.environ.get("PYTEST_XDIST_WORKER")
+                  or getattr(options, "numprocesses", None) or (mode == "auto" and not whole))
+    if measure is not None and not wanted:
+        measure.discard()
+    if not wanted:
         return
-    try:
-        measure = _Measure(whole)
-    except ImportError:
+    if measure is None:
         print("soberharness: coverage.py is not installed (run ./scripts/setup.sh): "
               "no line coverage for this run")
         return
+    measure.whole_suite = whole
     os.environ[ENV_PARENT] = str(os.getpid())  # the pytest runs selftests start measure nothing
     early_config.stash[_MEASURE_KEY] = measure
 

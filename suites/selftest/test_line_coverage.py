@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import coverage
+
 from soberharness.checker.line_coverage import (
     ModuleCoverage,
     judge,
@@ -15,7 +17,14 @@ from soberharness.checker.line_coverage import (
     read_declared,
     table_lines,
 )
-from soberharness.coverage_plugin import DECLARED, ENV_DECLARED, ENV_PARENT, PACKAGE, REPO
+
+# Not imported from the plugin: importing it starts measuring (pytest loads it with -p).
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "soberharness"
+DECLARED = REPO / "docs" / "coverage.md"
+ENV_DECLARED = "SOBERHARNESS_COVERAGE_DECLARED"
+ENV_PARENT = "SOBERHARNESS_COVERAGE_PARENT"
+ENV_DATA = "SOBERHARNESS_COVERAGE_DATA"
 
 MODULES = [
     ModuleCoverage("soberharness/errors.py", 10, 0),
@@ -74,19 +83,26 @@ def test_one():
 """
 
 
-def _run_project(tmp_path: Path, declared: dict[str, str], *args: str) -> tuple[int, str]:
-    """pytest on a project of one test, whole default suite unless args select."""
+def _run_project(tmp_path: Path, declared: dict[str, str], *args: str,
+                 data: Path | None = None) -> tuple[int, str]:
+    """pytest on a project of one test, whole default suite unless args select. Like the
+    harness's own plugin (an entry point), `-p soberharness.errors` imports a module of the
+    harness before pytest reads the test files."""
     project = tmp_path / "project"
     (project / "t").mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\ntestpaths = ["t"]\n'
-        'addopts = "-p soberharness.coverage_plugin -p no:cacheprovider"\n')
+        'addopts = "-p soberharness.coverage_plugin -p soberharness.errors '
+        '-p no:cacheprovider"\n')
     (project / "t" / "test_one.py").write_text(PROJECT_TEST)
     listing = tmp_path / "declared.md"
     listing.write_text("| module | why |\n|---|---|\n"
                        + "".join(f"| `{p}` | {r} |\n" for p, r in declared.items()))
     env = {k: v for k, v in os.environ.items() if k != ENV_PARENT}
     env[ENV_DECLARED] = str(listing)
+    env.pop(ENV_DATA, None)
+    if data is not None:
+        env[ENV_DATA] = str(data)
     run = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=project, env=env,
                          capture_output=True, text=True, timeout=300)
     return run.returncode, run.stdout + run.stderr
@@ -101,12 +117,19 @@ def _every_module_but(planted: str) -> dict[str, str]:
 
 def test_a_whole_run_fails_on_exactly_the_undeclared_module(tmp_path: Path) -> None:
     planted = "soberharness/checker/buckets.py"
-    code, output = _run_project(tmp_path, _every_module_but(planted))
+    data = tmp_path / "coverage.data"
+    code, output = _run_project(tmp_path, _every_module_but(planted), data=data)
     assert code == 1, output
     flagged = [line for line in output.splitlines() if line.startswith("COVERAGE: ")]
     assert len(flagged) == 1 and flagged[0].startswith(f"COVERAGE: {planted} 0% < 70%"), output
     assert "1 passed" in output
     assert "soberharness/checker " in output  # the per-package table
+    # Measured from before the plugins imported the harness: errors.py's class statements,
+    # run when `-p soberharness.errors` imported it, count as run.
+    cov = coverage.Coverage(data_file=str(data), config_file=False)
+    cov.load()
+    _, statements, _, missing, _ = cov.analysis2(str(PACKAGE / "errors.py"))
+    assert 6 in statements and 6 not in missing, missing
 
     code, output = _run_project(tmp_path, {**_every_module_but(planted), planted: "a reason"})
     assert code == 0, output
