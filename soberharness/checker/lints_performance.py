@@ -21,7 +21,7 @@ The classes are splinter's performance lints; the queries and judgements are thi
 - `no_primary_key`: a table (not a partition) without a primary key.
 - `duplicate_index`: two or more valid indexes of a table with the same method, columns,
   operator classes, collations, options, expressions and predicate; the finding names the one
-  to keep (a primary key or unique one where there is one).
+  to keep (a primary key or unique one where there is one, else the oldest).
 
 `unused_index` (splinter 0005, `pg_stat_user_indexes.idx_scan = 0`) is not a rule here: the
 harness lints freshly migrated databases, where every index is unused, so it would report each
@@ -71,6 +71,9 @@ order by 1, 2
 """
 
 
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
 @dataclasses.dataclass(frozen=True)
 class Call:
     text: str  # as the deparsed expression writes it
@@ -109,13 +112,14 @@ def row_independent_calls(expr: str | None, functions: list[tuple[str, str]]) ->
     `functions` (name, schema) called with no argument, and current_setting(...)."""
     if not expr:
         return []
-    inside = _select_depths(expr)
+    masked = _LITERAL.sub(lambda m: "'" + " " * (len(m.group(0)) - 2) + "'", expr)
+    inside = _select_depths(masked)
     patterns = [_call_pattern(name, schema) for name, schema in functions]
     patterns.append(r"(?<![\w.\"])(?:pg_catalog\.)?current_setting\s*\(\s*'[^']*'[^()]*\)")
     calls: list[Call] = []
     for pattern in patterns:
-        for m in re.finditer(pattern, expr, re.IGNORECASE):
-            calls.append(Call(m.group(0), inside[m.start()]))
+        for m in re.finditer(pattern, masked, re.IGNORECASE):
+            calls.append(Call(expr[m.start():m.end()], inside[m.start()]))
     return calls
 
 
@@ -250,7 +254,7 @@ def duplicate_index(conn: psycopg.Connection, scope: LintScope) -> list[LintFind
     found = rows(conn, f"""
         select n.nspname || '.' || c.relname,
                array_agg(ic.relname::text order by i.indisprimary desc, i.indisunique desc,
-                                                   ic.relname)
+                                                   ic.oid)
         from pg_catalog.pg_index i
         join pg_catalog.pg_class ic on ic.oid = i.indexrelid
         join pg_catalog.pg_class c on c.oid = i.indrelid

@@ -51,6 +51,7 @@ order by 1, 2
 """
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
 _CALL = re.compile(r'[\w"]\s*\(')
+_ALIAS = re.compile(r'\bAS\s+(?:"[^"]*"|\w+)', re.IGNORECASE)  # "( SELECT auth.uid() AS uid)"
 
 
 def _policies(conn: psycopg.Connection) -> list[tuple]:
@@ -63,7 +64,7 @@ def _api_facing(roles: list[str], scope: LintScope) -> list[str]:
 
 def reads_a_column(expr: str, columns: list[str]) -> bool:
     """Whether a deparsed policy expression names one of its table's columns, unqualified."""
-    text = _LITERAL.sub("''", expr)
+    text = _ALIAS.sub("", _LITERAL.sub("''", expr))
     for column in columns:
         name = re.escape(column)
         if re.search(rf'(?<![\w."])(?:{name}|"{name}")(?![\w"(])(?!\s*\()', text):
