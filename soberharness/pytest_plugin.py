@@ -1,9 +1,9 @@
 """The harness as a pytest plugin: target selection, service markers, guard rails, reports.
 
 Options: --target NAME|FILE, --list-targets, --migrations DIR, --report-dir DIR,
---confirm-destructive NAME, --allow-all-skipped. Markers: @pytest.mark.needs("auth", ...)
-skips a test with a reason naming the missing service; @pytest.mark.destructive is refused on
-targets that did not opt in.
+--confirm-destructive NAME, --allow-all-skipped, --storage-sample N. Markers:
+@pytest.mark.needs("auth", ...) skips a test with a reason naming the missing service;
+@pytest.mark.destructive is refused on targets that did not opt in.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from soberharness.targets.base import DatabaseProvisioning, Deployment, Service,
 from soberharness.targets.environment import probe_environment
 from soberharness.targets.migrations import REPO, STACK_MIGRATIONS
 from soberharness.targets.selection import describe_targets, make_target
+from soberharness.workload.storage_sample import SAMPLE_ENV, parse_sample
 
 if TYPE_CHECKING:
     from soberharness.report.xdist_merge import XdistReports
 
 REPORT_KEY = pytest.StashKey[RunReport]()
 TARGET_KEY = pytest.StashKey["TargetHolder"]()
+STORAGE_SAMPLE_KEY = pytest.StashKey[int | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,6 +101,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="exit 0 when every selected test was skipped (default: exit 5, nothing was "
         "checked; env SOBERHARNESS_ALLOW_ALL_SKIPPED=1)",
     )
+    group.addoption(
+        "--storage-sample",
+        default=os.environ.get(SAMPLE_ENV, ""),
+        metavar="N",
+        help="run N cells per bucket of the storage matrix over HTTP, chosen to cover every "
+        f"form, actor and owner privacy (default: every cell; env {SAMPLE_ENV})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,6 +115,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    try:
+        config.stash[STORAGE_SAMPLE_KEY] = parse_sample(config.getoption("--storage-sample"))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder.end, "soberharness-run-end")
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
@@ -118,7 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.getoption("--list-targets"):
-        for line in describe_targets():
+        for line in describe_targets(config.getoption("--target")):
             print(line)
         return 0
     return None
@@ -132,6 +145,7 @@ class TargetHolder:
         self._target: Target | None = None
         self._started = False
         self._stopped = False
+        self.used = False  # the target was started in this process at some point
         self.report: RunReport | None = None
         self._run_id = ""
         self.xdist: XdistReports | None = None  # the controller's, under pytest -n N
@@ -175,7 +189,7 @@ class TargetHolder:
                 target.start()
             except HarnessError as exc:
                 self.fail(f"soberharness: {exc}")
-            self._started = True
+            self._started = self.used = True
             _progress(self.config, f"target '{target.name}' up in {time.monotonic() - began:.1f}s")
         return target
 
@@ -189,11 +203,43 @@ class TargetHolder:
         return self._target
 
     def stop(self) -> None:
-        """Stop the target for good (a later use ends the run instead of starting anew)."""
+        """Stop the target for good (a later use ends the run instead of starting anew), after
+        the leftover check of the run."""
+        if not self._stopped:
+            self.end.leftover_lines = self.check_leftovers()
         self._stopped = True
         if self._target is not None and self._started:
             self._target.stop()
             self._started = False
+
+
+    def check_leftovers(self) -> list[str]:
+        """Lines naming what this run left on its target's database (found by the run id),
+        one per kind. Once per run: here when this process used the target, on the xdist
+        controller for a remote target its workers share (a local or containers target is
+        each worker's own and goes with it)."""
+        if _worker_id(self.config) is not None:
+            return []
+        target = self._target if self._started else None
+        if target is None and self.xdist is not None and self.xdist.target_used:
+            made = self.any_target()
+            target = made if made is not None and made.kind == "remote" else None
+        if target is None or Service.POSTGRES not in target.services:
+            return []
+        from soberharness.checker.leftovers import leftover_lines
+        from soberharness.workload.leftovers import MIN_MARK, find_leftovers, run_mark
+
+        if len(run_mark(self.run_id)) < MIN_MARK:  # it would match what other runs made
+            _progress(self.config, f"no leftover check: run id '{self.run_id}' has fewer than "
+                      f"{MIN_MARK} letters and digits to find its things by")
+            return []
+        try:
+            found = find_leftovers(target.admin_dsn(), self.run_id)
+        except (psycopg.Error, HarnessError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return [f"soberharness: the leftover check of run {self.run_id} could not look at "
+                    f"target '{target.name}': {first}"]
+        return leftover_lines(found, self.run_id, target.name)
 
 
 def _progress(config: pytest.Config, message: str) -> None:
@@ -239,6 +285,14 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 
 @pytest.fixture(scope="session")
+def run_id(request: pytest.FixtureRequest) -> str:
+    """This run's id: whatever a test creates on a target carries it (see
+    workload/leftovers.py), so that the run-end leftover check finds what stayed behind."""
+    holder: TargetHolder = request.config.stash[TARGET_KEY]
+    return holder.run_id
+
+
+@pytest.fixture(scope="session")
 def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
     holder: TargetHolder = request.config.stash[TARGET_KEY]
     if holder.report is None:
@@ -252,6 +306,12 @@ def run_report(request: pytest.FixtureRequest, target: Target) -> RunReport:
             environment=probe_environment(target, Path(request.config.getoption("--migrations"))),
         )
     return holder.report
+
+
+@pytest.fixture(scope="session")
+def storage_sample(request: pytest.FixtureRequest) -> int | None:
+    """How many storage matrix cells per bucket to run over HTTP (None: every cell)."""
+    return request.config.stash[STORAGE_SAMPLE_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -380,6 +440,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if holder is None:
         return
     worker = _worker_id(session.config)
+    if worker is not None:
+        from soberharness.report.xdist_merge import TARGET_USED_KEY
+
+        session.config.workeroutput[TARGET_USED_KEY] = holder.used  # type: ignore[attr-defined]
     if worker is not None and holder.report is not None:
         from soberharness.report.xdist_merge import REPORT_KEY as WORKER_REPORT
         from soberharness.report.xdist_merge import report_to_data

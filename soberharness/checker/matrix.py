@@ -59,14 +59,15 @@ class Actor(Protocol):
 class ExpectationCache:
     """One AccessModel per distinct world a case prepares."""
 
-    def __init__(self, base: World) -> None:
+    def __init__(self, base: World, model_class: type[AccessModel] = AccessModel) -> None:
         self.base = base
+        self.model_class = model_class  # a subclass with a planted rule predicts a defect
         self._models: dict[tuple[object, ...], AccessModel] = {}
 
     def model(self, action: Attempt) -> AccessModel:
         key = (action.removed, action.added)
         if key not in self._models:
-            self._models[key] = AccessModel(action.world(self.base))
+            self._models[key] = self.model_class(action.world(self.base))
         return self._models[key]
 
     def expected(self, ctx: Actor, action: Attempt) -> bool:

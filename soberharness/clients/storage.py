@@ -198,6 +198,7 @@ class StorageClient:
         self.token = token or apikey
         self.timeout_s = timeout_s
         self._transport = transport
+        self.last_status = 0  # the HTTP status of the last answer (0: none yet)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s),
@@ -240,6 +241,7 @@ class StorageClient:
         except httpx.TransportError as exc:
             raise StorageError(method, path, 0, 0, "unreachable",
                                f"{self.base_url}: {type(exc).__name__}: {exc}") from None
+        self.last_status = response.status_code
         if response.status_code >= 400:
             raise StorageError.from_response(response)
         return response

@@ -28,6 +28,15 @@ from collections.abc import Sequence
 import psycopg
 
 from soberharness.errors import HarnessError
+from soberharness.lints import (
+    performance as lints_performance,
+)
+from soberharness.lints import (
+    policies as lints_policies,
+)
+from soberharness.lints import (
+    splinter as lints_splinter,
+)
 from soberharness.lints.base import LintRule, LintScope, roles_text, rows, scope_params
 from soberharness.lints.definer_chains import definer_behind_invoker
 from soberharness.lints.realtime_publication import realtime_delete_reveals
@@ -600,6 +609,10 @@ RULES: tuple[LintRule, ...] = (
         "policy, or a function it calls, deciding on user-writable user_metadata",
         policy_uses_user_metadata,
     ),
+    # splinter's other classes, its performance lints, and pgrls's policy-shape classes.
+    *lints_splinter.RULES,
+    *lints_performance.RULES,
+    *lints_policies.RULES,
 )
 
 

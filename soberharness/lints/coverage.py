@@ -7,9 +7,12 @@ A table no API role holds any privilege on is out of reach of every request and 
 cases (`rls_disabled_in_public` and the other lints look at it regardless). Pass the target's
 PostgREST `db_schemas` when it exposes more than Supabase's default schemas.
 
-A few columns carry no rule of their own (free text, bookkeeping the Storage API writes): they
-are governed by their row's update rule, which other columns' cases check. They are listed in
-`UNGUARDED_COLUMNS`, each with its reason; anything not listed needs a case.
+A few columns carry no rule of their own (free text): they are governed by their row's update
+rule, which other columns' cases check. They are listed in `UNGUARDED_COLUMNS`, each with its
+reason; anything not listed needs a case. The Storage API's own columns and tables are judged by
+its registry for the schema version seen (soberharness.lints.storage_api_objects, passed as
+`known`): bookkeeping columns it declares need no case, and its internal tables (row level
+security, no policy: no row reachable) need none either.
 """
 
 from __future__ import annotations
@@ -21,15 +24,13 @@ import psycopg
 
 from soberharness.db import sql as rows
 from soberharness.lints.catalog import API_ROLES, DEFAULT_EXPOSED_SCHEMAS
+from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.records.results import Op
 from soberharness.workload.matrix_cases import CASES, Case, Ctx
 from soberharness.world.entities import Privacy
 from soberharness.world.matrix_world import ACTORS, MatrixWorld
 
 _ROW_RULE = "free text of the row, under the row's update rule (checked by the {} cases)"
-_STORAGE_BOOKKEEPING = (
-    "Storage API bookkeeping; the rules judge an object by bucket and name (S:Avatars, S:Videos)"
-)
 UNGUARDED_COLUMNS: dict[str, str] = {
     "public.profiles.display_name": _ROW_RULE.format("handle"),
     "public.profiles.bio": _ROW_RULE.format("handle"),
@@ -38,11 +39,6 @@ UNGUARDED_COLUMNS: dict[str, str] = {
         "a pointer the app follows; reading the object it names is the object's own rule "
         "(S:Videos), checked on storage.objects"
     ),
-    **{
-        f"storage.objects.{column}": _STORAGE_BOOKKEEPING
-        for column in ("created_at", "updated_at", "last_accessed_at", "metadata", "version",
-                       "user_metadata", "path_tokens")
-    },
 }
 
 
@@ -121,14 +117,20 @@ def reachable_surface(
     return Surface(frozenset(operations), frozenset(columns))
 
 
-def uncovered(reachable: Surface, covered: Surface) -> list[str]:
-    """One line per reachable operation or updatable column no case exercises."""
+def uncovered(
+    reachable: Surface, covered: Surface, known: KnownStorageApi | None = None
+) -> list[str]:
+    """One line per reachable operation or updatable column no case exercises (the Storage
+    API's internal tables and declared columns excepted, when `known` is given)."""
+    internal = known.internal if known else frozenset()
+    unguarded = {**UNGUARDED_COLUMNS, **(known.declared_columns() if known else {})}
     problems = [
         f"{relation}: {op.value} is open to the API roles but has no matrix case"
         for relation, op in sorted(reachable.operations - covered.operations)
+        if relation not in internal
     ]
     for relation, column in sorted(reachable.columns - covered.columns):
-        if f"{relation}.{column}" not in UNGUARDED_COLUMNS:
+        if f"{relation}.{column}" not in unguarded:
             problems.append(
                 f"{relation}.{column}: updatable by the API roles but no matrix case changes it"
             )

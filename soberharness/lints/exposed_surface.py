@@ -13,10 +13,11 @@ actor the same way.
 
 Judgement: a returned row of a table the access model knows (a function returning `setof
 public.posts`, a view exposing the key columns of exactly one modelled table it reads, the
-Storage API's `storage.search`) must be one the model lets that actor read; rows that are not
-the world's (a shared database) are not judged. Only what is returned is judged: a row the
-function leaves out is not a leak. Whatever the model cannot judge is *unmodelled exposed
-surface*, a warning the stack may accept in its declaration file with a reason.
+Storage API's listings `storage.search`, `search_v2`, ...) must be one the model lets that actor
+read; rows that are not the world's (a shared database) are not judged. Only what is returned is
+judged: a row the function leaves out is not a leak. Whatever the model cannot judge is
+*unmodelled exposed surface*, a warning the stack may accept in its declaration file with a
+reason (the Storage API's own functions: its registry, soberharness.lints.storage_api_objects).
 
 Seeing through layers is the lint `definer_behind_invoker` (soberharness.lints.definer_chains);
 the calls here are what proves or clears such a chain.
@@ -38,9 +39,8 @@ from soberharness.checker.visibility import world_keys
 from soberharness.clients.postgrest_sql import request_settings
 from soberharness.db.seed import world_statements
 from soberharness.db.sql import MODEL_TABLES
-from soberharness.lints.declarations import UNMODELLED_RULE
 from soberharness.lints.exposed_catalog import ExposedObject, discover
-from soberharness.records.results import LintFinding, Severity
+from soberharness.records.results import UNMODELLED_RULE, LintFinding, Severity
 from soberharness.workload.exposed_calls import (
     Call,
     WorldTerms,
@@ -125,8 +125,43 @@ def _token(obj: StoredObject, level: int) -> str | None:
     return parts[level - 1] if len(parts) > level else None
 
 
-# Functions of Supabase's own services the harness knows how to judge (by schema.name).
-KNOWN_FUNCTIONS: dict[str, Judge] = {"storage.search": storage_search}
+def _arg(args: dict[str, Any], part: str) -> Any:
+    return next((v for k, v in args.items() if part in k), None)
+
+
+def storage_listing(row: Any, args: dict[str, Any], viewer: Viewer, ctx: Context):
+    """The Storage API's other listings (search_v2, search_by_timestamp,
+    list_objects_with_delimiter): a row with an id is an object; a folder entry (no id) names a
+    path, in full (`key`, or `name` with the delimiter) or relative to the call's prefix, and
+    must lead to an object of the listed bucket the viewer may read."""
+    if not isinstance(row, dict):
+        return None
+    if row.get("id") is not None:
+        return rows_of("storage.objects")(row, args, viewer, ctx)
+    bucket = _arg(args, "bucket")
+    prefix = str(_arg(args, "prefix") or "")
+    named = [row.get("key"), row.get("name")]
+    paths = {str(p).rstrip("/") for p in named if p}
+    paths |= {(prefix + str(p)).rstrip("/") for p in named if p}
+    objects = [o for o in ctx.world.objects.values()
+               if (bucket is None or o.bucket == bucket)
+               and any(p and o.name.startswith(p + "/") for p in paths)]
+    if not objects:
+        return None  # names no object of our world
+    visible = ctx.visible(viewer)["objects"]
+    if any(o.id in visible for o in objects):
+        return None
+    return "objects", objects[0].id
+
+
+# Functions of Supabase's own services the harness knows how to judge (by schema.name); the
+# Storage API's registry (soberharness.access.storage_api_schema) calls these `modelled`.
+KNOWN_FUNCTIONS: dict[str, Judge] = {
+    "storage.search": storage_search,
+    "storage.search_v2": storage_listing,
+    "storage.search_by_timestamp": storage_listing,
+    "storage.list_objects_with_delimiter": storage_listing,
+}
 
 
 def judge_for(obj: ExposedObject) -> Judge | None:

@@ -45,6 +45,10 @@ class CellResult:
         return self.expected == self.actual
 
 
+# The finding of exposed surface the access model cannot judge (function, view, REST path).
+UNMODELLED_RULE = "unmodelled_exposed_surface"
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARN = "warn"

@@ -7,7 +7,8 @@ printed last, and Ctrl-C into pytest's one interrupt line `soberharness: interru
 without the traceback; it makes a run in which every selected test was skipped exit with
 status 5 (NO_TESTS_COLLECTED: nothing was checked) unless --allow-all-skipped; and it writes the
 run folder with the verdict the exit status implies (run_folder.run_verdict), also after a
-crash, when pytest shows no terminal summary.
+crash, when pytest shows no terminal summary. A run that left something on its target (the
+leftover check, pytest_plugin.TargetHolder.check_leftovers) fails with one line per kind.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class RunEnd:
         self._report, self._target, self._run_id = report, target, run_id
         self.stopped_by = ""  # what ended the run early, for the run page
         self.all_skipped_line = ""
+        self.leftover_lines: list[str] = []  # what the run left on its target (fails it)
         self.exitstatus = 0
         self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
         self._written = False
@@ -59,8 +61,16 @@ class RunEnd:
     def session_finished(self, session: pytest.Session, controller: bool) -> None:
         """Called by the harness's pytest_sessionfinish, after the target stopped."""
         if controller:
+            self._judge_leftovers(session)
             self._judge_all_skipped(session)
         self.exitstatus = int(session.exitstatus)
+
+    def _judge_leftovers(self, session: pytest.Session) -> None:
+        """A run that left something on its target fails (status 1), whatever its tests did."""
+        if self.leftover_lines:
+            self.stopped_by = self.stopped_by or self.leftover_lines[0]
+            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _judge_all_skipped(self, session: pytest.Session) -> None:
         reporter = self._reporter()
@@ -77,8 +87,13 @@ class RunEnd:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
     def terminal_summary(self) -> None:
-        if self.all_skipped_line and self._reporter() is not None:
-            self._reporter().write_line(self.all_skipped_line, red=True)
+        reporter = self._reporter()
+        if reporter is None:
+            return
+        for line in self.leftover_lines:
+            reporter.write_line(line, red=True)
+        if self.all_skipped_line:
+            reporter.write_line(self.all_skipped_line, red=True)
 
     def write_run_folder(self) -> None:
         """reports/runs/<run id>/ (page, summary.json, junit.xml) and reports/index.html."""

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.clients import route_log
+from soberharness.lints.declarations import failing
 from soberharness.records.redact import redact
-from soberharness.records.results import CellResult, LintFinding, Severity
+from soberharness.records.results import CellResult, LintFinding
 
 
 @dataclasses.dataclass
@@ -41,8 +42,8 @@ class RunReport:
 
     @property
     def lint_errors(self) -> list[LintFinding]:
-        """Findings that fail the run: errors, and warnings the stack did not declare."""
-        return [f for f in self.lints if f.severity is Severity.ERROR or not f.declared]
+        """Findings that fail the run: those nobody accepted (checker.declarations.failing)."""
+        return failing(self.lints)
 
     def summary(self) -> dict[str, Any]:
         return {

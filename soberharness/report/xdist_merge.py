@@ -18,6 +18,7 @@ from soberharness.records.results import Cell, CellResult, LintFinding, Op, Seve
 from soberharness.report.run_report import RunReport
 
 RUN_ID_KEY = "soberharness_run_id"
+TARGET_USED_KEY = "soberharness_target_used"
 REPORT_KEY = "soberharness_report"
 
 
@@ -65,12 +66,15 @@ class XdistReports:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.parts: list[RunReport] = []
+        self.target_used = False  # a worker started the target (the leftover check looks)
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_KEY] = self.run_id
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        data = getattr(node, "workeroutput", {}).get(REPORT_KEY)
+        output = getattr(node, "workeroutput", {})
+        self.target_used = self.target_used or bool(output.get(TARGET_USED_KEY))
+        data = output.get(REPORT_KEY)
         if data:
             self.parts.append(report_from_data(data))

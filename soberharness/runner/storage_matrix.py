@@ -7,9 +7,11 @@ import dataclasses
 import time
 from collections.abc import Iterable
 
+from soberharness.access.model import AccessModel
 from soberharness.checker.matrix import ExpectationCache
-from soberharness.records.results import CellResult
-from soberharness.workload.storage_actions import Callers, ObjectState, StorageCell
+from soberharness.records.results import Cell, CellResult
+from soberharness.workload.storage_actions import Callers, ObjectState
+from soberharness.workload.storage_forms import StorageCell
 from soberharness.world.matrix_world import MatrixWorld
 
 
@@ -35,14 +37,25 @@ class StorageRun:
 def run_storage_matrix(mw: MatrixWorld, callers: Callers, state: ObjectState,
                        cells: Iterable[StorageCell]) -> StorageRun:
     """Run each cell as its actor, one at a time (each leaves the objects as it found them).
-    A cell whose answer contradicts the state it left counts as a mismatch whatever the
-    model says."""
+    The model judges every action the cell's form needs (a copy: read the source and insert
+    the copy); the cell is expected allowed when all are. A cell whose answer contradicts the
+    state it left counts as a mismatch whatever the model says."""
     started = time.perf_counter()
     cache = ExpectationCache(mw.world)
     results: list[CellResult] = []
     for sc in cells:
-        expected = cache.expected(sc.ctx, sc.action)
+        expected = all(cache.expected(sc.ctx, judged) for judged in sc.judged)
         attempt = sc.run(callers.of(sc.ctx.viewer), state, sc.action)
         actual = attempt.allowed if attempt.consistent else not expected
         results.append(CellResult(sc.cell, expected, actual, attempt.detail))
     return StorageRun(results, time.perf_counter() - started)
+
+
+def predicted_mismatches(mw: MatrixWorld, cells: Iterable[StorageCell],
+                         planted: type[AccessModel]) -> set[Cell]:
+    """The cells a planted defect must show as: where the model with the defect's rule
+    (`access.planted`) and the true model disagree."""
+    true, leaky = ExpectationCache(mw.world), ExpectationCache(mw.world, planted)
+    return {sc.cell for sc in cells
+            if all(true.expected(sc.ctx, a) for a in sc.judged)
+            != all(leaky.expected(sc.ctx, a) for a in sc.judged)}

@@ -73,12 +73,22 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def keys(self) -> Keys: ...
 
+    def service_dsn(self, service: Service) -> str:
+        """Admin DSN of the database `service` works on (the target's database unless a
+        target gives a service one of its own, as the local target does for functions)."""
+        return self.admin_dsn()
+
     @property
     def settings(self) -> Mapping[str, str]:
         """Behaviour-changing settings of the deployment's services, by their environment
         variable names (e.g. GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL): what suites need
         to know to expect the right behaviour. None known by default."""
         return {}
+
+    @property
+    def settings_source(self) -> str:
+        """Where `settings` come from, for messages (see targets/service_settings.py)."""
+        return f"target '{self.name}' ({self.kind})"
 
     def missing(self, services: list[Service] | tuple[Service, ...]) -> list[Service]:
         return [s for s in services if s not in self.services]

@@ -384,6 +384,7 @@ class ContainersTarget(Target):
         self.name = name
         self.labels = {"cloud": "none", "region": "docker"}
         self.plan = plan_stack(needs, env, compose_file, startup_timeout_s)
+        self._compose_file = Path(compose_file)
         self.engine = engine
         self._started: list[Any] = []  # testcontainers objects, in start order
         self._network: Any = None
@@ -408,6 +409,10 @@ class ContainersTarget(Target):
                 if not any(secret and secret in value for secret in secrets):
                     found.setdefault(key, value)
         return found
+
+    @property
+    def settings_source(self) -> str:
+        return f"compose env ({self._compose_file.name})"
 
     def url(self, service: Service) -> str:
         self.require(service)

@@ -22,10 +22,14 @@ from soberharness.targets.migrations import (
     bootstrap_files,
     discover,
 )
-from soberharness.targets.postgres import PostgresServer
+from soberharness.targets.postgres import SUPERUSER, PostgresServer
+from soberharness.targets.services.edge_functions import db_url, deno_available, start_functions
+from soberharness.targets.services.process import ManagedProcess
 
 TEMPLATE_DB = "sobertube_template"
 DEFAULT_JWT_SECRET = "local-harness-secret-not-for-production-0123456789"
+# The database the edge functions work on (a clone of the template, made when first asked for).
+FUNCTIONS_DB = "sobertube_functions"
 
 
 class LocalTarget(Target, DatabaseProvisioning, StackHost):
@@ -59,6 +63,8 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
         self._counter = itertools.count(1)
         self._started = False
         self._stopped = False
+        self._functions: tuple[ManagedProcess, str] | None = None
+        self._functions_db = False
 
     @property
     def pg(self) -> PostgresServer:
@@ -78,6 +84,9 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
 
     @property
     def services(self) -> frozenset[Service]:
+        """PostgreSQL; the edge functions too when Deno is installed (.tools/bin/deno)."""
+        if deno_available():
+            return frozenset({Service.POSTGRES, Service.FUNCTIONS})
         return frozenset({Service.POSTGRES})
 
     @property
@@ -107,6 +116,9 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
     def stop(self) -> None:
         """Stop the server and remove its folder. Final: the target starts no new server."""
         self._stopped = True
+        if self._functions is not None:
+            self._functions[0].stop()
+            self._functions = None
         if self._pg is not None:
             self._pg.stop()
         self._started = False
@@ -119,7 +131,34 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
 
     def url(self, service: Service) -> str:
         self.require(service)
+        if service is Service.FUNCTIONS:
+            return self._functions_url()
         raise HarnessError(f"service '{service}' has no URL on target '{self.name}'")
+
+    def service_dsn(self, service: Service) -> str:
+        """The edge functions work on a database of their own (FUNCTIONS_DB); the rest on
+        the template's."""
+        if service is Service.FUNCTIONS:
+            self._functions_database()
+            return self.pg.dsn(FUNCTIONS_DB)
+        return self.admin_dsn()
+
+    def _functions_database(self) -> None:
+        self._refuse_if_stopped()
+        self.start()
+        if not self._functions_db:
+            self.pg.create_database(FUNCTIONS_DB, template=TEMPLATE_DB)
+            self._functions_db = True
+
+    def _functions_url(self) -> str:
+        """Deno serving stack/functions against FUNCTIONS_DB, started on first use."""
+        if self._functions is None:
+            self._functions_database()
+            assert self.workdir is not None
+            url = db_url("127.0.0.1", self.pg.port, FUNCTIONS_DB, SUPERUSER)
+            self._functions = start_functions(self.workdir / "functions", url,
+                                              self._keys.jwt_secret or DEFAULT_JWT_SECRET)
+        return self._functions[1]
 
     def admin_dsn(self, database: str | None = None) -> str:
         return self.pg.dsn(database or TEMPLATE_DB)

@@ -273,6 +273,10 @@ class RemoteTarget(Target, Deployment):
         return self.config.settings
 
     @property
+    def settings_source(self) -> str:
+        return f"target file {self.config.origin} [settings]"
+
+    @property
     def capabilities(self) -> frozenset[str]:
         """Free-form features the deployment declares, plus the services it offers."""
         return self.config.capabilities | {s.value for s in self.services}

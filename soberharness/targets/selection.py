@@ -37,8 +37,9 @@ def make_target(spec: str, migrations: Path = STACK_MIGRATIONS) -> Target:
     )
 
 
-def describe_targets() -> list[str]:
-    """The --list-targets table: name, kind and what each target is, columns aligned."""
+def describe_targets(chosen: str = "") -> list[str]:
+    """The --list-targets table: name, kind and what each target is, columns aligned; the
+    chosen target (--target) too when it is a file outside the target folders."""
     rows = [
         ("local", "local", "services started as processes on this machine (default)"),
         ("containers", "containers",
@@ -47,6 +48,11 @@ def describe_targets() -> list[str]:
     for folder in TARGET_DIRS:
         for path in sorted(folder.glob("*.toml")):
             rows.append((path.stem, "remote", _describe_file(path)))
+    chosen_path = Path(chosen) if chosen else None
+    if (chosen_path is not None and (chosen_path.suffix == ".toml" or chosen_path.exists())
+            and not any(chosen_path.resolve().parent == folder.resolve()
+                        for folder in TARGET_DIRS)):
+        rows.append((chosen_path.stem, "remote", _describe_file(chosen_path)))
     header = ("target", "kind", "what")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in (0, 1)]
     return [f"{name:<{widths[0]}}  {kind:<{widths[1]}}  {what}".rstrip()

@@ -2,83 +2,97 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
+import weakref
+from typing import Any
 
+import httpx
 import jwt
 import psycopg
 
-from soberharness.clients.gotrue import AuthUser, GoTrueClient
+from soberharness.clients.gotrue import AuthUser, GoTrueClient, GoTrueError
 from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.errors import HarnessError
 from soberharness.services import auth
 from soberharness.targets.base import Service, Target
+from soberharness.targets.service_settings import (
+    ServiceSettings,
+    Setting,
+    go_duration,
+    gotrue_settings,
+)
+from soberharness.workload.leftovers import run_mark, table_exists
 
 DOMAIN = "auth-suite.sobertube.test"
 PASSWORD = "Sober-Tube-2026!"
 
 REUSE_INTERVAL = "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL"
-# GoTrue's defaults (internal/conf/configuration.go) for the settings the suite depends on,
-# used where the target does not say (target file [settings], the compose file's env).
-GOTRUE_DEFAULTS = {
-    REUSE_INTERVAL: "10",
-    "GOTRUE_MFA_MAX_ENROLLED_FACTORS": "10",
-    "GOTRUE_SESSIONS_TIMEBOX": "0",
-    "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT": "0",
-    "GOTRUE_SESSIONS_SINGLE_PER_USER": "false",
-    "GOTRUE_RATE_LIMIT_HEADER": "",
-    "GOTRUE_RATE_LIMIT_EMAIL_SENT": "30",
-    "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "150",
-    "GOTRUE_RATE_LIMIT_VERIFY": "30",
-    "GOTRUE_RATE_LIMIT_OTP": "30",
-}
+ROTATION = "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED"
+ALGORITHM = "GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION"
+SETTINGS_TIMEOUT_S = 5.0
+
+_known: weakref.WeakKeyDictionary[Target, ServiceSettings] = weakref.WeakKeyDictionary()
 
 
-def auth_setting(target: Target, name: str) -> str:
-    """A GoTrue setting of the target, else GoTrue's default."""
-    return target.settings.get(name, GOTRUE_DEFAULTS[name])
-
-
-_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6,
-             "ns": 1e-9}
-_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
-
-
-def go_duration(text: str) -> float:
-    """Seconds in a Go duration ("8s", "1m30s", "10h"; a bare number: seconds; "" or "0": 0)."""
-    text = text.strip()
-    if text in ("", "0"):
-        return 0.0
+def _reported(target: Target) -> tuple[dict[str, Any] | None, str]:
+    """GoTrue's GET /settings body on the target (None when it has no auth or no answer)."""
+    if Service.AUTH not in target.services:
+        return None, "GoTrue GET /settings (the target offers no 'auth')"
     try:
-        return float(text)
-    except ValueError:
-        pass
-    parts = _GO_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise HarnessError(f"{text!r} is not a duration (like 8s, 1m30s, 10h)")
-    return sum(float(n) * _GO_UNITS[u] for n, u in parts)
+        with gotrue(target, timeout=SETTINGS_TIMEOUT_S) as client:
+            return client.settings(), f"GoTrue GET {target.url(Service.AUTH)}/settings"
+    except (GoTrueError, HarnessError, httpx.HTTPError, ValueError) as exc:
+        return None, f"GoTrue GET /settings (no answer: {type(exc).__name__})"
 
 
-def auth_seconds(target: Target, name: str) -> float:
-    """A GoTrue duration setting of the target in seconds (0: off)."""
+def auth_settings(target: Target) -> ServiceSettings:
+    """GoTrue's settings on the target, asked of its /settings once per target."""
+    known = _known.get(target)
+    if known is None:
+        body, reported_from = _reported(target)
+        known = _known[target] = gotrue_settings(target.settings, target.settings_source, body,
+                                                 reported_from)
+    return known
+
+
+def auth_setting(target: Target, name: str) -> Setting:
+    """A GoTrue setting of the target with where it came from: the target's declaration, else
+    GoTrue's /settings, else GoTrue's default at the pinned version (service_settings.py)."""
     try:
-        return go_duration(auth_setting(target, name))
+        return auth_settings(target).resolve(name)
     except HarnessError as exc:
-        raise HarnessError(f"target '{target.name}': {name}: {exc}") from None
+        raise HarnessError(f"target '{target.name}': {exc}") from None
 
 
-def auth_flag(target: Target, name: str) -> bool:
-    return auth_setting(target, name).strip().lower() in ("true", "1", "yes")
-
-
-def reuse_interval(target: Target) -> int:
-    value = auth_setting(target, REUSE_INTERVAL)
+def auth_seconds(target: Target, name: str) -> tuple[float, Setting]:
+    """A GoTrue duration setting of the target in seconds (0: off), and the setting."""
+    setting = auth_setting(target, name)
     try:
-        return int(value)
+        return go_duration(setting.value), setting
+    except HarnessError as exc:
+        raise HarnessError(f"target '{target.name}': {setting}: {exc}") from None
+
+
+def auth_flag(target: Target, name: str) -> tuple[bool, Setting]:
+    setting = auth_setting(target, name)
+    return setting.value.strip().lower() in ("true", "1", "yes"), setting
+
+
+def auth_number(target: Target, name: str) -> tuple[float, Setting]:
+    setting = auth_setting(target, name)
+    try:
+        return float(setting.value), setting
     except ValueError:
-        raise HarnessError(f"target '{target.name}': {REUSE_INTERVAL} = {value!r} is not a "
-                           "number of seconds") from None
+        raise HarnessError(f"target '{target.name}': {setting} is not a number") from None
+
+
+def reuse_interval(target: Target) -> tuple[int, Setting]:
+    """GoTrue's refresh-token reuse interval on the target in whole seconds, and the setting."""
+    seconds, setting = auth_number(target, REUSE_INTERVAL)
+    if seconds != int(seconds) or seconds < 0:
+        raise HarnessError(f"target '{target.name}': {setting} is not a number of seconds")
+    return int(seconds), setting
 
 
 def _minted(target: Target, role: str) -> str:
@@ -111,27 +125,41 @@ def mailpit(target: Target, timeout: float = 5.0) -> MailpitClient:
 
 
 class TestUsers:
-    """Unique e-mails for one test and users made through the admin API; `remove_all()`
-    deletes every one of them by id (cascading to identities, sessions and their refresh
-    tokens, factors, profiles).
+    """Unique e-mails and provider subjects for one test, and users made through the admin
+    API; `remove_all()` deletes every one of them by id (cascading to identities, sessions and
+    their refresh tokens, factors, profiles).
 
-    By id, not by e-mail: a soft delete (DELETE /admin/users/{id} with should_soft_delete)
-    obfuscates the user's e-mail, so a user soft-deleted by a test would stay behind if it
-    were looked up by its address. Ids are recorded as users are made here (`confirmed`),
-    given with `track`, and looked up by the handed-out e-mails once more at the end."""
+    Every e-mail and subject carries the run's mark (workload/leftovers.py), so the run-end
+    leftover check finds whatever a test leaves behind. Users are removed by id, not by
+    e-mail: a soft delete (DELETE /admin/users/{id} with should_soft_delete) obfuscates the
+    e-mail, and a sign-in through an identity provider can leave a user with no e-mail at all
+    (GoTrue creates the user and its identity before refusing an unverified e-mail with 422).
+    Ids are recorded as users are made here (`confirmed`), given with `track`, and looked up
+    at the end by the handed-out e-mails and by the identities of the handed-out subjects."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, admin: GoTrueClient, dsn: str) -> None:
+    def __init__(self, admin: GoTrueClient, dsn: str, run_id: str = "") -> None:
         self.admin = admin
         self.dsn = dsn
+        self.mark = run_mark(run_id) if run_id else ""
         self.emails: list[str] = []
+        self.subjects: list[str] = []
         self.ids: set[str] = set()
 
+    def _unique(self, label: str) -> str:
+        return "-".join(p for p in (label, self.mark, uuid.uuid4().hex[:10]) if p)
+
     def email(self, label: str = "u") -> str:
-        address = f"{label}-{uuid.uuid4().hex[:10]}@{DOMAIN}"
+        address = f"{self._unique(label)}@{DOMAIN}"
         self.emails.append(address)
         return address
+
+    def subject(self, label: str = "oidc") -> str:
+        """A subject (provider user id) for an identity provider's user."""
+        sub = self._unique(label)
+        self.subjects.append(sub)
+        return sub
 
     def track(self, user: AuthUser) -> AuthUser:
         """Remember a user made elsewhere (a sign-up) for removal; returns it."""
@@ -150,10 +178,15 @@ class TestUsers:
         ))
 
     def remove_all(self) -> None:
-        if not self.emails and not self.ids:
+        if not self.emails and not self.ids and not self.subjects:
             return
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("SET statement_timeout = '30s'")
             found = conn.execute("SELECT id::text FROM auth.users WHERE lower(email) = ANY(%s)",
                                  ([e.lower() for e in self.emails],)).fetchall()
-            ids = sorted(self.ids | {row[0] for row in found})
-            conn.execute("DELETE FROM auth.users WHERE id = ANY(%s::uuid[])", (ids,))
+            ids = self.ids | {row[0] for row in found}
+            if self.subjects and table_exists(conn, "auth.identities"):
+                ids |= {row[0] for row in conn.execute(
+                    "SELECT user_id::text FROM auth.identities WHERE provider_id = ANY(%s)",
+                    (self.subjects,))}
+            conn.execute("DELETE FROM auth.users WHERE id = ANY(%s::uuid[])", (sorted(ids),))

@@ -3,7 +3,9 @@
 Each parameter gets candidates by its type and, where the name says what it is, by its name:
 ids of users, posts, videos, comments, likes and objects (hidden, private and blocked ones
 included), handles, words and whole texts of every post, video and comment (search terms that
-match hidden content), object names and folder prefixes, bucket names, every label of an enum.
+match hidden content), object names and folder prefixes, bucket names, every label of an enum;
+listing parameters get what a client sends (delimiter `/`, an empty paging cursor, each sort
+order and sort column).
 A parameter with a default keeps it unless its name asks for a limit (100), an offset (0) or a
 level (1, 2). The product of the candidates is thinned evenly to at most `MAX_CALLS` tuples
 (16; `SOBERHARNESS_SURFACE_CALLS` for more).
@@ -123,6 +125,14 @@ def _text_candidates(name: str, t: WorldTerms) -> Sequence[str]:
         return t.buckets
     if _has(name, "prefix", "path", "folder"):
         return ("", *t.folders)
+    if _has(name, "delimiter"):
+        return ("/",)
+    if _has(name, "after", "token", "cursor"):  # paging from the start
+        return ("",)
+    if _has(name, "sort_order", "sortorder"):
+        return ("asc", "desc")
+    if _has(name, "sort_column", "sortcolumn"):
+        return ("name", "updated_at", "created_at")
     if _has(name, "name"):
         return t.object_names
     if _has(name, "handle", "user"):

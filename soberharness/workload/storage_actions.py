@@ -1,32 +1,47 @@
-"""What the matrix's actors do to storage through the Storage API itself.
+"""What the matrix's actors do to storage through the Storage API itself: one runner per HTTP
+form (download, info, list, sign, render, upload, x-upsert, move, copy, delete one and many).
 
-The same actors, world and object cases as the SQL matrix (`workload.matrix_cases`), plus what
-only HTTP has (replace by x-upsert, bulk delete, listing, signed URLs, object info). Each
-attempt is judged by the STATE it leaves, read back as service_role, not by its status code: a
-refused bulk delete answers 200 [] and a refused private read answers 404.
+Which matrix case runs through which form is declared in `workload.storage_forms`. Each attempt is
+judged by the STATE it leaves, read back as service_role, not by its status code: a refused bulk
+delete answers 200 [] and a refused private read answers 404.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+import struct
+import uuid
+import zlib
+from collections.abc import Callable
 
-from soberharness.clients.storage import StorageClient, StorageError
+from soberharness.clients.storage import StorageClient, StorageError, Transform
 from soberharness.db.claims import token_for
-from soberharness.records.results import Cell, Op
-from soberharness.workload.matrix_cases import Action, Ctx, cells
-from soberharness.world.entities import Privacy, Role, StoredObject, Viewer, World
-from soberharness.world.matrix_world import ACTORS, MatrixWorld
+from soberharness.workload.matrix_cases import Action
+from soberharness.world.entities import Role, StoredObject, Viewer, World
 
 # Status codes (the body's statusCode) that mean "refused or not visible to you".
 REFUSALS = frozenset({400, 401, 403, 404, 409, 413, 415})
 
 
+PNG_SIDE = 16
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def content_of(bucket: str, name: str, version: str = "v1") -> bytes:
-    """The bytes the harness stores under a name: distinct per object and version."""
+    """The bytes the harness stores under a name: a 16x16 RGB PNG whose pixels come from the
+    bucket, name and version, so they differ per object and version and an image
+    transformation (imgproxy behind /render/image) can render them."""
     seed = hashlib.sha256(f"{bucket}/{name}/{version}".encode()).digest()
-    return seed * 32  # 1 KiB
+    row_bytes = PNG_SIDE * 3
+    pixels = (seed * (PNG_SIDE * row_bytes // len(seed) + 1))[:PNG_SIDE * row_bytes]
+    raw = b"".join(b"\x00" + pixels[r * row_bytes:(r + 1) * row_bytes] for r in range(PNG_SIDE))
+    header = struct.pack(">IIBBBBB", PNG_SIDE, PNG_SIDE, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +96,8 @@ class ObjectState:
         return self.content(bucket, name) is not None
 
     def put(self, bucket: str, name: str, data: bytes) -> None:
-        self.service.upload(bucket, name, data, upsert=True)
         self.created.add((bucket, name))
+        self.service.upload(bucket, name, data, upsert=True, content_type="image/png")
 
     def restore(self, obj: StoredObject) -> None:
         if self.content(obj.bucket, obj.name) != content_of(obj.bucket, obj.name):
@@ -134,7 +149,7 @@ def _call(fn: Callable[[], object]) -> str:
     return ""
 
 
-def _read(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def read_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     try:
         data = client.download(obj.bucket, obj.name).data
@@ -147,7 +162,7 @@ def _read(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     return Attempt(True, "200, the stored bytes")
 
 
-def _info(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def object_info(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     try:
         info = client.info(obj.bucket, obj.name)
@@ -158,14 +173,14 @@ def _info(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     return Attempt(info.get("name") == obj.name, f"200 name={info.get('name')!r}")
 
 
-def _list(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def list_folder(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     folder, _, file = obj.name.partition("/")
     names = {e.name for e in client.list(obj.bucket, f"{folder}/", limit=1000)}
     return Attempt(file in names, f"listed {sorted(names)}")
 
 
-def _sign(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def sign_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     try:
         signed = client.sign(obj.bucket, obj.name, 60)
@@ -177,37 +192,41 @@ def _sign(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     return Attempt(data == content_of(obj.bucket, obj.name), "signed, downloaded without a key")
 
 
-def _insert(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def insert_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     state.created.add((obj.bucket, obj.name))
     data = content_of(obj.bucket, obj.name)
-    said = _call(lambda: client.upload(obj.bucket, obj.name, data))
+    said = _call(lambda: client.upload(obj.bucket, obj.name, data, content_type="image/png"))
     stored = state.content(obj.bucket, obj.name) == data
     if stored:
         state.drop(obj.bucket, obj.name)
     return Attempt(stored, _said(said, stored, "stored"))
 
 
-def _replace(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def replace_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     data = content_of(obj.bucket, obj.name, "v2")
-    said = _call(lambda: client.upload(obj.bucket, obj.name, data, upsert=True))
+    said = _call(lambda: client.upload(obj.bucket, obj.name, data, upsert=True,
+                                      content_type="image/png"))
     replaced = state.content(obj.bucket, obj.name) == data
     state.restore(obj)
     return Attempt(replaced, _said(said, replaced, "replaced"))
 
 
-def _move(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def move_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+    """POST /object/move: within the bucket, or into another one (destinationBucket)."""
     before, after = _obj(action.target), _obj(action.after)
+    into = after.bucket if after.bucket != before.bucket else None
     state.created.add((after.bucket, after.name))
-    said = _call(lambda: client.move(before.bucket, before.name, after.name))
+    said = _call(lambda: client.move(before.bucket, before.name, after.name, into))
     moved = state.exists(after.bucket, after.name)
     source_left = state.exists(before.bucket, before.name)
     if moved:
         if source_left:
             state.drop(after.bucket, after.name)
         else:
-            state.service.move(after.bucket, after.name, before.name)
+            back = before.bucket if into else None
+            state.service.move(after.bucket, after.name, before.name, back)
     state.restore(before)
     detail = _said(said, moved, "moved")
     if moved and source_left:
@@ -215,7 +234,48 @@ def _move(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     return Attempt(moved, detail, consistent=not (moved and source_left))
 
 
-def _delete(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def copy_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+    """POST /object/copy of `target` to `after` (read on the source, insert on the copy)."""
+    source, copy = _obj(action.target), _obj(action.after)
+    state.created.add((copy.bucket, copy.name))
+    into = copy.bucket if copy.bucket != source.bucket else None
+    said = _call(lambda: client.copy(source.bucket, source.name, copy.name, into))
+    copied = state.content(copy.bucket, copy.name) == content_of(source.bucket, source.name)
+    state.drop(copy.bucket, copy.name)
+    state.restore(source)
+    return Attempt(copied, _said(said, copied, "copied"))
+
+
+def render_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+    """GET /render/image/authenticated: the same read rule as the download, through imgproxy."""
+    obj = _obj(action.target)
+    try:
+        image = client.render(obj.bucket, obj.name, Transform(width=8, height=8, resize="cover"))
+    except StorageError as exc:
+        if not _refused(exc):
+            raise
+        return Attempt(False, f"{exc.status_code} {exc.code}")
+    return Attempt(bool(image.data), f"200, {len(image.data)} bytes of {image.content_type}")
+
+
+def cross_bucket_moves(state: ObjectState) -> bool:
+    """Does this Storage API move objects between buckets? `destinationBucket` exists in the
+    move route from v1.0.0 on (supabase/storage #444); older versions ignore it and answer as
+    if they had moved within the bucket. Probed as service_role with a file of the harness's
+    own, removed again whatever happens."""
+    name = f"soberharness-probe-{uuid.uuid4().hex[:12]}/cross-bucket.png"
+    data = content_of("avatars", name)
+    state.put("avatars", name, data)
+    state.created.add(("videos", name))
+    try:
+        _call(lambda: state.service.move("avatars", name, name, "videos"))
+        return state.content("videos", name) == data
+    finally:
+        state.drop("avatars", name)
+        state.drop("videos", name)
+
+
+def delete_object(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     said = _call(lambda: client.remove(obj.bucket, obj.name))
     gone = not state.exists(obj.bucket, obj.name)
@@ -223,7 +283,7 @@ def _delete(client: StorageClient, state: ObjectState, action: Action) -> Attemp
     return Attempt(gone, _said(said, gone, "deleted"))
 
 
-def _delete_many(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
+def delete_many(client: StorageClient, state: ObjectState, action: Action) -> Attempt:
     obj = _obj(action.target)
     answered: list[str] = []
 
@@ -247,49 +307,3 @@ def _said(said: str, happened: bool, what: str) -> str:
 def _obj(entity: object) -> StoredObject:
     assert isinstance(entity, StoredObject)
     return entity
-
-
-# What each matrix case name means over HTTP, and the HTTP-only cases added per bucket.
-MATRIX_RUNNERS: dict[tuple[Op, str], Runner] = {
-    (Op.SELECT, "owner's object"): _read,
-    (Op.INSERT, "into owner's folder"): _insert,
-    (Op.UPDATE, "rename within owner's folder"): _move,
-    (Op.UPDATE, "move to actor's folder"): _move,
-    (Op.DELETE, "owner's object"): _delete,
-}
-HTTP_ONLY: list[tuple[Op, str, Runner]] = [
-    (Op.SELECT, "info of owner's object", _info),
-    (Op.SELECT, "list owner's folder", _list),
-    (Op.SELECT, "signed URL of owner's object", _sign),
-    (Op.UPDATE, "replace owner's object (x-upsert)", _replace),
-    (Op.DELETE, "bulk delete owner's object", _delete_many),
-]
-
-
-@dataclasses.dataclass(frozen=True)
-class StorageCell:
-    cell: Cell
-    ctx: Ctx
-    action: Action
-    run: Runner
-
-
-def storage_cells(mw: MatrixWorld, privacies: tuple[Privacy, ...] = tuple(Privacy),
-                  actors: tuple[str, ...] = ACTORS) -> Iterator[StorageCell]:
-    """Every storage cell: the matrix's object cases, then the HTTP-only ones on the same
-    objects, per actor and owner privacy."""
-    for cell, ctx, case in cells(mw):
-        if not cell.table.startswith("objects:"):
-            continue
-        if ctx.privacy not in privacies or ctx.actor not in actors:
-            continue
-        action = case.build(ctx)
-        runner = MATRIX_RUNNERS.get((case.op, case.name))
-        if runner is None:
-            raise LookupError(f"no HTTP form for matrix case {cell.table} {case.op} {case.name}")
-        yield StorageCell(cell, ctx, action, runner)
-        if case.op is Op.SELECT:
-            for op, name, extra in HTTP_ONLY:
-                target_action = Action(op, action.target, action.target)
-                yield StorageCell(dataclasses.replace(cell, op=op, case=name), ctx,
-                                  target_action, extra)

@@ -48,8 +48,9 @@ def auth_db(target: Target) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def users(admin_client: GoTrueClient, target: Target) -> Iterator[TestUsers]:
-    made = TestUsers(admin_client, target.admin_dsn())
+def users(admin_client: GoTrueClient, target: Target, run_id: str) -> Iterator[TestUsers]:
+    """E-mails and subjects for the test, marked with the run id; their users removed after."""
+    made = TestUsers(admin_client, target.admin_dsn(), run_id)
     yield made
     made.remove_all()
 

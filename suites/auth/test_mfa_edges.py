@@ -17,7 +17,7 @@ from soberharness.clients.gotrue import GoTrueClient, Session, TotpEnrollment
 from soberharness.db.claims import sign
 from soberharness.runner.tokens_into_rls import claims_from_token
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_setting
+from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_number
 from soberharness.workload.flow import Flow, refused
 
 MAX_FACTORS = "GOTRUE_MFA_MAX_ENROLLED_FACTORS"
@@ -91,8 +91,9 @@ def test_an_expired_challenge_cannot_be_verified(
 def test_enrolled_factors_stop_at_the_limit(
     target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
-    limit = int(auth_setting(target, MAX_FACTORS))
-    flow = Flow(f"MFA factor limit ({limit})")
+    number, setting = auth_number(target, MAX_FACTORS)
+    limit = int(number)
+    flow = Flow(f"MFA factor limit ({setting})")
     user = users.confirmed("mfa-limit")
     session = auth_client.sign_in_password(user.email, PASSWORD)
     with flow.step(f"enroll {limit} factors"):

@@ -1,13 +1,14 @@
 """OAuth / OpenID Connect sign-in through GoTrue (seed 1.3.3, 3.1.3), end to end.
 
 The harness starts an OpenID Connect provider on loopback (soberharness.targets.services.
-oidc_provider: a stand-in for Google or Keycloak, never for a stack service) where the
-target's GoTrue expects it: its Keycloak provider, GOTRUE_EXTERNAL_KEYCLOAK_ENABLED=true and
+oidc_provider: a stand-in for Google or Keycloak, never for a stack service) where the target's
+GoTrue expects it: its Keycloak provider, GOTRUE_EXTERNAL_KEYCLOAK_ENABLED=true and
 GOTRUE_EXTERNAL_KEYCLOAK_URL on 127.0.0.1, as the target's settings say (target file
-[settings], the compose file). GoTrue's real OAuth code runs: the authorize redirect, the
-callback's code exchange and userinfo, the user and identity it creates, its linking rule
-(an identity whose verified e-mail belongs to an existing user joins that user), and the
-access token it issues, applied the way PostgREST applies it.
+[settings], the compose file; GoTrue's /settings for whether Keycloak is enabled). GoTrue's
+real OAuth code runs: the authorize redirect, the callback's code exchange and userinfo, the
+user and identity it creates, its linking rule (an identity whose verified e-mail belongs to an
+existing user joins that user), and the access token it issues, applied the way PostgREST
+applies it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from soberharness.errors import TargetUnavailable
 from soberharness.runner.tokens_into_rls import claims_from_token, compare_with_tokens
 from soberharness.targets.base import Target
 from soberharness.targets.services.oidc_provider import OpenIDProvider, provider_at
-from soberharness.workload.auth_target import TestUsers
+from soberharness.workload.auth_target import TestUsers, auth_flag, auth_setting
 from soberharness.workload.flow import Flow
 from soberharness.world.token_world import small_world
 
@@ -38,12 +39,14 @@ REDIRECT_TO = "http://127.0.0.1:3000/welcome"
 
 @pytest.fixture(scope="module")
 def provider(target: Target) -> Iterator[OpenIDProvider]:
-    settings = target.settings
-    if settings.get(ENABLED, "false").lower() != "true" or not settings.get(URL):
-        pytest.skip(f"target '{target.name}' declares no OpenID provider for its 'auth' service "
-                    f"({ENABLED}=true and {URL} on 127.0.0.1 in its settings)")
+    enabled, enabled_setting = auth_flag(target, ENABLED)
+    url = auth_setting(target, URL)
+    if not enabled or not url.value:
+        pytest.skip(f"target '{target.name}': its 'auth' service has no OpenID provider for the "
+                    f"suite ({ENABLED}=true and {URL} on 127.0.0.1 needed): {enabled_setting}, "
+                    f"{url}")
     try:
-        with provider_at(settings[URL]) as started:
+        with provider_at(url.value) as started:
             yield started
     except TargetUnavailable as exc:
         pytest.skip(f"the OpenID provider cannot run where the target's 'auth' expects it: "
@@ -84,7 +87,7 @@ def test_sign_in_with_openid_connect_creates_the_user_and_identity(
     provider: OpenIDProvider,
 ) -> None:
     flow = Flow("OpenID Connect sign-in")
-    sub, email = f"oidc-{uuid.uuid4().hex[:10]}", users.email("oidc")
+    sub, email = users.subject("oidc"), users.email("oidc")
     provider.set_user(sub, {"email": email, "email_verified": True, "name": "Casey Oidc"})
     with flow.step("authorize, consent, callback"):
         session = sign_in_with_provider(auth_client, provider, sub)
@@ -113,7 +116,7 @@ def test_a_verified_provider_email_links_to_the_existing_user(
     flow = Flow("OpenID Connect linking")
     existing = users.confirmed("link")
     with flow.step("a verified e-mail links"):
-        sub = f"oidc-{uuid.uuid4().hex[:10]}"
+        sub = users.subject("oidc")
         provider.set_user(sub, {"email": existing.email, "email_verified": True})
         session = sign_in_with_provider(auth_client, provider, sub)
         assert target.keys.jwt_secret
@@ -121,7 +124,7 @@ def test_a_verified_provider_email_links_to_the_existing_user(
             existing.id
         assert identities_of(auth_db, existing.id) == {"email": existing.id, PROVIDER: sub}
     with flow.step("an unverified e-mail does not"):
-        other = f"oidc-{uuid.uuid4().hex[:10]}"
+        other = users.subject("oidc-unverified")
         provider.set_user(other, {"email": existing.email, "email_verified": False})
         try:
             stranger = sign_in_with_provider(auth_client, provider, other)
@@ -142,7 +145,7 @@ def test_the_provider_users_token_reads_what_the_model_allows(
     flow = Flow("OpenID Connect token into RLS")
     secret = target.keys.jwt_secret
     assert secret
-    sub, email = f"oidc-{uuid.uuid4().hex[:10]}", users.email("oidc-rls")
+    sub, email = users.subject("oidc-rls"), users.email("oidc-rls")
     provider.set_user(sub, {"email": email, "email_verified": True})
     with flow.step("sign in with the provider"):
         session = sign_in_with_provider(auth_client, provider, sub)

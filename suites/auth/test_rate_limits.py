@@ -20,12 +20,8 @@ import pytest
 
 from soberharness.clients.gotrue import GoTrueClient, GoTrueError
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import (
-    PASSWORD,
-    TestUsers,
-    auth_setting,
-    go_duration,
-)
+from soberharness.targets.service_settings import go_duration
+from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_number, auth_setting
 from soberharness.workload.flow import Flow
 
 BURST = 30  # GoTrue's burst for the per-client limits (internal/api/options.go)
@@ -64,13 +60,14 @@ def _status(call: Callable[[], None]) -> int:
 def test_per_client_limit_refuses_past_its_rate_and_recovers(
     target: Target, auth_client: GoTrueClient, kind: str
 ) -> None:
-    header = auth_setting(target, "GOTRUE_RATE_LIMIT_HEADER")
+    setting = auth_setting(target, "GOTRUE_RATE_LIMIT_HEADER")
+    header = setting.value
     if not header:
-        pytest.skip(f"target '{target.name}': its 'auth' service sets no "
-                    "GOTRUE_RATE_LIMIT_HEADER, so GoTrue applies no per-client limits")
-    per_5_min = float(auth_setting(target, PER_CLIENT[kind]))
+        pytest.skip(f"target '{target.name}': GoTrue applies no per-client limits without a "
+                    f"header to key them by: {setting}")
+    per_5_min, rate = auth_number(target, PER_CLIENT[kind])
     refill = 300.0 / per_5_min  # seconds until the bucket has room for one more request
-    flow = Flow(f"{kind} rate limit ({per_5_min:g} per 5 min, burst {BURST})")
+    flow = Flow(f"{kind} rate limit ({rate} per 5 min, burst {BURST}; {setting})")
     client = auth_client.with_headers(**{header.replace("-", "_"): _client_address()})
     try:
         with flow.step("push past the burst"):
@@ -92,15 +89,15 @@ def test_email_sends_stop_at_the_limit_and_resume_after_the_window(
     target: Target, auth_client: GoTrueClient, users: TestUsers
 ) -> None:
     setting = auth_setting(target, "GOTRUE_RATE_LIMIT_EMAIL_SENT")
-    if "/" not in setting:
-        pytest.skip(f"target '{target.name}': e-mail sends are limited to {setting} per hour "
-                    "(GoTrue's interval rate), too long to wait out; a test target declares "
+    if "/" not in setting.value:
+        pytest.skip(f"target '{target.name}': e-mail sends are limited per hour (GoTrue's "
+                    f"interval rate), too long to wait out: {setting}; a test target declares "
                     "a burst rate such as 3/10s")
-    events, window = setting.split("/", 1)
+    events, window = setting.value.split("/", 1)
     limit, seconds = int(events), go_duration(window)
     if seconds > MAX_WAIT:
-        pytest.skip(f"target '{target.name}': e-mail window {window} is longer than "
-                    f"{MAX_WAIT:g} s")
+        pytest.skip(f"target '{target.name}': the e-mail window is longer than {MAX_WAIT:g} s: "
+                    f"{setting}")
     flow = Flow(f"e-mail send limit ({setting})")
     with flow.step("a fresh window"):
         time.sleep(seconds + 0.5)

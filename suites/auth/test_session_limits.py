@@ -28,13 +28,12 @@ MAX_WAIT = 30.0
 
 
 def _short(target: Target, name: str) -> float:
-    seconds = auth_seconds(target, name)
+    seconds, setting = auth_seconds(target, name)
     if not seconds:
-        pytest.skip(f"target '{target.name}': its 'auth' service sets no {name} (GoTrue's "
-                    "default: none)")
+        pytest.skip(f"target '{target.name}': its 'auth' service has no such limit: {setting}")
     if seconds > MAX_WAIT:
-        pytest.skip(f"target '{target.name}': {name} is {seconds:g} s, longer than the "
-                    f"{MAX_WAIT:g} s a test waits")
+        pytest.skip(f"target '{target.name}': {setting} is longer than the {MAX_WAIT:g} s a "
+                    "test waits")
     return seconds
 
 
@@ -67,10 +66,10 @@ def test_an_idle_session_ends_after_the_inactivity_timeout(
     target: Target, auth_client: GoTrueClient, users: TestUsers
 ) -> None:
     idle = _short(target, INACTIVITY)
-    box = auth_seconds(target, TIMEBOX)
+    box, box_setting = auth_seconds(target, TIMEBOX)
     if box and box < 2 * idle + 2:
-        pytest.skip(f"target '{target.name}': its {TIMEBOX} ({box:g} s) would end the session "
-                    f"before an inactivity test of {INACTIVITY} ({idle:g} s) can")
+        pytest.skip(f"target '{target.name}': its time-box would end the session before an "
+                    f"inactivity test of {INACTIVITY} ({idle:g} s) can: {box_setting}")
     flow = Flow(f"session inactivity timeout ({idle:g} s)")
     user = users.confirmed("idle")
     with flow.step("a refresh within the timeout keeps the session alive"):
@@ -88,9 +87,10 @@ def test_an_idle_session_ends_after_the_inactivity_timeout(
 def test_one_session_per_user_keeps_only_the_newest_device(
     target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
-    if not auth_flag(target, SINGLE):
+    single, setting = auth_flag(target, SINGLE)
+    if not single:
         pytest.skip(f"target '{target.name}': its 'auth' service allows several sessions per "
-                    f"user ({SINGLE} is not true)")
+                    f"user: {setting}")
     flow = Flow("one session per user")
     user = users.confirmed("single")
     with flow.step("the phone, then the laptop signs in"):
@@ -108,8 +108,9 @@ def test_the_session_report_lists_each_device(
 ) -> None:
     """Seed 3.3.2: per user across devices, the count, age, level, last refresh and user
     agent of each session."""
-    if auth_flag(target, SINGLE):
-        pytest.skip(f"target '{target.name}' keeps one session per user ({SINGLE}=true)")
+    single, setting = auth_flag(target, SINGLE)
+    if single:
+        pytest.skip(f"target '{target.name}' keeps one session per user: {setting}")
     flow = Flow("session report")
     user = users.confirmed("report")
     agents = ("SoberTube-iOS/4.2", "SoberTube-Web/2026.12")

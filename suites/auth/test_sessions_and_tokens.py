@@ -18,7 +18,15 @@ from soberharness.checker.auth_state import (
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.runner.tokens_into_rls import claims_from_token
 from soberharness.targets.base import Target
-from soberharness.workload.auth_target import PASSWORD, TestUsers, auth_flag, reuse_interval
+from soberharness.workload.auth_target import (
+    ALGORITHM,
+    PASSWORD,
+    ROTATION,
+    TestUsers,
+    auth_flag,
+    auth_setting,
+    reuse_interval,
+)
 from soberharness.workload.flow import Flow, refused
 
 
@@ -55,14 +63,22 @@ def test_refresh_rotates_and_reuse_follows_the_reuse_interval(
     target: Target, auth_client: GoTrueClient, auth_db: psycopg.Connection, users: TestUsers
 ) -> None:
     """GoTrue's rules for a revoked refresh token, for the target's reuse interval N
-    (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL, GoTrue's default 10 s when the target does
-    not say): the parent of the active token gives the active token back; any other revoked
-    token is accepted within N s of its last update and mints a new child (the family forks);
-    past that it is reuse: 400 refresh_token_already_used, and every token of the session is
-    revoked — with their update time set to now, so for N > 0 the formerly active token is
-    forgiven for another N s, while for N = 0 it died with the family."""
-    interval = reuse_interval(target)
-    flow = Flow(f"refresh rotation (reuse interval {interval} s)")
+    (GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL as the target declares it, else GoTrue's
+    default, 0: see targets/service_settings.py): the parent of the active token gives the
+    active token back; any other revoked token is accepted within N s of its last update and
+    mints a new child (the family forks); past that it is reuse: 400
+    refresh_token_already_used, and every token of the session is revoked — with their update
+    time set to now, so for N > 0 the formerly active token is forgiven for another N s, while
+    for N = 0 it died with the family."""
+    rotation, rotation_setting = auth_flag(target, ROTATION)
+    if not rotation:
+        pytest.skip(f"target '{target.name}' does not rotate refresh tokens: {rotation_setting}")
+    algorithm = auth_setting(target, ALGORITHM)
+    if algorithm.value.strip() == "2":
+        pytest.skip(f"target '{target.name}' uses GoTrue's session-based refresh tokens, not "
+                    f"the auth.refresh_tokens rows this test follows: {algorithm}")
+    interval, setting = reuse_interval(target)
+    flow = Flow(f"refresh rotation ({setting})")
     user = users.confirmed("refresh")
     with flow.step("sign in, refresh twice"):
         first = auth_client.sign_in_password(user.email, PASSWORD)
@@ -109,9 +125,10 @@ def test_refresh_rotates_and_reuse_follows_the_reuse_interval(
 
 
 def _several_sessions(target: Target) -> None:
-    if auth_flag(target, "GOTRUE_SESSIONS_SINGLE_PER_USER"):
-        pytest.skip(f"target '{target.name}' keeps one session per user "
-                    "(GOTRUE_SESSIONS_SINGLE_PER_USER=true): see test_session_limits.py")
+    single, setting = auth_flag(target, "GOTRUE_SESSIONS_SINGLE_PER_USER")
+    if single:
+        pytest.skip(f"target '{target.name}' keeps one session per user: {setting} (see "
+                    "test_session_limits.py)")
 
 
 @pytest.mark.needs("auth")

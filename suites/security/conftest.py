@@ -1,4 +1,5 @@
-"""Fixtures of the security suite: the matrix world seeded once, the matrix run once.
+"""Fixtures of the security suite: the matrix world seeded once, the matrix run once, and the
+Storage API's own objects known per storage schema version.
 
 On a target that makes throwaway databases (local) the matrix gets one of its own; on a
 shared database (a remote target's DSN) the world is written, checked and removed again, and
@@ -15,11 +16,22 @@ import psycopg
 import pytest
 
 from soberharness.db.seed import leftovers, remove_world, write_world
+from soberharness.lints.storage_api_objects import KnownStorageApi, known_storage_api
 from soberharness.pytest_plugin import announce
 from soberharness.report.run_report import RunReport
 from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.workload.run_liveness import RunLock, remove_stale_worlds
 from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
+
+
+@pytest.fixture(scope="module")
+def storage_api(module_database: str, run_report: RunReport) -> KnownStorageApi:
+    """The Storage API's own objects in this database, judged by its registry for the storage
+    schema version seen (which the run report names)."""
+    with psycopg.connect(module_database, autocommit=True) as conn:
+        known = known_storage_api(conn)
+    run_report.notes["storage schema version"] = known.note()
+    return known
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Every function and view the API roles reach, called and read as every actor, judged by the
 access model (soberharness.lints.exposed_surface). Surfaces the model cannot judge fail unless
-the stack's declaration file accepts them with a reason."""
+the stack's declaration file accepts them with a reason, or the Storage API's registry does for
+its own functions (soberharness.lints.storage_api_objects)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.lints.declarations import Declarations, failing
 from soberharness.lints.exposed_surface import RULES, SurfaceRun, check_exposed_surface
+from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
 from soberharness.world.surface_world import build_surface_world
@@ -26,9 +28,10 @@ def surface(module_database: str, run_report: RunReport) -> SurfaceRun:
 
 @pytest.fixture(scope="module")
 def findings(
-    surface: SurfaceRun, run_report: RunReport, declarations: Declarations
+    surface: SurfaceRun, run_report: RunReport, declarations: Declarations,
+    storage_api: KnownStorageApi,
 ) -> list[LintFinding]:
-    judged = declarations.judge(surface.findings())
+    judged = declarations.judge(storage_api.accept(surface.findings()))
     run_report.lints.extend(judged)
     run_report.lint_rules.extend(RULES)
     return judged

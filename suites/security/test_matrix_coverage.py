@@ -1,5 +1,6 @@
-"""The matrix covers the deployed schema (a new table or updatable column without cases fails),
-and the buckets are set as the rules say."""
+"""The matrix covers the deployed schema (a new table or updatable column without cases fails;
+the Storage API's internal tables and bookkeeping columns are known per schema version), and the
+buckets are set as the rules say."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from soberharness.checker.buckets import bucket_findings
 from soberharness.config.envfile import read_env_file
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
+from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.world.matrix_world import build_matrix_world
 
 STACK_ENV = Path(__file__).resolve().parents[2] / "stack" / "env" / "local.env.example"
@@ -22,11 +24,13 @@ def storage_size_limit() -> int:
 
 
 @pytest.mark.needs("postgres")
-def test_every_reachable_table_and_column_has_matrix_cases(module_database: str) -> None:
+def test_every_reachable_table_and_column_has_matrix_cases(
+    module_database: str, storage_api: KnownStorageApi
+) -> None:
     with psycopg.connect(module_database, autocommit=True) as conn:
         reachable = reachable_surface(conn)
     assert reachable.operations, "the catalog shows tables the API roles reach"
-    problems = uncovered(reachable, matrix_surface(build_matrix_world()))
+    problems = uncovered(reachable, matrix_surface(build_matrix_world()), storage_api)
     assert not problems, "\n".join(problems)
 
 

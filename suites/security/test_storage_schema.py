@@ -1,12 +1,14 @@
 """The storage schema as it is on the target (the bootstrap copy, or a Storage API's own
 migrations): grants no wider than the policies need, the Storage API's delete path, and the role
-grant the Storage API needs to switch roles. The schema seen goes into the run report."""
+grant the Storage API needs to switch roles; the Storage API's own objects as its registry says
+for the schema version seen. The schema seen, and its version, go into the run report."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
+from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.lints.storage_schema import (
     delete_path_findings,
     describe,
@@ -44,3 +46,10 @@ def test_storage_deletes_follow_the_storage_api_path(storage_conn: psycopg.Conne
 def test_storage_admin_can_switch_to_the_api_roles(storage_conn: psycopg.Connection) -> None:
     findings = role_grant_findings(storage_conn)
     assert not findings, _lines(findings)
+
+
+@pytest.mark.needs("postgres")
+def test_storage_api_objects_are_as_its_registry_says(storage_api: KnownStorageApi) -> None:
+    # Its internal tables reach no row, its functions run as the invoker, and no API role can
+    # redirect them through the search path; the version seen is in the run report.
+    assert not storage_api.problems, _lines(list(storage_api.problems))

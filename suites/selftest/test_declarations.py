@@ -11,11 +11,11 @@ import pytest
 from soberharness.errors import HarnessError
 from soberharness.lints.catalog import run_lints
 from soberharness.lints.declarations import (
-    UNMODELLED_RULE,
     default_path,
     failing,
     load_declarations,
 )
+from soberharness.records.results import UNMODELLED_RULE
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
 ADD_ONE = "public.add_one(i integer)"

@@ -8,7 +8,7 @@ import pytest
 
 from soberharness.access.model import AccessModel
 from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
-from soberharness.lints.declarations import UNMODELLED_RULE, Declaration, Declarations, failing
+from soberharness.lints.declarations import Declaration, Declarations, failing
 from soberharness.lints.exposed_surface import (
     LEAK_RULE,
     NOT_EXERCISED_RULE,
@@ -16,6 +16,7 @@ from soberharness.lints.exposed_surface import (
     check_exposed_surface,
     discover,
 )
+from soberharness.records.results import UNMODELLED_RULE
 from soberharness.world.surface_world import SurfaceWorld, build_surface_world
 
 SEARCH = "public.search_posts(query text, max_rows integer)"

@@ -12,6 +12,7 @@ from soberharness.checker.buckets import bucket_findings
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import RULES, run_lints
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
+from soberharness.lints.storage_api_objects import known_storage_api
 from soberharness.records.results import Cell, Op
 from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.world.entities import Privacy
@@ -235,7 +236,8 @@ def _coverage(dsn: str, change: str) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(change.encode())
         reachable = reachable_surface(conn)
-    return uncovered(reachable, matrix_surface(build_matrix_world()))
+        known = known_storage_api(conn)
+    return uncovered(reachable, matrix_surface(build_matrix_world()), known)
 
 
 @pytest.mark.needs("postgres")

@@ -13,6 +13,7 @@ from soberharness.targets.base import Service
 from soberharness.targets.containers import ContainersTarget
 from soberharness.targets.local import LocalTarget
 from soberharness.targets.remote import RemoteTarget, TargetFileError, parse_target_config
+from soberharness.targets.service_settings import SourceKind
 from soberharness.workload.auth_target import REUSE_INTERVAL, reuse_interval
 
 
@@ -28,12 +29,19 @@ def remote(**overrides: Any) -> RemoteTarget:
 def test_a_target_file_declares_its_settings() -> None:
     target = remote(settings={REUSE_INTERVAL: 3, "GOTRUE_MAILER_AUTOCONFIRM": False})
     assert target.settings == {REUSE_INTERVAL: "3", "GOTRUE_MAILER_AUTOCONFIRM": "false"}
-    assert reuse_interval(target) == 3
+    seconds, setting = reuse_interval(target)
+    assert seconds == 3
+    assert setting.describe() == f"{REUSE_INTERVAL}=3 (from target file <target file> [settings])"
 
 
 def test_gotrue_default_where_the_target_does_not_say() -> None:
-    assert reuse_interval(remote()) == 10
-    assert reuse_interval(LocalTarget()) == 10
+    """GoTrue's own default, 0 (no `default` tag on RefreshTokenReuseInterval), never the 10 s
+    the suite once assumed; the local target has no GoTrue to ask."""
+    for target in (remote(), LocalTarget()):
+        seconds, setting = reuse_interval(target)
+        assert seconds == 0, setting
+        assert setting.kind is SourceKind.DEFAULT
+        assert "GoTrue's default at v2.186.0" in setting.source, setting
 
 
 @pytest.mark.parametrize(("settings", "message"), [

@@ -21,8 +21,9 @@ from soberharness.workload.storage_target import StorageWorld, storage_client
 
 
 @pytest.fixture(scope="session")
-def storage_world(target: Target, run_report: RunReport) -> Iterator[StorageWorld]:
-    world = StorageWorld.put(target, run_report.run_id)
+def storage_world(target: Target, run_report: RunReport,
+                  storage_sample: int | None) -> Iterator[StorageWorld]:
+    world = StorageWorld.put(target, run_report.run_id, storage_sample)
     with psycopg.connect(world.dsn, autocommit=True) as conn:
         run_report.notes["storage schema"] = describe(conn).as_note()
     try:

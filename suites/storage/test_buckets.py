@@ -1,19 +1,30 @@
 """Public and private buckets, bucket administration, and the bucket size and MIME limits,
-each judged by what is stored afterwards."""
+each judged by what is stored afterwards. Bucket administration (update, empty, delete) is tried
+on a bucket of the test's own, never on the shared world's; a call not refused is named with
+the call, the caller and the status it answered."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from soberharness.clients.storage import StorageClient, StorageError
 from soberharness.report.run_report import RunReport
+from soberharness.workload.bucket_admin import (
+    admin_calls,
+    deletable_by_owner,
+    invisible_again,
+    unrefused,
+    visible_to_everyone,
+)
 from soberharness.workload.storage_actions import content_of
 from soberharness.workload.storage_target import StorageWorld
 from soberharness.world.entities import Privacy, Viewer
 
 pytestmark = pytest.mark.needs("storage", "postgres")
+OWN_OBJECT = "kept/object.png"
 
 
 def test_avatars_are_public_and_videos_are_not(storage_world: StorageWorld,
@@ -38,27 +49,105 @@ def test_a_private_read_answers_404_and_changes_nothing(storage_world: StorageWo
                                                                               clip.name)
 
 
+@pytest.fixture
+def own_bucket(service_api: StorageClient, run_report: RunReport) -> Iterator[str]:
+    """A private bucket of this test's own holding one object: what callers try to change,
+    empty and delete (never the shared world's buckets)."""
+    name = f"sober-own-{run_report.run_id}"
+    service_api.create_bucket(name, public=False)
+    try:
+        service_api.upload(name, OWN_OBJECT, content_of(name, OWN_OBJECT),
+                           content_type="image/png")
+        yield name
+    finally:
+        _remove_bucket(service_api, name)
+
+
+def _remove_bucket(service_api: StorageClient, name: str) -> None:
+    if name not in {b.id for b in service_api.list_buckets()}:
+        return
+    service_api.remove_many(name, [OWN_OBJECT])
+    service_api.delete_bucket(name)
+
+
+def _bucket_admin_is_refused(world: StorageWorld, anon_api: StorageClient, bucket: str,
+                             run_id: str) -> None:
+    owner = world.mw.owners[Privacy.PUBLIC]
+    planted = f"sober-planted-{run_id}"
+    calls = admin_calls(bucket, planted)
+    service = world.callers.service
+    try:
+        failures = unrefused("anon", anon_api, calls)
+        failures += unrefused(f"user {owner.id} (authenticated)",
+                              world.callers.of(Viewer.of(owner)), calls)
+    finally:
+        _remove_bucket(service, planted)
+    assert not failures, "\n".join(failures)
+    seen = {b.id: b.public for b in service.list_buckets()}
+    assert seen.get(bucket) is False, f"bucket {bucket} is {seen.get(bucket)} afterwards"
+    assert service.download(bucket, OWN_OBJECT).data == content_of(bucket, OWN_OBJECT)
+
+
 def test_buckets_are_read_by_everyone_and_changed_by_service_only(
-    storage_world: StorageWorld, anon_api: StorageClient, run_report: RunReport
+    storage_world: StorageWorld, anon_api: StorageClient, own_bucket: str, run_report: RunReport
 ) -> None:
     user = storage_world.callers.of(Viewer.of(storage_world.mw.owners[Privacy.PUBLIC]))
     for caller in (anon_api, user):
         assert {b.id for b in caller.list_buckets()} >= {"avatars", "videos"}
         assert caller.get_bucket("avatars").public is True
-        name = f"sober-planted-{run_report.run_id}"
-        with pytest.raises(StorageError):
-            caller.create_bucket(name, public=True)
-        with pytest.raises(StorageError):
-            caller.update_bucket("videos", public=True)
-        with pytest.raises(StorageError):
-            caller.empty_bucket("videos")
-        with pytest.raises(StorageError):
-            caller.delete_bucket("avatars")
+    _bucket_admin_is_refused(storage_world, anon_api, own_bucket, run_report.run_id)
     seen = {b.id: b.public for b in storage_world.callers.service.list_buckets()}
     assert seen["avatars"] is True and seen["videos"] is False
-    assert not any(b.startswith("sober-planted-") for b in seen)
-    clip = storage_world.mw.clips[Privacy.PUBLIC]
-    assert storage_world.state.exists(clip.bucket, clip.name)
+
+
+@pytest.mark.destructive
+def test_a_bucket_callers_can_see_is_still_emptied_and_deleted_by_service_only(
+    storage_world: StorageWorld, anon_api: StorageClient, own_bucket: str, run_report: RunReport
+) -> None:
+    """The bucket of the test's own, made visible to every caller with its objects (as avatars
+    is): the Storage API's own guard must refuse, not RLS's invisibility (v1.44.2 let any
+    signed-in user empty a bucket it could see). Changes the target's policies for a moment."""
+    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+        for statement in visible_to_everyone(own_bucket):
+            conn.execute(statement.encode())
+        try:
+            _bucket_admin_is_refused(storage_world, anon_api, own_bucket, run_report.run_id)
+        finally:
+            for statement in invisible_again(own_bucket):
+                conn.execute(statement.encode())
+
+
+FIRST_OBJECT = "0-first/caller-owned.png"  # sorts before OWN_OBJECT
+
+
+@pytest.mark.destructive
+def test_a_user_who_may_delete_the_first_object_still_cannot_empty_the_bucket(
+    storage_world: StorageWorld, own_bucket: str
+) -> None:
+    """The bucket's first object (by name) is the caller's own and theirs to delete; another
+    object is not. Emptying must still be refused: v1.48.12 to v1.70.0 probed only the first
+    object and then emptied everything, other users' files included."""
+    owner = storage_world.mw.owners[Privacy.PUBLIC]
+    service = storage_world.callers.service
+    service.upload(own_bucket, FIRST_OBJECT, content_of(own_bucket, FIRST_OBJECT),
+                   content_type="image/png")
+    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+        conn.execute("update storage.objects set owner = %s where bucket_id = %s and name = %s",
+                     (owner.id, own_bucket, FIRST_OBJECT))
+        for statement in visible_to_everyone(own_bucket) + deletable_by_owner(own_bucket):
+            conn.execute(statement.encode())
+        try:
+            call = f"POST /bucket/{own_bucket}/empty"
+            failures = unrefused(f"user {owner.id} (authenticated, owns {FIRST_OBJECT})",
+                                 storage_world.callers.of(Viewer.of(owner)),
+                                 [c for c in admin_calls(own_bucket, "unused")
+                                  if c.call == call])
+        finally:
+            for statement in invisible_again(own_bucket):
+                conn.execute(statement.encode())
+            service.remove_many(own_bucket, [FIRST_OBJECT])
+    assert not failures, "\n".join(failures)
+    assert service.download(own_bucket, OWN_OBJECT).data == content_of(own_bucket, OWN_OBJECT)
 
 
 @pytest.fixture

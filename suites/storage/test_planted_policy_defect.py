@@ -1,17 +1,17 @@
 """The storage suite can fail on a real Storage API: a leaky policy planted in the target's
-database (restored at the end) shows as exactly the video reads the model denies.
-Destructive: it changes the target's policies for a few seconds."""
+database (restored at the end) shows as exactly the cells the model with that rule predicts:
+every read form (download, info, list, sign, render) and copy of the video objects the model
+denies to anon and signed-in users. Destructive: it changes the target's policies for a while."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
-from soberharness.records.results import Op
-from soberharness.runner.storage_matrix import run_storage_matrix
-from soberharness.workload.storage_actions import storage_cells
+from soberharness.access.planted import video_read_leak
+from soberharness.runner.storage_matrix import predicted_mismatches, run_storage_matrix
 from soberharness.workload.storage_target import StorageWorld
-from soberharness.world.entities import Privacy
+from soberharness.world.entities import Role
 
 LEAK = ("create policy sober_planted_leak on storage.objects for select to anon, authenticated "
         "using (bucket_id = 'videos')")
@@ -20,9 +20,10 @@ LEAK = ("create policy sober_planted_leak on storage.objects for select to anon,
 @pytest.mark.destructive
 @pytest.mark.needs("storage", "postgres")
 def test_leaky_video_policy_is_caught_over_http(storage_world: StorageWorld) -> None:
-    cells = [c for c in storage_cells(storage_world.mw, privacies=(Privacy.PRIVATE,))
-             if c.cell.table == "objects:videos" and c.cell.op is Op.SELECT
-             and c.cell.case == "owner's object"]
+    cells = storage_world.cells("videos").cells
+    predicted = predicted_mismatches(storage_world.mw, cells,
+                                     video_read_leak(Role.ANON, Role.AUTHENTICATED))
+    assert predicted, "the model denies some video reads"
     with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
         conn.execute(LEAK)
         try:
@@ -30,6 +31,7 @@ def test_leaky_video_policy_is_caught_over_http(storage_world: StorageWorld) -> 
                                      storage_world.state, cells)
         finally:
             conn.execute("drop policy sober_planted_leak on storage.objects")
-    denied = {r.cell for r in run.results if not r.expected}
-    assert denied, "the model denies some private video reads"
-    assert {r.cell for r in run.mismatches} == denied
+    found = {r.cell for r in run.mismatches}
+    assert found == predicted, (
+        f"not reported: {sorted(c.label() for c in predicted - found)}; "
+        f"reported beyond the leak: {sorted(c.label() for c in found - predicted)}")

@@ -1,0 +1,93 @@
+"""`GoTrueProtocolDouble`: a test double of the few GoTrue routes the harness asks about a
+deployment, served over HTTP on loopback.
+
+Only for the harness's own tests of the code paths only remote targets reach (the settings
+resolver asking `GET /settings`, a remote target's health check). Not GoTrue: it signs nobody
+in. It answers as supabase/auth's internal/api does at v2.186.0 (the version the stack pins):
+
+- `GET /health`: `{"version", "name", "description"}` (internal/api/api.go, HealthCheck);
+- `GET /settings`: the `Settings` struct of internal/api/settings.go, `external` with one
+  flag per provider, `disable_signup`, `mailer_autoconfirm`, `phone_autoconfirm`,
+  `sms_provider`, `saml_enabled`; the values are the double's `settings`, GoTrue's defaults
+  unless a test gives others;
+- anything else: 404 with GoTrue's error body `{"code", "error_code", "msg"}`.
+
+`with GoTrueProtocolDouble() as double:` serves on `double.url` (`http://127.0.0.1:N/auth/v1`,
+the gateway's prefix) in a thread; `double.requests` lists (method, path, apikey) as asked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/auth/v1"
+PROVIDERS = ("anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook",
+             "snapchat", "figma", "fly", "github", "gitlab", "google", "keycloak", "kakao",
+             "linkedin", "linkedin_oidc", "notion", "spotify", "slack", "slack_oidc", "workos",
+             "twitch", "twitter", "email", "phone", "zoom")
+
+
+def default_settings() -> dict[str, Any]:
+    """GET /settings of a GoTrue configured with nothing but its defaults (e-mail is the one
+    provider enabled by default: EmailProviderConfiguration.Enabled default:"true")."""
+    return {"external": {name: name == "email" for name in PROVIDERS},
+            "disable_signup": False, "mailer_autoconfirm": False, "phone_autoconfirm": False,
+            "sms_provider": "", "saml_enabled": False}
+
+
+class GoTrueProtocolDouble:
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = settings if settings is not None else default_settings()
+        self.requests: list[tuple[str, str, str]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
+
+    def answer(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        route = path.split("?", 1)[0].removeprefix(PREFIX)
+        if method == "GET" and route == "/health":
+            return 200, {"version": "v2.186.0", "name": "GoTrue",
+                         "description": "GoTrue is a user registration and authentication API"}
+        if method == "GET" and route == "/settings":
+            return 200, self.settings
+        return 404, {"code": 404, "error_code": "not_found", "msg": "no route"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                double.requests.append(("GET", self.path, self.headers.get("apikey", "")))
+                status, body = double.answer("GET", self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def __enter__(self) -> GoTrueProtocolDouble:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,131 @@
+"""Planted defects in the edge functions, each served by a real Deno from a modified copy of
+stack/functions against a scratch database, and reported by the functions' checks as its
+function, actor and row (or event)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from soberharness.checker.functions import (
+    expected_after_deletion,
+    judge_deletion,
+    judge_deliveries,
+    judge_export,
+)
+from soberharness.clients.functions import FunctionsClient
+from soberharness.db.claims import claims_for, sign
+from soberharness.db.seed import write_world
+from soberharness.targets.services.edge_functions import (
+    copy_with_change,
+    db_url_of,
+    start_functions,
+)
+from soberharness.workload.functions_calls import (
+    delivered_counts,
+    export_calls,
+    outbox_events,
+    row_names,
+    world_rows,
+)
+from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
+
+pytestmark = pytest.mark.needs("functions", "postgres")
+
+SECRET = "selftest-functions-secret-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture
+def world(scratch_database: str) -> MatrixWorld:
+    mw = build_matrix_world("planted")
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        write_world(conn, mw.world)
+    return mw
+
+
+def _planted(tmp_path: Path, function: str, changes: list[tuple[str, str]]) -> Path:
+    folder = tmp_path / "functions"
+    for i, (old, new) in enumerate(changes):
+        copy_with_change(folder, function, old, new, **({"src": folder} if i else {}))
+    return folder
+
+
+def _served(tmp_path: Path, dsn: str, folder: Path) -> tuple[object, FunctionsClient]:
+    process, url = start_functions(tmp_path / "run", db_url_of(dsn), SECRET,
+                                   functions_dir=folder)
+    return process, FunctionsClient(url)
+
+
+def test_an_export_holding_a_blocked_users_comment_names_function_actor_and_row(
+    tmp_path: Path, scratch_database: str, world: MatrixWorld
+) -> None:
+    folder = _planted(tmp_path, "export-my-data", [
+        ("from public.comments where author_id = ${me} order by",
+         "from public.comments where author_id = ${me} or post_id in "
+         "(select id from public.posts where author_id = ${me}) order by"),
+        ("asCaller(claims,", 'asCaller({ ...claims, role: "service_role" },'),
+    ])
+    process, client = _served(tmp_path, scratch_database, folder)
+    try:
+        calls = export_calls(client, world, SECRET)
+    finally:
+        client.close()
+        process.stop()  # type: ignore[attr-defined]
+    lines = {f.line() for c in calls for f in judge_export(c, world.world, row_names(world))}
+    assert (
+        "export-my-data as self (privacy=public, token=forged aal2): row "
+        "comments/blocked_comments/public: exported although the rules keep it out"
+    ) in lines
+
+
+def test_a_notification_across_a_block_names_the_event(
+    tmp_path: Path, scratch_database: str, world: MatrixWorld
+) -> None:
+    folder = _planted(tmp_path, "notify", [
+        ("const ok = await deliverable(tx, e, claims);", "const ok = true;"),
+    ])
+    process, client = _served(tmp_path, scratch_database, folder)
+    try:
+        answer = client.call("notify", sign(claims_for(world.actors["service"]), SECRET),
+                             json={})
+    finally:
+        client.close()
+        process.stop()  # type: ignore[attr-defined]
+    assert answer.status == 200
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        events = outbox_events(conn, list(world.world.users))
+        counts = delivered_counts(conn, [e.id for e in events])
+    problems = judge_deliveries(world.world, events, counts, row_names(world))
+    assert any(
+        p.endswith("(comment by blocked to O_private, comments/blocked_comments/private): "
+                   "delivered 1 times, the rules withhold it") for p in problems
+    ), problems
+
+
+def test_a_deletion_that_leaves_a_like_names_the_like(
+    tmp_path: Path, scratch_database: str, world: MatrixWorld
+) -> None:
+    folder = _planted(tmp_path, "delete-my-account", [
+        ("await tx`delete from auth.users where id = ${user}`;",
+         "await tx`delete from public.comments where author_id = ${user}`;"
+         "await tx`delete from public.account_deletion_requests where user_id = ${user}`;"),
+    ])
+    gone = world.users["follower"].id
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("insert into public.account_deletion_requests (user_id, requested_at) "
+                     "values (%s, '2026-01-01')", (gone,))
+    process, client = _served(tmp_path, scratch_database, folder)
+    try:
+        answer = client.call("delete-my-account",
+                             sign(claims_for(world.actors["service"]), SECRET),
+                             json={"users": [str(gone)]})
+    finally:
+        client.close()
+        process.stop()  # type: ignore[attr-defined]
+    assert answer.status == 200, answer.body
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        rows = world_rows(conn, list(world.world.users))
+    problems = judge_deletion(expected_after_deletion(world.world, gone), rows, row_names(world))
+    assert "likes/follower_likes/public left behind" in problems, problems
