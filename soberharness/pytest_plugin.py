@@ -21,6 +21,8 @@ import pytest
 
 from soberharness.checker.declarations import Declarations, default_path, load_declarations
 from soberharness.errors import DestructiveRefused, HarnessError
+from soberharness.report import verdict
+from soberharness.report.bad_input import BadInputStops
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
@@ -115,12 +117,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    config.addinivalue_line("markers", verdict.MARKER_HELP)
     try:
         config.stash[STORAGE_SAMPLE_KEY] = parse_sample(config.getoption("--storage-sample"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder.end, "soberharness-run-end")
+    config.pluginmanager.register(BadInputStops(config), "soberharness-bad-input")
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
         from soberharness.report.xdist_merge import XdistReports
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from soberharness.report.run_folder import cases_from_reports, write_session_run
+from soberharness.report.verdict import checked_the_target, nothing_checked_line
 
 if TYPE_CHECKING:
     from soberharness.report.run_report import RunReport
@@ -77,12 +78,9 @@ class RunEnd:
         if session.exitstatus != pytest.ExitCode.OK or reporter is None:
             return
         cases = cases_from_reports(r for reps in reporter.stats.values() for r in reps)
-        if cases and all(c.outcome == "skipped" for c in cases):
+        if cases and not checked_the_target(cases):
             allowed = self.config.getoption("--allow-all-skipped")
-            self.all_skipped_line = (
-                f"{PREFIX} every selected test was skipped ({len(cases)}): nothing was checked"
-                + (" (accepted: --allow-all-skipped)" if allowed else
-                   "; exit status 5 (--allow-all-skipped accepts such a run)"))
+            self.all_skipped_line = nothing_checked_line(cases, PREFIX, allowed)
             if not allowed:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
