@@ -21,7 +21,7 @@ import pytest
 
 from soberharness.checker.declarations import Declarations, default_path, load_declarations
 from soberharness.errors import DestructiveRefused, HarnessError
-from soberharness.report import verdict
+from soberharness.report import terminate, verdict
 from soberharness.report.bad_input import BadInputStops
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
@@ -125,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder.end, "soberharness-run-end")
     config.pluginmanager.register(BadInputStops(config), "soberharness-bad-input")
+    terminate.install()
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
         from soberharness.report.xdist_merge import XdistReports
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from soberharness.report import terminate
 from soberharness.report.run_folder import cases_from_reports, write_session_run
 from soberharness.report.verdict import checked_the_target, nothing_checked_line
 
@@ -40,6 +41,7 @@ class RunEnd:
         self.exitstatus = 0
         self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
         self._written = False
+        self.terminated = False  # SIGTERM: recorded as interrupted, exit status 143
 
     def _reporter(self) -> Any:
         return self.config.pluginmanager.get_plugin("terminalreporter")
@@ -54,10 +56,14 @@ class RunEnd:
                 self._last_line = line
                 reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
         elif isinstance(excinfo.value, KeyboardInterrupt):
-            self.stopped_by = self.stopped_by or "interrupted (Ctrl-C) before the run finished"
+            self.terminated = isinstance(excinfo.value, terminate.Terminated)
+            self.stopped_by = self.stopped_by or (
+                terminate.STOPPED_BY if self.terminated else
+                "interrupted (Ctrl-C) before the run finished")
             crash = getattr(getattr(reporter, "_keyboardinterrupt_memo", None), "reprcrash", None)
             if crash is not None and not self.config.option.fulltrace:
-                crash.message = INTERRUPTED_LINE  # pytest's one interrupt line, no traceback
+                # pytest's one interrupt line, no traceback
+                crash.message = terminate.LINE if self.terminated else INTERRUPTED_LINE
 
     def session_finished(self, session: pytest.Session, controller: bool) -> None:
         """Called by the harness's pytest_sessionfinish, after the target stopped."""
@@ -65,6 +71,8 @@ class RunEnd:
             self._judge_leftovers(session)
             self._judge_all_skipped(session)
         self.exitstatus = int(session.exitstatus)
+        if self.terminated:
+            session.exitstatus = terminate.EXIT_STATUS  # the verdict stays: interrupted
 
     def _judge_leftovers(self, session: pytest.Session) -> None:
         """A run that left something on its target fails (status 1), whatever its tests did."""
