@@ -126,3 +126,16 @@ def test_a_bad_steps_file_is_one_line_naming_file_and_line(tmp_path: Path, conte
     lines = [line for line in output.splitlines() if "bad.steps" in line]
     assert len(lines) == 1 and lines[0].startswith("soberharness: bad.steps: " + where), output
     assert not (tmp_path / "ran.txt").exists(), "a test ran before the steps file was read"
+
+
+def test_a_target_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """Issue 22, item 9 (was INTERNALERROR, 102 lines, exit 1)."""
+    (tmp_path / "test_plain.py").write_text(PLAIN)
+    (tmp_path / "latin1.toml").write_bytes(b'name = "staging"\n# caf\xe9\n')
+    code, output, _ = run_pytest(tmp_path, "--target", "latin1.toml")
+    assert code == 4, output
+    no_traceback(output)
+    lines = [line for line in output.splitlines() if "latin1.toml" in line]
+    assert len(lines) == 1 and lines[0].startswith("soberharness: "), output
+    assert "latin1.toml:2: not UTF-8 text (byte 0xe9)" in lines[0]
+    assert not (tmp_path / "ran.txt").exists()
