@@ -406,6 +406,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
+    if _worker_id(terminalreporter.config) is None:
+        from soberharness.report.fallback import ensure_writable_report_dir
+
+        moved = ensure_writable_report_dir(terminalreporter.config)
+        if moved:
+            terminalreporter.write_line(moved, red=True)
     folder = Path(terminalreporter.config.getoption("--report-dir"))
     if holder is not None and holder.report is None and holder.xdist and holder.xdist.parts:
         # Under pytest-xdist the workers ran the suites: one report from all of theirs.
@@ -423,7 +429,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     stats = terminalreporter.stats
     report.outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped",
                                                                       "error")}
-    paths = report.write(folder)
+    try:
+        paths = report.write(folder)
+    except OSError as exc:
+        from soberharness.report.fallback import write_failed_line
+
+        terminalreporter.write_line(write_failed_line(exc), red=True)
+        paths = []
     terminalreporter.write_sep("-", "soberharness")
     terminalreporter.write_line(report.one_line())
     for mismatch in report.mismatches[:20]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from soberharness.report import terminate
+from soberharness.report.fallback import write_failed_line
 from soberharness.report.run_folder import cases_from_reports, write_session_run
 from soberharness.report.verdict import checked_the_target, nothing_checked_line
 
@@ -108,9 +109,14 @@ class RunEnd:
         self._written = True
         reporter = self._reporter()
         stats = reporter.stats if reporter is not None else {}
-        paths = write_session_run(self.config, stats, self._report(), self._target(),
-                                  self.exitstatus, self.stopped_by or self.all_skipped_line,
-                                  self._run_id())
+        try:
+            paths = write_session_run(self.config, stats, self._report(), self._target(),
+                                      self.exitstatus, self.stopped_by or self.all_skipped_line,
+                                      self._run_id())
+        except OSError as exc:  # the verdict stays; the line says what could not be written
+            if reporter is not None:
+                reporter.write_line(write_failed_line(exc), red=True)
+            return
         if paths and reporter is not None:
             reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
 

@@ -4,6 +4,8 @@ is bad input (one line, exit 4), never a Ctrl-C or a test failure."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,8 @@ def test_calls():
 """
 
 PLAIN = """
+import json
+import os
 from pathlib import Path
 
 def test_writes_a_file():
@@ -139,3 +143,20 @@ def test_a_target_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith("soberharness: "), output
     assert "latin1.toml:2: not UTF-8 text (byte 0xe9)" in lines[0]
     assert not (tmp_path / "ran.txt").exists()
+
+
+def test_reports_that_cannot_be_written_go_elsewhere_and_keep_the_verdict(
+        tmp_path: Path) -> None:
+    """Issue 22, item 10: a read-only checkout (here: the report folder's parent is a file,
+    which stops root too) gave a PermissionError traceback and exit 1 after passing tests."""
+    (tmp_path / "test_plain.py").write_text(PLAIN)
+    (tmp_path / "checkout").write_text("not a folder")
+    code, output, _ = run_pytest(tmp_path, "--report-dir", str(tmp_path / "checkout" / "latest"))
+    assert code == 0, output
+    no_traceback(output)
+    fallback = tmp_path / "tmp" / f"soberharness-reports-{os.getuid()}"
+    lines = [line for line in output.splitlines() if "cannot write reports" in line]
+    assert len(lines) == 1 and lines[0].startswith("soberharness: "), output
+    assert str(tmp_path / "checkout") in lines[0] and str(fallback) in lines[0]
+    found = list((fallback / "runs").glob("*/summary.json"))
+    assert len(found) == 1 and json.loads(found[0].read_text())["verdict"] == "passed"
