@@ -258,6 +258,29 @@ def announce(config: pytest.Config, message: str) -> None:
     _progress(config, message)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """First lines of the run: what the person running must know before the tests."""
+    if _worker_id(session.config) is None:
+        line = missing_declarations_line(session.config)
+        if line:
+            announce(session.config, line)
+
+
+def missing_declarations_line(config: pytest.Config) -> str:
+    """A migrations folder without a declaration file beside it, and no --declarations: its
+    exposed surfaces and accepted warnings are unknown, so tests that read them fail."""
+    if config.getoption("--declarations"):
+        return ""
+    migrations = Path(config.getoption("--migrations"))
+    path = default_path(migrations)
+    if path.exists() or not migrations.is_dir():
+        return ""
+    return (f"no declaration file {path} beside the migrations folder {migrations}: nothing "
+            "is declared (exposed surfaces, accepted warnings); pass --declarations FILE "
+            "(e.g. stack/declarations.toml) or put one there")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = [s for m in item.iter_markers("needs") for s in m.args]
     if needs or item.get_closest_marker("destructive"):

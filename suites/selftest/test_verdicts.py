@@ -160,3 +160,23 @@ def test_reports_that_cannot_be_written_go_elsewhere_and_keep_the_verdict(
     assert str(tmp_path / "checkout") in lines[0] and str(fallback) in lines[0]
     found = list((fallback / "runs").glob("*/summary.json"))
     assert len(found) == 1 and json.loads(found[0].read_text())["verdict"] == "passed"
+
+
+def test_a_migrations_copy_without_declarations_says_so_first(tmp_path: Path) -> None:
+    """Issue 22, item 14: `--migrations ../my-migrations` looked for the declaration file
+    beside the copy only, and two unrelated tests failed without saying why."""
+    copy = tmp_path / "my-stack" / "migrations"
+    copy.mkdir(parents=True)
+    (copy / "20240101000000_init.sql").write_text("create table public.t (a int);\n")
+    (tmp_path / "test_plain.py").write_text(PLAIN)
+    code, output, _ = run_pytest(tmp_path, "--migrations", str(copy))
+    assert code == 0, output
+    first = output.splitlines()[:3]
+    hint = [line for line in first if "no declaration file" in line]
+    assert len(hint) == 1, output
+    assert str(tmp_path / "my-stack" / "declarations.toml") in hint[0]
+    assert "--declarations" in hint[0] and str(copy) in hint[0]
+
+    (tmp_path / "my-stack" / "declarations.toml").write_text("")
+    code, output, _ = run_pytest(tmp_path, "--migrations", str(copy))
+    assert code == 0 and "no declaration file" not in output, output
