@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from soberharness.testing.pytest_runs import (
     DATABASE_ONLY_TARGET,
+    REPO,
     clean_env,
     no_traceback,
     pytest_argv,
@@ -76,3 +79,40 @@ def test_sigterm_records_the_run_as_interrupted_and_exits_143(tmp_path: Path, ta
     verdicts = [p.get("value") for p in junit.iter("property") if p.get("name") == "verdict"]
     assert verdicts == ["interrupted"]
     assert [f.get("message", "").split(":")[0] for f in junit.iter("failure")] == ["interrupted"]
+
+
+SLOW_PLUGIN = """
+import time
+print("IMPORTING", flush=True)
+time.sleep(60)
+"""
+
+
+def test_ctrl_c_while_plugins_import_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Issue 22, item 8: the repository's addopts load soberharness.early_interrupt before
+    any installed plugin; here a plugin that takes long to import stands for them."""
+    addopts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"]["addopts"]
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\naddopts = {addopts}\n")
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+    env = clean_env(tmp_path)
+    env["PYTHONPATH"] = f"{tmp_path}:{REPO}"
+    child = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "slow_plugin", "-q"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()
+        assert "IMPORTING" in first, first
+        child.send_signal(signal.SIGINT)
+        rest, _ = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    output = first + rest
+    assert child.returncode == 2, output
+    no_traceback(output)
+    assert "KeyboardInterrupt" not in output, output
+    assert [line for line in output.splitlines() if "soberharness:" in line] == [
+        "soberharness: interrupted (Ctrl-C) while pytest was starting; nothing was started"]
