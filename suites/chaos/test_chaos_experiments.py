@@ -23,10 +23,12 @@ EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
 CHAOS = Path(sys.executable).parent / "chaos"
 
 
+@pytest.mark.target_independent
 def test_every_experiment_is_run_by_this_suite() -> None:
     assert {p.name for p in EXPERIMENTS} == set(EXPECT_DEVIATION)
 
 
+@pytest.mark.target_independent
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_is_valid_and_checks_the_ledger(path: Path) -> None:
     experiment = json.loads(path.read_text())
