@@ -248,9 +248,15 @@ class TargetHolder:
 
 
 def _progress(config: pytest.Config, message: str) -> None:
+    """A line on the terminal now, also from inside a test's setup (where pytest captures
+    output: the target starts there, and its lines must not be swallowed)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not config.getoption("quiet", 0) > 1:
-        reporter.write_line(f"[soberharness] {message}")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        uncaptured = (capture.global_and_fixture_disabled() if capture is not None
+                      else contextlib.nullcontext())
+        with uncaptured:
+            reporter.write_line(f"[soberharness] {message}")
 
 
 def announce(config: pytest.Config, message: str) -> None:

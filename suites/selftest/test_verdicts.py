@@ -180,3 +180,26 @@ def test_a_migrations_copy_without_declarations_says_so_first(tmp_path: Path) ->
     (tmp_path / "my-stack" / "declarations.toml").write_text("")
     code, output, _ = run_pytest(tmp_path, "--migrations", str(copy))
     assert code == 0 and "no declaration file" not in output, output
+
+
+NEEDS_LOCAL = """
+import pytest
+
+@pytest.mark.needs("postgres")
+def test_database(target):
+    assert target.admin_dsn()
+"""
+
+
+def test_the_target_start_is_shown_not_captured(tmp_path: Path) -> None:
+    """Issue 22, item 15 (part): the target starts inside the first test's setup, where pytest
+    captured its `starting`/`up in` lines, so the terminal showed nothing while it started."""
+    (tmp_path / "test_database.py").write_text(NEEDS_LOCAL)
+    code, output, _ = run_pytest(tmp_path)
+    assert code == 0, output
+    lines = output.splitlines()
+    starting = [i for i, line in enumerate(lines)
+                if line == "[soberharness] starting target 'local' (local)..."]
+    up = [i for i, line in enumerate(lines)
+          if line.startswith("[soberharness] target 'local' up in ")]
+    assert len(starting) == 1 and len(up) == 1 and starting[0] < up[0], output
