@@ -2,8 +2,9 @@
 ends the run with one line and exit status 2, as Ctrl-C does later in a run, instead of a
 KeyboardInterrupt traceback.
 
-Loaded first of all plugins (`-p soberharness.early_interrupt` in pyproject's addopts, which
-pytest reads before it imports the installed plugins). It imports nothing heavy. Once pytest
+Loaded before the installed plugins (`-p soberharness.early_interrupt` in pyproject's addopts,
+which pytest reads before it imports them; after the coverage plugin, so that it is measured).
+It imports nothing heavy. Once pytest
 configures the run it hands SIGINT back to Python, so pytest's own interrupt handling (and
 report.run_end's one line) applies from there on. Nothing has been started before that, so
 there is nothing to stop.

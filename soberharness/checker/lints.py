@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from soberharness.checker import lints_performance, lints_policies, lints_splinter
 from soberharness.checker.definer_chains import definer_behind_invoker
 from soberharness.checker.lint_base import LintRule, LintScope, roles_text, rows, scope_params
 from soberharness.checker.realtime_publication import realtime_delete_reveals
@@ -600,6 +601,10 @@ RULES: tuple[LintRule, ...] = (
         "policy, or a function it calls, deciding on user-writable user_metadata",
         policy_uses_user_metadata,
     ),
+    # splinter's other classes, its performance lints, and pgrls's policy-shape classes.
+    *lints_splinter.RULES,
+    *lints_performance.RULES,
+    *lints_policies.RULES,
 )
 
 

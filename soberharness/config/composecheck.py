@@ -4,7 +4,8 @@ A real compose implementation validates the syntax (see `compose_config_command`
 checks cover what it does not: every `${VAR}` is defined by every template and known to the
 env validator, published ports are bound to 127.0.0.1 only, the seed's services are all
 there, health conditions point at services that have a health check, `depends_on`
-has no cycle, and the stack's migrations run after the Storage API's first start.
+has no cycle, the stack's migrations run after the Storage API's first start, and no image
+is pinned at a version known to be unfit (`known_bad_pins`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 from soberharness.config.cli import report_problems
 from soberharness.config.envcheck import COMPOSE_FILE, REQUIRED_KEYS, TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.config.known_bad_pins import pin_problems
 from soberharness.errors import HarnessError
 
 # Seed 1.1.1: postgres, realtime, auth, rest, storage, minio, imgproxy, edge functions,
@@ -149,6 +151,8 @@ def check_compose_structure(compose: Mapping[str, Any]) -> list[str]:
         )
     if cycle := _find_cycle(graph):
         problems.append(f"depends_on cycle: {' -> '.join(cycle)}")
+    problems += pin_problems({f"service {name}": str(service.get("image", ""))
+                              for name, service in services.items()})
     return problems
 
 

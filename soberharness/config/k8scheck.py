@@ -7,7 +7,8 @@ namespace), without hash suffixes, so the checks need no cluster and no kustomiz
 - `schema_problems`: every resource against the Kubernetes OpenAPI schemas that
   kubernetes-validate ships (strict: unknown fields are errors);
 - `rule_problems`: every container has resource requests and limits, no privilege escalation,
-  all capabilities dropped, a pinned image; every long-running one liveness and readiness
+  all capabilities dropped, a pinned image at no version known to be unfit
+  (`known_bad_pins`); every long-running one liveness and readiness
   probes; every pod runs as non-root; every workload has a Service, a PodDisruptionBudget and
   a NetworkPolicy, the stateless ones an HPA; a default-deny NetworkPolicy exists; the
   database is a StatefulSet;
@@ -32,6 +33,7 @@ from soberharness.config.cli import report_problems
 from soberharness.config.composecheck import load_compose
 from soberharness.config.envcheck import COMPOSE_FILE, SECRET_KEYS, TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.config.known_bad_pins import pin_problems
 from soberharness.errors import HarnessError
 
 K8S = COMPOSE_FILE.parents[1] / "k8s"
@@ -187,6 +189,7 @@ def rule_problems(docs: Sequence[Mapping[str, Any]]) -> list[str]:
             tag = image.rpartition(":")[2] if ":" in image.rpartition("/")[2] else ""
             if not tag or tag == "latest":
                 problems.append(f"{cwhere}: image {image!r} has no pinned tag")
+            problems += pin_problems({cwhere: image})
             if kind in LONG_RUNNING:
                 for probe in ("livenessProbe", "readinessProbe"):
                     if not container.get(probe):

@@ -60,7 +60,10 @@ STATEMENT_TIMEOUT = "5s"
 # As v1.44.2 did: any caller empties a bucket (no role guard; the permission probe deleted by id
 # where a name belongs, matching nothing, and an admin job then emptied the bucket).
 EMPTY_FOR_ANY_ROLE = "empty-bucket-for-any-role"
-PLANTED = frozenset({EMPTY_FOR_ANY_ROLE})
+# As v1.48.12 to v1.70.0 did: the permission probe deletes (as the caller, rolled back) only the
+# first object the caller sees; when that one delete goes through, the admin job empties all.
+EMPTY_IF_FIRST_DELETABLE = "empty-bucket-if-first-object-deletable"
+PLANTED = frozenset({EMPTY_FOR_ANY_ROLE, EMPTY_IF_FIRST_DELETABLE})
 
 # Route operations (src/http/routes/operations.ts), set as storage.operation.
 OPERATIONS = {
@@ -339,8 +342,12 @@ class StorageApiDouble:
         return _json({"message": "Successfully updated"})
 
     def _empty_bucket(self, caller: Caller, bucket: str) -> httpx.Response:
-        if caller.role != SERVICE_ROLE and EMPTY_FOR_ANY_ROLE not in self.planted:
+        probe_first = EMPTY_IF_FIRST_DELETABLE in self.planted
+        if caller.role != SERVICE_ROLE and not (EMPTY_FOR_ANY_ROLE in self.planted
+                                                or probe_first):
             raise ApiError(403, "AccessDenied", "Access denied: Invalid role", http=403)
+        if caller.role != SERVICE_ROLE and probe_first:
+            self._probe_first_delete(caller, bucket)
         with self._as(caller, "bucket.empty") as conn:
             if conn.execute("SELECT 1 FROM storage.buckets WHERE id = %s",
                             (bucket,)).fetchone() is None:
@@ -354,6 +361,20 @@ class StorageApiDouble:
             for (name,) in gone:
                 self.files.pop((bucket, str(name)), None)
         return _json({"message": "Successfully emptied"})
+
+    def _probe_first_delete(self, caller: Caller, bucket: str) -> None:
+        """The planted v1.48.12 probe: the caller's delete of the first object it sees, rolled
+        back; refused only when that one delete removes nothing."""
+        with contextlib.suppress(_Rollback), self._as(caller, "bucket.empty") as conn:
+            first = conn.execute("SELECT name FROM storage.objects WHERE bucket_id = %s "
+                                 "ORDER BY name LIMIT 1", (bucket,)).fetchone()
+            if first is None:
+                raise ApiError(400, "NoSuchKey", "Object not found")
+            gone = conn.execute("DELETE FROM storage.objects WHERE bucket_id = %s AND name = %s "
+                                "RETURNING 1", (bucket, first[0])).fetchone()
+            if gone is None:
+                raise ApiError(400, "NoSuchKey", "Object not found")
+            raise _Rollback
 
     def _delete_bucket(self, caller: Caller, bucket: str) -> httpx.Response:
         with self._admin() as conn:

@@ -31,10 +31,20 @@ def visible_to_everyone(bucket: str) -> list[str]:
     ]
 
 
+def deletable_by_owner(bucket: str) -> list[str]:
+    """A policy letting a signed-in user delete their own objects of `bucket`: the caller may
+    then delete the bucket's first object, which v1.48.12 to v1.70.0 took as leave to empty
+    the whole bucket (their probe deleted only that object). Undone by `invisible_again`."""
+    literal = "'" + bucket.replace("'", "''") + "'"
+    return [f"create policy {_policy(bucket)}_del on storage.objects for delete to authenticated "
+            f"using (bucket_id = {literal} and owner = auth.uid())"]
+
+
 def invisible_again(bucket: str) -> list[str]:
     name = _policy(bucket)
     return [f"drop policy if exists {name} on storage.buckets",
-            f"drop policy if exists {name} on storage.objects"]
+            f"drop policy if exists {name} on storage.objects",
+            f"drop policy if exists {name}_del on storage.objects"]
 
 
 def _policy(bucket: str) -> str:

@@ -14,6 +14,7 @@ from soberharness.checker.matrix import MatrixRun
 from soberharness.checker.rest_matrix import RestRun
 from soberharness.checker.rest_surface import exposed_paths, unmodelled_paths
 from soberharness.checker.results import LintFinding
+from soberharness.checker.storage_api_objects import KnownStorageApi
 from soberharness.clients.postgrest import PostgrestClient
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
@@ -74,6 +75,7 @@ def test_postgrest_and_the_sql_cells_agree(rest_run: RestRun) -> None:
 def test_everything_postgrest_exposes_is_covered_or_declared(
     rest_api: PostgrestClient, target: Target, matrix_world: MatrixWorld,
     shared_or_fresh_database: str, declarations: Declarations, run_report: RunReport,
+    storage_api: KnownStorageApi,
 ) -> None:
     keys = _keys(target)
     user = rm.Callers(rest_api, keys).user(Viewer.of(matrix_world.users["stranger"]))
@@ -81,8 +83,8 @@ def test_everything_postgrest_exposes_is_covered_or_declared(
     assert docs, "PostgREST described no exposed schema"
     with psycopg.connect(shared_or_fresh_database) as conn:
         surface = rs.surface_entries(conn, exposed_schemas())
-    findings: list[LintFinding] = declarations.judge(
-        unmodelled_paths(docs, rs.matrix_relations(matrix_world), surface))
+    findings: list[LintFinding] = declarations.judge(storage_api.accept(
+        unmodelled_paths(docs, rs.matrix_relations(matrix_world), surface)))
     run_report.notes["PostgREST's exposed paths"] = sorted(
         f"{p.schema}:{p.path}" for p in exposed_paths(docs))
     bad = failing(findings)

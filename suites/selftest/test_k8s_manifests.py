@@ -200,7 +200,7 @@ def test_an_image_out_of_step_with_compose_is_reported(aws: Docs) -> None:
     _container(docs, "rest")["image"] = "postgrest/postgrest:v12.2.3"
     assert agreement_problems(docs) == [
         "Deployment/rest: image 'postgrest/postgrest:v12.2.3', compose has "
-        "'postgrest/postgrest:v14.5'"]
+        "'postgrest/postgrest:v14.17'"]
 
 
 def test_a_template_variable_missing_from_the_manifests_is_reported(aws: Docs) -> None:

@@ -56,6 +56,23 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "definer_behind_invoker",
         "realtime_delete_reveals",
         "policy_uses_user_metadata",
+        # splinter's other classes (lints_splinter, lints_performance), pgrls's (lints_policies)
+        "rls_policy_always_true",
+        "public_bucket_allows_listing",
+        "foreign_table_in_api",
+        "extension_in_public",
+        "extension_versions_outdated",
+        "unsupported_reg_types",
+        "fkey_to_auth_unique",
+        "auth_rls_initplan",
+        "multiple_permissive_policies",
+        "unindexed_foreign_keys",
+        "no_primary_key",
+        "duplicate_index",
+        "policy_to_public",
+        "insert_policy_without_check",
+        "policy_exists_rls_disabled",
+        "policy_reads_only_session",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:
@@ -70,10 +87,12 @@ DEFECTS: list[tuple[str, list[str], set[Key]]] = [
     (
         "rls disabled on posts",
         ["alter table public.posts disable row level security"],
-        # anon keeps its SELECT on posts, now with no RLS behind it: both rules say so.
+        # anon keeps its SELECT on posts, now with no RLS behind it: both rules say so; and
+        # the posts policies are dormant.
         {
             ("rls_disabled_in_public", E, "public.posts"),
             ("anon_unexpected_grant", E, "public.posts"),
+            ("policy_exists_rls_disabled", W, "public.posts"),
         },
     ),
     (

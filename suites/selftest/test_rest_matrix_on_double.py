@@ -18,6 +18,7 @@ from soberharness.checker.declarations import failing, load_declarations
 from soberharness.checker.lints import exposed_schemas
 from soberharness.checker.rest_matrix import DISAGREE, EMBED, MISMATCH, RestRun, cells_of
 from soberharness.checker.rest_surface import unmodelled_paths
+from soberharness.checker.storage_api_objects import known_storage_api
 from soberharness.clients.postgrest import PostgrestClient
 from soberharness.targets.base import Target
 from soberharness.testing.postgrest_protocol_double import (
@@ -165,7 +166,9 @@ def _surface(rig: Rig) -> list:
 @pytest.mark.needs("postgres")
 def test_openapi_surface_clean_is_declared_and_planted_objects_are_unmodelled(rig: Rig) -> None:
     declarations = load_declarations(DECLARATIONS)
-    clean = declarations.judge(_surface(rig))
+    with psycopg.connect(rig.dsn) as conn:
+        storage_api = known_storage_api(conn)
+    clean = declarations.judge(storage_api.accept(_surface(rig)))
     assert not failing(clean), [f.object for f in failing(clean)]
     assert {f.object for f in clean} == {"storage.extension(name text)",
                                          "storage.filename(name text)",
@@ -177,7 +180,7 @@ def test_openapi_surface_clean_is_declared_and_planted_objects_are_unmodelled(ri
           as 'select 42::bigint';
         grant execute on function public.note_count() to anon, authenticated;
     """)
-    planted = declarations.judge(_surface(rig))
+    planted = declarations.judge(storage_api.accept(_surface(rig)))
     new = {f.object for f in failing(planted)}
     assert new == {"public.secret_notes", "public.note_count()"}
     messages = {f.object: f.message for f in planted}

@@ -14,6 +14,7 @@ from soberharness.clients.storage import StorageClient, StorageError
 from soberharness.report.run_report import RunReport
 from soberharness.workload.bucket_admin import (
     admin_calls,
+    deletable_by_owner,
     invisible_again,
     unrefused,
     visible_to_everyone,
@@ -114,6 +115,39 @@ def test_a_bucket_callers_can_see_is_still_emptied_and_deleted_by_service_only(
         finally:
             for statement in invisible_again(own_bucket):
                 conn.execute(statement.encode())
+
+
+FIRST_OBJECT = "0-first/caller-owned.png"  # sorts before OWN_OBJECT
+
+
+@pytest.mark.destructive
+def test_a_user_who_may_delete_the_first_object_still_cannot_empty_the_bucket(
+    storage_world: StorageWorld, own_bucket: str
+) -> None:
+    """The bucket's first object (by name) is the caller's own and theirs to delete; another
+    object is not. Emptying must still be refused: v1.48.12 to v1.70.0 probed only the first
+    object and then emptied everything, other users' files included."""
+    owner = storage_world.mw.owners[Privacy.PUBLIC]
+    service = storage_world.callers.service
+    service.upload(own_bucket, FIRST_OBJECT, content_of(own_bucket, FIRST_OBJECT),
+                   content_type="image/png")
+    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+        conn.execute("update storage.objects set owner = %s where bucket_id = %s and name = %s",
+                     (owner.id, own_bucket, FIRST_OBJECT))
+        for statement in visible_to_everyone(own_bucket) + deletable_by_owner(own_bucket):
+            conn.execute(statement.encode())
+        try:
+            call = f"POST /bucket/{own_bucket}/empty"
+            failures = unrefused(f"user {owner.id} (authenticated, owns {FIRST_OBJECT})",
+                                 storage_world.callers.of(Viewer.of(owner)),
+                                 [c for c in admin_calls(own_bucket, "unused")
+                                  if c.call == call])
+        finally:
+            for statement in invisible_again(own_bucket):
+                conn.execute(statement.encode())
+            service.remove_many(own_bucket, [FIRST_OBJECT])
+    assert not failures, "\n".join(failures)
+    assert service.download(own_bucket, OWN_OBJECT).data == content_of(own_bucket, OWN_OBJECT)
 
 
 @pytest.fixture
