@@ -65,11 +65,33 @@ have_npm() {
   [ -n "$NPM" ] && [ -x "$NPM" ]
 }
 
+# How the suites get a tool this script cannot install: a binary built elsewhere, or a
+# deployment that runs the service.
+offer_hint() { # TOOL
+  local var
+  var="SOBER_$(echo "$1" | tr '[:lower:]-' '[:upper:]_')_BIN"
+  echo "to offer $1 to the suites, set $var=/path/to/$1 (a binary built elsewhere) or run them" \
+    "against a deployment that has it (--target FILE.toml)"
+}
+
 # go_install TOOL MODULE_PACKAGE VERSION BUILT_NAME FINAL_NAME
 go_install() {
-  local tool="$1" pkg="$2" version="$3" built="$4" final="$5"
+  local tool="$1" pkg="$2" version="$3" built="$4" final="$5" var refused
+  var="SOBER_$(echo "$tool" | tr '[:lower:]-' '[:upper:]_')_BIN"
+  if [ -n "${!var:-}" ] && [ -x "${!var}" ]; then
+    say "$tool: using $var=${!var} (nothing to install)"
+    return 0
+  fi
   if installed "$tool" "$version" "$final"; then
     say "$tool $version already installed ($BIN/$final)"
+    return 0
+  fi
+  # The module proxy refused this very version before (403): it will again; do not ask.
+  refused="$STAMPS/$tool.refused"
+  if [ -f "$refused" ] && [ "$(head -n 1 "$refused")" = "$pkg@$version" ]; then
+    say "skipped: $tool because the Go module proxy refused $pkg@$version (403) on" \
+      "$(sed -n 2p "$refused"); not asked again (delete $refused to retry); $(offer_hint "$tool")"
+    SKIPPED=$((SKIPPED + 1))
     return 0
   fi
   if ! have_go; then
@@ -90,7 +112,9 @@ go_install() {
     say "$tool $version installed as $BIN/$final in $((end - start)) s"
   else
     if grep -q "403 Forbidden" "$log"; then
+      printf '%s\n%s\n' "$pkg@$version" "$(date -u +%Y-%m-%d)" >"$refused"
       skip "$tool" "the Go module proxy refuses $pkg@$version (403; see $log)"
+      say "$(offer_hint "$tool"); the refusal is remembered: later runs do not ask again"
     else
       skip "$tool" "go install failed: $(log_tail "$log") (see $log)"
     fi

@@ -12,26 +12,24 @@
 #                   `promtool check config` and `promtool test rules` for stack/monitoring.
 # pg_basebackup, pg_rewind and pg_verifybackup come with the PostgreSQL server package.
 #
-# Idempotent: what is already there is left alone. Exits non-zero when a tool cannot be
-# installed, so CI does not silently skip the checks. Needs root (or sudo) for apt-get.
+# Idempotent: what is already there is left alone (also as an ordinary user without sudo).
+# Exits non-zero when a missing tool cannot be installed, naming it, so CI does not silently
+# skip the checks. Installing needs root (or sudo) for apt-get; apt's lock is waited for.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NGINX_DIR="$REPO/.tools/nginx"
 PROM_DIR="$REPO/.tools/prometheus"
 say() { echo "setup-ci-extras: $*"; }
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    say "not root and no sudo: cannot run apt-get"; exit 1
-  fi
-fi
+APT_SAY="setup-ci-extras:"
+# shellcheck source=apt.sh
+. "$REPO/scripts/apt.sh"
 
 APT_UPDATED=0
-apt_update_once() {
+apt_update_once() { # WHAT: the missing tool that needs it
+  need_apt "$1"
   if [ "$APT_UPDATED" -eq 0 ]; then
-    $SUDO apt-get update -qq
+    apt_get update -qq
     APT_UPDATED=1
   fi
 }
@@ -40,8 +38,8 @@ apt_update_once() {
 if command -v docker-compose >/dev/null 2>&1; then
   say "docker-compose present: $(docker-compose version --short 2>/dev/null || echo unknown)"
 else
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-compose
+  apt_update_once docker-compose
+  apt_get install -y -qq --no-install-recommends docker-compose
   say "docker-compose installed: $(docker-compose version --short)"
 fi
 
@@ -49,7 +47,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 unpack_deb() { # PACKAGE DEST
-  apt_update_once
+  apt_update_once "$1 (unpacked into $2)"
   (cd "$work" && chmod 777 . && apt-get download -qq "$1")
   mkdir -p "$2"
   dpkg-deb -x "$work"/"$1"_*.deb "$2"
@@ -67,8 +65,8 @@ fi
 if command -v pgbackrest >/dev/null 2>&1; then
   say "pgbackrest present: $(pgbackrest version)"
 else
-  apt_update_once
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends pgbackrest >/dev/null
+  apt_update_once pgbackrest
+  apt_get install -y -qq --no-install-recommends pgbackrest >/dev/null
   say "pgbackrest installed: $(pgbackrest version)"
 fi
 

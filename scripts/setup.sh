@@ -12,16 +12,14 @@ cd "$REPO"
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    die "need root to run: $* (install it yourself, or run setup as root)"; fi
-}
+# shellcheck source=apt.sh
+. "$REPO/scripts/apt.sh"
 
 apt_updated=0
-apt_install() {
-  command -v apt-get >/dev/null || die "no apt-get: install $* with your package manager"
-  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq >/dev/null; apt_updated=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+apt_install() { # PACKAGE...: only what is missing; fails naming it when apt cannot run as root
+  need_apt "$*"
+  if [ "$apt_updated" = 0 ]; then apt_get update -qq >/dev/null; apt_updated=1; fi
+  apt_get install -y -qq "$@" >/dev/null
 }
 
 # 1. PostgreSQL ------------------------------------------------------------------------------

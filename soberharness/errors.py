@@ -37,3 +37,8 @@ class MigrationError(HarnessError):
 
 class DestructiveRefused(HarnessError):
     """A destructive suite was asked to run on a target that did not opt in."""
+
+
+class BadInput(HarnessError):
+    """Input the run cannot go on with (an environment variable, a steps file): the run ends
+    with this one line and exit status 4, wherever it is found (collection, a fixture)."""

@@ -21,6 +21,8 @@ import pytest
 
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.lints.declarations import Declarations, default_path, load_declarations
+from soberharness.report import terminate, verdict
+from soberharness.report.bad_input import BadInputStops
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import DatabaseProvisioning, Deployment, Service, Target
@@ -115,12 +117,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "needs(*services): services the test needs from the target"
     )
     config.addinivalue_line("markers", "destructive: refused on targets that did not opt in")
+    config.addinivalue_line("markers", verdict.MARKER_HELP)
     try:
         config.stash[STORAGE_SAMPLE_KEY] = parse_sample(config.getoption("--storage-sample"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     holder = config.stash[TARGET_KEY] = TargetHolder(config)
     config.pluginmanager.register(holder.end, "soberharness-run-end")
+    config.pluginmanager.register(BadInputStops(config), "soberharness-bad-input")
+    terminate.install()
     if config.pluginmanager.hasplugin("xdist") and _worker_id(config) is None:
         from soberharness.report.xdist_merge import XdistReports
 
@@ -243,14 +248,43 @@ class TargetHolder:
 
 
 def _progress(config: pytest.Config, message: str) -> None:
+    """A line on the terminal now, also from inside a test's setup (where pytest captures
+    output: the target starts there, and its lines must not be swallowed)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not config.getoption("quiet", 0) > 1:
-        reporter.write_line(f"[soberharness] {message}")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        uncaptured = (capture.global_and_fixture_disabled() if capture is not None
+                      else contextlib.nullcontext())
+        with uncaptured:
+            reporter.write_line(f"[soberharness] {message}")
 
 
 def announce(config: pytest.Config, message: str) -> None:
     """One `[soberharness] ...` line in the terminal, for what the person running must know."""
     _progress(config, message)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """First lines of the run: what the person running must know before the tests."""
+    if _worker_id(session.config) is None:
+        line = missing_declarations_line(session.config)
+        if line:
+            announce(session.config, line)
+
+
+def missing_declarations_line(config: pytest.Config) -> str:
+    """A migrations folder without a declaration file beside it, and no --declarations: its
+    exposed surfaces and accepted warnings are unknown, so tests that read them fail."""
+    if config.getoption("--declarations"):
+        return ""
+    migrations = Path(config.getoption("--migrations"))
+    path = default_path(migrations)
+    if path.exists() or not migrations.is_dir():
+        return ""
+    return (f"no declaration file {path} beside the migrations folder {migrations}: nothing "
+            "is declared (exposed surfaces, accepted warnings); pass --declarations FILE "
+            "(e.g. stack/declarations.toml) or put one there")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -400,6 +434,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     holder = terminalreporter.config.stash.get(TARGET_KEY, None)
+    if _worker_id(terminalreporter.config) is None:
+        from soberharness.report.fallback import ensure_writable_report_dir
+
+        moved = ensure_writable_report_dir(terminalreporter.config)
+        if moved:
+            terminalreporter.write_line(moved, red=True)
     folder = Path(terminalreporter.config.getoption("--report-dir"))
     if holder is not None and holder.report is None and holder.xdist and holder.xdist.parts:
         # Under pytest-xdist the workers ran the suites: one report from all of theirs.
@@ -417,7 +457,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     stats = terminalreporter.stats
     report.outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped",
                                                                       "error")}
-    paths = report.write(folder)
+    try:
+        paths = report.write(folder)
+    except OSError as exc:
+        from soberharness.report.fallback import write_failed_line
+
+        terminalreporter.write_line(write_failed_line(exc), red=True)
+        paths = []
     terminalreporter.write_sep("-", "soberharness")
     terminalreporter.write_line(report.one_line())
     for mismatch in report.mismatches[:20]:

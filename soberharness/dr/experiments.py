@@ -8,15 +8,14 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from soberharness.chaos import summary
+from soberharness.chaos.child import run_chaos
 from soberharness.errors import HarnessError
-from soberharness.targets.lifecycle import preexec_as
 from soberharness.targets.migrations import REPO
 
 EXPERIMENTS = REPO / "chaos" / "dr"
@@ -65,12 +64,11 @@ def run_experiment(name: str, folder: Path, timeout: float = 420.0) -> Experimen
     reports = folder / "reports"
     env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(reports), PYTHONPATH=str(REPO))
     try:
-        proc = subprocess.run(
+        # if the harness dies, chaostoolkit gets SIGTERM and its cleanups stop the servers;
+        # the watchdog ends it a little later whatever its cleanups do
+        proc = run_chaos(
             [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
-            capture_output=True, text=True, timeout=timeout, env=env, cwd=folder,
-            # if the harness dies, chaostoolkit gets SIGTERM and its cleanups stop the servers
-            preexec_fn=preexec_as(None, signal.SIGTERM),
-        )
+            timeout=timeout, env=env, cwd=folder)
     except subprocess.TimeoutExpired:
         raise HarnessError(f"chaos run {name} took longer than {timeout:.0f}s") from None
     written = reports / summary.slug(json.loads(path.read_text())["title"])

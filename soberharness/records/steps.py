@@ -130,9 +130,15 @@ def parse_steps(text: str) -> list[Step]:
 def load_steps(path: str | Path) -> list[Step]:
     """The steps of a steps file; a missing file or a bad line is one StepSyntaxError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise StepSyntaxError(f"{path}: cannot read steps file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise StepSyntaxError(f"{path}: line {line}: not a steps file (not UTF-8 text: byte "
+                              f"0x{data[exc.start]:02x})") from None
     try:
         steps = parse_steps(text)
     except StepSyntaxError as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from soberharness.report.run_report import RunReport
@@ -48,5 +49,25 @@ def render_markdown(report: RunReport) -> str:
         ]
         lines.append("")
     for key, value in sorted(report.notes.items()):
-        lines.append(f"- {key}: {value}")
+        lines += note_lines(key, value)
     return "\n".join(lines) + "\n"
+
+
+def note_lines(key: str, value: Any, depth: int = 0) -> list[str]:
+    """A note as nested bullets: a mapping's keys and a list's items each on a line of their
+    own (never a Python repr of a dict)."""
+    indent = "  " * depth
+    if isinstance(value, Mapping):
+        out = [f"{indent}- {key}:" if key else f"{indent}-"]
+        for k, v in value.items():
+            out += note_lines(str(k), v, depth + 1)
+        return out if value else [f"{indent}- {key}: none"]
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        if all(not isinstance(i, Mapping | list | tuple | set | frozenset) for i in items):
+            return [f"{indent}- {key}: {', '.join(str(i) for i in items) or 'none'}"]
+        out = [f"{indent}- {key}:"]
+        for item in items:
+            out += note_lines("", item, depth + 1)
+        return out
+    return [f"{indent}- {key}: {value}" if key else f"{indent}- {value}"]

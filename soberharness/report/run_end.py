@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from soberharness.report import terminate
+from soberharness.report.fallback import write_failed_line
 from soberharness.report.run_folder import cases_from_reports, write_session_run
+from soberharness.report.verdict import checked_the_target, nothing_checked_line
 
 if TYPE_CHECKING:
     from soberharness.report.run_report import RunReport
@@ -39,6 +42,7 @@ class RunEnd:
         self.exitstatus = 0
         self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
         self._written = False
+        self.terminated = False  # SIGTERM: recorded as interrupted, exit status 143
 
     def _reporter(self) -> Any:
         return self.config.pluginmanager.get_plugin("terminalreporter")
@@ -53,10 +57,14 @@ class RunEnd:
                 self._last_line = line
                 reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
         elif isinstance(excinfo.value, KeyboardInterrupt):
-            self.stopped_by = self.stopped_by or "interrupted (Ctrl-C) before the run finished"
+            self.terminated = isinstance(excinfo.value, terminate.Terminated)
+            self.stopped_by = self.stopped_by or (
+                terminate.STOPPED_BY if self.terminated else
+                "interrupted (Ctrl-C) before the run finished")
             crash = getattr(getattr(reporter, "_keyboardinterrupt_memo", None), "reprcrash", None)
             if crash is not None and not self.config.option.fulltrace:
-                crash.message = INTERRUPTED_LINE  # pytest's one interrupt line, no traceback
+                # pytest's one interrupt line, no traceback
+                crash.message = terminate.LINE if self.terminated else INTERRUPTED_LINE
 
     def session_finished(self, session: pytest.Session, controller: bool) -> None:
         """Called by the harness's pytest_sessionfinish, after the target stopped."""
@@ -64,6 +72,8 @@ class RunEnd:
             self._judge_leftovers(session)
             self._judge_all_skipped(session)
         self.exitstatus = int(session.exitstatus)
+        if self.terminated:
+            session.exitstatus = terminate.EXIT_STATUS  # the verdict stays: interrupted
 
     def _judge_leftovers(self, session: pytest.Session) -> None:
         """A run that left something on its target fails (status 1), whatever its tests did."""
@@ -77,12 +87,9 @@ class RunEnd:
         if session.exitstatus != pytest.ExitCode.OK or reporter is None:
             return
         cases = cases_from_reports(r for reps in reporter.stats.values() for r in reps)
-        if cases and all(c.outcome == "skipped" for c in cases):
+        if cases and not checked_the_target(cases):
             allowed = self.config.getoption("--allow-all-skipped")
-            self.all_skipped_line = (
-                f"{PREFIX} every selected test was skipped ({len(cases)}): nothing was checked"
-                + (" (accepted: --allow-all-skipped)" if allowed else
-                   "; exit status 5 (--allow-all-skipped accepts such a run)"))
+            self.all_skipped_line = nothing_checked_line(cases, PREFIX, allowed)
             if not allowed:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
@@ -102,9 +109,14 @@ class RunEnd:
         self._written = True
         reporter = self._reporter()
         stats = reporter.stats if reporter is not None else {}
-        paths = write_session_run(self.config, stats, self._report(), self._target(),
-                                  self.exitstatus, self.stopped_by or self.all_skipped_line,
-                                  self._run_id())
+        try:
+            paths = write_session_run(self.config, stats, self._report(), self._target(),
+                                      self.exitstatus, self.stopped_by or self.all_skipped_line,
+                                      self._run_id())
+        except OSError as exc:  # the verdict stays; the line says what could not be written
+            if reporter is not None:
+                reporter.write_line(write_failed_line(exc), red=True)
+            return
         if paths and reporter is not None:
             reporter.write_line("run page: " + ", ".join(str(p) for p in paths))
 

@@ -27,6 +27,7 @@ from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.dr_section import dr_of
 from soberharness.report.run_facts import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
+from soberharness.report.verdict import about_target, checked_the_target
 from soberharness.targets.migrations import REPO
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class CaseResult:
     outcome: str  # passed, failed, error, skipped, xfailed, xpassed
     duration: float = 0.0
     message: str = ""  # failure text (tail) or skip reason
+    about_target: bool = True  # False: marked target_independent (report.verdict)
 
     @property
     def suite(self) -> str:
@@ -68,7 +70,8 @@ def cases_from_reports(reports: Iterable[Any]) -> list[CaseResult]:
         when = getattr(rep, "when", None)
         if when is None:
             continue
-        case = cases.setdefault(rep.nodeid, CaseResult(rep.nodeid, ""))
+        case = cases.setdefault(rep.nodeid, CaseResult(rep.nodeid, "",
+                                                       about_target=about_target(rep)))
         case.duration += float(getattr(rep, "duration", 0.0) or 0.0)
         if hasattr(rep, "wasxfail"):
             case.outcome = "xpassed" if rep.passed else "xfailed"
@@ -100,7 +103,7 @@ def run_verdict(cases: list[CaseResult], failed: bool, exitstatus: int = EXIT_OK
         return "error"
     if failed or exitstatus == EXIT_FAILED:
         return "failed"
-    if not cases or all(c.outcome in ("skipped", "xfailed") for c in cases):
+    if exitstatus == EXIT_NO_TESTS or not checked_the_target(cases):
         return "skipped"
     return "passed"
 

@@ -99,11 +99,12 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
 
 
 def _failures(doc: Mapping[str, Any]) -> list[str]:
-    items: list[str] = []
+    tests: list[str] = []  # counted: as many as pytest's failures and errors
     for case in doc["tests"]["cases"]:
         if case["outcome"] in BAD_OUTCOMES:
-            items.append(f"<li><b>{_e(case['outcome'])}</b> <code>{_e(case['nodeid'])}</code>"
+            tests.append(f"<li><b>{_e(case['outcome'])}</b> <code>{_e(case['nodeid'])}</code>"
                          f"<pre>{_e(case['message'])}</pre></li>")
+    items: list[str] = []  # what the run found: the evidence behind those, listed not counted
     gate = doc["benchmarks"].get("gate") or {}
     for verdict in gate.get("verdicts", []):
         if verdict["status"] == "SLOWER":
@@ -115,7 +116,7 @@ def _failures(doc: Mapping[str, Any]) -> list[str]:
                      f"expected {_e(m['expected'])}, got {_e(m['actual'])} "
                      f"({_e(m['detail'])})</li>")
     for f in doc["lints"]["findings"]:
-        if str(f.get("severity")).lower().endswith("error"):
+        if str(f.get("severity")).lower().endswith("error") and not f.get("declared"):
             items.append(f"<li><b>lint error</b> {_e(f.get('rule'))} on "
                          f"<code>{_e(f.get('object'))}</code>: {_e(f.get('message'))}</li>")
     for c in doc["chaos"]:
@@ -127,13 +128,22 @@ def _failures(doc: Mapping[str, Any]) -> list[str]:
             items.append(f"<li><b>load</b> {_e(run.get('run'))}: "
                          f"{_e('; '.join(run.get('violations', [])))}</li>")
     out = ["<h2 id='failures'>Failures</h2>"]
-    if items:
-        out.append(f"<div class='bad-box'>{len(items)} failure(s)</div>"
-                   f"<ol class='failures'>{''.join(items)}</ol>")
+    if tests or items:
+        out.append(f"<div class='bad-box'>{failure_count_text(len(tests), len(items))}</div>"
+                   f"<ol class='failures'>{''.join(tests + items)}</ol>")
     else:
         out.append("<div class='ok-box'>No failures: no failed test, no benchmark regression, "
                    "no access mismatch, no lint error, no chaos ledger violation.</div>")
     return out
+
+
+def failure_count_text(tests: int, found: int) -> str:
+    """The Failures header: failing tests as pytest counts them; what the run found besides
+    (mismatches, failing lint findings, regressions: the evidence) is named, not added."""
+    parts = [f"{tests} failing test{'s' if tests != 1 else ''}"] if tests else []
+    if found:
+        parts.append(f"{found} finding{'s' if found != 1 else ''} listed below")
+    return "; ".join(parts)
 
 
 def _ratio_text(v: Mapping[str, Any]) -> str:

@@ -93,7 +93,8 @@ class RunReport:
         )
 
     def write(self, folder: Path) -> list[Path]:
-        """Write summary.json, summary.md and matrix.html; return their paths."""
+        """Write summary.json, summary.md and (when cells were checked) matrix.html; return
+        their paths."""
         from soberharness.report.html import render_html
         from soberharness.report.markdown import render_markdown
 
@@ -101,8 +102,9 @@ class RunReport:
         outputs = {
             "summary.json": json.dumps(self.summary(), indent=2, default=str),
             "summary.md": render_markdown(self),
-            "matrix.html": render_html(self),
         }
+        if self.cells:  # a run without matrix cells (a replay) keeps the last matrix page
+            outputs["matrix.html"] = render_html(self)
         paths = []
         for name, text in outputs.items():
             path = folder / name

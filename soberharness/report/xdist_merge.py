@@ -27,7 +27,8 @@ def report_to_data(report: RunReport) -> dict[str, Any]:
     data.pop("secrets")
     data["cells"] = [[c.cell.table, c.cell.op.value, c.cell.actor, c.cell.privacy, c.cell.case,
                       c.expected, c.actual, c.detail] for c in report.cells]
-    data["lints"] = [[f.rule, f.severity.value, f.object, f.message] for f in report.lints]
+    data["lints"] = [[f.rule, f.severity.value, f.object, f.message, f.declared]
+                     for f in report.lints]
     return data
 
 
@@ -35,8 +36,9 @@ def report_from_data(data: dict[str, Any]) -> RunReport:
     fields = dict(data)
     fields["cells"] = [CellResult(Cell(t, Op(op), actor, privacy, case), expected, actual, detail)
                        for t, op, actor, privacy, case, expected, actual, detail in data["cells"]]
-    fields["lints"] = [LintFinding(rule, Severity(sev), obj, msg)
-                       for rule, sev, obj, msg in data["lints"]]
+    # A finding keeps its declaration: a declared (accepted) warning must not fail the run.
+    fields["lints"] = [LintFinding(rule, Severity(sev), obj, msg, declared)
+                       for rule, sev, obj, msg, declared in data["lints"]]
     return RunReport(**fields)
 
 

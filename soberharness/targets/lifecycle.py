@@ -17,6 +17,7 @@ _PR_SET_PDEATHSIG = 1
 _cleanups: list[Callable[[], None]] = []
 _lock = threading.Lock()
 _installed = False
+_graceful: Callable[[int], None] | None = None  # ends the run on the first SIGTERM (on_terminate)
 
 
 def _set_parent_death_signal(sig: int) -> None:
@@ -55,6 +56,11 @@ def run_cleanups() -> None:
 
 
 def _on_signal(signum: int, _frame: object) -> None:
+    global _graceful
+    handler, _graceful = _graceful, None
+    if handler is not None and signum == signal.SIGTERM:
+        handler(signum)  # raises in the main thread: the run unwinds, stops and records itself
+        return
     run_cleanups()
     # Re-raise with the default action so the exit status tells what happened.
     signal.signal(signum, signal.SIG_DFL)
@@ -75,3 +81,14 @@ def register_cleanup(cleanup: Callable[[], None]) -> None:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, _on_signal)
+
+
+def on_terminate(handler: Callable[[int], None]) -> None:
+    """Let `handler` end the run on the first SIGTERM: it raises in the main thread, so the run
+    unwinds through its own teardown and writes its records. A second SIGTERM runs the
+    cleanups and dies by the signal, as without a handler."""
+    global _graceful
+    _graceful = handler
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, _on_signal)

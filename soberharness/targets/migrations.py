@@ -10,6 +10,7 @@ import psycopg
 
 from soberharness.errors import HarnessError, MigrationError
 from soberharness.paths import REPO
+from soberharness.targets import sql_timeout
 from soberharness.targets.sqlfiles import split_statements
 
 STACK_BOOTSTRAP = REPO / "stack" / "bootstrap"
@@ -56,13 +57,19 @@ def apply_file(conn: psycopg.Connection, path: Path) -> None:
     """Apply one SQL file in one transaction; a failure names the file, line and statement."""
     where = _display(path)
     text = read_sql(path, where)
+    seconds = sql_timeout.statement_timeout_s()
     with conn.transaction():
+        conn.execute(sql_timeout.set_local_sql(seconds))
         for statement in split_statements(text):
             try:
                 conn.execute(statement.text.encode())
             except psycopg.Error as exc:
                 cause = (exc.diag.message_primary or str(exc)).strip()
+                if exc.sqlstate == sql_timeout.TIMED_OUT:
+                    cause = f"{cause}: {sql_timeout.timeout_hint(seconds)}"
                 raise MigrationError(f"{where}:{statement.line}", statement.text, cause) from None
+            if sql_timeout.touches_timeout(statement.text):
+                conn.execute(sql_timeout.set_local_sql(seconds))
 
 
 def read_sql(path: Path, where: str | None = None) -> str:

@@ -392,10 +392,15 @@ def load_target_file(path: str | Path, environ: Mapping[str, str] | None = None)
     """Read and validate a TOML target file; secrets are read from `environ` when used."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except OSError as exc:
         raise TargetFileError(f"cannot read target file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TargetFileError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}): "
+                              "a target file is TOML, saved as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise TargetFileError(f"{path}: not valid TOML: {exc}") from None
     return RemoteTarget(parse_target_config(data, origin=str(path)), environ=environ)

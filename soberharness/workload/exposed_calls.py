@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql
 
+from soberharness.config.env_values import env_int
 from soberharness.world.entities import World
 
 # Argument tuples per function, each called as every actor (env SOBERHARNESS_SURFACE_CALLS
 # for a deeper run).
-MAX_CALLS = int(os.environ.get("SOBERHARNESS_SURFACE_CALLS", "16"))
+MAX_CALLS = env_int("SOBERHARNESS_SURFACE_CALLS", 16, minimum=1)
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _INTEGER_TYPES = {"integer", "bigint", "smallint", "numeric", "real", "double precision"}

@@ -74,7 +74,7 @@ class ScenarioError(HarnessError):
 def load_scenario(path: Path) -> Scenario:
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"{path}: {exc}") from None
     world, names = _world(path, data)
     return Scenario(

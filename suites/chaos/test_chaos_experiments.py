@@ -13,6 +13,7 @@ import pytest
 from chaoslib.experiment import ensure_experiment_is_valid
 
 from soberharness.chaos import summary
+from soberharness.chaos.child import run_chaos
 from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.ledger import Ledger
 from soberharness.targets.migrations import REPO
@@ -22,10 +23,12 @@ EXPERIMENTS = sorted((REPO / "chaos").glob("*.json"))
 CHAOS = Path(sys.executable).parent / "chaos"
 
 
+@pytest.mark.target_independent
 def test_every_experiment_is_run_by_this_suite() -> None:
     assert {p.name for p in EXPERIMENTS} == set(EXPECT_DEVIATION)
 
 
+@pytest.mark.target_independent
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
 def test_experiment_is_valid_and_checks_the_ledger(path: Path) -> None:
     experiment = json.loads(path.read_text())
@@ -42,10 +45,9 @@ def _chaos_run(path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[
     on elsewhere cannot touch them); copied under reports/chaos/ afterwards."""
     journal = tmp_path / "journal.json"
     env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(tmp_path / "reports"))
-    proc = subprocess.run(
+    proc = run_chaos(  # goes with the harness, also when it is SIGKILLed
         [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
-    )
+        timeout=180, env=env, cwd=tmp_path)
     folder = _report_folder(path, tmp_path)
     if folder.exists():
         shutil.copytree(folder, summary.REPORTS / folder.name, dirs_exist_ok=True)

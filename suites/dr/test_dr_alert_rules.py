@@ -12,6 +12,9 @@ import yaml
 from soberharness.dr import promtool
 from soberharness.dr.tools import missing
 
+# Checks of the repository's own files and judges: nothing about the target (report.verdict).
+pytestmark = pytest.mark.target_independent
+
 ALERTS = {"PostgresPrimaryDown", "PostgresReplicationLagHigh", "PostgresWalArchivingFailing",
           "PostgresBackupTooOld", "PostgresConnectionsSaturated", "ServiceHigh5xxRate"}
 

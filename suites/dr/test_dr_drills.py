@@ -17,10 +17,12 @@ ASYNC = "failover-async-lossy.json"
 CHAOS_PROBES = {"postgres_healthy", "read_your_write", "rls_sample_holds", "ledger_ok"}
 
 
+@pytest.mark.target_independent
 def test_every_drill_experiment_is_run_by_this_suite() -> None:
     assert {p.name for p in EXPERIMENTS.glob("*.json")} == set(NEEDS) == {PITR, SYNC, ASYNC}
 
 
+@pytest.mark.target_independent
 @pytest.mark.parametrize("name", sorted(NEEDS))
 def test_experiment_is_valid_with_the_chaos_steady_state(name: str) -> None:
     experiment = json.loads((EXPERIMENTS / name).read_text())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from soberharness.chaos.checker import FAILED_PRESENT, LOST
 from soberharness.chaos.ledger import Outcome, Write
 from soberharness.dr.cluster import SplitBrainVerdict, WriteProbe
@@ -12,6 +14,9 @@ from soberharness.dr.judge import classify_at_cut
 from soberharness.dr.matrix_digest import digest
 from soberharness.dr.pitr import verify_clean
 from soberharness.records.results import Cell, CellResult, Op
+
+# Checks of the repository's own files and judges: nothing about the target (report.verdict).
+pytestmark = pytest.mark.target_independent
 
 T0, T1 = 100.0, 100.2  # the restore point's statement: sent at T0, answered at T1
 

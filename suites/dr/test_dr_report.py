@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from soberharness.report.dr_section import section
 from soberharness.report.run_facts import chaos_failed
 from soberharness.report.run_folder import chaos_from_this_run
+
+# Checks of the repository's own files and judges: nothing about the target (report.verdict).
+pytestmark = pytest.mark.target_independent
 
 
 def _summary(folder: Path, name: str, config: str, dr: dict) -> None:

@@ -12,7 +12,6 @@ SOBER_LOAD_WORLD_USERS (default 50, the accounts seeded when the target offers S
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.config.env_values import env_int
 from soberharness.db.claims import sign
 from soberharness.db.seed import remove_world, write_world
 from soberharness.report.run_report import RunReport
@@ -35,9 +35,9 @@ from soberharness.workload.locust_run import (
     run_locust,
 )
 
-USERS = int(os.environ.get("SOBER_LOAD_USERS", "20"))
-RUN_S = int(os.environ.get("SOBER_LOAD_RUN_S", "30"))
-WORLD_USERS = int(os.environ.get("SOBER_LOAD_WORLD_USERS", "50"))
+USERS = env_int("SOBER_LOAD_USERS", 20, minimum=1)
+RUN_S = env_int("SOBER_LOAD_RUN_S", 30, minimum=1)
+WORLD_USERS = env_int("SOBER_LOAD_WORLD_USERS", 50, minimum=1)
 
 
 @pytest.fixture(scope="module")

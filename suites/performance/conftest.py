@@ -8,7 +8,6 @@ SOBERHARNESS_PERF_SEED (default 1), SOBERHARNESS_PERF_ROUNDS (timed rounds per q
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.config.env_values import env_int
 from soberharness.report import bench_gate
 from soberharness.workload import app_queries
 from soberharness.world.entities import Role, Viewer
@@ -25,9 +25,9 @@ from soberharness.world.scale import LoadReport, Probes, ScaleSpec, generate_and
 
 def perf_spec() -> ScaleSpec:
     return ScaleSpec(
-        users=int(os.environ.get("SOBERHARNESS_PERF_USERS", "5000")),
-        posts=int(os.environ.get("SOBERHARNESS_PERF_POSTS", "50000")),
-        seed=int(os.environ.get("SOBERHARNESS_PERF_SEED", "1")),
+        users=env_int("SOBERHARNESS_PERF_USERS", 5000, minimum=1),
+        posts=env_int("SOBERHARNESS_PERF_POSTS", 50000),
+        seed=env_int("SOBERHARNESS_PERF_SEED", 1),
     )
 
 
@@ -38,7 +38,7 @@ def perf_scale() -> ScaleSpec:
 
 @pytest.fixture(scope="session")
 def perf_rounds() -> int:
-    return int(os.environ.get("SOBERHARNESS_PERF_ROUNDS", "30"))
+    return env_int("SOBERHARNESS_PERF_ROUNDS", 30, minimum=1)
 
 
 @dataclasses.dataclass

@@ -7,12 +7,12 @@ in distributed mode."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
+from soberharness.config.env_values import env_int
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.workload import realtime_fanout as rf
@@ -20,9 +20,9 @@ from soberharness.workload import realtime_load as rl
 from soberharness.world.matrix_world import MatrixWorld
 
 pytestmark = [pytest.mark.needs("realtime", "postgres"), pytest.mark.destructive]
-SHAPE = rl.LoadShape(subscribers=int(os.environ.get("SOBER_RT_SUBSCRIBERS", "200")),
-                     writers=int(os.environ.get("SOBER_RT_WRITERS", "4")),
-                     posts_each=int(os.environ.get("SOBER_RT_POSTS", "5")))
+SHAPE = rl.LoadShape(subscribers=env_int("SOBER_RT_SUBSCRIBERS", 200, minimum=1),
+                     writers=env_int("SOBER_RT_WRITERS", 4, minimum=1),
+                     posts_each=env_int("SOBER_RT_POSTS", 5, minimum=1))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ def world_connection(module_database: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@pytest.mark.target_independent
 def test_there_are_scenarios() -> None:
     assert SCENARIOS, "scenarios/ holds no *.toml"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from soberharness.records.mail import Mail
 
 from soberharness.checker.branded_mail import KINDS, TEMPLATES, Template, problems, templates
+from soberharness.records.mail import Mail
 from soberharness.targets.migrations import REPO
 
 COMPOSE = REPO / "stack" / "compose" / "docker-compose.yml"

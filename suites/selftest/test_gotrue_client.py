@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from soberharness.records.mail import Mail
 
 from soberharness.clients.gotrue import GoTrueClient, GoTrueError, error_from_redirect, parse_error
 from soberharness.clients.mailpit import verify_links
 from soberharness.errors import HarnessError, TargetUnavailable
+from soberharness.records.mail import Mail
 from soberharness.workload.flow import Flow
 
 SECRET = "protocol-double-secret-at-least-32-chars"
