@@ -29,4 +29,7 @@ def test_a_world_lint_reports_a_planted_write_policy(scratch_database: str) -> N
         conn.execute("CREATE POLICY planted_update_all ON public.posts FOR UPDATE "
                      "TO authenticated USING (true) WITH CHECK (true)")
     after = _keys(scratch_database)
-    assert after - before == {(write_reach.RULE, "public.posts")}
+    # The world lint (write reach) and the catalog lints that read the policy's text.
+    assert after - before == {(write_reach.RULE, "public.posts"),
+                              ("multiple_permissive_policies", "public.posts"),
+                              ("rls_policy_always_true", "public.posts policy planted_update_all")}

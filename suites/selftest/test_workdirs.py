@@ -37,7 +37,9 @@ def test_sweep_removes_dead_runs_folders_only(tmp_path: Path) -> None:
     left_running = subprocess.Popen(["sh", "-c", "sleep 300; true", str(dead / "pg")])
     try:
         removed = sweep_dead_workdirs(tmp_path)
-        assert left_running.wait(10) == -9, "the dead run's leftover process was not killed"
+        # A generous wait: SIGKILL lands once the process leaves an uninterruptible sleep, which
+        # on a loaded machine (the full suite beside other work) can take seconds.
+        assert left_running.wait(60) == -9, "the dead run's leftover process was not killed"
     finally:
         if left_running.poll() is None:
             proctree.signal_all(proctree.tree(left_running.pid), 9)
