@@ -5,19 +5,22 @@ and the run page must carry the right verdict."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from soberharness.testing.pytest_runs import (
+    REPO,
+    clean_env,
+    no_traceback,
+    pytest_argv,
+    run_pytest,
+    run_summary,
+)
 
 UNREACHABLE_TARGET = """
 name = "dead-deployment"
@@ -73,40 +76,6 @@ def test_writes_a_file():
 """
 
 
-def _pytest_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "soberharness.pytest_plugin",
-            "-p", "no:cacheprovider", "-q", *args]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SOBERHARNESS_", "PYTEST_", "SOBER_STAGING_"))}
-    tmp = tmp_path / "tmp"
-    tmp.mkdir(exist_ok=True)
-    tmp.chmod(0o755)
-    return env | {"TMPDIR": str(tmp), "PYTHONPATH": str(REPO)} | extra
-
-
-def _run(tmp_path: Path, *args: str, timeout: float = 120, **env: str) -> tuple[int, str, float]:
-    began = time.monotonic()
-    done = subprocess.run(_pytest_argv("--report-dir", str(tmp_path / "reports" / "latest"),
-                                       *args),
-                          cwd=tmp_path, env=_env(tmp_path, **env), capture_output=True,
-                          text=True, timeout=timeout)
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - began
-
-
-def _run_summary(tmp_path: Path) -> dict:
-    found = list((tmp_path / "reports" / "runs").glob("*/summary.json"))
-    assert len(found) == 1, f"expected one run folder, found {found}"
-    return json.loads(found[0].read_text())
-
-
-def _no_traceback(output: str) -> None:
-    assert "Traceback" not in output and "_pytest.outcomes.Exit" not in output, output
-    assert "Exit: " not in output, output
-
-
 def test_unreachable_target_fails_the_run_with_one_line_naming_the_url(tmp_path: Path) -> None:
     """A closed port (refused at once) and a port that accepts but never answers (a hung
     service: bounded by the check's timeout); the tests would all have been skipped."""
@@ -116,16 +85,16 @@ def test_unreachable_target_fails_the_run_with_one_line_naming_the_url(tmp_path:
         port = hung.getsockname()[1]
         (tmp_path / "dead.toml").write_text(UNREACHABLE_TARGET.format(hung_port=port))
         (tmp_path / "test_skipped_only.py").write_text(SKIPPED_ONLY.replace('"auth"', '"rest"'))
-        code, output, seconds = _run(tmp_path, "--target", "dead.toml",
+        code, output, seconds = run_pytest(tmp_path, "--target", "dead.toml",
                                      DEAD_ANON="anon-key-value", DEAD_SERVICE="service-key-value")
     assert code == 4, output
     lines = [line for line in output.splitlines() if "http://127.0.0.1:1" in line]
     assert len(lines) == 1 and lines[0].startswith("soberharness: target 'dead-deployment'"), \
         output
     assert f"auth at http://127.0.0.1:{port}: no answer within 5 s" in lines[0]
-    _no_traceback(output)
+    no_traceback(output)
     assert seconds < 60, f"an unreachable target took {seconds:.0f}s to be reported"
-    doc = _run_summary(tmp_path)
+    doc = run_summary(tmp_path)
     assert doc["verdict"] == "error"
     assert "http://127.0.0.1:1" in doc["stopped_by"]
 
@@ -135,10 +104,10 @@ def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path, tar
     (tmp_path / "test_skipped_only.py").write_text(SKIPPED_ONLY)
     (tmp_path / "database-only.toml").write_text(DATABASE_ONLY_TARGET)
     dsn = {"OUTER_DSN": target.admin_dsn()}
-    code, output, _ = _run(tmp_path, "--target", "database-only.toml", **dsn)
+    code, output, _ = run_pytest(tmp_path, "--target", "database-only.toml", **dsn)
     assert code == 5, output
     assert "soberharness: every selected test was skipped (2)" in output
-    doc = _run_summary(tmp_path)
+    doc = run_summary(tmp_path)
     assert doc["verdict"] == "skipped"
     assert doc["tests"]["counts"] == {"skipped": 2}
     junit = ET.parse(next((tmp_path / "reports" / "runs").glob("*/junit.xml")))
@@ -147,7 +116,7 @@ def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path, tar
     index = (tmp_path / "reports" / "index.html").read_text()
     assert "verdict skipped" in index
 
-    code, output, _ = _run(tmp_path, "--target", "database-only.toml", "--allow-all-skipped",
+    code, output, _ = run_pytest(tmp_path, "--target", "database-only.toml", "--allow-all-skipped",
                            **dsn)
     assert code == 0, output
 
@@ -156,9 +125,9 @@ def test_a_run_in_which_everything_was_skipped_is_not_passed(tmp_path: Path, tar
 def test_ctrl_c_exits_2_with_one_line_creates_nothing_and_records_interrupted(
         tmp_path: Path) -> None:
     (tmp_path / "test_slow.py").write_text(SLOW)
-    env = _env(tmp_path)
+    env = clean_env(tmp_path)
     tmp = Path(env["TMPDIR"])
-    child = subprocess.Popen(_pytest_argv("-s", "--report-dir",
+    child = subprocess.Popen(pytest_argv("-s", "--report-dir",
                                           str(tmp_path / "reports" / "latest")),
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -179,11 +148,11 @@ def test_ctrl_c_exits_2_with_one_line_creates_nothing_and_records_interrupted(
             child.kill()
     output = "".join(seen) + rest
     assert child.returncode == 2, output
-    _no_traceback(output)
+    no_traceback(output)
     assert "KeyboardInterrupt" not in output, output
     assert sum("soberharness: interrupted (Ctrl-C)" in line for line in output.splitlines()) == 1
     assert list(tmp.glob("soberharness-*")) == [], "a temporary folder was left or made anew"
-    doc = _run_summary(tmp_path)
+    doc = run_summary(tmp_path)
     assert doc["verdict"] == "interrupted"
     assert doc["tests"]["counts"] == {"passed": 1}, "only the test that finished counts"
     assert "interrupted" in (tmp_path / "reports" / "index.html").read_text()
@@ -192,19 +161,19 @@ def test_ctrl_c_exits_2_with_one_line_creates_nothing_and_records_interrupted(
 def test_remote_target_with_unset_variables_stops_before_the_tests(tmp_path: Path) -> None:
     (tmp_path / "test_plain.py").write_text(PLAIN)
     target = REPO / "fixtures" / "targets" / "example-remote.toml"
-    code, output, _ = _run(tmp_path, "--target", str(target))
+    code, output, _ = run_pytest(tmp_path, "--target", str(target))
     assert code == 4, output
-    _no_traceback(output)
+    no_traceback(output)
     lines = [line for line in output.splitlines() if "SOBER_STAGING_ANON_KEY" in line]
     assert len(lines) == 1 and lines[0].startswith("soberharness:"), output
     assert not (tmp_path / "ran.txt").exists(), "a test ran before the target was checked"
-    assert _run_summary(tmp_path)["verdict"] == "error"
+    assert run_summary(tmp_path)["verdict"] == "error"
 
 
 def test_list_targets_prints_an_aligned_table_and_nothing_else(tmp_path: Path) -> None:
-    code, output, _ = _run(tmp_path, "--list-targets")
+    code, output, _ = run_pytest(tmp_path, "--list-targets")
     assert code == 0, output
-    _no_traceback(output)
+    no_traceback(output)
     rows = [line for line in output.splitlines() if line.strip()]
     assert rows[0].split() == ["target", "kind", "what"], output
     names = {"local", "containers", "example-remote"}
@@ -234,8 +203,8 @@ def test_third():
 def test_a_crashed_run_is_recorded_as_error(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CRASHING_PLUGIN)
     (tmp_path / "test_three.py").write_text(THREE_TESTS)
-    code, output, _ = _run(tmp_path)
+    code, output, _ = run_pytest(tmp_path)
     assert code == 3, output  # pytest's INTERNAL_ERROR
-    doc = _run_summary(tmp_path)
+    doc = run_summary(tmp_path)
     assert doc["verdict"] == "error"
     assert doc["tests"]["counts"] == {"passed": 2}, "the third test never ran"
