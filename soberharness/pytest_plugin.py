@@ -228,7 +228,7 @@ class TargetHolder:
         target = self._target if self._started else None
         if target is None and self.xdist is not None and self.xdist.target_used:
             made = self.any_target()
-            target = made if made is not None and made.kind == "remote" else None
+            target = made if isinstance(made, Deployment) else None
         if target is None or Service.POSTGRES not in target.services:
             return []
         from soberharness.checker.leftovers import leftover_lines
