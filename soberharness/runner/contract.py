@@ -188,7 +188,7 @@ def run_contract(schema: schemathesis.BaseSchema, plan: ContractPlan) -> Contrac
 def describe(run: ContractRun, findings: list[ContractFinding]) -> dict[str, Any]:
     """The run as a report note: counts, each distinct finding, what was left out."""
     return {
-        "operations run": len(run.operations_run),
+        "operations run": run.operations_run,
         "requests": run.requests,
         "failing": [f"{f.label}: {f.replay}" for f in findings if f.declared is None],
         "declared": [f"{f.label}: {f.declared}" for f in findings if f.declared is not None],
