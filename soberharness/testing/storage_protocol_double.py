@@ -30,7 +30,9 @@ internal/database/postgres/scope.ts):
   caller's upload permission; the object is written as superuser when the last byte arrives;
 - refuses `POST /bucket/:id/empty` to every role but service_role (v1.70's route guard).
 
-Planted behaviours (`PLANTED`) make it wrong on purpose, for the checks' own tests.
+Planted behaviours (`PLANTED`) make it wrong on purpose, for the checks' own tests; so do
+`CONTRACT_PLANTED` (server errors of the bucket listing, for the contract suite's selftest).
+GET /documentation/json describes its read bucket routes (`storage_double_openapi`).
 `cross_bucket=False` behaves as a Storage API before v1.0.0: `destinationBucket` is ignored.
 Errors are HTTP 400 (403 for a role refused by a route guard) with `{"statusCode": "<code>",
 "error": ..., "message": ...}`.
@@ -45,13 +47,19 @@ import json
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
 import jwt
 import psycopg
 
+from soberharness.testing.storage_double_openapi import (
+    CONTRACT_PLANTED,
+    WindowError,
+    listing_window,
+    openapi_description,
+)
 from soberharness.testing.storage_double_resumable import TUS_VERSION, Resumable, tus_metadata
 
 PREFIX = "/storage/v1"
@@ -136,7 +144,7 @@ class StorageApiDouble:
 
     def __init__(self, dsn: str, jwt_secret: str, *, cross_bucket: bool = True,
                  planted: frozenset[str] = frozenset()) -> None:
-        unknown = planted - PLANTED
+        unknown = planted - PLANTED - CONTRACT_PLANTED
         if unknown:
             raise ValueError(f"no such planted behaviour: {sorted(unknown)}")
         self.secret = jwt_secret
@@ -173,6 +181,8 @@ class StorageApiDouble:
         try:
             if parts == ["status"]:
                 return httpx.Response(200)
+            if parts == ["documentation", "json"] and request.method == "GET":
+                return _json(openapi_description())
             return self._route(request, parts, self._caller(request))
         except ApiError as exc:
             return exc.response()
@@ -199,7 +209,7 @@ class StorageApiDouble:
             body = json.loads(request.content)
         head, rest = parts[0], parts[1:]
         if head == "bucket":
-            return self._bucket(m, rest, body, caller)
+            return self._bucket(m, rest, body, caller, request.url.params)
         if head == "upload" and rest[:1] == ["resumable"]:
             return self._resumable(request, rest[1:], caller)
         if head == "render" and rest[:2] == ["image", "authenticated"] and m == "GET":
@@ -298,7 +308,8 @@ class StorageApiDouble:
 
     # -- buckets ----------------------------------------------------------------------------
 
-    def _bucket(self, m: str, rest: list[str], body: Any, caller: Caller) -> httpx.Response:
+    def _bucket(self, m: str, rest: list[str], body: Any, caller: Caller,
+                params: Mapping[str, str]) -> httpx.Response:
         columns = "id, name, public, file_size_limit, allowed_mime_types"
         if m == "POST" and not rest:
             with self._as(caller, "bucket.create") as conn:
@@ -310,9 +321,15 @@ class StorageApiDouble:
                      body.get("allowed_mime_types")))
             return _json({"name": body.get("name") or body["id"]})
         if m == "GET" and not rest:
+            try:
+                offset, limit = listing_window(params, self.planted)
+            except WindowError as exc:
+                raise ApiError(exc.http, "invalid" if exc.http < 500 else "internal",
+                               str(exc), exc.http) from None
             with self._as(caller, "bucket.list") as conn:
                 rows = conn.execute(f"SELECT {columns} FROM storage.buckets ORDER BY id").fetchall()
-            return _json([_bucket_json(r) for r in rows])
+            window = rows[offset:] if limit is None else rows[offset:offset + limit]
+            return _json([_bucket_json(r) for r in window])
         bucket = rest[0]
         if m == "GET" and len(rest) == 1:
             with self._as(caller, "bucket.get") as conn:
