@@ -269,15 +269,29 @@ class _Uncaptured:
         self.capture = config.pluginmanager.get_plugin("capturemanager")
         self.reporter = reporter
 
+    def uncaptured(self) -> contextlib.AbstractContextManager[object]:
+        return (self.capture.global_and_fixture_disabled() if self.capture is not None
+                else contextlib.nullcontext())
+
     def isatty(self) -> bool:
-        return bool(getattr(self.reporter._tw, "_file", None)
-                    and self.reporter._tw._file.isatty())
+        """Whether the terminal reporter writes to a terminal (asked with capture off: while
+        pytest captures, its descriptor is a file)."""
+        with self.uncaptured():
+            file = getattr(self.reporter._tw, "_file", None)
+            return bool(file is not None and file.isatty())
 
     def write(self, text: str) -> int:
-        with (self.capture.global_and_fixture_disabled() if self.capture is not None
-              else contextlib.nullcontext()):
+        with self.uncaptured():
             self.reporter.write(text, flush=True)
         return len(text)
+
+    def newline(self) -> None:
+        """Off the line pytest began (a file's name, dots): progress starts on its own line;
+        pytest writes the file's name again before its next dots."""
+        with self.uncaptured():
+            if self.reporter._tw.width_of_current_line:
+                self.reporter._tw.line()
+        self.reporter.currentfspath = None
 
     def flush(self) -> None:
         pass
@@ -295,14 +309,12 @@ def live_progress(config: pytest.Config, label: str, unit: str) -> Iterator[Prog
     stream = _Uncaptured(config, reporter)
     line = ProgressLine(stream, label, unit,  # type: ignore[arg-type]
                         plain=plain_lines_wanted(stream.isatty(), os.environ))
-    with (stream.capture.global_and_fixture_disabled() if stream.capture is not None
-          else contextlib.nullcontext()):
-        reporter.ensure_newline()  # off the line pytest began for the test's file
+    stream.newline()
     try:
         yield line
     finally:
         line.close()
-        reporter.currentfspath = None  # pytest writes the file's name again before its dots
+        stream.newline()
 
 
 def announce(config: pytest.Config, message: str) -> None:

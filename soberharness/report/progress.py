@@ -47,12 +47,17 @@ class ProgressLine:
         self.state: tuple[int, int | None, str] | None = None
 
     def text(self, done: int, total: int | None, note: str, *, final: bool = False) -> str:
-        count = f"{done}/{total}" if total else str(done)
-        share = f" ({min(done * 100 // total, 100)}%)" if total else ""
-        extra = f", {note}" if note else ""
         took = self.clock() - self.started
         when = f" in {took:.1f}s" if final else f", {took:.0f}s"
-        return f"{PREFIX}{self.label}: {count} {self.unit}{share}{extra}{when}"
+        extra = f", {note}" if note else ""
+        return f"{PREFIX}{self.label}: {self._count(done, total)}{extra}{when}"
+
+    def _count(self, done: int, total: int | None) -> str:
+        if not total:
+            return f"{done} {self.unit}"
+        if done > total:  # e.g. Hypothesis runs examples it then discards
+            return f"{done} {self.unit} (past the {total} planned)"
+        return f"{done}/{total} {self.unit} ({done * 100 // total}%)"
 
     def __call__(self, done: int, total: int | None, note: str = "") -> None:
         self.state = (done, total, note)
@@ -60,7 +65,8 @@ class ProgressLine:
             self._write(self.text(done, total, note))
 
     def _tenth(self, done: int, total: int | None) -> int:
-        return done * 10 // total if total else 0
+        """The tenths of the total done, up to nine (the end is the closing line's)."""
+        return min(done * 10 // total, 9) if total else 0
 
     def _due(self, done: int, total: int | None) -> bool:
         now = self.clock()

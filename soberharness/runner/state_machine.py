@@ -176,8 +176,8 @@ def search(
     runner: SequenceRunner, how: settings, progress: Progress | None = None
 ) -> SequenceFailure | None:
     """Run the machine; the first failing sequence, shrunk to a minimal one, or None. While it
-    runs, `progress` (when given) is told the sequences begun (of at most `max_examples`) and
-    the steps run."""
+    runs, `progress` (when given) is told the sequences begun (`max_examples` planned;
+    Hypothesis also begins some it discards) and the steps run."""
     tally = Tally(progress, how.max_examples)
     try:
         run_state_machine_as_test(machine_for(runner, tally=tally), settings=how)

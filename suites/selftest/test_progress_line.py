@@ -74,13 +74,26 @@ def test_log_lines_of_a_fast_stretch_are_its_tenths() -> None:
     for done in range(1, 1001):  # 1000 cells in 1 s: a line per tenth, no more
         clock.now += 0.001
         line(done, 1000)
+    line.close()
     lines = out.getvalue().splitlines()
     assert [ln.split(": ")[1].split(" cells")[0] for ln in lines] == [
         "1/1000", *(f"{n}/1000" for n in range(100, 1001, 100))]
+    assert lines[-1].endswith(" in 1.0s")  # the end said once, by the closing line
+
+
+def test_counts_past_the_total_add_no_lines_and_no_share_over_100() -> None:
+    line, out, clock = _line(plain=True)
+    for done in range(1, 38):  # 37 sequences run of 30 planned, within 10 s
+        clock.now += 0.1
+        line(done, 30)
+    line.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 + 9 + 1
+    assert lines[-1] == "[soberharness] access matrix: 37 cells (past the 30 planned) in 3.7s"
 
 
 def test_without_a_total_the_count_and_note_are_shown() -> None:
-    line, out, clock = _line(plain=True)
+    line, out, _ = _line(plain=True)
     line(3, None, "41 steps")
     line.close()
     assert out.getvalue().splitlines() == [
