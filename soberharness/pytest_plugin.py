@@ -21,8 +21,10 @@ import pytest
 
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.lints.declarations import Declarations, default_path, load_declarations
+from soberharness.records.progress import Progress
 from soberharness.report import terminate, verdict
 from soberharness.report.bad_input import BadInputStops
+from soberharness.report.progress import ProgressLine, plain_lines_wanted
 from soberharness.report.run_end import RunEnd
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import DatabaseProvisioning, Deployment, Service, Target
@@ -257,6 +259,62 @@ def _progress(config: pytest.Config, message: str) -> None:
                       else contextlib.nullcontext())
         with uncaptured:
             reporter.write_line(f"[soberharness] {message}")
+
+
+class _Uncaptured:
+    """The terminal reporter as a stream, written past pytest's capture (the matrix runs in a
+    fixture's setup, the state machine in a test)."""
+
+    def __init__(self, config: pytest.Config, reporter: pytest.TerminalReporter) -> None:
+        self.capture = config.pluginmanager.get_plugin("capturemanager")
+        self.reporter = reporter
+
+    def uncaptured(self) -> contextlib.AbstractContextManager[object]:
+        return (self.capture.global_and_fixture_disabled() if self.capture is not None
+                else contextlib.nullcontext())
+
+    def isatty(self) -> bool:
+        """Whether the terminal reporter writes to a terminal (asked with capture off: while
+        pytest captures, its descriptor is a file)."""
+        with self.uncaptured():
+            file = getattr(self.reporter._tw, "_file", None)
+            return bool(file is not None and file.isatty())
+
+    def write(self, text: str) -> int:
+        with self.uncaptured():
+            self.reporter.write(text, flush=True)
+        return len(text)
+
+    def newline(self) -> None:
+        """Off the line pytest began (a file's name, dots): progress starts on its own line;
+        pytest writes the file's name again before its next dots."""
+        with self.uncaptured():
+            if self.reporter._tw.width_of_current_line:
+                self.reporter._tw.line()
+        self.reporter.currentfspath = None
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def live_progress(config: pytest.Config, label: str, unit: str) -> Iterator[Progress | None]:
+    """A progress line for a long stretch (report.progress): updated in place on a terminal,
+    plain lines at a bounded rate in a log or under CI; None where nothing is shown (an xdist
+    worker, -qq)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or _worker_id(config) is not None or config.getoption("quiet", 0) > 1:
+        yield None
+        return
+    stream = _Uncaptured(config, reporter)
+    line = ProgressLine(stream, label, unit,  # type: ignore[arg-type]
+                        plain=plain_lines_wanted(stream.isatty(), os.environ))
+    stream.newline()
+    try:
+        yield line
+    finally:
+        line.close()
+        stream.newline()
 
 
 def announce(config: pytest.Config, message: str) -> None:

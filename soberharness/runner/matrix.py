@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import psycopg
 from psycopg import sql
@@ -15,12 +16,11 @@ from soberharness.checker.matrix import ExpectationCache, allowed, detail
 from soberharness.clients.postgrest_sql import Request, RequestRunner, render
 from soberharness.db import sql as rows
 from soberharness.records.outcome import Outcome
+from soberharness.records.progress import Progress
 from soberharness.records.results import Cell, CellResult, Op
 from soberharness.workload.matrix_cases import Action, cells
 from soberharness.world.entities import Bucket, Entity, StoredObject, User
 from soberharness.world.matrix_world import MatrixWorld
-
-Progress = Callable[[int, int], None]
 
 
 @dataclasses.dataclass
@@ -127,6 +127,22 @@ def _execute(runner: RequestRunner, p: PlannedCell, tries: int = 3) -> Outcome:
     return outcome
 
 
+class _Counter:
+    """Cells done across the workers, told to `progress` in order (under a lock, so the counts
+    it sees never go down)."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.progress, self.done = total, progress, 0
+        self.lock = threading.Lock()
+
+    def one_more(self) -> None:
+        if self.progress is None:
+            return
+        with self.lock:
+            self.done += 1
+            self.progress(self.done, self.total)
+
+
 def run_matrix(
     dsn: str,
     mw: MatrixWorld,
@@ -135,10 +151,11 @@ def run_matrix(
     tables: Collection[str] | None = None,
 ) -> MatrixRun:
     """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
-    `mw.world`."""
+    `mw.world`, telling `progress` (when given) the cells done of the total after each."""
     started = time.perf_counter()
     planned = plan(mw, tables)
     chunks = [planned[i::workers] for i in range(workers)]
+    done = _Counter(len(planned), progress)
 
     def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:
         out: list[CellResult] = []
@@ -151,8 +168,7 @@ def run_matrix(
                     CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome),
                                time.perf_counter() - began)
                 )
-                if progress is not None:
-                    progress(1, len(planned))
+                done.one_more()
         return out
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:

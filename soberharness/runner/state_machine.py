@@ -36,6 +36,7 @@ from hypothesis.stateful import (
 
 from soberharness.access.transitions import SequenceState
 from soberharness.checker.sequence import SequenceFailure, StepRun, check
+from soberharness.records.progress import Progress
 from soberharness.records.steps import USERS, Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import shrink
@@ -72,19 +73,42 @@ def _can(state: SequenceState, verb: str) -> bool:
     return True
 
 
+class Tally:
+    """Sequences begun and steps run by one search, told to a `Progress` as they go."""
+
+    def __init__(self, progress: Progress | None, sequences: int | None) -> None:
+        self.progress, self.total = progress, sequences
+        self.sequences = self.steps = 0
+
+    def sequence(self) -> None:
+        self.sequences += 1
+        self._tell()
+
+    def step(self) -> None:
+        self.steps += 1
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.progress is not None:
+            self.progress(self.sequences, self.total, f"{self.steps} steps")
+
+
 class SecurityStateMachine(RuleBasedStateMachine):
     runner: ClassVar[SequenceRunner]
     on_failure: ClassVar[OnFailure | None] = None
+    tally: ClassVar[Tally] = Tally(None, None)
 
     def __init__(self) -> None:
         super().__init__()
         self.runner.reset()
         self.drawer = StepDrawer(self.runner.names)
         self.observed: list[StepRun] = []
+        self.tally.sequence()
 
     def _do(self, step: Step) -> None:
         self.drawer.used(step)
         self.observed.append(self.runner.observe(step))
+        self.tally.step()
 
     @invariant()
     def database_matches_model(self) -> None:
@@ -121,13 +145,15 @@ class SecurityStateMachine(RuleBasedStateMachine):
 
 
 def machine_for(
-    runner: SequenceRunner, on_failure: OnFailure | None = None
+    runner: SequenceRunner, on_failure: OnFailure | None = None, tally: Tally | None = None
 ) -> type[SecurityStateMachine]:
-    """The machine class bound to one runner (one database connection)."""
+    """The machine class bound to one runner (one database connection), counting what it
+    runs in `tally` when given."""
     return type(  # type: ignore[return-value]
         "SecurityStateMachine",
         (SecurityStateMachine,),
-        {"runner": runner, "on_failure": staticmethod(on_failure) if on_failure else None},
+        {"runner": runner, "on_failure": staticmethod(on_failure) if on_failure else None,
+         "tally": tally or Tally(None, None)},
     )
 
 
@@ -146,10 +172,15 @@ DEPTHS: dict[str, settings] = {
 }
 
 
-def search(runner: SequenceRunner, how: settings) -> SequenceFailure | None:
-    """Run the machine; the first failing sequence, shrunk to a minimal one, or None."""
+def search(
+    runner: SequenceRunner, how: settings, progress: Progress | None = None
+) -> SequenceFailure | None:
+    """Run the machine; the first failing sequence, shrunk to a minimal one, or None. While it
+    runs, `progress` (when given) is told the sequences begun (`max_examples` planned;
+    Hypothesis also begins some it discards) and the steps run."""
+    tally = Tally(progress, how.max_examples)
     try:
-        run_state_machine_as_test(machine_for(runner), settings=how)
+        run_state_machine_as_test(machine_for(runner, tally=tally), settings=how)
     except SequenceFailure as failure:
         return shrink(runner, failure)
     finally:

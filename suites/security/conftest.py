@@ -17,7 +17,7 @@ import pytest
 
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.lints.storage_api_objects import KnownStorageApi, known_storage_api
-from soberharness.pytest_plugin import announce
+from soberharness.pytest_plugin import announce, live_progress
 from soberharness.report.run_report import RunReport
 from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.workload.run_liveness import RunLock, remove_stale_worlds
@@ -71,7 +71,8 @@ def _matrix_run(
         announce(config, f"matrix worlds of {len(sweep.live)} live run(s) share the database "
                  f"(left alone): {', '.join(sweep.live)}")
     try:
-        run = run_matrix(dsn, matrix_world, workers=2)
+        with live_progress(config, "access matrix", "cells") as progress:
+            run = run_matrix(dsn, matrix_world, workers=2, progress=progress)
         run_report.cells = run.results
         run_report.matrix_seconds = run.seconds
         yield run

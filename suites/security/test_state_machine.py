@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.pytest_plugin import live_progress
 from soberharness.records.steps import StepSyntaxError, load_steps
 from soberharness.report.run_report import RunReport
 from soberharness.runner.sequence import SequenceRunner
@@ -45,7 +46,8 @@ def test_every_step_matches_the_model(
         except StepSyntaxError as exc:
             pytest.fail(f"soberharness: {exc}", pytrace=False)
     else:
-        failure = search(runner, DEPTHS[config.getoption("--depth", default="ci")])
+        with live_progress(config, "state machine", "sequences") as progress:
+            failure = search(runner, DEPTHS[config.getoption("--depth", default="ci")], progress)
     run_report.notes["state machine steps"] = runner.steps_run
     if failure is not None:
         out = failure.write(Path(config.getoption("--report-dir")))
