@@ -56,9 +56,9 @@ class Default:
     cite: str  # where in the source it was read
 
 
-# GoTrue (supabase/auth) versions the defaults below were read at: the version stack/compose
-# and stack/k8s pin (v2.186.0) and the newest tag (v2.196.0). A selftest fails when the pin
-# moves to a version not listed here, so that the defaults are read again.
+# GoTrue (supabase/auth) versions the defaults below were read at: the former pin (v2.186.0) and
+# the version stack/compose and stack/k8s pin now, the newest tag (v2.196.0). A selftest fails
+# when the pin moves to a version not listed here, so that the defaults are read again.
 GOTRUE_DEFAULTS_READ_AT = ("v2.186.0", "v2.196.0")
 _CONF = "internal/conf/configuration.go"
 GOTRUE_DEFAULTS: Mapping[str, Default] = {
