@@ -3,9 +3,11 @@ run's (several sessions share the machine), never one that names no owner."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from soberharness.targets import proctree
@@ -19,6 +21,17 @@ def _folder(root: Path, name: str, owner: str | None) -> Path:
     if owner is not None:
         (path / OWNER_FILE).write_text(owner)
     return path
+
+
+def _wait_exec(pid: int, arg: str, seconds: float = 10.0) -> bool:
+    """Whether `pid`'s command line shows `arg` within `seconds` (its execve has finished)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if arg.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        time.sleep(0.01)
+    return False
 
 
 def test_sweep_removes_dead_runs_folders_only(tmp_path: Path) -> None:
@@ -36,10 +49,11 @@ def test_sweep_removes_dead_runs_folders_only(tmp_path: Path) -> None:
     # a server the dead run left running out of its folder
     left_running = subprocess.Popen(["sh", "-c", "sleep 300; true", str(dead / "pg")])
     try:
+        # A dead run's server has long been running; this one may still be inside execve (the
+        # parent resumes before the child's command line is set up: /proc shows it empty).
+        assert _wait_exec(left_running.pid, str(dead / "pg")), "the leftover never started"
         removed = sweep_dead_workdirs(tmp_path)
-        # A generous wait: SIGKILL lands once the process leaves an uninterruptible sleep, which
-        # on a loaded machine (the full suite beside other work) can take seconds.
-        assert left_running.wait(60) == -9, "the dead run's leftover process was not killed"
+        assert left_running.wait(10) == -9, "the dead run's leftover process was not killed"
     finally:
         if left_running.poll() is None:
             proctree.signal_all(proctree.tree(left_running.pid), 9)
