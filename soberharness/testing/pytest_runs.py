@@ -56,3 +56,35 @@ def no_traceback(output: str) -> None:
     assert "Traceback" not in output and "_pytest.outcomes.Exit" not in output, output
     assert "Exit: " not in output and "INTERNALERROR" not in output, output
     assert "During handling" not in output, output
+
+
+# Environment variables a target file over a protocol double names (see `double_target`).
+DOUBLE_SECRETS = {"anon_key_env": "DOUBLE_ANON_KEY", "service_key_env": "DOUBLE_SERVICE_KEY",
+                  "jwt_secret_env": "DOUBLE_JWT_SECRET", "database_dsn_env": "DOUBLE_DSN"}
+
+
+def double_target(folder: Path, name: str, urls: dict[str, str],
+                  destructive: bool = False) -> Path:
+    """A remote target file offering `postgres` and each service of `urls` (a protocol double
+    served on loopback), its secrets named by `DOUBLE_SECRETS`."""
+    path = folder / f"{name}.toml"
+    services = ", ".join(f'"{s}"' for s in ["postgres", *urls])
+    lines = [f'name = "{name}"', f"capabilities = [{services}]", "[urls]"]
+    lines += [f'{service} = "{url}"' for service, url in urls.items()]
+    lines += ["[secrets]", *(f'{key} = "{env}"' for key, env in DOUBLE_SECRETS.items())]
+    if destructive:
+        lines += ["[destructive]", "allowed = true"]
+    path.write_text("\n".join([*lines, ""]))
+    return path
+
+
+def double_env(tmp_path: Path, jwt_secret: str, dsn: str) -> dict[str, str]:
+    """This environment, less the harness's own settings, with the variables `double_target`
+    names (keys shaped like the stack's, signed with `jwt_secret`) and TMPDIR in tmp_path."""
+    from soberharness.runner.rest_matrix import RestKeys
+
+    keys = RestKeys.minted(jwt_secret)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
+    values = {"anon_key_env": keys.anon_key, "service_key_env": keys.service_key,
+              "jwt_secret_env": jwt_secret, "database_dsn_env": dsn}
+    return env | {DOUBLE_SECRETS[k]: v for k, v in values.items()} | {"TMPDIR": str(tmp_path)}

@@ -8,17 +8,16 @@ Swagger 2.0 description at its `/`) runs against the PostgREST protocol double."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from soberharness.runner.rest_matrix import RestKeys
 from soberharness.targets.base import Target
 from soberharness.testing.loopback import serve
 from soberharness.testing.postgrest_protocol_double import BASE_URL, PostgrestProtocolDouble
+from soberharness.testing.pytest_runs import double_env, double_target
 from soberharness.testing.storage_double_openapi import HUGE_LIMIT_500, NEGATIVE_OFFSET_500
 from soberharness.testing.storage_protocol_double import PREFIX, StorageApiDouble
 
@@ -28,34 +27,14 @@ TEST = "suites/contract/test_service_contracts.py"
 LISTING_500 = "storage GET /bucket/ -> 500 (server_error)"
 
 
-def _target_file(folder: Path, url: str, service: str = "storage") -> Path:
-    path = folder / f"{NAME}.toml"
-    path.write_text("\n".join([
-        f'name = "{NAME}"',
-        f'capabilities = ["postgres", "{service}"]',
-        "[urls]",
-        f'{service} = "{url}"',
-        "[secrets]",
-        'anon_key_env = "DOUBLE_ANON_KEY"',
-        'service_key_env = "DOUBLE_SERVICE_KEY"',
-        'jwt_secret_env = "DOUBLE_JWT_SECRET"',
-        'database_dsn_env = "DOUBLE_DSN"',
-        "",
-    ]))
-    return path
-
-
 def _suite(tmp_path: Path, target: Target, dsn: str, service: str,
            url: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     secret = target.keys.jwt_secret or ""
-    keys = RestKeys.minted(secret)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
-    env |= {"DOUBLE_ANON_KEY": keys.anon_key, "DOUBLE_SERVICE_KEY": keys.service_key,
-            "DOUBLE_JWT_SECRET": secret, "DOUBLE_DSN": dsn, "TMPDIR": str(tmp_path)}
+    env = double_env(tmp_path, secret, dsn)
     report = tmp_path / "reports" / "latest"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
-         "-k", service, "--target", str(_target_file(tmp_path, url, service)),
+         "-k", service, "--target", str(double_target(tmp_path, NAME, {service: url})),
          "--report-dir", str(report)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     notes = json.loads((report / "summary.json").read_text())["notes"]

@@ -6,7 +6,6 @@ judgement) is exercised in CI, clean and with a planted leak named as its cells.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,31 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soberharness.runner.rest_matrix import RestKeys
 from soberharness.targets.base import Target
 from soberharness.testing.loopback import serve
 from soberharness.testing.postgrest_protocol_double import BASE_URL, PostgrestProtocolDouble
+from soberharness.testing.pytest_runs import double_env, double_target
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "suites/security/test_rest_matrix.py"
 LEAK = "create policy planted_leak on public.posts for select to anon using (true)"
-
-
-def _target_file(folder: Path, rest_url: str) -> Path:
-    path = folder / "rest-double.toml"
-    path.write_text("\n".join([
-        'name = "rest-double"',
-        'capabilities = ["postgres", "rest"]',
-        "[urls]",
-        f'rest = "{rest_url}"',
-        "[secrets]",
-        'anon_key_env = "DOUBLE_ANON_KEY"',
-        'service_key_env = "DOUBLE_SERVICE_KEY"',
-        'jwt_secret_env = "DOUBLE_JWT_SECRET"',
-        'database_dsn_env = "DOUBLE_DSN"',
-        "",
-    ]))
-    return path
 
 
 @pytest.fixture
@@ -57,14 +39,12 @@ def rest_double(target: Target, scratch_database: str) -> Iterator[str]:
 def _run_suite(tmp_path: Path, target: Target, dsn: str, rest_url: str,
                *extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
     secret = target.keys.jwt_secret or ""
-    keys = RestKeys.minted(secret)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
-    env |= {"DOUBLE_ANON_KEY": keys.anon_key, "DOUBLE_SERVICE_KEY": keys.service_key,
-            "DOUBLE_JWT_SECRET": secret, "DOUBLE_DSN": dsn, "TMPDIR": str(tmp_path)}
+    env = double_env(tmp_path, secret, dsn)
     report_dir = tmp_path / "reports" / "latest"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", SUITE, *extra,
-         "--target", str(_target_file(tmp_path, rest_url)), "--report-dir", str(report_dir)],
+         "--target", str(double_target(tmp_path, "rest-double", {"rest": rest_url})),
+         "--report-dir", str(report_dir)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     summary = json.loads((report_dir / "summary.json").read_text())
     return done, summary

@@ -10,7 +10,6 @@ cell of it runs on the same double in-process in test_storage_over_http_on_doubl
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.runner.rest_matrix import RestKeys
 from soberharness.targets.base import Target
 from soberharness.testing.loopback import serve
+from soberharness.testing.pytest_runs import double_env, double_target
 from soberharness.testing.storage_protocol_double import (
     EMPTY_FOR_ANY_ROLE,
     EMPTY_IF_FIRST_DELETABLE,
@@ -34,25 +33,6 @@ from soberharness.workload.storage_sample import SAMPLE_ENV
 REPO = Path(__file__).resolve().parents[2]
 NAME = "storage-double"
 SAMPLE = 160  # cells per bucket of the 792: the cover (144) and a few more
-
-
-def _target_file(folder: Path, storage_url: str) -> Path:
-    path = folder / f"{NAME}.toml"
-    path.write_text("\n".join([
-        f'name = "{NAME}"',
-        'capabilities = ["postgres", "storage"]',
-        "[urls]",
-        f'storage = "{storage_url}"',
-        "[secrets]",
-        'anon_key_env = "DOUBLE_ANON_KEY"',
-        'service_key_env = "DOUBLE_SERVICE_KEY"',
-        'jwt_secret_env = "DOUBLE_JWT_SECRET"',
-        'database_dsn_env = "DOUBLE_DSN"',
-        "[destructive]",
-        "allowed = true",
-        "",
-    ]))
-    return path
 
 
 def _serve(target: Target, dsn: str, planted: frozenset[str]) -> Iterator[str]:
@@ -78,14 +58,11 @@ def leaky_storage_double(request: pytest.FixtureRequest, target: Target,
 def _run_suite(tmp_path: Path, target: Target, dsn: str, url: str,
                *extra: str) -> subprocess.CompletedProcess[str]:
     secret = target.keys.jwt_secret or ""
-    keys = RestKeys.minted(secret)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERHARNESS_", "PYTEST_"))}
-    env |= {"DOUBLE_ANON_KEY": keys.anon_key, "DOUBLE_SERVICE_KEY": keys.service_key,
-            "DOUBLE_JWT_SECRET": secret, "DOUBLE_DSN": dsn, "TMPDIR": str(tmp_path),
-            SAMPLE_ENV: str(SAMPLE)}
+    env = double_env(tmp_path, secret, dsn) | {SAMPLE_ENV: str(SAMPLE)}
+    target_file = double_target(tmp_path, NAME, {"storage": url}, destructive=True)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "suites/storage",
-         *extra, "--target", str(_target_file(tmp_path, url)), "--confirm-destructive", NAME,
+         *extra, "--target", str(target_file), "--confirm-destructive", NAME,
          "--report-dir", str(tmp_path / "reports" / "latest")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
