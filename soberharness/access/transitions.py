@@ -23,6 +23,7 @@ import dataclasses
 
 from soberharness.access.model import AccessModel, Key, key_of
 from soberharness.records.results import Op
+from soberharness.records.writes import Write
 from soberharness.world.entities import (
     Block,
     Comment,
@@ -43,18 +44,7 @@ DELETION_REQUESTS = "account_deletion_requests"
 
 
 Row = Entity  # a row a step writes: account deletion requests are world entities too
-
-
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """One request of a step in world terms: insert `target`, turn `target` into `after`,
-    or delete `target`. `sends` names the fields an update sets even when their value does
-    not change (a PATCH body carries the columns the client sets, changed or not)."""
-
-    op: Op
-    target: Row
-    after: Row | None = None
-    sends: frozenset[str] = frozenset()
+StepWrite = Write[Row]  # the write of a sequence step
 
 
 @dataclasses.dataclass
@@ -76,7 +66,7 @@ class TransitionModel:
 
     # ------------------------------------------------------------------------ verdicts
 
-    def allowed(self, viewer: Viewer, write: Write) -> bool:
+    def allowed(self, viewer: Viewer, write: StepWrite) -> bool:
         if isinstance(write.target, DeletionRequest) and write.op is not Op.INSERT:
             return False  # a request is made, never changed or withdrawn
         match write.op:
@@ -95,7 +85,7 @@ class TransitionModel:
 
     # ---------------------------------------------------------------------- transitions
 
-    def after(self, write: Write) -> SequenceState:
+    def after(self, write: StepWrite) -> SequenceState:
         """The state once `write` (an allowed one) is committed."""
         state = self.state.copy()
         world = state.world

@@ -25,8 +25,8 @@ from soberharness.access.model import TABLES
 from soberharness.access.transitions import (
     Row,
     SequenceState,
+    StepWrite,
     TransitionModel,
-    Write,
 )
 from soberharness.checker.matrix import allowed, detail
 from soberharness.records.outcome import Outcome
@@ -101,7 +101,7 @@ class Naming(Protocol):
 class SentWrite:
     """One write of a step as sent: the model's verdict before it, the database's outcome."""
 
-    write: Write
+    write: StepWrite
     expected: bool
     outcome: Outcome
 

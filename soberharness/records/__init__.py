@@ -1,2 +1,2 @@
-"""Plain records every layer shares (cells, results, findings, steps, outcomes): data only,
+"""Plain records every layer shares (cells, results, findings, steps, writes, outcomes): data only,
 importing nothing of the harness."""

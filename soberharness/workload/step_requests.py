@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from soberharness.access.transitions import DELETION_REQUESTS, Row, Write
+from soberharness.access.transitions import DELETION_REQUESTS, Row, StepWrite
 from soberharness.clients.postgrest_sql import Request
 from soberharness.db import sql as rows
 from soberharness.records.results import Op
@@ -44,7 +44,7 @@ def _update(before: rows.Row, after: rows.Row, sent: set[str]) -> sql.Composed:
     )
 
 
-def request_of(write: Write) -> Request:
+def request_of(write: StepWrite) -> Request:
     target = row_of(write.target)
     match write.op:
         case Op.INSERT:

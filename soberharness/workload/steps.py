@@ -24,9 +24,10 @@ import dataclasses
 import uuid
 from typing import Literal
 
-from soberharness.access.transitions import SequenceState, Write
+from soberharness.access.transitions import SequenceState, StepWrite
 from soberharness.records.results import Op
 from soberharness.records.steps import ANON, NOBODY, USERS, Step, StepSyntaxError
+from soberharness.records.writes import Write
 from soberharness.world.entities import (
     Block,
     Comment,
@@ -137,7 +138,7 @@ def _object_name(names: Names, folder: str, file: str) -> str:
     return f"{names.folder(folder)}/{file}"
 
 
-def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, list[Write]]:
+def writes_of(step: Step, state: SequenceState, names: Names) -> tuple[Viewer, list[StepWrite]]:
     """Who sends the step's requests, and the requests in world terms (in order)."""
     world = state.world
     aal: Literal["aal1", "aal2"] = "aal2" if dict(step.args).get("aal") == "aal2" else "aal1"
