@@ -35,8 +35,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from soberharness.checker.load_thresholds import Thresholds
 from soberharness.checker.realtime_delivery import violations
 from soberharness.clients import realtime as rp
-from soberharness.clients.realtime_sync import SyncRealtimeClient
 from soberharness.errors import HarnessError
+from soberharness.services import realtime
 from soberharness.workload import rest_load as rl
 from soberharness.workload.fanout_collector import FanoutCollector
 from soberharness.workload.locust_support import fire, register
@@ -168,10 +168,10 @@ class RealtimeSubscriber(User):
         token = rl.user_token(CONFIG.users().pick(random.Random()), CONFIG.jwt_secret)
         started = time.perf_counter()
         try:
-            self.client = SyncRealtimeClient(opts.realtime_url, CONFIG.anon_key,
-                                             opts.realtime_vsn,
-                                             heartbeat_interval_s=opts.heartbeat_interval,
-                                             on_incoming=self._on_incoming)
+            self.client = realtime.sync_client(opts.realtime_url, CONFIG.anon_key,
+                                               opts.realtime_vsn,
+                                               heartbeat_interval_s=opts.heartbeat_interval,
+                                               on_incoming=self._on_incoming)
         except HarnessError as exc:
             fire(self.environment, WS, CONNECT, started, error=exc)
             raise StopUser() from None

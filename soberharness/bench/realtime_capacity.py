@@ -30,6 +30,7 @@ from soberharness.clients import realtime as rp  # noqa: E402
 from soberharness.clients.realtime_sync import SyncRealtimeClient  # noqa: E402
 from soberharness.db.claims import sign  # noqa: E402
 from soberharness.errors import HarnessError  # noqa: E402
+from soberharness.services import realtime  # noqa: E402
 
 SECRET = "capacity-bench-secret-not-a-real-key-0123456789"
 TOPIC = "capacity"
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         def open_one(_: int) -> None:
             try:
-                client = SyncRealtimeClient(double.url, anon, args.vsn, heartbeat_interval_s=2.0)
+                client = realtime.sync_client(double.url, anon, args.vsn, heartbeat_interval_s=2.0)
                 client.join(TOPIC, token, timeout_s=30)
                 clients.append(client)
             except (HarnessError, OSError) as exc:

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from soberharness.chaos.disk import SmallDisk
+from soberharness.clients.toxiproxy import Stream, ToxicType, ToxiproxyClient
 from soberharness.errors import TargetUnavailable
 from soberharness.targets.postgres import PostgresServer
 from soberharness.targets.proctree import children_of
-from soberharness.targets.services.toxiproxy import Stream, ToxicType, ToxiproxyClient
 
 
 class Fault(Protocol):

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-import httpx
 import psycopg
 
 from soberharness.access.model import AccessModel
@@ -31,6 +30,7 @@ from soberharness.db import sql as rows
 from soberharness.db.claims import claims_for, sign, token_for
 from soberharness.errors import HarnessError
 from soberharness.records.realtime import Change, Delivery, Subscriber, Subscription
+from soberharness.services import realtime, rest
 from soberharness.world.entities import (
     Block,
     Entity,
@@ -96,27 +96,20 @@ class RestWriter:
     """Writes through PostgREST with the actor's own token."""
 
     def __init__(self, rest_url: str, anon_key: str, jwt_secret: str) -> None:
-        self.base = rest_url.rstrip("/")
-        self.anon_key = anon_key
+        self.api = rest.client(rest_url, anon_key, timeout=HTTP_TIMEOUT_S)
         self.secret = jwt_secret
-        self.http = httpx.Client(timeout=HTTP_TIMEOUT_S)
 
     def _send(self, viewer: Viewer, method: str, entity: Entity, body: Any = None,
               key_of: Entity | None = None) -> None:
         row = rows.row_of(key_of or entity)
-        params = {} if method == "POST" else {
-            c: f"eq.{row.values[c]}" for c in row.key}
-        headers = {"apikey": self.anon_key, "Prefer": "return=representation",
-                   "Authorization": f"Bearer {token_for(viewer, self.secret)}"}
-        try:
-            answer = self.http.request(method, f"{self.base}/{row.table}", params=params,
-                                       json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise HarnessError(f"REST {method} /{row.table}: {type(exc).__name__}") from None
-        data = answer.json() if answer.content else None
-        if answer.status_code >= 300 or not isinstance(data, list) or len(data) != 1:
+        params = [] if method == "POST" else [(c, f"eq.{row.values[c]}") for c in row.key]
+        caller = self.api.as_token(token_for(viewer, self.secret))
+        answer = caller.send(method, f"/{row.table}", params=params, body=body,
+                             prefer=["return=representation"])
+        data = answer.body
+        if answer.status >= 300 or not isinstance(data, list) or len(data) != 1:
             raise HarnessError(f"REST {method} /{row.table} as {viewer.user_id}: "
-                               f"HTTP {answer.status_code} {str(data)[:160]}")
+                               f"HTTP {answer.status} {str(data)[:160]}")
 
     def insert(self, viewer: Viewer, entity: Entity) -> None:
         self._send(viewer, "POST", entity, row_values(entity)[1])
@@ -131,7 +124,7 @@ class RestWriter:
         self._send(viewer, "DELETE", entity)
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
 
 # -- the ledger of changes ----------------------------------------------------------------------
@@ -246,7 +239,7 @@ def every_table(tables: Iterable[str] = PUBLISHED) -> tuple[Subscription, ...]:
 async def open_listener(endpoint: RealtimeEndpoint, name: str, viewer: Viewer,
                         subscriptions: Sequence[Subscription], topic: str,
                         token: str | None = None) -> Listener:
-    client = await AsyncRealtimeClient.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
+    client = await realtime.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
     try:
         changes = [rp.ChangeFilter(s.table, s.schema, s.event, s.filter)  # type: ignore[arg-type]
                    for s in subscriptions]

@@ -15,6 +15,7 @@ from soberharness.clients import realtime as rp
 from soberharness.clients.realtime_async import AsyncRealtimeClient, RealtimeRefused
 from soberharness.db.claims import token_for
 from soberharness.errors import HarnessError
+from soberharness.services import realtime
 from soberharness.workload.realtime_fanout import RealtimeEndpoint
 from soberharness.world.entities import Viewer
 
@@ -41,7 +42,7 @@ class _Member:
 
 async def _join(endpoint: RealtimeEndpoint, name: str, viewer: Viewer, topic: str,
                 **config: object) -> _Member:
-    client = await AsyncRealtimeClient.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
+    client = await realtime.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
     try:
         channel = await client.join(topic, token_for(viewer, endpoint.jwt_secret), **config)
     except BaseException:
@@ -119,7 +120,7 @@ async def presence_round(endpoint: RealtimeEndpoint, viewers: Mapping[str, Viewe
 
 async def private_join(endpoint: RealtimeEndpoint, viewer: Viewer, topic: str) -> str | None:
     """Join `topic` as a private channel: the refusal's reason, or None if it was let in."""
-    client = await AsyncRealtimeClient.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
+    client = await realtime.connect(endpoint.url, endpoint.apikey, endpoint.vsn)
     try:
         with contextlib.suppress(RealtimeRefused):
             await client.join(topic, token_for(viewer, endpoint.jwt_secret), private=True)

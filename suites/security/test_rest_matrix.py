@@ -19,6 +19,7 @@ from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
 from soberharness.runner import rest_matrix as rm
 from soberharness.runner.matrix import MatrixRun
+from soberharness.services import rest
 from soberharness.targets.base import Service, Target
 from soberharness.world.entities import Viewer
 from soberharness.world.matrix_world import MatrixWorld
@@ -39,7 +40,7 @@ def _keys(target: Target) -> rm.RestKeys:
 @pytest.fixture(scope="module")
 def rest_api(target: Target) -> PostgrestClient:
     keys = _keys(target)
-    return PostgrestClient(target.url(Service.REST), keys.anon_key)
+    return rest.client(target.url(Service.REST), keys.anon_key)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from soberharness.clients.toxiproxy import ToxicType, ToxiproxyError
 from soberharness.targets.services.deno import DenoRuntime
 from soberharness.targets.services.mailpit import MailpitProcess
 from soberharness.targets.services.process import free_port
 from soberharness.targets.services.tools import find_tool, missing_reason, pinned_versions
-from soberharness.targets.services.toxiproxy import ToxicType, ToxiproxyError, ToxiproxyProcess
+from soberharness.targets.services.toxiproxy import ToxiproxyProcess
 
 
 def _need(tool: str) -> None:

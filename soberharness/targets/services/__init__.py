@@ -6,21 +6,21 @@ readiness, SIGTERM then SIGKILL). Binaries come from scripts/install-services.sh
 """
 
 from soberharness.clients.mailpit_api import MailpitClient, MailSummary
-from soberharness.records.mail import Mail
-from soberharness.targets.services.deno import DenoRuntime
-from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
-from soberharness.targets.services.mailpit import MailpitProcess
-from soberharness.targets.services.process import ManagedProcess, free_port, http_ready, tcp_ready
-from soberharness.targets.services.tools import find_tool, missing_reason, pinned_versions
-from soberharness.targets.services.toxiproxy import (
+from soberharness.clients.toxiproxy import (
     Proxy,
     Stream,
     Toxic,
     ToxicType,
     ToxiproxyClient,
     ToxiproxyError,
-    ToxiproxyProcess,
 )
+from soberharness.records.mail import Mail
+from soberharness.targets.services.deno import DenoRuntime
+from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
+from soberharness.targets.services.mailpit import MailpitProcess
+from soberharness.targets.services.process import ManagedProcess, free_port, http_ready, tcp_ready
+from soberharness.targets.services.tools import find_tool, missing_reason, pinned_versions
+from soberharness.targets.services.toxiproxy import ToxiproxyProcess
 
 __all__ = [
     "DenoRuntime",

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 from soberharness.errors import TargetUnavailable
+from soberharness.services import auth
 from soberharness.targets.services.process import ManagedProcess, free_port, http_ready
 from soberharness.targets.services.tools import find_tool, missing_reason
 
@@ -128,7 +129,7 @@ class GoTrueProcess:
             [str(self.binary)],
             env=config.env(),
             log_path=self.workdir / "gotrue.log",
-            ready=http_ready(f"{self.url}/health"),
+            ready=http_ready(f"{self.url}{auth.FACTS.health_path}"),
             ready_timeout=ready_timeout,
             cwd=self.workdir,
         )

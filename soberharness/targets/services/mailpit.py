@@ -7,6 +7,7 @@ from pathlib import Path
 
 from soberharness.clients.mailpit_api import MailpitClient
 from soberharness.errors import TargetUnavailable
+from soberharness.services import mail
 from soberharness.targets.services.process import (
     HttpService,
     ManagedProcess,
@@ -53,7 +54,7 @@ class MailpitProcess(HttpService[MailpitClient]):
             argv,
             env=None,
             log_path=self.workdir / "mailpit.log",
-            ready=http_ready(f"{self.url}/readyz"),
+            ready=http_ready(f"{self.url}{mail.FACTS.health_path}"),
             ready_timeout=ready_timeout,
             cwd=self.workdir,
         )
@@ -63,4 +64,4 @@ class MailpitProcess(HttpService[MailpitClient]):
         return f"http://{HOST}:{self.http_port}"
 
     def _make_client(self) -> MailpitClient:
-        return MailpitClient(self.url)
+        return mail.client(self.url)
