@@ -169,8 +169,10 @@ class AccessModel:
                 return entity.user in self.world.deletion_requests
             case Bucket():
                 return entity.id in BUCKETS
-            case _:
+            case Post() | Video() | Comment() | Like() | StoredObject():
                 return entity.id in self._rows_of(entity)
+            case _:  # a table without a World field of its own
+                return self.world.holds(entity)
 
     def _rows_of(self, entity: Post | Video | Comment | Like | StoredObject) -> dict:
         match entity:

@@ -138,6 +138,8 @@ def _delete(world: World, entity: Entity) -> None:
             del world.likes[entity.id]
         case StoredObject():
             del world.objects[entity.id]
+        case _:
+            world.remove(entity)
 
 
 def _drop_reactions(world: World, parent: ContentRef) -> None:

@@ -124,7 +124,7 @@ class StepRun:
 
 def model_rows(state: SequenceState) -> dict[str, set[Row]]:
     """The model's rows per table, in the shape database rows are read back as."""
-    return {t.name: set(t.rows_of(state.world)) for t in READ}
+    return {t.name: set(t.rows(state.world)) for t in READ}
 
 
 def check(run: StepRun, names: Naming, viewers: Sequence[Viewer]) -> None:

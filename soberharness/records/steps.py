@@ -2,59 +2,24 @@
 and its text format: one line per step, a steps file replays a sequence.
 
 A step is one line: the actor, the verb, then `key=value` arguments naming rows by short
-names (see soberharness.workload.steps for what each verb sends).
+names. The verbs are declared in soberharness.workload.steps (VERBS), which reads steps files
+with their shapes (`parse_steps`, `load_steps` there); without shapes a line is checked for
+its form and its actor only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 USERS: tuple[str, ...] = ("u1", "u2", "u3", "m1")
 ANON = "anon"
 NOBODY = "nobody"
 
-VERBS: tuple[str, ...] = (
-    "create_profile",
-    "set_privacy",
-    "follow",
-    "accept",
-    "unfollow",
-    "block",
-    "unblock",
-    "post",
-    "upload_video",
-    "hide",
-    "unhide",
-    "comment",
-    "like",
-    "delete",
-    "upload",
-    "move",
-    "request_deletion",
-)
-
-# What each verb needs, so a hand-written line is checked before anything runs.
-_ARGS: dict[str, tuple[str, ...]] = {
-    "create_profile": ("privacy",),
-    "set_privacy": ("user", "privacy"),
-    "follow": ("follower", "followee", "status"),
-    "accept": ("follower", "followee"),
-    "unfollow": ("follower", "followee"),
-    "block": ("blocker", "blocked"),
-    "unblock": ("blocker", "blocked"),
-    "post": ("id", "author"),
-    "upload_video": ("id", "owner", "object"),
-    "hide": ("target",),
-    "unhide": ("target",),
-    "comment": ("id", "author", "parent"),
-    "like": ("id", "user", "parent"),
-    "delete": ("target",),
-    "upload": ("id", "bucket", "folder", "file"),
-    "move": ("target", "bucket", "folder", "file"),
-    "request_deletion": ("user", "aal"),
-}
+# What each verb's line must give, by verb (soberharness.workload.steps.SHAPES, from its
+# registry): a line read with it is checked before anything runs.
+Shapes = Mapping[str, Sequence[str]]
 
 
 class StepSyntaxError(ValueError):
@@ -87,7 +52,8 @@ class Step:
         return cls(actor, verb, tuple(args.items()))
 
     @classmethod
-    def parse(cls, line: str) -> Step:
+    def parse(cls, line: str, shapes: Shapes | None = None) -> Step:
+        """A step line; with `shapes`, its verb must be one of them with its arguments."""
         words = line.split()
         if len(words) < 2:
             raise StepSyntaxError(f"{line!r}: expected '<actor> <verb> key=value ...'")
@@ -95,15 +61,15 @@ class Step:
         if actor != ANON and actor not in USERS:
             raise StepSyntaxError(f"{line!r}: unknown actor {actor!r} (one of {ANON}, "
                                   f"{', '.join(USERS)})")
-        if verb not in _ARGS:
-            raise StepSyntaxError(f"{line!r}: unknown verb {verb!r} (one of {', '.join(VERBS)})")
+        if shapes is not None and verb not in shapes:
+            raise StepSyntaxError(f"{line!r}: unknown verb {verb!r} (one of {', '.join(shapes)})")
         args = []
         for word in rest:
             key, sep, value = word.partition("=")
             if not sep or not key or not value:
                 raise StepSyntaxError(f"{line!r}: {word!r} is not key=value")
             args.append((key, value))
-        missing = set(_ARGS[verb]) - {k for k, _ in args}
+        missing = set(shapes[verb] if shapes is not None else ()) - {k for k, _ in args}
         if missing:
             raise StepSyntaxError(f"{line!r}: {verb} needs {', '.join(sorted(missing))}")
         return cls(actor, verb, tuple(args))
@@ -113,7 +79,7 @@ def format_steps(steps: Iterable[Step]) -> str:
     return "".join(f"{s.line()}\n" for s in steps)
 
 
-def parse_steps(text: str) -> list[Step]:
+def parse_steps(text: str, shapes: Shapes | None = None) -> list[Step]:
     """Steps of a steps file; errors name the line number."""
     steps = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -121,13 +87,13 @@ def parse_steps(text: str) -> list[Step]:
         if not line:
             continue
         try:
-            steps.append(Step.parse(line))
+            steps.append(Step.parse(line, shapes))
         except StepSyntaxError as exc:
             raise StepSyntaxError(f"line {number}: {exc}") from None
     return steps
 
 
-def load_steps(path: str | Path) -> list[Step]:
+def load_steps(path: str | Path, shapes: Shapes | None = None) -> list[Step]:
     """The steps of a steps file; a missing file or a bad line is one StepSyntaxError."""
     try:
         data = Path(path).read_bytes()
@@ -140,7 +106,7 @@ def load_steps(path: str | Path) -> list[Step]:
         raise StepSyntaxError(f"{path}: line {line}: not a steps file (not UTF-8 text: byte "
                               f"0x{data[exc.start]:02x})") from None
     try:
-        steps = parse_steps(text)
+        steps = parse_steps(text, shapes)
     except StepSyntaxError as exc:
         raise StepSyntaxError(f"{path}: {exc}") from None
     if not steps:

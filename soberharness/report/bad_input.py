@@ -56,7 +56,8 @@ class BadInputStops:
         steps_file = self.config.getoption("--replay-steps", default=None)
         if not steps_file or self.config.option.collectonly:
             return
-        from soberharness.records.steps import StepSyntaxError, load_steps
+        from soberharness.records.steps import StepSyntaxError
+        from soberharness.workload.steps import load_steps
 
         try:
             load_steps(steps_file)

@@ -2,9 +2,9 @@
 
 `machine_for(runner)` gives a Hypothesis RuleBasedStateMachine. Each example starts from the
 pool signed up and nobody with a profile; the initialize rule creates some profiles (steps
-like the others), then every step is a verb of soberharness.workload.steps drawn with the
-weights of VERB_WEIGHTS (verbs that act on existing rows wait until some exist; their draws
-still reach rows that are gone, and actors who may not act). Every step goes through
+like the others), then every step is a verb of soberharness.workload.steps drawn by the
+weights its VERBS entry gives (verbs that act on existing rows wait until some exist; their
+draws still reach rows that are gone, and actors who may not act). Every step goes through
 SequenceRunner.observe, which commits it and reads the database back; the machine's
 invariant judges what was observed (soberharness.checker.sequence.check), raising
 SequenceFailure (with the steps so far) on the first disagreement.
@@ -34,44 +34,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from soberharness.access.transitions import SequenceState
 from soberharness.checker.sequence import SequenceFailure, StepRun, check
 from soberharness.records.progress import Progress
 from soberharness.records.steps import USERS, Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import shrink
 from soberharness.workload.step_strategies import StepDrawer
-from soberharness.world.entities import FollowStatus, Privacy
+from soberharness.workload.steps import DRAWS, Draw
+from soberharness.world.entities import Privacy
 
 OnFailure = Callable[[SequenceFailure], None]
-
-# How often each verb is drawn, relative to the others.
-VERB_WEIGHTS: dict[str, int] = {
-    "follow": 4, "block": 3, "accept": 2, "unfollow": 2, "unblock": 2, "set_privacy": 2,
-    "post": 2, "create_profile": 1, "upload_video": 1, "hide": 1, "unhide": 1, "comment": 1,
-    "like": 1, "delete": 1, "upload": 1, "move": 1, "delete_object": 1, "request_deletion": 1,
-}
-
-
-def _can(state: SequenceState, verb: str) -> bool:
-    """Verbs on existing rows wait until there are some."""
-    w = state.world
-    content = [*w.posts.values(), *w.videos.values()]
-    match verb:
-        case "accept":
-            return any(f.status is FollowStatus.PENDING for f in w.follows)
-        case "unfollow":
-            return bool(w.follows)
-        case "unblock":
-            return bool(w.blocks)
-        case "hide" | "comment" | "like" | "delete":
-            return bool(content)
-        case "unhide":
-            return any(r.hidden for r in content)
-        case "move" | "delete_object":
-            return bool(w.objects)
-    return True
-
+_DRAW: dict[str, Draw] = {d.label: d for d in DRAWS}
 
 class Tally:
     """Sequences begun and steps run by one search, told to a `Progress` as they go."""
@@ -137,11 +110,9 @@ class SecurityStateMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
         state = self.runner.state
-        verbs = [v for v, weight in VERB_WEIGHTS.items() if _can(state, v) for _ in range(weight)]
-        verb = data.draw(st.sampled_from(verbs), label="verb")
-        d = self.drawer
-        strategy = d.hide(state, unhide=True) if verb == "unhide" else getattr(d, verb)(state)
-        self._do(data.draw(strategy, label="step"))
+        pool = [d.label for d in DRAWS if d.when(state.world) for _ in range(d.weight)]
+        label = data.draw(st.sampled_from(pool), label="verb")
+        self._do(data.draw(_DRAW[label].strategy(self.drawer, state), label="step"))
 
 
 def machine_for(

@@ -2,7 +2,9 @@
 
 A World is what the access model reasons about and what the workload writes into
 a target. Field names here are the world's own; soberharness.db.sql maps
-them to tables and columns.
+them to tables and columns. A table added later declares its entity beside its entry in
+soberharness.world.tables and needs no field here: the World keeps its rows in `rows`, keyed as
+its entry keys them (see README, "Adding a table").
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 
 class Privacy(StrEnum):
@@ -170,6 +172,22 @@ class Viewer:
         return cls(Role.AUTHENTICATED, user.id, moderator=user.moderator)
 
 
+T = TypeVar("T")
+
+
+# How a World keys the rows of a table without a field of its own, per entity type: filled by
+# soberharness.world.tables from its registry (where such an entity type is declared, so the
+# registry is loaded before any entity of it exists).
+ROW_KEYS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _key(entity: object) -> Any:
+    try:
+        return ROW_KEYS[type(entity)](entity)
+    except KeyError:
+        raise TypeError(f"not an entity: {entity!r}") from None
+
+
 @dataclasses.dataclass
 class World:
     """Everything that exists: what the model reasons about and the workload writes."""
@@ -183,6 +201,12 @@ class World:
     likes: dict[uuid.UUID, Like] = dataclasses.field(default_factory=dict)
     objects: dict[uuid.UUID, StoredObject] = dataclasses.field(default_factory=dict)
     deletion_requests: dict[uuid.UUID, DeletionRequest] = dataclasses.field(default_factory=dict)
+    # The rows of the tables without a field of their own, per entity type, by key.
+    rows: dict[type, dict[Any, Any]] = dataclasses.field(default_factory=dict)
+
+    def rows_of(self, kind: type[T]) -> dict[Any, T]:
+        """The rows of a table without a field of its own (its entity type), by key."""
+        return self.rows.get(kind, {})
 
     def add(self, entity: Entity) -> Entity:
         match entity:
@@ -206,7 +230,17 @@ class World:
                 self.deletion_requests[entity.user] = entity
             case Bucket():
                 raise TypeError("a World holds no buckets: the stack creates them")
+            case _:
+                self.rows.setdefault(type(entity), {})[_key(entity)] = entity
         return entity
+
+    def holds(self, entity: object) -> bool:
+        """A row with this entity's key is in a table without a field of its own."""
+        return _key(entity) in self.rows.get(type(entity), {})
+
+    def remove(self, entity: object) -> None:
+        """Drop a row of a table without a field of its own."""
+        self.rows.get(type(entity), {}).pop(_key(entity), None)
 
     def entities(self) -> Iterator[Entity]:
         yield from self.users.values()
@@ -218,6 +252,8 @@ class World:
         yield from self.likes.values()
         yield from self.objects.values()
         yield from self.deletion_requests.values()
+        for table in self.rows.values():
+            yield from table.values()
 
     def parent_owner(self, ref: ContentRef) -> uuid.UUID:
         if ref.kind == "post":
@@ -235,6 +271,7 @@ class World:
             likes=dict(self.likes),
             objects=dict(self.objects),
             deletion_requests=dict(self.deletion_requests),
+            rows={kind: dict(table) for kind, table in self.rows.items()},
         )
 
 

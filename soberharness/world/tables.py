@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from soberharness.world.entities import (
+    ROW_KEYS,
     Block,
     Bucket,
     Comment,
@@ -50,7 +51,8 @@ class Table:
     key_columns: tuple[str, ...]
     key: Callable[[Any], Key]  # the key `visible()` uses
     values: Callable[[Any], dict[str, Any]]  # an entity as the row's column values
-    rows_of: Callable[[World], Iterable[Any]] = lambda world: ()  # the world's rows of it
+    # the world's rows of it (None: World.rows, for a table without a World field of its own)
+    rows_of: Callable[[World], Iterable[Any]] | None = None
     list_keys: str | None = None  # the keys a viewer reads (None: not read per viewer)
     # The rows of a sequence's users ({pool}: their ids, {folders}: their storage folders),
     # read back into entities by `from_dump`.
@@ -62,6 +64,12 @@ class Table:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.table}"
+
+    def rows(self, world: World) -> Iterable[Any]:
+        """The world's rows of this table."""
+        if self.rows_of is None:
+            return world.rows_of(self.entity).values()
+        return self.rows_of(world)
 
 
 def _id(entity: Any) -> Key:
@@ -229,6 +237,7 @@ CLEAN_ORDER: tuple[str, ...] = (
 )
 
 _BY_ENTITY: dict[type, Table] = {t.entity: t for t in REGISTRY}
+ROW_KEYS.update({t.entity: t.key for t in REGISTRY})
 BY_NAME: dict[str, Table] = {t.name: t for t in REGISTRY}
 # The tables whose rows each viewer reads (the access model's TABLES), in registry order.
 READ: tuple[Table, ...] = tuple(t for t in REGISTRY if t.list_keys is not None)

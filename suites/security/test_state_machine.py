@@ -14,12 +14,12 @@ import psycopg
 import pytest
 
 from soberharness.pytest_plugin import live_progress
-from soberharness.records.steps import StepSyntaxError, load_steps
+from soberharness.records.steps import StepSyntaxError
 from soberharness.report.run_report import RunReport
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import replay
 from soberharness.runner.state_machine import DEPTHS, search
-from soberharness.workload.steps import Names
+from soberharness.workload.steps import Names, load_steps
 
 REPLAY = ".venv/bin/pytest suites/security/test_state_machine.py --replay-steps"
 

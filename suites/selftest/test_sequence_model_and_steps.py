@@ -11,9 +11,9 @@ import pytest
 from soberharness.access.transitions import DELETION_REQUESTS, SequenceState, TransitionModel
 from soberharness.checker.sequence import model_rows, transition_findings
 from soberharness.records.results import Op
-from soberharness.records.steps import Step, StepSyntaxError, format_steps, load_steps, parse_steps
+from soberharness.records.steps import Step, StepSyntaxError, format_steps
 from soberharness.records.writes import Write
-from soberharness.workload.steps import Names, initial_world, writes_of
+from soberharness.workload.steps import Names, initial_world, load_steps, parse_steps, writes_of
 from soberharness.world.entities import DeletionRequest, Follow, FollowStatus, Privacy
 
 NAMES = Names("t")

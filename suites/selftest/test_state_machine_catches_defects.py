@@ -12,10 +12,11 @@ import pytest
 from hypothesis import settings
 
 from soberharness.checker.sequence import SequenceFailure
-from soberharness.records.steps import Step, load_steps, parse_steps
+from soberharness.records.steps import Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import replay, signature
 from soberharness.runner.state_machine import DEPTHS, search
+from soberharness.workload.steps import load_steps, parse_steps
 
 SEARCH = settings(DEPTHS["ci"], max_examples=150, derandomize=True, database=None)
 
