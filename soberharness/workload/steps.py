@@ -394,24 +394,23 @@ def _comment(x: Act) -> list[StepWrite]:
                                      body=f"comment {x.a['id']}"))]
 
 
-@st.composite
-def _draw_comment(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ignore[no-untyped-def]
-    actor = draw(d.actor(state))
-    author = draw(mostly(acting_as(actor), USERS))
-    parent = draw(mostly(d.content(state), d.ever("p") + d.ever("v")))
-    return Step.of(actor, "comment", id=d.fresh("c"), author=author, parent=parent)
+def _draw_reaction(verb: str, kind: str, who: str) -> Strategy:
+    """Drawing a comment or a like: a fresh `kind` row by `who` on a post or video."""
+
+    @st.composite
+    def draw_it(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ignore[no-untyped-def]
+        actor = draw(d.actor(state))
+        person = draw(mostly(acting_as(actor), USERS))
+        parent = draw(mostly(d.content(state), d.ever("p") + d.ever("v")))
+        return Step.of(actor, verb, id=d.fresh(kind), **{who: person}, parent=parent)
+
+    return draw_it  # type: ignore[no-any-return]
 
 
 def _like(x: Act) -> list[StepWrite]:
     return [Write(Op.INSERT, Like(x.id("id"), x.id("user"), _ref(x.names, x.a["parent"])))]
 
 
-@st.composite
-def _draw_like(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ignore[no-untyped-def]
-    actor = draw(d.actor(state))
-    user = draw(mostly(acting_as(actor), USERS))
-    parent = draw(mostly(d.content(state), d.ever("p") + d.ever("v")))
-    return Step.of(actor, "like", id=d.fresh("l"), user=user, parent=parent)
 
 
 # ------------------------------------------------------------- delete (content or an object)
@@ -531,8 +530,9 @@ VERBS: tuple[Verb, ...] = (
     Verb("unhide", ("target",), _hide_or_unhide,
          (Draw("unhide", 1, _draw_unhide, _has_hidden),)),
     Verb("comment", ("id", "author", "parent"), _comment,
-         (Draw("comment", 1, _draw_comment, _has_content),)),
-    Verb("like", ("id", "user", "parent"), _like, (Draw("like", 1, _draw_like, _has_content),)),
+         (Draw("comment", 1, _draw_reaction("comment", "c", "author"), _has_content),)),
+    Verb("like", ("id", "user", "parent"), _like,
+         (Draw("like", 1, _draw_reaction("like", "l", "user"), _has_content),)),
     Verb("delete", ("target",), _delete, (
         Draw("delete", 1, _draw_delete, _has_content),
         Draw("delete_object", 1, _draw_delete_object, _has_objects),
