@@ -16,7 +16,8 @@ the way PostgREST does, against a real database (the local target's), written he
 - `GET /<table>?select=*,parent(*)&col=eq.v|is.null`: rows as a JSON array, a to-one parent
   embedded through the table's foreign key (null when RLS hides it);
 - `POST /<table>` (a JSON object; `Prefer: resolution=merge-duplicates|ignore-duplicates` with
-  `on_conflict`), `PATCH` and `DELETE` with filters: `RETURNING 1`, 201/200/204, and
+  `on_conflict`), `PATCH` and `DELETE` with filters: 201/200/204 (the rows as JSON with
+  `Prefer: return=representation`), and
   `Content-Range: */N` (`0-0/1` for a PATCH) with `Prefer: count=exact`;
 - errors as `{code, message, details, hint}` with PostgREST's status for the SQLSTATE;
 - `GET /`: a Swagger 2.0 description of the schema as the caller's role sees it (tables and
@@ -289,13 +290,14 @@ class PostgrestProtocolDouble(httpx.BaseTransport):
         returning = sql.SQL("(xmax = 0) AS pgrst_inserted" if merge else "true AS pgrst_inserted")
         query = sql.SQL(
             "WITH pgrst_source AS (INSERT INTO {rel} ({cols}) SELECT {cols} FROM "
-            "json_populate_record(null::{rel}, {body}::json){conflict} RETURNING {ret}) "
-            "SELECT count(*), count(*) FILTER (WHERE pgrst_inserted) FROM pgrst_source"
+            "json_populate_record(null::{rel}, {body}::json){conflict} RETURNING {ret}{rows}) "
+            "SELECT count(*), count(*) FILTER (WHERE pgrst_inserted){agg} FROM pgrst_source"
         ).format(rel=self._relation(ctx), cols=sql.SQL(", ").join(cols),
-                 body=sql.Literal(json.dumps(body)), conflict=conflict, ret=returning)
-        total, inserted = self._run(ctx, query)[0]
+                 body=sql.Literal(json.dumps(body)), conflict=conflict, ret=returning,
+                 **_representation(ctx, prefer))
+        total, inserted, *rows = self._run(ctx, query)[0]
         status = 201 if inserted > 0 or not merge else 200
-        return status, self._count_headers(prefer, total), None
+        return status, self._count_headers(prefer, total), _rows(rows)
 
     def _update(self, ctx: _Request, params: Sequence[tuple[str, str]], body: Any,
                 prefer: set[str]) -> tuple[int, dict, Any]:
@@ -306,20 +308,21 @@ class PostgrestProtocolDouble(httpx.BaseTransport):
         query = sql.SQL(
             "WITH pgrst_source AS (UPDATE {rel} SET {sets} FROM (SELECT * FROM "
             "json_populate_record(null::{rel}, {body}::json)) pgrst_body WHERE {where} "
-            "RETURNING 1) SELECT count(*) FROM pgrst_source"
+            "RETURNING 1{rows}) SELECT count(*){agg} FROM pgrst_source"
         ).format(rel=self._relation(ctx), sets=sets, body=sql.Literal(json.dumps(body)),
-                 where=self._filters(ctx, params))
-        (total,) = self._run(ctx, query)[0]
-        return 204, self._count_headers(prefer, total, lower=0), None
+                 where=self._filters(ctx, params), **_representation(ctx, prefer))
+        total, *rows = self._run(ctx, query)[0]
+        return _written(rows), self._count_headers(prefer, total, lower=0), _rows(rows)
 
     def _delete(self, ctx: _Request, params: Sequence[tuple[str, str]],
                 prefer: set[str]) -> tuple[int, dict, Any]:
         query = sql.SQL(
-            "WITH pgrst_source AS (DELETE FROM {rel} WHERE {where} RETURNING 1) "
-            "SELECT count(*) FROM pgrst_source"
-        ).format(rel=self._relation(ctx), where=self._filters(ctx, params))
-        (total,) = self._run(ctx, query)[0]
-        return 204, self._count_headers(prefer, total), None
+            "WITH pgrst_source AS (DELETE FROM {rel} WHERE {where} RETURNING 1{rows}) "
+            "SELECT count(*){agg} FROM pgrst_source"
+        ).format(rel=self._relation(ctx), where=self._filters(ctx, params),
+                 **_representation(ctx, prefer))
+        total, *rows = self._run(ctx, query)[0]
+        return _written(rows), self._count_headers(prefer, total), _rows(rows)
 
     # -- the description -----------------------------------------------------------------------
     def _openapi(self, schema: str, role: str) -> dict[str, Any]:
@@ -368,3 +371,21 @@ class _Request:
     schema: str
     table: str
     headers: Mapping[str, str]
+
+
+def _representation(ctx: _Request, prefer: set[str]) -> dict[str, sql.Composable]:
+    """With `Prefer: return=representation`, the written rows as a JSON array beside the count."""
+    if "return=representation" not in prefer:
+        return {"rows": sql.SQL(""), "agg": sql.SQL("")}
+    return {"rows": sql.SQL(", to_json({}.*) AS pgrst_json").format(sql.Identifier(ctx.table)),
+            "agg": sql.SQL(", coalesce(json_agg(pgrst_json), '[]')")}
+
+
+def _rows(extra: list[Any]) -> Any:
+    """The written rows when they were asked for (None: the body stays empty)."""
+    return extra[0] if extra else None
+
+
+def _written(extra: list[Any]) -> int:
+    """A PATCH or DELETE answers 200 with the rows it was asked to return, else 204."""
+    return 200 if extra else 204

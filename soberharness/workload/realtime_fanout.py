@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+import httpx
 import psycopg
 
 from soberharness.access.model import AccessModel
@@ -95,8 +96,9 @@ class SqlWriter:
 class RestWriter:
     """Writes through PostgREST with the actor's own token."""
 
-    def __init__(self, rest_url: str, anon_key: str, jwt_secret: str) -> None:
-        self.api = rest.client(rest_url, anon_key, timeout=HTTP_TIMEOUT_S)
+    def __init__(self, rest_url: str, anon_key: str, jwt_secret: str,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.api = rest.client(rest_url, anon_key, timeout=HTTP_TIMEOUT_S, transport=transport)
         self.secret = jwt_secret
 
     def _send(self, viewer: Viewer, method: str, entity: Entity, body: Any = None,
