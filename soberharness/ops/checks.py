@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from soberharness.ops import judge, promapi
+from soberharness.ops import gaps, judge, promapi
 from soberharness.ops.monitoring import MonitoringStack
 from soberharness.ops.receiver import WebhookReceiver
 
@@ -45,3 +45,18 @@ class LiveMonitoring:
         self.receiver = receiver
         self.first = first
         self.started_s = 0.0
+
+    def note(self) -> dict[str, Any]:
+        """What the run report says of it: targets, findings, known gaps, the rendered clock."""
+        rendered = self.stack.rendered
+        return {
+            "targets": [{"job": t["labels"].get("job"),
+                         "address": t["labels"].get(judge.STACK_ADDRESS),
+                         "health": t.get("health")} for t in self.first.targets],
+            "findings": self.first.lines(),
+            "known gaps": gaps.UNEXPORTED,
+            "rules partly without data": self.first.partly,
+            "scrape and evaluation interval (s)": self.stack.timing.interval_s,
+            "for: shortened (stack's, rendered)": rendered.shortened if rendered else {},
+            "start seconds": round(self.started_s, 1),
+        }

@@ -17,6 +17,7 @@ from soberharness.ops.checks import LiveMonitoring, look
 from soberharness.ops.monitoring import MonitoringStack
 from soberharness.ops.receiver import WebhookReceiver
 from soberharness.pytest_plugin import TARGET_KEY
+from soberharness.report.run_report import RunReport
 from soberharness.targets.base import StackHost, lacks
 
 MONITORING_TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx")
@@ -31,7 +32,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="module")
-def monitoring() -> Iterator[LiveMonitoring]:
+def monitoring(run_report: RunReport) -> Iterator[LiveMonitoring]:
     reason = tools.missing(*MONITORING_TOOLS)
     if reason:
         pytest.skip(reason)
@@ -40,4 +41,5 @@ def monitoring() -> Iterator[LiveMonitoring]:
         assert stack.rendered is not None
         live = LiveMonitoring(stack, receiver, look(stack.prometheus_url, stack.rendered.rules))
         live.started_s = time.monotonic() - began
+        run_report.notes["monitoring end to end"] = live.note()
         yield live

@@ -12,6 +12,7 @@ import pytest
 from soberharness.ops import audit_log
 from soberharness.ops.audit import PROBES, AuditStack
 from soberharness.ops.audit_log import AuditRecord, Expected
+from soberharness.report.run_report import RunReport
 
 pytestmark = pytest.mark.destructive
 
@@ -32,9 +33,11 @@ def test_every_audited_change_is_in_the_log(
 
 
 def test_the_log_says_who_where_and_when(
-        audited: tuple[AuditStack, list[Expected], list[AuditRecord]]) -> None:
+        audited: tuple[AuditStack, list[Expected], list[AuditRecord]],
+        run_report: RunReport) -> None:
     stack, expected, records = audited
     report = audit_log.compliance(records, expected)
+    run_report.notes["audit log (pgaudit)"] = report
     assert len(report) == len(expected)
     by_what = {row["what"]: row for row in report}
     write = by_what["WRITE INSERT"]

@@ -16,6 +16,7 @@ import pytest
 from soberharness.ops import gaps, promapi
 from soberharness.ops.checks import LiveMonitoring
 from soberharness.ops.render import alert_for
+from soberharness.report.run_report import RunReport
 
 pytestmark = pytest.mark.destructive
 
@@ -46,7 +47,8 @@ def test_rules_without_data_are_exactly_the_known_gaps(monitoring: LiveMonitorin
     assert without == set(gaps.UNEXPORTED), monitoring.first.lines()
 
 
-def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring) -> None:
+def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring,
+                                                    run_report: RunReport) -> None:
     """Stop the stack's PostgreSQL: PostgresPrimaryDown reaches the webhook receiver within
     its (shortened) `for:` plus one scrape and one evaluation, with 5 s for Prometheus and
     Alertmanager to hand it on."""
@@ -60,6 +62,8 @@ def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring) 
     got = monitoring.receiver.wait_for("PostgresPrimaryDown", timeout=budget + 10, after=stopped)
     assert got is not None, f"PostgresPrimaryDown not received within {budget + 10:.0f} s"
     delay = got.at - stopped
+    run_report.notes["monitoring end to end"]["PostgresPrimaryDown"] = {
+        "received after (s)": round(delay, 1), "budget (s)": budget}
     assert delay <= budget, f"received after {delay:.1f} s, budget {budget:.1f} s"
     assert got.labels.get("severity") == "critical"
     assert got.labels.get("role") == "primary"
