@@ -21,6 +21,7 @@ from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError
 from soberharness.ops import deployed, tools
+from soberharness.ops.gateway import GATEWAY_TEMPLATE, nginx_main, render_gateway
 from soberharness.ops.render import Rendered, Timing, render
 from soberharness.targets import workdirs
 from soberharness.targets.local import LocalTarget
@@ -37,28 +38,6 @@ MONITORING = REPO_ROOT / "stack" / "monitoring"
 # Debian's postgres_exporter is 0.11; the compose file's is 0.15, whose replication collector
 # exports pg_replication_lag_seconds (0 on a primary). This file gives 0.11 that metric.
 EXPORTER_QUERIES = Path(__file__).with_name("postgres_exporter_queries.yml")
-GATEWAY_TEMPLATE = REPO_ROOT / "stack" / "compose" / "nginx" / "gateway.conf.template"
-
-
-def _nginx_main(prefix: Path, include: str) -> Path:
-    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        "pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {}\nhttp {\n"
-        "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
-        "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
-        f"  access_log off;\n  include {include};\n}}\n")
-    return conf
-
-
-def render_gateway(template: str, env: dict[str, str], ports: dict[int, int]) -> str:
-    """The nginx image's envsubst step, and each `listen N` moved to 127.0.0.1:ports[N]."""
-    text = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: env.get(m.group(1), m.group(0)),
-                  template)
-    for inside, local in ports.items():
-        text = re.sub(rf"(^\s*listen\s+)(?:[\w.]+:)?{inside}\b", rf"\g<1>127.0.0.1:{local}",
-                      text, flags=re.M)
-    return text
 
 
 class MonitoringStack:
@@ -159,7 +138,7 @@ class MonitoringStack:
         inside = {int(a.rsplit(":", 1)[1]): p for a, p in ports.items()}
         prefix = self._dir("gateway")
         (prefix / "gateway.conf").write_text(render_gateway(self.gateway_template, env, inside))
-        conf = _nginx_main(prefix, "gateway.conf")
+        conf = nginx_main(prefix, "gateway.conf")
         first = next(iter(inside.values()))
         self._run("gateway", [str(tools.find("nginx")), "-e", "stderr", "-p", f"{prefix}/",
                               "-c", str(conf), "-g", "daemon off;"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from soberharness.ops import deployed, judge, render
-from soberharness.ops.monitoring import render_gateway
+from soberharness.ops.gateway import render_gateway
 
 
 @pytest.mark.parametrize(("expr", "names"), [
