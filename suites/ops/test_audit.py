@@ -14,7 +14,8 @@ from soberharness.ops.audit import PROBES, AuditStack
 from soberharness.ops.audit_log import AuditRecord, Expected
 from soberharness.report.run_report import RunReport
 
-pytestmark = pytest.mark.destructive
+# Stacks of the suite's own on this machine, not the selected target (report.verdict).
+pytestmark = [pytest.mark.destructive, pytest.mark.target_independent]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,9 @@ from soberharness.ops.gateway import (
     limits,
 )
 
+# The stack's gateway file on an nginx of the test's own, not the selected target.
+pytestmark = pytest.mark.target_independent
+
 ENV = read_env_file(TEMPLATES["local"])
 SCALED = {"sober_per_ip": Limit(2, 5), "sober_per_key": Limit(4, 10)}
 
