@@ -77,3 +77,56 @@ else
   unpack_deb prometheus "$PROM_DIR"
   say "promtool unpacked: $("$PROM_DIR/usr/bin/promtool" --version 2>&1 | head -1)"
 fi
+
+# -- monitoring end to end (suites/ops): the Prometheus server comes with promtool above;
+# Alertmanager and the two exporters are unpacked the same way (static Go binaries, no
+# service installed or started): the suite runs them on 127.0.0.1 for the length of a test.
+unpack_tool() { # PACKAGE DIR BINARY
+  if [ -x "$2/usr/bin/$3" ]; then
+    say "$3 present: $("$2/usr/bin/$3" --version 2>&1 | head -1)"
+  else
+    unpack_deb "$1" "$2"
+    say "$3 unpacked: $("$2/usr/bin/$3" --version 2>&1 | head -1)"
+  fi
+}
+# Alertmanager reads its default notification template from a fixed path under /usr/share:
+# it is installed as a package, with services kept from starting (policy-rc.d, honoured by
+# invoke-rc.d and deb-systemd-invoke); the suite runs its own on 127.0.0.1.
+if command -v prometheus-alertmanager >/dev/null 2>&1; then
+  say "alertmanager present: $(prometheus-alertmanager --version 2>&1 | head -1)"
+else
+  apt_update_once prometheus-alertmanager
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    if [ "$(id -u)" = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
+    else printf '#!/bin/sh\nexit 101\n' | sudo tee "$policy" >/dev/null; sudo chmod 755 "$policy"; fi
+    made_policy=1
+  fi
+  status=0
+  apt_get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null || status=$?
+  if [ "$made_policy" = 1 ]; then
+    if [ "$(id -u)" = 0 ]; then rm -f "$policy"; else sudo rm -f "$policy"; fi
+  fi
+  [ "$status" = 0 ] || exit "$status"
+  say "alertmanager installed (not started): $(prometheus-alertmanager --version 2>&1 | head -1)"
+fi
+unpack_tool prometheus-postgres-exporter "$REPO/.tools/postgres-exporter" prometheus-postgres-exporter
+unpack_tool prometheus-nginx-exporter "$REPO/.tools/nginx-exporter" prometheus-nginx-exporter
+
+# -- pgaudit (suites/ops audit logging): an extension of the PostgreSQL server package, so it
+# is installed beside it (no service); the suite loads it in clusters of its own.
+pg_major=""
+for bindir in /usr/lib/postgresql/*/bin; do
+  candidate="$(basename "$(dirname "$bindir")")"
+  if [ -x "$bindir/postgres" ] && [ "$candidate" -ge 15 ] 2>/dev/null; then pg_major="$candidate"; fi
+done
+if [ -z "$pg_major" ]; then
+  say "pgaudit: no Debian PostgreSQL server here (SOBERHARNESS_PG_BINDIR?): not installed"
+elif [ -f "/usr/lib/postgresql/$pg_major/lib/pgaudit.so" ]; then
+  say "pgaudit present for PostgreSQL $pg_major"
+else
+  apt_update_once "postgresql-$pg_major-pgaudit"
+  apt_get install -y -qq --no-install-recommends "postgresql-$pg_major-pgaudit" >/dev/null
+  say "pgaudit installed for PostgreSQL $pg_major"
+fi

@@ -78,10 +78,11 @@ def test_network_policies_allow_exactly_the_compose_edges(aws: Docs) -> None:
     # A few edges written out by hand from the compose file.
     assert {("storage", "minio", 9000), ("auth", "mail", 1025), ("gateway", "realtime", 4000),
             ("functions", "redis", 6379), ("migrate", "db", 5432), ("auth", "gateway", 8000),
-            ("postgres-exporter", "db", 5432)} <= egress
-    # Inside the cluster only the functions (SUPABASE_URL) and GoTrue (its mail templates) call
-    # the gateway.
-    assert {client for client, server, _ in egress if server == "gateway"} == {"auth", "functions"}
+            ("postgres-exporter", "db", 5432), ("gateway-exporter", "gateway", 8080)} <= egress
+    # Inside the cluster only the functions (SUPABASE_URL), GoTrue (its mail templates) and the
+    # gateway's exporter (its stub_status page, on 8080 only) call the gateway.
+    assert {(client, port) for client, server, port in egress if server == "gateway"} == {
+        ("auth", 8000), ("functions", 8000), ("gateway-exporter", 8080)}
 
 
 def test_every_compose_mount_source_exists() -> None:

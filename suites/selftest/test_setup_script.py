@@ -88,6 +88,9 @@ def _fake_repo(root: Path, with_tools: tuple[str, ...] = tuple(TOOLS)) -> Path:
     _script(repo / ".tools" / "nginx" / "usr" / "sbin" / "nginx", "#!/bin/sh\necho nginx 1.22\n")
     _script(repo / ".tools" / "prometheus" / "usr" / "bin" / "promtool",
             "#!/bin/sh\necho promtool 2.42\n")
+    for folder, program in (("postgres-exporter", "prometheus-postgres-exporter"),
+                            ("nginx-exporter", "prometheus-nginx-exporter")):
+        _script(repo / ".tools" / folder / "usr" / "bin" / program, f"#!/bin/sh\necho {program}\n")
     return repo
 
 
@@ -98,7 +101,8 @@ def _system_command(name: str) -> str:
     return found
 
 
-def _path(root: Path, present: tuple[str, ...] = ("docker-compose", "pgbackrest")) -> str:
+def _path(root: Path, present: tuple[str, ...] = ("docker-compose", "pgbackrest",
+                                                  "prometheus-alertmanager")) -> str:
     """PATH of stand-ins and of the system commands the scripts use, nothing else (no sudo,
     no real apt-get, go, npm, docker-compose or pgbackrest)."""
     shims, system = root / "shims", root / "system"
@@ -141,6 +145,8 @@ def test_an_ordinary_user_with_everything_installed_gets_through(root: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[setup] done" in done.stdout
     assert "pgbackrest present" in done.stdout and "cannot run apt-get" not in done.stdout
+    for tool in ("alertmanager", "prometheus-postgres-exporter", "prometheus-nginx-exporter"):
+        assert f"{tool} present" in done.stdout, done.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as an ordinary user")
@@ -158,7 +164,8 @@ def test_an_ordinary_user_missing_a_tool_is_told_which(root: Path) -> None:
 
 
 def _apt_env(root: Path, lock_timeout: str) -> dict[str, str]:
-    env = _env(root, _path(root, present=("docker-compose",)), APT_LOG=str(root / "apt.log"),
+    env = _env(root, _path(root, present=("docker-compose", "prometheus-alertmanager")),
+               APT_LOG=str(root / "apt.log"),
                APT_LOCK=str(root / "lock"), SOBERHARNESS_APT_LOCK_TIMEOUT=lock_timeout)
     _script(root / "shims" / "apt-get", FAKE_APT)
     (root / "lock").write_text("held by another apt")

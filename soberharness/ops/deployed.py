@@ -1,0 +1,82 @@
+"""What the compose file deploys for monitoring: which service answers at each in-network
+address (`host:port`) the Prometheus config names. Pure: reads the parsed compose file and the
+gateway's nginx template, starts nothing.
+
+A service is reachable as `<its name>:<port>`; one that shares another's network namespace
+(`network_mode: service:<other>`) is reachable as `<other>:<port>`, and its own 127.0.0.1 is
+the other's. Ports are what each image listens on (a declared fact per image below) or, for the
+gateway's nginx, the `listen` lines of its template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# image repository (without tag) -> (role the local stack runs it as, the port it listens on)
+IMAGE_ROLES: dict[str, tuple[str, int]] = {
+    "prom/prometheus": ("prometheus", 9090),
+    "quay.io/prometheuscommunity/postgres-exporter": ("postgres-exporter", 9187),
+    "nginx/nginx-prometheus-exporter": ("nginx-exporter", 9113),
+}
+GATEWAY_IMAGE = "nginx"
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+@dataclasses.dataclass(frozen=True)
+class Listener:
+    service: str  # the compose service
+    role: str  # prometheus | postgres-exporter | nginx-exporter | gateway
+    port: int  # the port inside the network namespace
+
+
+def repository(image: str) -> str:
+    name, _, tag = image.rpartition(":")
+    return name if name and "/" not in tag else image
+
+
+def namespace_of(name: str, service: Mapping[str, Any]) -> str:
+    mode = str(service.get("network_mode", ""))
+    return mode.split(":", 1)[1] if mode.startswith("service:") else name
+
+
+def gateway_ports(template: str) -> list[int]:
+    """The ports the gateway's nginx listens on (`listen [addr:]PORT ...;`)."""
+    return [int(p) for p in re.findall(r"^\s*listen\s+(?:[\w.]+:)?(\d+)\b[^;]*;", template, re.M)]
+
+
+def listeners(compose: Mapping[str, Any], gateway_template: str) -> dict[str, Listener]:
+    """`host:port` -> who answers there, for every service the local stack can run."""
+    found: dict[str, Listener] = {}
+    for name, service in (compose.get("services") or {}).items():
+        host = namespace_of(name, service)
+        repo = repository(str(service.get("image", "")))
+        if repo in IMAGE_ROLES:
+            role, port = IMAGE_ROLES[repo]
+            found[f"{host}:{port}"] = Listener(name, role, port)
+            if role == "prometheus":  # its own config names itself as localhost
+                found[f"localhost:{port}"] = Listener(name, role, port)
+        elif repo == GATEWAY_IMAGE:
+            for port in gateway_ports(gateway_template):
+                found[f"{host}:{port}"] = Listener(name, "gateway", port)
+    return found
+
+
+def command_flag(service: Mapping[str, Any], flag: str) -> str | None:
+    """The value of `-flag=value` / `--flag=value` in a service's command, if given."""
+    for arg in service.get("command") or []:
+        text = str(arg).lstrip("-")
+        if text.startswith(flag + "="):
+            return text.split("=", 1)[1]
+    return None
+
+
+def in_network(url_host: str, service_name: str, service: Mapping[str, Any]) -> str:
+    """The network address a service means by `host:port` in its own config (127.0.0.1 is
+    its namespace's owner)."""
+    host, _, port = url_host.rpartition(":")
+    if host in LOOPBACK:
+        host = namespace_of(service_name, service)
+    return f"{host}:{port}"

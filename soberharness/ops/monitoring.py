@@ -1,0 +1,211 @@
+"""The stack's monitoring run for real on this machine: a PostgreSQL of its own, the exporters
+the compose file deploys (Debian's postgres and nginx exporters), the gateway's nginx with the
+stack's template, Alertmanager posting to a test's webhook receiver, and Prometheus with the
+stack's prometheus.yml and alert rules rendered for these processes (soberharness.ops.render).
+
+Every process listens on 127.0.0.1 on a port the OS chose, lives in a temporary folder, is a
+ManagedProcess (killed with the harness if it dies) and is stopped by `stop()`, whatever
+happened. Use as a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
+from soberharness.config.envfile import read_env_file
+from soberharness.errors import HarnessError
+from soberharness.ops import deployed, tools
+from soberharness.ops.gateway import GATEWAY_TEMPLATE, nginx_main, render_gateway
+from soberharness.ops.render import Rendered, Timing, render
+from soberharness.targets import workdirs
+from soberharness.targets.local import LocalTarget
+from soberharness.targets.postgres import SUPERUSER
+from soberharness.targets.services.process import (
+    ManagedProcess,
+    free_port,
+    http_ready,
+    tcp_ready,
+)
+from soberharness.targets.services.tools import REPO_ROOT
+
+MONITORING = REPO_ROOT / "stack" / "monitoring"
+# Debian's postgres_exporter is 0.11; the compose file's is 0.15, whose replication collector
+# exports pg_replication_lag_seconds (0 on a primary). This file gives 0.11 that metric.
+EXPORTER_QUERIES = Path(__file__).with_name("postgres_exporter_queries.yml")
+
+
+class MonitoringStack:
+    def __init__(self, webhook_url: str, timing: Timing | None = None,
+                 monitoring: Path = MONITORING, compose_file: Path = COMPOSE_FILE,
+                 gateway_template: Path = GATEWAY_TEMPLATE) -> None:
+        self.webhook_url = webhook_url
+        self.timing = timing or Timing()
+        self.monitoring = monitoring
+        self.compose: dict[str, Any] = yaml.safe_load(compose_file.read_text())
+        self.gateway_template = gateway_template.read_text()
+        self.listeners = deployed.listeners(self.compose, self.gateway_template)
+        self.target = LocalTarget(name="ops-monitoring")
+        self.workdir: Path | None = None
+        self.addresses: dict[str, str] = {}  # in-network host:port -> 127.0.0.1:port
+        self.processes: list[ManagedProcess] = []
+        self.rendered: Rendered | None = None
+        self.prometheus_url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> MonitoringStack:
+        reason = tools.missing("prometheus", "alertmanager", *self._roles_needed())
+        if reason:
+            raise HarnessError(reason)
+        try:
+            self.workdir = workdirs.make_workdir()
+            self.target.pg.start()
+            self._start_gateway()
+            self._start_exporters()
+            alertmanager = self._start_alertmanager()
+            self._start_prometheus(alertmanager)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            with contextlib.suppress(Exception):
+                process.stop()
+        self.processes.clear()
+        with contextlib.suppress(Exception):
+            self.target.stop()
+        if self.workdir is not None:
+            workdirs.remove_workdir(self.workdir)
+            self.workdir = None
+
+    def __enter__(self) -> MonitoringStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pg(self) -> Any:
+        return self.target.pg
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _roles_needed(self) -> list[str]:
+        roles = {listener.role for listener in self.listeners.values()}
+        needed = [r for r in ("postgres-exporter", "nginx-exporter") if r in roles]
+        return needed + (["nginx"] if "gateway" in roles else [])
+
+    def _dir(self, name: str) -> Path:
+        assert self.workdir is not None
+        path = self.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _run(self, name: str, argv: list[str], ready: Any, env: dict[str, str] | None = None
+             ) -> ManagedProcess:
+        process = ManagedProcess(name, argv, env, self._dir("logs") / f"{name}.log", ready,
+                                 ready_timeout=30.0, cwd=self._dir(name))
+        self.processes.append(process)  # before start: stop() reaches it whatever happens
+        return process.start()
+
+    def _local(self, role: str) -> dict[str, int]:
+        """A fresh 127.0.0.1 port for every address where `role` listens."""
+        ports = {}
+        for address, listener in self.listeners.items():
+            if listener.role == role:
+                port = ports.get(address) or free_port()
+                ports[address] = port
+                self.addresses[address] = f"127.0.0.1:{port}"
+        return ports
+
+    def _service(self, role: str) -> tuple[str, dict[str, Any]] | None:
+        for address, listener in self.listeners.items():
+            if listener.role == role and not address.startswith("localhost:"):
+                return listener.service, self.compose["services"][listener.service]
+        return None
+
+    def _start_gateway(self) -> None:
+        ports = self._local("gateway")
+        if not ports:
+            return
+        env = read_env_file(TEMPLATES["local"])
+        inside = {int(a.rsplit(":", 1)[1]): p for a, p in ports.items()}
+        prefix = self._dir("gateway")
+        (prefix / "gateway.conf").write_text(render_gateway(self.gateway_template, env, inside))
+        conf = nginx_main(prefix, "gateway.conf")
+        first = next(iter(inside.values()))
+        self._run("gateway", [str(tools.find("nginx")), "-e", "stderr", "-p", f"{prefix}/",
+                              "-c", str(conf), "-g", "daemon off;"],
+                  tcp_ready("127.0.0.1", first))
+
+    def _start_exporters(self) -> None:
+        for address, port in self._local("postgres-exporter").items():
+            dsn = (f"postgresql://{SUPERUSER}@127.0.0.1:{self.pg.port}/postgres"
+                   "?sslmode=disable&connect_timeout=3")
+            self._run(f"postgres-exporter-{port}",
+                      [str(tools.find("postgres-exporter")),
+                       f"--web.listen-address=127.0.0.1:{port}",
+                       f"--extend.query-path={EXPORTER_QUERIES}"],
+                      http_ready(f"http://127.0.0.1:{port}/metrics"),
+                      {"DATA_SOURCE_NAME": dsn})
+            del address
+        found = self._service("nginx-exporter")
+        for _address, port in self._local("nginx-exporter").items():
+            assert found is not None
+            name, service = found
+            uri = deployed.command_flag(service, "nginx.scrape-uri") \
+                or "http://127.0.0.1:8080/stub_status"
+            match = re.match(r"(https?://)([^/]+)(/.*)?$", uri)
+            if not match:
+                raise HarnessError(f"compose {name}: scrape URI {uri!r} is not http(s)://host/path")
+            where = deployed.in_network(match.group(2), name, service)
+            local = self.addresses.get(where, match.group(2))
+            self._run(f"nginx-exporter-{port}",
+                      [str(tools.find("nginx-exporter")),
+                       f"-nginx.scrape-uri={match.group(1)}{local}{match.group(3) or ''}",
+                       "-nginx.retries=0", f"-web.listen-address=127.0.0.1:{port}"],
+                      http_ready(f"http://127.0.0.1:{port}/metrics"))
+
+    def _start_alertmanager(self) -> str:
+        folder = self._dir("alertmanager")
+        config = {
+            "route": {"receiver": "test", "group_by": ["alertname"], "group_wait": "0s",
+                      "group_interval": "1s", "repeat_interval": "1h"},
+            "receivers": [{"name": "test", "webhook_configs": [
+                {"url": self.webhook_url, "send_resolved": True}]}],
+        }
+        (folder / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        self._run("alertmanager", [
+            str(tools.find("alertmanager")), f"--config.file={folder / 'alertmanager.yml'}",
+            f"--storage.path={folder / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ], http_ready(f"http://127.0.0.1:{port}/-/ready"))
+        return f"127.0.0.1:{port}"
+
+    def _start_prometheus(self, alertmanager: str) -> None:
+        port = free_port()
+        for address in [a for a, lst in self.listeners.items() if lst.role == "prometheus"]:
+            self.addresses[address] = f"127.0.0.1:{port}"
+        config = yaml.safe_load((self.monitoring / "prometheus.yml").read_text())
+        folder = self._dir("prometheus")
+        rules: dict[str, Any] = {"groups": []}
+        for name in config.get("rule_files") or []:
+            loaded = yaml.safe_load((self.monitoring / name).read_text())
+            rules["groups"] += loaded.get("groups") or []
+        self.rendered = render(config, rules, self.addresses, self.timing, alertmanager,
+                               nowhere=f"127.0.0.1:{free_port()}")
+        self.rendered.config["rule_files"] = ["rules.yml"]
+        (folder / "prometheus.yml").write_text(yaml.safe_dump(self.rendered.config))
+        (folder / "rules.yml").write_text(yaml.safe_dump(self.rendered.rules))
+        self._run("prometheus", [
+            str(tools.find("prometheus")), f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+        ], http_ready(f"http://127.0.0.1:{port}/-/ready"))
+        self.prometheus_url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,70 @@
+"""Monitoring end to end (seed 5.1.1, 5.1.3, 1.2.5): the stack's own prometheus.yml and alert
+rules, rendered for this machine, on a real Prometheus scraping the real exporters (Debian's
+postgres and nginx exporters, the gateway's nginx with the stack's template); Alertmanager
+routes to a webhook receiver here.
+
+The rendered copy scrapes and evaluates every second and shortens each `for:` to 4 s (the
+stack's are 1 to 10 minutes); the report of a run says so (stack.rendered.shortened).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from soberharness.ops import gaps, promapi
+from soberharness.ops.checks import LiveMonitoring
+from soberharness.ops.render import alert_for
+from soberharness.report.run_report import RunReport
+
+# Stacks of the suite's own on this machine, not the selected target (report.verdict).
+pytestmark = [pytest.mark.destructive, pytest.mark.target_independent]
+
+
+def test_every_scrape_target_of_the_stack_is_up(monitoring: LiveMonitoring) -> None:
+    """Each address prometheus.yml names is played by a process here and answers."""
+    assert monitoring.stack.rendered is not None
+    assert monitoring.stack.rendered.unmapped == []
+    jobs = {t["labels"]["job"] for t in monitoring.first.targets}
+    assert jobs == {"prometheus", "postgres", "gateway"}
+    assert [f.line() for f in monitoring.first.down] == []
+
+
+def test_the_gateway_exporter_reads_the_real_nginx(monitoring: LiveMonitoring) -> None:
+    """nginx_up is 1: the exporter reached the gateway's stub_status page (the template's
+    loopback server) and nginx counted connections."""
+    up = promapi.instant(monitoring.stack.prometheus_url, 'nginx_up{job="gateway"}')
+    assert [value for _, value in up] == [1.0]
+    accepted = promapi.instant(monitoring.stack.prometheus_url,
+                               'nginx_connections_accepted{job="gateway"}')
+    assert accepted and accepted[0][1] >= 1
+
+
+def test_rules_without_data_are_exactly_the_known_gaps(monitoring: LiveMonitoring) -> None:
+    """Every alert rule has data from some target, except those soberharness.ops.gaps names
+    with their reason (then listed as not done on the issue)."""
+    without = {f.subject for f in monitoring.first.without_data}
+    assert without == set(gaps.UNEXPORTED), monitoring.first.lines()
+
+
+def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring,
+                                                    run_report: RunReport) -> None:
+    """Stop the stack's PostgreSQL: PostgresPrimaryDown reaches the webhook receiver within
+    its (shortened) `for:` plus one scrape and one evaluation, with 5 s for Prometheus and
+    Alertmanager to hand it on."""
+    stack = monitoring.stack
+    assert stack.rendered is not None
+    assert monitoring.receiver.first("PostgresPrimaryDown") is None  # quiet while it runs
+    interval = stack.timing.interval_s
+    budget = alert_for(stack.rendered.rules, "PostgresPrimaryDown") + 2 * interval + 5
+    stopped = time.monotonic()
+    stack.pg.stop()
+    got = monitoring.receiver.wait_for("PostgresPrimaryDown", timeout=budget + 10, after=stopped)
+    assert got is not None, f"PostgresPrimaryDown not received within {budget + 10:.0f} s"
+    delay = got.at - stopped
+    run_report.notes["monitoring end to end"]["PostgresPrimaryDown"] = {
+        "received after (s)": round(delay, 1), "budget (s)": budget}
+    assert delay <= budget, f"received after {delay:.1f} s, budget {budget:.1f} s"
+    assert got.labels.get("severity") == "critical"
+    assert got.labels.get("role") == "primary"
