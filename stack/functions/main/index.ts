@@ -171,6 +171,16 @@ export async function handle(request: Request): Promise<Response> {
 }
 
 if (import.meta.main) {
+  // A database that goes away mid-query (a restart) can make the PostgreSQL client throw from
+  // its socket callbacks, outside any request: log it and keep serving (the pool reconnects).
+  globalThis.addEventListener("error", (event) => {
+    console.error("uncaught error:", event.error);
+    event.preventDefault();
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    console.error("unhandled rejection:", event.reason);
+    event.preventDefault();
+  });
   const port = Number(Deno.env.get("PORT") ?? "9000");
   Deno.serve({ port, hostname: Deno.env.get("HOST") ?? "0.0.0.0" }, handle);
 }
