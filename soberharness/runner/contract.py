@@ -8,7 +8,8 @@ service should refuse those with a 4xx, never a 5xx), and each of its numeric qu
 is sent at the edges (BOUNDARIES: zero, negative, past 64 bits) once. Bounded: a few examples
 per operation, a timeout on every request, and a total time cap after
 which the remaining operations are listed as not run. What it finds are records (5xx answers,
-answers outside their schema); judging them against the declarations is the checker's."""
+answers outside their schema, requests the description calls invalid answered 2xx: "wrongly
+accepted"); judging them against the declarations is the checker's."""
 
 from __future__ import annotations
 
@@ -23,12 +24,17 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    negative_data_rejection,
+    response_schema_conformance,
+)
 
 from soberharness.errors import HarnessError
 from soberharness.records.contract import (
     SCHEMA,
     SERVER_ERROR,
+    WRONGLY_ACCEPTED,
     ContractFinding,
     RequestSample,
 )
@@ -41,6 +47,9 @@ ANSWER_CHARS = 300
 SPEC_TIMEOUT_S = 10.0
 NUMERIC = frozenset({"integer", "number"})
 BOUNDARIES = (0, -1, 2**64)
+# What a failed check raises: one failure, or a group of them (a BaseExceptionGroup, which
+# `except Exception` does not catch).
+CHECK_FAILURES = (Exception, FailureGroup)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +60,9 @@ class ContractPlan:
     max_examples: int = 8  # per operation, valid and invalid requests together
     request_timeout_s: float = 5.0
     total_s: float = 240.0
+    # Operations run although they are no GET/HEAD: ones the caller knows read only
+    # ("POST /export-my-data").
+    also_run: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass
@@ -81,8 +93,8 @@ def schema_from_file(path: Path) -> schemathesis.BaseSchema:
         raise HarnessError(f"{path}: not an OpenAPI description: {exc}") from None
 
 
-def why_excluded(method: str, path: str) -> str | None:
-    if method.upper() not in READ_METHODS:
+def why_excluded(method: str, path: str, also_run: frozenset[str] = frozenset()) -> str | None:
+    if method.upper() not in READ_METHODS and f"{method.upper()} {path}" not in also_run:
         return "writes are not run by the contract suite"
     if any(part in path for part in FETCHES_URL):
         return "makes the service fetch a URL"
@@ -123,9 +135,20 @@ def _examine(plan: ContractPlan, case: schemathesis.Case, run: ContractRun) -> N
         return
     try:
         case.validate_response(response, checks=[response_schema_conformance])
-    except Exception as exc:  # schemathesis raises its failure group
+    except CHECK_FAILURES as exc:
         detail = " | ".join(str(exc).splitlines()[:6])
         run.findings.append(_finding(plan, case, replay, status, SCHEMA, detail))
+    if 200 <= status < 300 and _negative(case):
+        try:  # schemathesis' own check leaves out requests that serialise into valid ones
+            case.validate_response(response, checks=[negative_data_rejection])
+        except CHECK_FAILURES as exc:
+            detail = " | ".join(str(exc).splitlines()[:6])
+            run.findings.append(_finding(plan, case, replay, status, WRONGLY_ACCEPTED, detail))
+
+
+def _negative(case: schemathesis.Case) -> bool:
+    meta = getattr(case, "meta", None)
+    return bool(meta is not None and meta.generation.mode.is_negative)
 
 
 def _numeric_query(operation: Any) -> list[str]:
@@ -168,7 +191,7 @@ def run_contract(schema: schemathesis.BaseSchema, plan: ContractPlan) -> Contrac
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
-        why = why_excluded(operation.method, operation.path)
+        why = why_excluded(operation.method, operation.path, plan.also_run)
         if why is None and time.monotonic() > deadline:
             why = f"not run: the total cap of {plan.total_s:.0f} s was reached"
         if why is not None:
