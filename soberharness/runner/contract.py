@@ -1,8 +1,11 @@
 """Running schemathesis against one service's own OpenAPI description, safely and bounded.
 
-Safe: only read operations (GET, HEAD) are generated (writes are never run here: a run with the
-service key may not touch the shared world's buckets or users), and operations that make the
-service fetch a URL it is given (GoTrue's SSO/SAML providers, `metadata_url`) are excluded.
+Safe: only read operations (GET, HEAD) are generated unless the plan carries a WriteScope (a
+target that opted in to destructive work: a run with the service key may not touch the shared
+world's buckets or users); then writes run only with every path parameter pinned to the run's
+own resources (its bucket, its user), and none that names no resource in its path (PostgREST's
+writes filter by query: never run). Operations that make the service fetch a URL it is given
+(GoTrue's SSO/SAML providers, `metadata_url`) are excluded.
 Each operation gets a few requests, valid ones and ones its description calls invalid (a
 service should refuse those with a 4xx, never a 5xx), and each of its numeric query parameters
 is sent at the edges (BOUNDARIES: zero, negative, past 64 bits) once. Bounded: a few examples
@@ -14,6 +17,7 @@ accepted"); judging them against the declarations is the checker's."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +51,7 @@ ANSWER_CHARS = 300
 SPEC_TIMEOUT_S = 10.0
 NUMERIC = frozenset({"integer", "number"})
 BOUNDARIES = (0, -1, 2**64)
+PATH_PARAM = re.compile(r"\{([^}]+)\}")
 # What a failed check raises: one failure, or a group of them (a BaseExceptionGroup, which
 # `except Exception` does not catch).
 CHECK_FAILURES = (Exception, FailureGroup)
@@ -63,6 +68,18 @@ class ContractPlan:
     # Operations run although they are no GET/HEAD: ones the caller knows read only
     # ("POST /export-my-data").
     also_run: frozenset[str] = frozenset()
+    # Writes, on a target that opted in to destructive work only: None runs none.
+    writes: WriteScope | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteScope:
+    """The run's own resources writes are pinned to: path parameter name -> its own value (the
+    run's bucket, the run's user). A write runs only when every path parameter it has is
+    pinned; one that names no resource in its path (it creates, or acts on what its body
+    names) could reach the shared world and is not run."""
+
+    path: Mapping[str, str]
 
 
 @dataclasses.dataclass
@@ -93,11 +110,20 @@ def schema_from_file(path: Path) -> schemathesis.BaseSchema:
         raise HarnessError(f"{path}: not an OpenAPI description: {exc}") from None
 
 
-def why_excluded(method: str, path: str, also_run: frozenset[str] = frozenset()) -> str | None:
-    if method.upper() not in READ_METHODS and f"{method.upper()} {path}" not in also_run:
-        return "writes are not run by the contract suite"
+def why_excluded(method: str, path: str, also_run: frozenset[str] = frozenset(),
+                 writes: WriteScope | None = None) -> str | None:
     if any(part in path for part in FETCHES_URL):
         return "makes the service fetch a URL"
+    if method.upper() in READ_METHODS or f"{method.upper()} {path}" in also_run:
+        return None
+    if writes is None:
+        return "writes are not run by the contract suite (destructive work not opted in)"
+    params = PATH_PARAM.findall(path)
+    if not params:
+        return "writes only on the run's own resources: this one names none in its path"
+    unpinned = [p for p in params if p not in writes.path]
+    if unpinned:
+        return f"writes only on the run's own resources: {', '.join(unpinned)} is not pinned"
     return None
 
 
@@ -183,14 +209,23 @@ def _run_examples(strategy: st.SearchStrategy[Any], examples: int, plan: Contrac
     examine()
 
 
+def _pins(operation: Any, plan: ContractPlan) -> dict[str, Any]:
+    """Path parameters pinned to the run's own resources (writes only)."""
+    if plan.writes is None or operation.method.upper() in READ_METHODS:
+        return {}
+    return {p: plan.writes.path[p] for p in PATH_PARAM.findall(operation.path)}
+
+
 def _run_operation(operation: Any, plan: ContractPlan, run: ContractRun,
                    deadline: float) -> None:
-    _run_examples(st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                            operation.as_strategy(GenerationMode.NEGATIVE)),
+    pins = {"path_parameters": p} if (p := _pins(operation, plan)) else {}
+    _run_examples(st.one_of(operation.as_strategy(GenerationMode.POSITIVE, **pins),
+                            operation.as_strategy(GenerationMode.NEGATIVE, **pins)),
                   plan.max_examples, plan, run, deadline)
     for name in _numeric_query(operation):
         for value in BOUNDARIES:
-            strategy = operation.as_strategy(GenerationMode.POSITIVE, query={name: value})
+            strategy = operation.as_strategy(GenerationMode.POSITIVE, query={name: value},
+                                             **pins)
             _run_examples(strategy, 1, plan, run, deadline)
 
 
@@ -200,7 +235,7 @@ def run_contract(schema: schemathesis.BaseSchema, plan: ContractPlan) -> Contrac
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
-        why = why_excluded(operation.method, operation.path, plan.also_run)
+        why = why_excluded(operation.method, operation.path, plan.also_run, plan.writes)
         if why is None and time.monotonic() > deadline:
             why = f"not run: the total cap of {plan.total_s:.0f} s was reached"
         if why is not None:
