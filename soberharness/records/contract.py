@@ -1,9 +1,10 @@
 """What an API contract run found, and the upstream failures a stack declares it knows of.
 
-A `ContractFinding` is one answer that broke the contract (a 5xx, or an answer outside its
-schema) on one operation, with the request that drew it. An `UpstreamFailure` is an entry of
-the declaration file's `[[upstream_failure]]` section: a failure of a service's own code, with
-its reason, that the run reports as declared instead of failing."""
+A `ContractFinding` is one answer that broke the contract (a 5xx, an answer outside its
+schema, or a request that breaks the description answered 2xx) on one operation, with the
+request that drew it. An `UpstreamFailure` is an entry of the declaration file's
+`[[upstream_failure]]` section: a failure of a service's own code, with its reason, that the
+run reports as declared instead of failing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 SERVER_ERROR = "server_error"  # a 5xx answer
 SCHEMA = "schema"  # an answer (or status) its description does not allow
+WRONGLY_ACCEPTED = "wrongly_accepted"  # a request its description calls invalid, answered 2xx
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +42,7 @@ class ContractFinding:
     service: str  # "storage", "auth", "rest", "functions"
     operation: str  # "GET /bucket/"
     status: int
-    kind: str  # SERVER_ERROR | SCHEMA
+    kind: str  # SERVER_ERROR | SCHEMA | WRONGLY_ACCEPTED
     request: RequestSample
     answer: str  # the answer's first characters
     replay: str  # a curl command that sends the request again (no secrets)

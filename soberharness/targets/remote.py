@@ -54,6 +54,8 @@ REQUIRED_SECRET_REFS = ("anon_key_env", "service_key_env")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _JWT_LIKE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# A path to a description file a setting names (GOTRUE_OPENAPI_SPEC): not a secret.
+_FILE_PATH = re.compile(r"(~|\.{1,2})?/([\w.-]+/)*[\w.-]+\.(ya?ml|json|toml)")
 
 
 class TargetFileError(HarnessError):
@@ -91,6 +93,7 @@ def _looks_secret(value: str) -> bool:
         and any(c.isalpha() for c in compact)
         and not compact.startswith(("http://", "https://", "ws://", "wss://"))
         and not _ENV_NAME.fullmatch(compact)
+        and not _FILE_PATH.fullmatch(compact)
     )
 
 

@@ -10,6 +10,9 @@ in. It answers as supabase/auth's internal/api does at v2.186.0 (the version the
   flag per provider, `disable_signup`, `mailer_autoconfirm`, `phone_autoconfirm`,
   `sms_provider`, `saml_enabled`; the values are the double's `settings`, GoTrue's defaults
   unless a test gives others;
+- `GET /admin/audit?page&per_page` (for the contract suite's GoTrue path): `[]`; a page or
+  per_page that is no unsigned integer is 400 `bad pagination`, and `per_page=0` is the 500
+  real GoTrue answers (it divides by per_page; declared in stack/declarations.toml);
 - anything else: 404 with GoTrue's error body `{"code", "error_code", "msg"}`.
 
 `with GoTrueProtocolDouble() as double:` serves on `double.url` (`http://127.0.0.1:N/auth/v1`,
@@ -22,6 +25,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 PREFIX = "/auth/v1"
 PROVIDERS = ("anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook",
@@ -36,6 +40,17 @@ def default_settings() -> dict[str, Any]:
     return {"external": {name: name == "email" for name in PROVIDERS},
             "disable_signup": False, "mailer_autoconfirm": False, "phone_autoconfirm": False,
             "sms_provider": "", "saml_enabled": False}
+
+
+def _audit(query: dict[str, list[str]]) -> tuple[int, Any]:
+    values = {name: query.get(name, ["1" if name == "page" else "50"])[-1]
+              for name in ("page", "per_page")}
+    if not all(v.isdigit() and int(v) < 2**64 for v in values.values()):
+        return 400, {"code": 400, "error_code": "validation_failed", "msg": "bad pagination"}
+    if int(values["per_page"]) == 0:
+        return 500, {"code": 500, "error_code": "unexpected_failure",
+                     "msg": "Internal Server Error"}
+    return 200, []
 
 
 class GoTrueProtocolDouble:
@@ -57,6 +72,9 @@ class GoTrueProtocolDouble:
                          "description": "GoTrue is a user registration and authentication API"}
         if method == "GET" and route == "/settings":
             return 200, self.settings
+        if method == "GET" and route == "/admin/audit":
+            return _audit(parse_qs(path.split("?", 1)[1] if "?" in path else "",
+                                  keep_blank_values=True))
         return 404, {"code": 404, "error_code": "not_found", "msg": "no route"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

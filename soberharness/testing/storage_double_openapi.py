@@ -1,20 +1,24 @@
 """The Storage API protocol double's own OpenAPI description (GET /documentation/json, as the
-Storage API serves its own), of the read routes the contract suite runs: the bucket listing
-with its `limit`/`offset` window and one bucket by id. Also the listing's window, with the two
-planted server errors the contract suite's selftest looks for (`CONTRACT_PLANTED`)."""
+Storage API serves its own), of the routes the contract suite runs: the bucket listing with
+its `limit`/`offset` window, one bucket by id, and the bucket writes (create, update, empty,
+delete) it runs on its own bucket where destructive work is allowed. Also the listing's
+window, and the planted defects the contract suite's selftest looks for (`CONTRACT_PLANTED`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+PG_INTEGER_MAX = 2**31 - 1
+
 # As Storage API v1.70.6 does (declared in stack/declarations.toml): a limit past a PostgreSQL
 # integer answers 500.
 HUGE_LIMIT_500 = "bucket-list-500-on-huge-limit"
 # Not upstream: a negative offset answers 500 (the description says minimum 0: a 400 is due).
 NEGATIVE_OFFSET_500 = "bucket-list-500-on-negative-offset"
-CONTRACT_PLANTED = frozenset({HUGE_LIMIT_500, NEGATIVE_OFFSET_500})
-PG_INTEGER_MAX = 2**31 - 1
+# Not upstream: deleting a bucket deletes the first bucket by id instead (it reaches the world).
+DELETE_FIRST_BUCKET = "bucket-delete-removes-the-first-bucket"
+CONTRACT_PLANTED = frozenset({HUGE_LIMIT_500, NEGATIVE_OFFSET_500, DELETE_FIRST_BUCKET})
 
 _ERROR = {"type": "object", "required": ["statusCode", "error", "message"],
           "properties": {"statusCode": {"type": "string"}, "error": {"type": "string"},
@@ -25,6 +29,22 @@ _BUCKET = {"type": "object", "required": ["id", "name", "public"],
                           "file_size_limit": {"type": ["integer", "null"]},
                           "allowed_mime_types": {"type": ["array", "null"],
                                                  "items": {"type": "string"}}}}
+
+
+_MESSAGE = {"type": "object", "required": ["message"],
+            "properties": {"message": {"type": "string"}}}
+_NAME = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+_UPDATE = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "properties": {"public": {"type": "boolean"},
+                   "file_size_limit": {"type": ["integer", "null"], "minimum": 0,
+                                       "maximum": PG_INTEGER_MAX},
+                   "allowed_mime_types": {"type": ["array", "null"],
+                                          "items": {"type": "string"}}}}}}}
+_CREATE = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["id"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                   "public": {"type": "boolean"}}}}}}
 
 
 def _answers(ok: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +67,15 @@ def openapi_description() -> dict[str, Any]:
         "paths": {
             "/bucket/": {"get": {"parameters": window,
                                  "responses": _answers({"type": "array", "items": _BUCKET})}},
-            "/bucket/{bucketId}": {"get": {"parameters": [bucket_id],
-                                           "responses": _answers(_BUCKET)}},
+            "/bucket/{bucketId}": {
+                "get": {"parameters": [bucket_id], "responses": _answers(_BUCKET)},
+                "put": {"parameters": [bucket_id], "requestBody": _UPDATE,
+                        "responses": _answers(_MESSAGE)},
+                "delete": {"parameters": [bucket_id], "responses": _answers(_MESSAGE)},
+            },
+            "/bucket/{bucketId}/empty": {"post": {"parameters": [bucket_id],
+                                                  "responses": _answers(_MESSAGE)}},
+            "/bucket": {"post": {"requestBody": _CREATE, "responses": _answers(_NAME)}},
         },
     }
 

@@ -56,6 +56,8 @@ import psycopg
 
 from soberharness.testing.storage_double_openapi import (
     CONTRACT_PLANTED,
+    DELETE_FIRST_BUCKET,
+    PG_INTEGER_MAX,
     WindowError,
     listing_window,
     openapi_description,
@@ -347,6 +349,8 @@ class StorageApiDouble:
         raise ApiError(404, "not_found", f"Route {m}:{self._path} not found")
 
     def _update_bucket(self, caller: Caller, bucket: str, body: Any) -> httpx.Response:
+        if not isinstance(body, dict) or not _valid_update(body):
+            raise ApiError(400, "InvalidRequest", "body/ must be a bucket's settings")
         fields = [f for f in ("public", "file_size_limit", "allowed_mime_types") if f in body]
         if not fields:
             raise ApiError(400, "InvalidRequest", "No content provided")
@@ -394,6 +398,12 @@ class StorageApiDouble:
             raise _Rollback
 
     def _delete_bucket(self, caller: Caller, bucket: str) -> httpx.Response:
+        if DELETE_FIRST_BUCKET in self.planted:
+            with self._admin() as conn:
+                first = conn.execute("SELECT id FROM storage.buckets WHERE NOT EXISTS (SELECT 1 "
+                                     "FROM storage.objects o WHERE o.bucket_id = buckets.id) "
+                                     "ORDER BY id LIMIT 1").fetchone()
+            bucket = str(first[0]) if first else bucket
         with self._admin() as conn:
             if conn.execute("SELECT 1 FROM storage.objects WHERE bucket_id = %s LIMIT 1",
                             (bucket,)).fetchone():
@@ -740,6 +750,17 @@ def _expires_in(body: Any) -> int:
     if not isinstance(expires, int) or expires < 1:
         raise ApiError(400, "InvalidRequest", "body/expiresIn must be >= 1")
     return expires
+
+
+def _valid_update(body: dict[str, Any]) -> bool:
+    """A bucket update's fields have the types the columns take (else the API answers 400)."""
+    limit = body.get("file_size_limit")
+    mimes = body.get("allowed_mime_types")
+    return (set(body) <= {"public", "file_size_limit", "allowed_mime_types"}
+            and isinstance(body.get("public", False), bool)
+            and (limit is None or (type(limit) is int and 0 <= limit <= PG_INTEGER_MAX))
+            and (mimes is None or (isinstance(mimes, list)
+                                   and all(isinstance(m, str) for m in mimes))))
 
 
 def _url_path(bucket: str, name: str) -> str:

@@ -3,7 +3,9 @@ schemathesis run, the declarations, the report note) runs in CI against the Stor
 protocol double served on loopback. A planted 500 (a negative offset crashes the bucket
 listing) fails the suite as exactly its operation and status; the 500 Storage API v1.70.6 gives
 a huge limit, planted too, is reported as declared and fails nothing. PostgREST's path (the
-Swagger 2.0 description at its `/`) runs against the PostgREST protocol double."""
+Swagger 2.0 description at its `/`) runs against the PostgREST protocol double, and GoTrue's
+(the OpenAPI file the target file's GOTRUE_OPENAPI_SPEC names; URL-fetching SSO operations left
+out) against the GoTrue protocol double."""
 
 from __future__ import annotations
 
@@ -12,13 +14,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from soberharness.targets.base import Target
+from soberharness.testing.gotrue_protocol_double import GoTrueProtocolDouble
 from soberharness.testing.loopback import serve
 from soberharness.testing.postgrest_protocol_double import BASE_URL, PostgrestProtocolDouble
 from soberharness.testing.pytest_runs import double_env, double_target
-from soberharness.testing.storage_double_openapi import HUGE_LIMIT_500, NEGATIVE_OFFSET_500
+from soberharness.testing.storage_double_openapi import (
+    DELETE_FIRST_BUCKET,
+    HUGE_LIMIT_500,
+    NEGATIVE_OFFSET_500,
+)
 from soberharness.testing.storage_protocol_double import PREFIX, StorageApiDouble
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,25 +35,29 @@ TEST = "suites/contract/test_service_contracts.py"
 LISTING_500 = "storage GET /bucket/ -> 500 (server_error)"
 
 
-def _suite(tmp_path: Path, target: Target, dsn: str, service: str,
-           url: str) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+def _suite(tmp_path: Path, target: Target, dsn: str, service: str, url: str,
+           writes: bool = False) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     secret = target.keys.jwt_secret or ""
     env = double_env(tmp_path, secret, dsn)
     report = tmp_path / "reports" / "latest"
+    which = f"writes and {service}" if writes else f"answers and {service}"
+    confirm = ["--confirm-destructive", NAME] if writes else []
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
-         "-k", service, "--target", str(double_target(tmp_path, NAME, {service: url})),
-         "--report-dir", str(report)],
+         "-k", which, "--target",
+         str(double_target(tmp_path, NAME, {service: url}, destructive=writes)),
+         "--report-dir", str(report), *confirm],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     notes = json.loads((report / "summary.json").read_text())["notes"]
-    return done, notes[f"API contract: {service}"]
+    key = f"API contract writes: {service}" if writes else f"API contract: {service}"
+    return done, notes.get(key, {})
 
 
-def _run(tmp_path: Path, target: Target, dsn: str,
-         planted: frozenset[str]) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+def _run(tmp_path: Path, target: Target, dsn: str, planted: frozenset[str],
+         writes: bool = False) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     with StorageApiDouble(dsn, target.keys.jwt_secret or "", planted=planted) as double, \
             serve(double.transport()) as origin:
-        return _suite(tmp_path, target, dsn, "storage", origin + PREFIX)
+        return _suite(tmp_path, target, dsn, "storage", origin + PREFIX, writes)
 
 
 @pytest.mark.needs("postgres")
@@ -96,3 +108,116 @@ def test_postgrest_is_checked_from_the_description_at_its_root(
     # every relation's read ran; its writes and the RPCs (POST) were left out as writes
     assert "GET /posts" in note["operations run"], note  # type: ignore[index, operator]
     assert any(e.startswith("POST /posts: writes") for e in note["excluded"]), note  # type: ignore[index, union-attr]
+
+
+# Our own small OpenAPI description of a few GoTrue routes (the real one is GoTrue's
+# openapi.yaml, which the target file names the same way): reads, a write, and the SSO
+# providers, whose POST makes GoTrue fetch a metadata_url.
+GOTRUE_SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "GoTrue routes of the protocol double", "version": "0"},
+    "paths": {
+        "/health": {"get": {"responses": {"200": {"description": "up", "content": {
+            "application/json": {"schema": {"type": "object", "required": ["version"]}}}}}}},
+        "/admin/audit": {"get": {
+            "parameters": [
+                {"name": "page", "in": "query", "schema": {"type": "integer"}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+            ],
+            "responses": {
+                "200": {"description": "entries", "content": {
+                    "application/json": {"schema": {"type": "array"}}}},
+                "400": {"description": "bad paging"},
+            }}},
+        "/admin/sso/providers": {
+            "get": {"responses": {"200": {"description": "providers"}}},
+            "post": {"responses": {"201": {"description": "created"}}},
+        },
+        "/invite": {"post": {"responses": {"200": {"description": "invited"}}}},
+    },
+}
+
+
+@pytest.mark.needs("postgres")
+def test_gotrue_is_checked_from_the_spec_file_the_target_names(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    spec = tmp_path / "gotrue-openapi.json"
+    spec.write_text(json.dumps(GOTRUE_SPEC))
+    with GoTrueProtocolDouble() as double:
+        path = double_target(tmp_path, "contract-gotrue-double", {"auth": double.url})
+        path.write_text(path.read_text() + f'[settings]\nGOTRUE_OPENAPI_SPEC = "{spec}"\n')
+        secret = target.keys.jwt_secret or ""
+        report = tmp_path / "reports" / "latest"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
+             "-k", "answers and auth", "--target", str(path), "--report-dir", str(report)],
+            cwd=REPO, env=double_env(tmp_path, secret, scratch_database), capture_output=True,
+            text=True, timeout=300)
+        asked = [p for _m, p, _k in double.requests]
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "1 passed" in output, output[-2000:]
+    note = json.loads((report / "summary.json").read_text())["notes"]["API contract: auth"]
+    assert note["operations run"] == ["GET /health", "GET /admin/audit"], note
+    assert note["failing"] == [], note
+    # GoTrue's per_page=0 division by zero, answered by the double as GoTrue does: declared.
+    assert [d.split(": ", 1)[0] for d in note["declared"]] == [
+        "auth GET /admin/audit -> 500 (server_error)"], note
+    excluded = dict(e.split(": ", 1) for e in note["excluded"])
+    assert excluded["GET /admin/sso/providers"] == "makes the service fetch a URL", excluded
+    assert excluded["POST /admin/sso/providers"] == "makes the service fetch a URL", excluded
+    assert excluded["POST /invite"].startswith("writes"), excluded
+    assert any(p.startswith("/auth/v1/admin/audit?") for p in asked), asked
+    assert not [p for p in asked if "/sso" in p or "/invite" in p], asked
+
+
+@pytest.mark.needs("postgres")
+def test_writes_run_on_an_opted_in_target_on_its_own_bucket_only(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    done, note = _run(tmp_path, target, scratch_database, frozenset(), writes=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "1 passed" in output, output[-2000:]
+    assert note["world untouched"] is True and note["own resources left"] == [], note
+    ran = note["operations run"]
+    assert {"PUT /bucket/{bucketId}", "POST /bucket/{bucketId}/empty",
+            "DELETE /bucket/{bucketId}"} <= set(ran), note  # type: ignore[arg-type]
+    excluded = dict(e.split(": ", 1) for e in note["excluded"])  # type: ignore[union-attr]
+    assert excluded["POST /bucket"].startswith("writes only on the run's own resources"), excluded
+
+
+@pytest.mark.needs("postgres")
+def test_a_write_that_reaches_the_shared_world_fails_naming_what_it_removed(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("insert into storage.buckets (id, name) values ('aaa-shared', 'aaa-shared')")
+    done, note = _run(tmp_path, target, scratch_database, frozenset({DELETE_FIRST_BUCKET}),
+                      writes=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert note["world untouched"] is False, note
+    # every misdirected delete took the first bucket there was: the planted one first
+    assert "the shared world changed: gone ['aaa-shared'" in output, output[-3000:]
+
+
+@pytest.mark.needs("postgres")
+def test_writes_are_refused_on_a_target_that_did_not_opt_in(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    with StorageApiDouble(scratch_database, target.keys.jwt_secret or "") as double, \
+            serve(double.transport()) as origin:
+        path = double_target(tmp_path, NAME, {"storage": origin + PREFIX})
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
+             "-k", "writes and storage", "--target", str(path),
+             "--confirm-destructive", NAME, "--report-dir", str(tmp_path / "r" / "latest")],
+            cwd=REPO, env=double_env(tmp_path, target.keys.jwt_secret or "", scratch_database),
+            capture_output=True, text=True, timeout=300)
+        asked = [f"{r.method} {r.url.path}" for r in double.requests if r.method != "GET"]
+    output = done.stdout + done.stderr
+    assert "1 skipped" in output, output[-2000:]
+    assert "does not set [destructive] allowed = true" in output, output[-2000:]
+    assert asked == []

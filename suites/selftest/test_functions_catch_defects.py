@@ -129,3 +129,45 @@ def test_a_deletion_that_leaves_a_like_names_the_like(
         rows = world_rows(conn, list(world.world.users))
     problems = judge_deletion(expected_after_deletion(world.world, gone), rows, row_names(world))
     assert "likes/follower_likes/public left behind" in problems, problems
+
+
+# A worker whose "recovery" after a restart requeues what it recently delivered: the copies in
+# the outbox carry new ids, so the database's one-delivery-per-event-id does not stop them.
+_REQUEUE_AFTER_RESTART = [
+    ('import { actAs, asCaller, type Tx, userClaims } from "../_shared/db.ts";',
+     'import { actAs, asCaller, database, type Tx, userClaims } from "../_shared/db.ts";\n'
+     "let recovered = false;"),
+    ("  const { ids, limit } = requested(call.body);",
+     "  if (!recovered) {\n"
+     "    recovered = true;\n"
+     "    await database()`insert into private.notification_outbox\n"
+     "      (kind, actor_id, recipient_id, source_table, source_id)\n"
+     "      select kind, actor_id, recipient_id, source_table, source_id\n"
+     "      from private.notification_outbox where outcome = 'delivered'`;\n"
+     "  }\n"
+     "  const { ids, limit } = requested(call.body);"),
+]
+
+
+@pytest.mark.destructive
+def test_a_worker_that_double_delivers_after_a_restart_names_the_events(
+    target: object, tmp_path: Path
+) -> None:
+    from soberharness.chaos.outbox import run_drill
+    from soberharness.chaos.stack import ChaosStack
+    from soberharness.targets.base import StackHost, lacks
+
+    if not isinstance(target, StackHost):
+        pytest.skip(lacks(target, StackHost))  # type: ignore[arg-type]
+    folder = _planted(tmp_path, "notify", _REQUEUE_AFTER_RESTART)
+    with ChaosStack("clean", writers=1, host=target) as stack:
+        drill = run_drill(stack, SECRET, tmp_path / "worker", functions_dir=folder)
+    assert not drill.result.ok
+    # The first batch was delivered before the worker was killed; the restarted worker
+    # requeued exactly those and delivered them again. Nothing else is wrong.
+    assert drill.first_batch
+    assert set(drill.result.violations["duplicated"]) == set(drill.first_batch), drill.lines
+    assert {k for k, v in drill.result.violations.items() if v} == {"duplicated"}, drill.lines
+    assert all(line.startswith("notify: event ") and line.endswith(": duplicated")
+               for line in drill.lines), drill.lines
+    assert any(" by " in line and " to " in line for line in drill.lines), drill.lines

@@ -284,3 +284,12 @@ def test_reachable_database_starts(postgres_dsn: str) -> None:
     remote.start()
     assert remote.services == {Service.POSTGRES}
     assert remote.admin_dsn() == postgres_dsn
+
+
+def test_a_setting_naming_a_description_file_is_no_secret_but_a_random_one_is() -> None:
+    spec = "/tmp/pytest-of-ci/pytest-210/run0/gotrue-openapi.yaml"
+    parsed = parse_target_config(config(settings={"GOTRUE_OPENAPI_SPEC": spec}), origin="x.toml")
+    assert parsed.settings["GOTRUE_OPENAPI_SPEC"] == spec
+    with pytest.raises(TargetFileError, match=r"settings\.GOTRUE_OPENAPI_SPEC looks like a secret"):
+        parse_target_config(config(settings={"GOTRUE_OPENAPI_SPEC": "/a8f5f167f44f4964e6c998de"}),
+                            origin="x.toml")

@@ -9,7 +9,8 @@
 //     FUNCTIONS_WALL_TIME_MS is 504 (its transaction ends by its statement timeout);
 //   - one error shape ({"error": {"code", "message"}}, _shared/http.ts);
 //   - metrics: GET /metrics, per function (request count by status, 5xx count, latency).
-// GET / lists the functions; GET /openapi.json describes them (main/openapi.json).
+// GET / lists the functions; GET /openapi.json describes them (main/openapi.json); GET /versions
+// gives each part's deployed version (manifest.json, see soberharness/targets/services/functions_release.py).
 import type { Call, FunctionModule } from "../_shared/context.ts";
 import { errorResponse, HttpError, json, preflight } from "../_shared/http.ts";
 import { type Claims, JwtRefused, verifyJwt } from "../_shared/jwt.ts";
@@ -22,7 +23,7 @@ const FUNCTIONS_DIR = new URL(
 const MAX_BODY = Number(Deno.env.get("FUNCTIONS_MAX_BODY_BYTES") ?? 1048576);
 const WALL_MS = Number(Deno.env.get("FUNCTIONS_WALL_TIME_MS") ?? 10000);
 const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const RESERVED = new Set(["main", "metrics", "openapi.json"]);
+const RESERVED = new Set(["main", "metrics", "openapi.json", "versions"]);
 
 const modules = new Map<string, Promise<FunctionModule | null>>();
 
@@ -158,6 +159,13 @@ export async function handle(request: Request): Promise<Response> {
   if (fn === "metrics" && request.method === "GET") {
     return new Response(render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
   }
+  if (fn === "versions" && request.method === "GET") {
+    const manifest = JSON.parse(await Deno.readTextFile(new URL("manifest.json", FUNCTIONS_DIR)));
+    const versions = Object.fromEntries(
+      Object.entries(manifest.parts as Record<string, { version: string }>).map(([k, v]) => [k, v.version]),
+    );
+    return json(200, { versions });
+  }
   if (fn === "openapi.json" && request.method === "GET") {
     return json(200, JSON.parse(await Deno.readTextFile(new URL("main/openapi.json", FUNCTIONS_DIR))));
   }
@@ -171,6 +179,16 @@ export async function handle(request: Request): Promise<Response> {
 }
 
 if (import.meta.main) {
+  // A database that goes away mid-query (a restart) can make the PostgreSQL client throw from
+  // its socket callbacks, outside any request: log it and keep serving (the pool reconnects).
+  globalThis.addEventListener("error", (event) => {
+    console.error("uncaught error:", event.error);
+    event.preventDefault();
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    console.error("unhandled rejection:", event.reason);
+    event.preventDefault();
+  });
   const port = Number(Deno.env.get("PORT") ?? "9000");
   Deno.serve({ port, hostname: Deno.env.get("HOST") ?? "0.0.0.0" }, handle);
 }
