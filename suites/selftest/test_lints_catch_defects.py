@@ -73,6 +73,8 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "insert_policy_without_check",
         "policy_exists_rls_disabled",
         "policy_reads_only_session",
+        "rls_not_forced",
+        "policy_column_unindexed",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:

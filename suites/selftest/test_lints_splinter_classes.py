@@ -290,12 +290,13 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
             "create policy drafts_own on private.drafts for select to authenticated "
             "using (owner_id = (select auth.uid()))",
         ],
-        {("policy_exists_rls_disabled", W, "private.drafts")},
+        {("policy_exists_rls_disabled", Severity.INFO, "private.drafts")},  # not exposed
     ),
     (
         "near-miss: the same table with RLS on",
         [
             "create table private.drafts (id bigint primary key, owner_id uuid)",
+            "create index drafts_owner_idx on private.drafts (owner_id)",
             "alter table private.drafts enable row level security",
             "create policy drafts_own on private.drafts for select to authenticated "
             "using (owner_id = (select auth.uid()))",
@@ -313,6 +314,7 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
         "near-miss: a column named like a function it calls",
         [
             "create table public.sessions_x (id bigint primary key, uid uuid)",
+            "create index sessions_x_uid_idx on public.sessions_x (uid)",
             "alter table public.sessions_x enable row level security",
             "revoke all on public.sessions_x from anon",
             "create policy sessions_own on public.sessions_x for select to authenticated "
