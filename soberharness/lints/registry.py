@@ -40,7 +40,7 @@ WORLD_LINTS: tuple[WorldLint, ...] = (
     WorldLint(
         write_reach.RULE,
         Severity.WARN,
-        "an UPDATE or DELETE policy reaching rows the SELECT policies hide",
+        "an INSERT, UPDATE or DELETE policy reaching rows the SELECT policies hide",
         write_reach.write_policy_lint,
     ),
     WorldLint(
