@@ -15,9 +15,20 @@ Deliberate choices where splinter differs (it skips `storage` and is advisory):
 - `function_search_path_mutable` also covers `private`, where the policies' helpers live.
 - Objects that belong to an extension (`pg_depend.deptype = 'e'`) are skipped, as splinter does.
 - `security_definer_function_executable` skips functions returning `trigger`/`event_trigger`:
-  PostgreSQL refuses to call those outside a trigger, so they are not reachable over RPC.
+  PostgreSQL refuses to call those outside a trigger, so they are not reachable over RPC; what
+  one does runs on a write to its table, which is linted as that table (its policies, the
+  write-reach world lint). They are no entry points of the reach walk either (definer_chains).
 - `auth_users_exposed` follows views built on views: a view over a view over `auth.users`
-  counts. A foreign key to `auth.users` is not a reference through a view and is fine.
+  counts. A foreign key to `auth.users` is not a reference through a view and is fine. A view
+  found so is reported only for the API roles whose read of it succeeds, tried as the role in a
+  savepoint rolled back (`can_read_as`): a `security_invoker` view over a table the role may not
+  read fails with "permission denied" and exposes nothing.
+- Scope: a table outside the exposed schemas that an exposed function or view reads with the
+  API role's rights (definer_chains.invoker_reached_tables) is judged as exposed by
+  `rls_disabled_in_public`, `rls_enabled_no_policy`, `email_column_exposed` and
+  `anon_unexpected_grant`. `rls_enabled_no_policy` and `function_search_path_mutable` inform
+  (Severity.INFO, never failing) about the project's other schemas, so that exposing one later
+  is no surprise; `function_search_path_mutable` warns for any function an exposed path calls.
 """
 
 from __future__ import annotations
