@@ -115,8 +115,9 @@ def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[L
     rows = _rows(
         conn,
         f"""
-        select name, holders from (
-            select n.nspname || '.' || c.relname as name, {_HOLDERS} as holders
+        select name, holders, exposed from (
+            select n.nspname || '.' || c.relname as name, {_HOLDERS} as holders,
+                   n.nspname = any(%(schemas)s) as exposed
             from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where c.relkind in ('r', 'p')
@@ -134,10 +135,11 @@ def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[L
             "rls_disabled_in_public",
             Severity.ERROR,
             name,
-            f"table {name} is in an exposed schema and reachable by {_roles_text(holders)} "
-            "but row level security is disabled",
+            f"table {name} is "
+            + ("in an exposed schema" if exposed else "read by an exposed function or view")
+            + f" and reachable by {_roles_text(holders)} but row level security is disabled",
         )
-        for name, holders in rows
+        for name, holders, exposed in rows
     ]
 
 
@@ -346,6 +348,10 @@ def auth_users_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintF
     return findings
 
 
+class _ReadRefused(Exception):
+    """The read as the role ended in "permission denied"."""
+
+
 def can_read_as(conn: psycopg.Connection, role: str, schema: str, relation: str) -> bool:
     """Whether `role` can read `schema.relation`, tried as the role in a savepoint rolled back:
     only "permission denied" (a security_invoker view over a table the role may not read)
@@ -353,10 +359,15 @@ def can_read_as(conn: psycopg.Connection, role: str, schema: str, relation: str)
     try:
         with conn.transaction(force_rollback=True):
             conn.execute(b"set local statement_timeout = '5s'")
+            # A lint connection that may not become the role cannot tell: readable.
             conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)).as_bytes(conn))
-            conn.execute(sql.SQL("select from {}.{} limit 1").format(
-                sql.Identifier(schema), sql.Identifier(relation)).as_bytes(conn))
-    except psycopg.errors.InsufficientPrivilege:
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("select from {}.{} limit 1").format(
+                        sql.Identifier(schema), sql.Identifier(relation)).as_bytes(conn))
+            except psycopg.errors.InsufficientPrivilege:
+                raise _ReadRefused from None
+    except _ReadRefused:
         return False
     except psycopg.Error:
         return True

@@ -80,6 +80,19 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
         {("rls_disabled_in_public", E, "private.secrets")},
     ),
     (
+        "private foreign table read through an exposed invoker view",
+        ["create foreign data wrapper soberharness_fdw",
+         "create server soberharness_remote foreign data wrapper soberharness_fdw",
+         "create foreign table private.remote_notes (id bigint, body text) "
+         "server soberharness_remote",
+         "grant usage on schema private to authenticated",
+         "grant select on private.remote_notes to authenticated",
+         "create view public.remote_bodies with (security_invoker = true) as "
+         "select id, body from private.remote_notes",
+         "revoke all on public.remote_bodies from anon"],
+        {("foreign_table_in_api", E, "private.remote_notes")},
+    ),
+    (
         "near-miss: the same table and grants, no exposed path to it",
         list(_SECRETS),
         set(),
