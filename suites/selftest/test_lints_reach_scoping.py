@@ -112,6 +112,25 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
          "using (owner_id = (select auth.uid()))"],
         {("policy_exists_rls_disabled", INFO, "private.drafts")},
     ),
+    (
+        "RLS without a policy on a private table an exposed view reads: an error",
+        [*_SECRETS, "alter table private.secrets enable row level security", *_SECRETS_VIEW],
+        {("rls_enabled_no_policy", E, "private.secrets")},
+    ),
+    (
+        "e-mail column of a private table an exposed view reads (the view's own too)",
+        ["create table private.contacts (id bigint primary key, contact_email text)",
+         "alter table private.contacts enable row level security",
+         "create policy contacts_none on private.contacts for select to authenticated "
+         "using (id = 0)",
+         "grant usage on schema private to authenticated",
+         "grant select on private.contacts to authenticated",
+         "create view public.contact_list with (security_invoker = true) as "
+         "select id, contact_email from private.contacts",
+         "revoke all on public.contact_list from anon"],
+        {("email_column_exposed", E, "private.contacts"),
+         ("email_column_exposed", E, "public.contact_list")},
+    ),
     # -- scoping (d): what is not exposed is an info ------------------------------------------
     (
         "RLS without a policy in a schema not exposed",
