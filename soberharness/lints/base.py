@@ -17,6 +17,9 @@ class LintScope:
     exposed_schemas: list[str]
     api_roles: list[str]
     helper_schemas: list[str]
+    # Tables outside the exposed schemas an exposed function or view reads with the API
+    # role's own rights (lints.definer_chains.invoker_reached_tables): linted as exposed.
+    reached_tables: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +40,13 @@ def rows(conn: psycopg.Connection, sql: str, params: dict[str, object]) -> list[
 
 
 def scope_params(scope: LintScope) -> dict[str, object]:
-    return {"schemas": scope.exposed_schemas, "roles": scope.api_roles}
+    return {"schemas": scope.exposed_schemas, "roles": scope.api_roles,
+            "reached": scope.reached_tables}
+
+
+# A relation `c` of namespace `n` that an API request reaches: in an exposed schema, or read
+# by an exposed function or view with the API role's rights (needs `scope_params`).
+EXPOSED_OR_REACHED = "(n.nspname = any(%(schemas)s) or c.oid = any(%(reached)s::oid[]))"
 
 
 def roles_text(roles: Sequence[str]) -> str:

@@ -15,17 +15,30 @@ Deliberate choices where splinter differs (it skips `storage` and is advisory):
 - `function_search_path_mutable` also covers `private`, where the policies' helpers live.
 - Objects that belong to an extension (`pg_depend.deptype = 'e'`) are skipped, as splinter does.
 - `security_definer_function_executable` skips functions returning `trigger`/`event_trigger`:
-  PostgreSQL refuses to call those outside a trigger, so they are not reachable over RPC.
+  PostgreSQL refuses to call those outside a trigger, so they are not reachable over RPC; what
+  one does runs on a write to its table, which is linted as that table (its policies, the
+  write-reach world lint). They are no entry points of the reach walk either (definer_chains).
 - `auth_users_exposed` follows views built on views: a view over a view over `auth.users`
-  counts. A foreign key to `auth.users` is not a reference through a view and is fine.
+  counts. A foreign key to `auth.users` is not a reference through a view and is fine. A view
+  found so is reported only for the API roles whose read of it succeeds, tried as the role in a
+  savepoint rolled back (`can_read_as`): a `security_invoker` view over a table the role may not
+  read fails with "permission denied" and exposes nothing.
+- Scope: a table outside the exposed schemas that an exposed function or view reads with the
+  API role's rights (definer_chains.invoker_reached_tables) is judged as exposed by
+  `rls_disabled_in_public`, `rls_enabled_no_policy`, `email_column_exposed` and
+  `anon_unexpected_grant`. `rls_enabled_no_policy` and `function_search_path_mutable` inform
+  (Severity.INFO, never failing) about the project's other schemas, so that exposing one later
+  is no surprise; `function_search_path_mutable` warns for any function an exposed path calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 
 import psycopg
+from psycopg import sql
 
 from soberharness.errors import HarnessError
 from soberharness.lints import (
@@ -37,8 +50,19 @@ from soberharness.lints import (
 from soberharness.lints import (
     splinter as lints_splinter,
 )
-from soberharness.lints.base import LintRule, LintScope, roles_text, rows, scope_params
-from soberharness.lints.definer_chains import definer_behind_invoker
+from soberharness.lints.base import (
+    EXPOSED_OR_REACHED,
+    LintRule,
+    LintScope,
+    roles_text,
+    rows,
+    scope_params,
+)
+from soberharness.lints.definer_chains import (
+    definer_behind_invoker,
+    invoker_reached_tables,
+    reached_objects,
+)
 from soberharness.lints.realtime_publication import realtime_delete_reveals
 from soberharness.records.results import LintFinding, Severity
 
@@ -47,6 +71,10 @@ DB_SCHEMAS_ENV = "SOBERHARNESS_DB_SCHEMAS"  # the target's PGRST_DB_SCHEMAS, com
 API_ROLES: tuple[str, ...] = ("anon", "authenticated")
 # Schemas whose functions must also pin their search_path: helpers that policies call.
 HELPER_SCHEMAS: tuple[str, ...] = ("private",)
+# Schemas whose objects Supabase's services and PostgreSQL own: no info about what is
+# outside the exposed schemas there (the project does not write them).
+QUIET_SCHEMAS: tuple[str, ...] = (
+    *lints_performance.SYSTEM_SCHEMAS, *lints_performance.SERVICE_SCHEMAS)
 # Privileges anon must never hold on anything in an exposed schema ("anon writes nothing").
 ANON_FORBIDDEN = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 EMAIL_COLUMN_PATTERN = r"^(.*_)?e_?mail(_address)?$"  # email, e_mail, contact_email, ...
@@ -87,12 +115,13 @@ def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[L
     rows = _rows(
         conn,
         f"""
-        select name, holders from (
-            select n.nspname || '.' || c.relname as name, {_HOLDERS} as holders
+        select name, holders, exposed from (
+            select n.nspname || '.' || c.relname as name, {_HOLDERS} as holders,
+                   n.nspname = any(%(schemas)s) as exposed
             from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where c.relkind in ('r', 'p')
-              and n.nspname = any(%(schemas)s)
+              and {EXPOSED_OR_REACHED}
               and not c.relrowsecurity
               and {_NOT_EXTENSION_MEMBER}
         ) t
@@ -106,10 +135,11 @@ def rls_disabled_in_public(conn: psycopg.Connection, scope: LintScope) -> list[L
             "rls_disabled_in_public",
             Severity.ERROR,
             name,
-            f"table {name} is in an exposed schema and reachable by {_roles_text(holders)} "
-            "but row level security is disabled",
+            f"table {name} is "
+            + ("in an exposed schema" if exposed else "read by an exposed function or view")
+            + f" and reachable by {_roles_text(holders)} but row level security is disabled",
         )
-        for name, holders in rows
+        for name, holders, exposed in rows
     ]
 
 
@@ -117,31 +147,35 @@ def rls_enabled_no_policy(conn: psycopg.Connection, scope: LintScope) -> list[Li
     # A table no API role holds any privilege on is internal (the Storage API's own tables:
     # migrations, s3_multipart_uploads, buckets_analytics, ...): RLS without a policy there is
     # deny-all by intent. Granted to an API role, it is a table the API serves nothing from.
+    # Outside the exposed schemas (and not reached by an exposed path: those count as exposed)
+    # it is an info, whatever the grants: deny-all today, a surprise once the schema is exposed.
     rows = _rows(
         conn,
         f"""
-        select n.nspname || '.' || c.relname
+        select n.nspname || '.' || c.relname, {EXPOSED_OR_REACHED}
         from pg_catalog.pg_class c
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
         where c.relkind in ('r', 'p')
-          and n.nspname = any(%(schemas)s)
           and c.relrowsecurity
           and not exists (select 1 from pg_catalog.pg_policy p where p.polrelid = c.oid)
           and {_NOT_EXTENSION_MEMBER}
-          and cardinality({_HOLDERS}) > 0
+          and (({EXPOSED_OR_REACHED} and cardinality({_HOLDERS}) > 0)
+               or not ({EXPOSED_OR_REACHED} or n.nspname = any(%(quiet)s)))
         order by 1
         """,
-        _params(scope),
+        {**_params(scope), "quiet": list(QUIET_SCHEMAS)},
     )
     return [
         LintFinding(
-            "rls_enabled_no_policy",
-            Severity.ERROR,
-            name,
+            "rls_enabled_no_policy", Severity.ERROR, name,
             f"table {name} has row level security enabled but no policy, and API roles hold "
             "privileges on it",
+        ) if exposed else LintFinding(
+            "rls_enabled_no_policy", Severity.INFO, name,
+            f"table {name} (schema not exposed) has row level security enabled but no policy: "
+            "it serves nothing once its schema is exposed",
         )
-        for (name,) in rows
+        for name, exposed in rows
     ]
 
 
@@ -225,14 +259,19 @@ def security_definer_function_executable(
 
 
 def function_search_path_mutable(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    # A warning in the exposed and helper schemas and for any function an exposed path calls
+    # (definer_chains.reached_objects); an info in the project's other schemas.
+    reached = sorted({r.oid for r in reached_objects(conn, scope) if r.kind == "function"})
     rows = _rows(
         conn,
         """
         select n.nspname || '.' || p.proname
-                   || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'
+                   || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+               n.nspname = any(%(schemas)s) or p.oid = any(%(reached)s::oid[])
         from pg_catalog.pg_proc p
         join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-        where n.nspname = any(%(schemas)s)
+        where (n.nspname = any(%(schemas)s) or p.oid = any(%(reached)s::oid[])
+               or not (n.nspname = any(%(quiet)s) or n.nspname like 'pg\\_%%'))
           and p.prokind in ('f', 'p')
           and not exists (
               select 1 from unnest(coalesce(p.proconfig, '{}')) as setting
@@ -245,16 +284,18 @@ def function_search_path_mutable(conn: psycopg.Connection, scope: LintScope) -> 
           )
         order by 1
         """,
-        {"schemas": scope.exposed_schemas + scope.helper_schemas},
+        {"schemas": scope.exposed_schemas + scope.helper_schemas, "reached": reached,
+         "quiet": list(QUIET_SCHEMAS)},
     )
     return [
         LintFinding(
             "function_search_path_mutable",
-            Severity.WARN,
+            Severity.WARN if warn else Severity.INFO,
             name,
-            f"function {name} has no fixed search_path (set one with SET search_path)",
+            f"function {name} has no fixed search_path (set one with SET search_path)"
+            + ("" if warn else "; no exposed path calls it yet"),
         )
-        for (name,) in rows
+        for name, warn in rows
     ]
 
 
@@ -281,8 +322,8 @@ def auth_users_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintF
             join pg_catalog.pg_rewrite r on r.oid = d.objid
             where r.ev_class <> u.oid
         )
-        select name, kind, readers from (
-            select n.nspname || '.' || c.relname as name,
+        select name, kind, readers, nspname, relname from (
+            select n.nspname || '.' || c.relname as name, n.nspname::text, c.relname::text,
                    case c.relkind when 'm' then 'materialized view' else 'view' end as kind,
                    {_READERS} as readers
             from reads_users u
@@ -296,15 +337,41 @@ def auth_users_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintF
         """,
         _params(scope),
     )
-    return [
-        LintFinding(
-            "auth_users_exposed",
-            Severity.ERROR,
-            name,
-            f"{kind} {name} reads auth.users and is readable by {_roles_text(readers)}",
-        )
-        for name, kind, readers in rows
-    ]
+    findings = []
+    for name, kind, readers, schema, relation in rows:
+        able = [r for r in readers if can_read_as(conn, r, schema, relation)]
+        if able:
+            findings.append(LintFinding(
+                "auth_users_exposed", Severity.ERROR, name,
+                f"{kind} {name} reads auth.users and {_roles_text(able)} can read it",
+            ))
+    return findings
+
+
+class _ReadRefused(Exception):
+    """The read as the role ended in "permission denied"."""
+
+
+def can_read_as(conn: psycopg.Connection, role: str, schema: str, relation: str) -> bool:
+    """Whether `role` can read `schema.relation`, tried as the role in a savepoint rolled back:
+    only "permission denied" (a security_invoker view over a table the role may not read)
+    says no; any other outcome counts as readable."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(b"set local statement_timeout = '5s'")
+            # A lint connection that may not become the role cannot tell: readable.
+            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)).as_bytes(conn))
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("select from {}.{} limit 1").format(
+                        sql.Identifier(schema), sql.Identifier(relation)).as_bytes(conn))
+            except psycopg.errors.InsufficientPrivilege:
+                raise _ReadRefused from None
+    except _ReadRefused:
+        return False
+    except psycopg.Error:
+        return True
+    return True
 
 
 def email_column_exposed(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
@@ -321,7 +388,7 @@ def email_column_exposed(conn: psycopg.Connection, scope: LintScope) -> list[Lin
               on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
             cross join unnest(%(roles)s::text[]) as r
             where c.relkind in ('r', 'p', 'v', 'm', 'f')
-              and n.nspname = any(%(schemas)s)
+              and {EXPOSED_OR_REACHED}
               and lower(a.attname) ~ %(pattern)s
               and pg_catalog.has_column_privilege(r, c.oid, a.attnum, 'SELECT')
               and {_NOT_EXTENSION_MEMBER}
@@ -370,7 +437,7 @@ def anon_unexpected_grant(conn: psycopg.Connection, scope: LintScope) -> list[Li
             from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where c.relkind in ('r', 'p', 'v', 'm', 'f')
-              and n.nspname = any(%(schemas)s)
+              and {EXPOSED_OR_REACHED}
               and {_NOT_EXTENSION_MEMBER}
         ) t
         where cardinality(privileges) > 0
@@ -656,10 +723,12 @@ def run_lints(
                     f"role(s) {', '.join(missing)} missing: the database has no Supabase API "
                     "roles, apply stack/bootstrap first"
                 )
+            scope = dataclasses.replace(
+                scope, reached_tables=invoker_reached_tables(conn, scope))
             for rule in rules:
                 findings.extend(rule.run(conn, scope))
     except psycopg.Error as exc:
         cause = (exc.diag.message_primary or str(exc)).strip()
         raise HarnessError(f"schema lint query failed: {cause}") from None
-    order = {Severity.ERROR: 0, Severity.WARN: 1}
+    order = {Severity.ERROR: 0, Severity.WARN: 1, Severity.INFO: 2}
     return sorted(findings, key=lambda f: (order[f.severity], f.rule, f.object))

@@ -17,6 +17,15 @@ functions) and invoker views there it may read. Targets: SECURITY DEFINER functi
 views and materialized views outside the exposed schemas that the same role may execute or
 read (inside them they are errors of their own rules). The walk goes through invoker objects of
 any schema and stops at the first target. One finding per entry point, naming the chain.
+
+The same graph, with tables as leaves, tells which relations an API request reaches at all
+(`reached_objects`): every table, view or foreign table some exposed entry point leads to,
+whatever its schema, and whose rights it is read with (the API role's through invoker objects
+only, or the owner of the last SECURITY DEFINER function or definer view on the way). The
+catalog rules lint the invoker-reached ones as if they were exposed (LintScope.reached_tables),
+`rls_not_forced` the owner-reached ones. Trigger functions are no entry points: PostgreSQL
+refuses to call them outside their trigger, and a trigger fires on a write to its table, which
+is linted as that table.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ select p.oid, n.nspname, p.proname,
        p.prosecdef, coalesce(p.prosrc, ''),
        p.prorettype in ('pg_catalog.trigger'::regtype, 'pg_catalog.event_trigger'::regtype),
        array(select r from unnest(%(roles)s::text[]) r
-             where pg_catalog.has_function_privilege(r, p.oid, 'EXECUTE'))
+             where pg_catalog.has_function_privilege(r, p.oid, 'EXECUTE')),
+       pg_catalog.pg_get_userbyid(p.proowner)::text
 from pg_catalog.pg_proc p
 join pg_catalog.pg_namespace n on n.oid = p.pronamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
@@ -53,10 +63,11 @@ select c.oid, n.nspname, c.relname, n.nspname || '.' || c.relname, c.relkind,
                  from unnest(c.reloptions) o
                  where lower(o) like 'security\\_invoker=%%'), false),
        array(select r from unnest(%(roles)s::text[]) r
-             where pg_catalog.has_any_column_privilege(r, c.oid, 'SELECT'))
+             where pg_catalog.has_any_column_privilege(r, c.oid, 'SELECT')),
+       pg_catalog.pg_get_userbyid(c.relowner)::text
 from pg_catalog.pg_class c
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-where c.relkind in ('v', 'm')
+where c.relkind in ('v', 'm', 'r', 'p', 'f')
   and n.nspname not in ('pg_catalog', 'information_schema')
   and n.nspname not like 'pg\\_%%'
 """
@@ -72,6 +83,8 @@ where (d.classid = 'pg_catalog.pg_rewrite'::regclass
   and d.refclassid in ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_class'::regclass)
   and d.deptype = 'n'
 """
+_RELKINDS = {"v": "view", "m": "materialized view", "r": "table", "p": "table",
+             "f": "table"}
 _QUALIFIED = re.compile(r'"?([A-Za-z_][\w$]*)"?\s*\.\s*"?([A-Za-z_][\w$]*)"?')
 
 
@@ -81,18 +94,19 @@ class Node:
     schema: str
     name: str
     label: str  # schema.function(args) or schema.relation
-    kind: str  # "function", "view", "materialized view"
+    kind: str  # "function", "view", "materialized view", "table"
     definer: bool  # SECURITY DEFINER, a view without security_invoker, a materialized view
     callers: frozenset[str]  # API roles that may execute / read it
     body: str = ""
     trigger: bool = False
+    owner: str = ""
 
     def describe(self) -> str:
         if self.kind == "function":
             return self.label + (" (SECURITY DEFINER)" if self.definer else "")
         if self.kind == "view":
             return f"view {self.label}" + ("" if not self.definer else " (owner's rights)")
-        return f"materialized view {self.label}"
+        return f"{self.kind} {self.label}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,17 +122,18 @@ class Chain:
 def _graph(conn: psycopg.Connection, roles: list[str]) -> tuple[dict[int, Node], dict[int, set]]:
     nodes: dict[int, Node] = {}
     by_name: dict[tuple[str, str], list[int]] = {}
-    for oid, schema, name, label, definer, body, trigger, callers in rows(
+    for oid, schema, name, label, definer, body, trigger, callers, owner in rows(
         conn, _FUNCTIONS, {"roles": roles}
     ):
         nodes[oid] = Node(oid, schema, name, label, "function", definer, frozenset(callers),
-                          body, trigger)
-    for oid, schema, name, label, relkind, invoker, readers in rows(
+                          body, trigger, owner)
+    for oid, schema, name, label, relkind, invoker, readers, owner in rows(
         conn, _RELATIONS, {"roles": roles}
     ):
-        kind = "view" if relkind == "v" else "materialized view"
-        nodes[oid] = Node(oid, schema, name, label, kind, relkind == "m" or not invoker,
-                          frozenset(readers))
+        kind = _RELKINDS[relkind]
+        definer = relkind == "m" or (relkind == "v" and not invoker)
+        nodes[oid] = Node(oid, schema, name, label, kind, definer, frozenset(readers),
+                          owner=owner)
     for node in nodes.values():
         by_name.setdefault((node.schema.lower(), node.name.lower()), []).append(node.oid)
     edges: dict[int, set[int]] = {oid: set() for oid in nodes}
@@ -143,7 +158,7 @@ def find_chains(conn: psycopg.Connection, scope: LintScope) -> list[Chain]:
     for entry in sorted(nodes.values(), key=lambda n: n.label):
         if entry.schema not in exposed or entry.definer or entry.trigger or not entry.callers:
             continue
-        if entry.kind == "materialized view":
+        if entry.kind in ("materialized view", "table"):
             continue
         found = _walk(entry, nodes, edges, exposed)
         if found:
@@ -172,6 +187,58 @@ def _walk(
                 continue  # not reachable by the caller, or an error of its own rule
             queue.append((*path, target))
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Reached:
+    """An object reached from an exposed entry point, and whose rights reach it."""
+
+    oid: int
+    label: str
+    schema: str
+    kind: str  # as Node.kind
+    owner: str
+    entry: str  # the entry point's label
+    acting_as: str  # "" for the API role itself, else the role whose rights the path took
+
+
+def _entries(nodes: dict[int, Node], exposed: set[str]) -> list[Node]:
+    return sorted(
+        (n for n in nodes.values()
+         if n.schema in exposed and n.callers and not n.trigger and n.kind != "table"),
+        key=lambda n: n.label)
+
+
+def reached_objects(conn: psycopg.Connection, scope: LintScope) -> list[Reached]:
+    """Every table, function and view an exposed function or view leads to, with the rights
+    the path holds there: breadth first from each entry point, taking a definer's owner's
+    rights past it. One record per (object, acting_as), from the first entry point by name."""
+    nodes, edges = _graph(conn, scope.api_roles)
+    found: dict[tuple[int, str], Reached] = {}
+    for entry in _entries(nodes, set(scope.exposed_schemas)):
+        start = entry.owner if entry.definer else ""
+        seen = {(entry.oid, start)}
+        queue = [(entry.oid, start)]
+        while queue:
+            oid, acting = queue.pop(0)
+            for target_oid in sorted(edges.get(oid, ())):
+                target = nodes[target_oid]
+                found.setdefault((target_oid, acting), Reached(
+                    target_oid, target.label, target.schema, target.kind, target.owner,
+                    entry.label, acting))
+                now = target.owner if target.definer else acting
+                if target.kind != "table" and (target_oid, now) not in seen:
+                    seen.add((target_oid, now))
+                    queue.append((target_oid, now))
+    return sorted(found.values(), key=lambda r: (r.label, r.acting_as))
+
+
+def invoker_reached_tables(conn: psycopg.Connection, scope: LintScope) -> list[int]:
+    """Tables outside the exposed schemas that an exposed path reads with the API role's
+    own rights: the catalog rules lint them as if they were exposed."""
+    exposed = set(scope.exposed_schemas)
+    return sorted({r.oid for r in reached_objects(conn, scope)
+                   if r.kind == "table" and not r.acting_as and r.schema not in exposed})
 
 
 def definer_behind_invoker(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:

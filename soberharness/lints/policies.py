@@ -20,6 +20,21 @@ schema but PostgreSQL's own is looked at: a policy in a private schema is one ex
   `rls_policy_always_true`'s (lints_splinter). Columns are found in the deparsed expression
   (an unqualified name of one of the table's columns outside string literals); a column of
   another table in a sub-select is qualified by its alias and does not count.
+- `rls_not_forced`: row level security enabled but not FORCEd on a table whose owner an API
+  path can act as: an API role that is a member of the owner, or a SECURITY DEFINER function
+  or definer view owned by (a member of) the owner that an exposed entry point leads to the
+  table through (lints.definer_chains.reached_objects). The owner skips the table's policies
+  unless they are forced. Owners that are superusers or BYPASSRLS skip them even when forced:
+  FORCE would change nothing, so they are not this rule's (the definer paths to them are
+  `security_definer_function_executable`'s and `definer_behind_invoker`'s).
+- `policy_column_unindexed`: a column of its table that a policy's USING condition compares for
+  equality (`owner_id = (select auth.uid())`, `bucket_id = 'avatars'`) and that leads no valid
+  index of the table: each statement's policy filter then scans the table (a WITH CHECK is
+  evaluated on the new row alone and needs no index). Schemas of
+  Supabase's services are skipped, except exposed ones (`storage`).
+
+`policy_exists_rls_disabled` warns in the exposed schemas and where an exposed path reaches
+the table with the API role's rights (LintScope.reached_tables); elsewhere it informs.
 """
 
 from __future__ import annotations
@@ -28,7 +43,16 @@ import re
 
 import psycopg
 
-from soberharness.lints.base import LintRule, LintScope, roles_text, rows
+from soberharness.lints.base import (
+    EXPOSED_OR_REACHED,
+    LintRule,
+    LintScope,
+    roles_text,
+    rows,
+    scope_params,
+)
+from soberharness.lints.definer_chains import reached_objects
+from soberharness.lints.performance import SERVICE_SCHEMAS
 from soberharness.records.results import LintFinding, Severity
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -105,18 +129,108 @@ def insert_policy_without_check(conn: psycopg.Connection, scope: LintScope) -> l
 
 
 def policy_exists_rls_disabled(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
-    dormant: dict[str, list[str]] = {}
-    for table, name, rls, *_ in _policies(conn):
-        if not rls:
-            dormant.setdefault(table, []).append(name)
+    found = rows(conn, f"""
+        select n.nspname || '.' || c.relname, {EXPOSED_OR_REACHED},
+               array_agg(p.polname::text order by p.polname)
+        from pg_catalog.pg_policy p
+        join pg_catalog.pg_class c on c.oid = p.polrelid
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where not c.relrowsecurity and n.nspname <> all(%(system)s)
+        group by 1, 2 order by 1""", {**scope_params(scope), "system": list(SYSTEM_SCHEMAS)})
     return [
         LintFinding(
-            "policy_exists_rls_disabled", Severity.WARN, table,
+            "policy_exists_rls_disabled", Severity.WARN if exposed else Severity.INFO, table,
             f"table {table} has policies ({', '.join(names)}) but row level security is "
-            "disabled: they guard nothing",
+            "disabled: they guard nothing" + ("" if exposed else " (schema not exposed)"),
         )
-        for table, names in sorted(dormant.items())
+        for table, exposed, names in found
     ]
+
+
+_NOT_FORCED = """
+select c.oid, n.nspname || '.' || c.relname, pg_catalog.pg_get_userbyid(c.relowner)::text,
+       array(select r from unnest(%(roles)s::text[]) r
+             where pg_catalog.pg_has_role(r, c.relowner, 'MEMBER'))
+from pg_catalog.pg_class c
+join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+join pg_catalog.pg_roles o on o.oid = c.relowner
+where c.relkind in ('r', 'p') and c.relrowsecurity and not c.relforcerowsecurity
+  and not o.rolsuper and not o.rolbypassrls
+  and n.nspname <> all(%(system)s)
+order by 2
+"""
+
+
+def _acts_as_owner(conn: psycopg.Connection, acting: str, owner: str) -> bool:
+    got = rows(conn, "select pg_catalog.pg_has_role(%(a)s, %(o)s, 'MEMBER')",
+               {"a": acting, "o": owner})
+    return bool(got and got[0][0])
+
+
+def rls_not_forced(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    tables = rows(conn, _NOT_FORCED, {**scope_params(scope), "system": list(SYSTEM_SCHEMAS)})
+    if not tables:
+        return []
+    reached = reached_objects(conn, scope)
+    findings: list[LintFinding] = []
+    for oid, label, owner, members in tables:
+        paths = [f"{r.entry} (as {r.acting_as})" for r in reached
+                 if r.oid == oid and r.acting_as and _acts_as_owner(conn, r.acting_as, owner)]
+        ways = [f"{m} is a member of {owner}" for m in members] + paths
+        if ways:
+            findings.append(LintFinding(
+                "rls_not_forced", Severity.WARN, label,
+                f"table {label} has row level security enabled but not forced, and an API path "
+                f"acts as its owner {owner} ({'; '.join(sorted(ways)[:4])}): its policies do "
+                "not apply there (ALTER TABLE ... FORCE ROW LEVEL SECURITY)",
+            ))
+    return findings
+
+
+_EQUALITY_COLUMNS = """
+select n.nspname || '.' || c.relname, p.polname::text,
+       coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), ''),
+       array(select a.attname::text
+             from pg_catalog.pg_depend d
+             join pg_catalog.pg_attribute a
+               on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+             where d.classid = 'pg_catalog.pg_policy'::regclass and d.objid = p.oid
+               and d.refobjid = c.oid and d.refobjsubid > 0
+               and not exists (
+                   select 1 from pg_catalog.pg_index x
+                   where x.indrelid = c.oid and x.indisvalid and x.indkey[0] = a.attnum)
+             order by a.attnum)
+from pg_catalog.pg_policy p
+join pg_catalog.pg_class c on c.oid = p.polrelid
+join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+where c.relrowsecurity
+  and (n.nspname = any(%(schemas)s) or n.nspname <> all(%(quiet)s))
+order by 1, 2
+"""
+
+
+def compared_for_equality(expr: str, column: str) -> bool:
+    """Whether a deparsed expression compares `column` (unqualified) with `=` or `IN`."""
+    text = _ALIAS.sub("", _LITERAL.sub("''", expr))
+    name = rf'(?:{re.escape(column)}|"{re.escape(column)}")'
+    left = rf'(?<![\w."]){name}\s*(?:=(?![=>])|IN\b|=\s*ANY\b)'
+    right = rf'(?<![<>!=])=\s*{name}(?![\w"(.])'
+    return re.search(left, text, re.IGNORECASE) is not None or re.search(right, text) is not None
+
+
+def policy_column_unindexed(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
+    quiet = [s for s in (*SYSTEM_SCHEMAS, *SERVICE_SCHEMAS) if s not in scope.exposed_schemas]
+    findings: list[LintFinding] = []
+    for table, name, expr, unindexed in rows(
+            conn, _EQUALITY_COLUMNS, {"schemas": scope.exposed_schemas, "quiet": quiet}):
+        for column in unindexed:
+            if compared_for_equality(expr, column):
+                findings.append(LintFinding(
+                    "policy_column_unindexed", Severity.WARN, f"{table}.{column}",
+                    f"policy {name} on {table} filters on {column} by equality, and no index "
+                    f"of {table} starts with it: the policy's filter scans the table",
+                ))
+    return sorted(set(findings), key=lambda f: f.object)
 
 
 def policy_reads_only_session(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
@@ -147,4 +261,10 @@ RULES: tuple[LintRule, ...] = (
     LintRule("policy_reads_only_session", Severity.WARN,
              "policy condition that reads no column of its row, only the session",
              policy_reads_only_session),
+    LintRule("rls_not_forced", Severity.WARN,
+             "RLS not forced on a table whose owner an API path acts as",
+             rls_not_forced),
+    LintRule("policy_column_unindexed", Severity.WARN,
+             "column a policy compares for equality that leads no index",
+             policy_column_unindexed),
 )

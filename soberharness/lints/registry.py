@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
-from soberharness.lints import write_reach
+from soberharness.lints import anon_probe, write_reach
 from soberharness.lints.base import LintRule
 from soberharness.lints.catalog import RULES, run_lints
 from soberharness.records.results import LintFinding, Severity
@@ -40,8 +40,15 @@ WORLD_LINTS: tuple[WorldLint, ...] = (
     WorldLint(
         write_reach.RULE,
         Severity.WARN,
-        "an UPDATE or DELETE policy reaching rows the SELECT policies hide",
+        "an INSERT, UPDATE or DELETE policy reaching rows the SELECT policies hide",
         write_reach.write_policy_lint,
+    ),
+    WorldLint(
+        anon_probe.RULE,
+        Severity.WARN,
+        "a policy admitting rows to a session without a user (live probe as anon and as a "
+        "token without sub)",
+        anon_probe.anonymous_lint,
     ),
 )
 

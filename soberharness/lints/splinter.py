@@ -14,7 +14,8 @@ what each class is about). Where the harness judges differently from splinter, t
   and calls no function of the database (pg_depend), and either names the bucket or does not
   look at the bucket at all. Public objects are served by URL without any policy; such a
   policy only adds listing every file name of the bucket.
-- `foreign_table_in_api`: a foreign table in an exposed schema that an API role holds any
+- `foreign_table_in_api`: a foreign table in an exposed schema, or read by an exposed function
+  or view with the API role's rights (LintScope.reached_tables), that an API role holds any
   privilege on (splinter: SELECT only). Foreign tables have no row level security, so this is
   an error, like `rls_disabled_in_public`.
 - `extension_in_public`: an extension installed into any exposed schema (splinter: `public`
@@ -38,7 +39,14 @@ import re
 
 import psycopg
 
-from soberharness.lints.base import LintRule, LintScope, roles_text, rows, scope_params
+from soberharness.lints.base import (
+    EXPOSED_OR_REACHED,
+    LintRule,
+    LintScope,
+    roles_text,
+    rows,
+    scope_params,
+)
 from soberharness.records.results import LintFinding, Severity
 
 # A relation or extension object that belongs to an extension is the extension's business.
@@ -193,7 +201,7 @@ def foreign_table_in_api(conn: psycopg.Connection, scope: LintScope) -> list[Lin
                                    r, c.oid, 'SELECT, INSERT, UPDATE')) as holders
             from pg_catalog.pg_class c
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-            where c.relkind = 'f' and n.nspname = any(%(schemas)s) and {_NOT_EXTENSION_MEMBER}
+            where c.relkind = 'f' and {EXPOSED_OR_REACHED} and {_NOT_EXTENSION_MEMBER}
         ) t
         where cardinality(holders) > 0
         order by 1
@@ -201,8 +209,9 @@ def foreign_table_in_api(conn: psycopg.Connection, scope: LintScope) -> list[Lin
     return [
         LintFinding(
             "foreign_table_in_api", Severity.ERROR, name,
-            f"foreign table {name} is in an exposed schema and reachable by {roles_text(holders)}"
-            ": foreign tables have no row level security",
+            f"foreign table {name} is reachable through the API (an exposed schema, or an "
+            f"exposed function or view reading it) by {roles_text(holders)}: foreign tables "
+            "have no row level security",
         )
         for name, holders in found
     ]

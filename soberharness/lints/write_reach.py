@@ -1,4 +1,4 @@
-"""Lint: UPDATE and DELETE policies that reach rows the SELECT policies hide.
+"""Lint: INSERT, UPDATE and DELETE policies that reach rows the SELECT policies hide.
 
 PostgreSQL applies a table's SELECT policies to an UPDATE or DELETE only when the statement
 reads the row (a WHERE clause or RETURNING naming its columns). PostgREST's filtered requests
@@ -17,6 +17,14 @@ the rows the same actor SELECTs. Tables: every table with RLS in an exposed sche
 a column the role may update. Rows outside the world count too (they are real rows reachable).
 The probe's DDL is rolled back with the rest; on a shared database it holds its tables' locks
 for the probe's duration (about a second).
+
+INSERT is probed too (a permissive INSERT policy without WITH CHECK, or one broader than
+SELECT): as every actor holding INSERT, a copy of each row it cannot read (up to
+`INSERT_SAMPLE` per table and actor) is inserted with the columns it may insert, a key column
+with a default left to its default. PostgreSQL checks the INSERT policies' WITH CHECK before
+the unique indexes, so an insert that succeeds, or fails only on a unique key, passed the
+policies; it reaches a row the actor cannot read when the actor's count of readable rows does
+not grow (a trigger that rewrites the row to the actor's own makes it readable, and fine).
 """
 
 from __future__ import annotations
@@ -37,6 +45,19 @@ RULE = "write_policy_broader_than_select"
 PROBE_SCHEMA = "soberharness_probe"
 PROBE_TRIGGER = "!soberharness_probe"  # '!' sorts before letters, digits and '_'
 PROBE_SETTING = "soberharness.probe"
+INSERT_SAMPLE = 12  # hidden rows tried per table and actor
+
+_INSERT_COLUMNS = """
+select r, array(
+    select a.attname::text from pg_catalog.pg_attribute a
+    where a.attrelid = %(oid)s and a.attnum > 0 and not a.attisdropped
+      and a.attgenerated = '' and a.attidentity <> 'a'
+      and pg_catalog.has_column_privilege(r, a.attrelid, a.attnum, 'INSERT')
+      and not (a.atthasdef and a.attname::text = any(%(key)s::text[]))
+    order by a.attnum)
+from unnest(%(roles)s::text[]) r
+where pg_catalog.has_table_privilege(r, %(oid)s, 'INSERT')
+"""
 
 _TABLES = """
 select c.oid, n.nspname, c.relname, n.nspname || '.' || c.relname,
@@ -86,13 +107,14 @@ $probe$
 @dataclasses.dataclass(frozen=True)
 class Reach:
     table: str
-    op: str  # "update" | "delete"
+    op: str  # "update" | "delete" | "insert"
     actor: str
     key: str  # the key's columns as text, '|'-separated
 
 
 @dataclasses.dataclass(frozen=True)
 class _Table:
+    oid: int
     schema: str
     name: str
     label: str
@@ -120,10 +142,10 @@ def find_reaches(
     found: list[Reach] = []
     try:
         tables = [
-            _Table(schema, name, label, tuple(key),
+            _Table(oid, schema, name, label, tuple(key),
                    dict(item.split("=", 1) for item in update_columns), frozenset(deleters),
                    frozenset(readers))
-            for _oid, schema, name, label, key, update_columns, deleters, readers in rows(
+            for oid, schema, name, label, key, update_columns, deleters, readers in rows(
                 conn, _TABLES, {"schemas": exposed_schemas, "roles": roles})
         ]
         conn.execute(sql.SQL(";\n").join(world_statements(surface.world)).as_bytes(conn))
@@ -155,6 +177,7 @@ def find_reaches(
                 for op, statement in statements.items():
                     reached = _probe(conn, t, viewer, op, statement)
                     found += [Reach(t.label, op, actor, k) for k in sorted(reached)]
+        found += _insert_reaches(conn, tables, surface, roles)
     finally:
         conn.rollback()
     return found
@@ -191,6 +214,68 @@ def _probe(conn: psycopg.Connection, t: _Table, viewer: Viewer, op: str,
     cur.nextset()
     seen = {r[0] for r in cur.fetchall()}
     return reached - seen
+
+
+def _path(t: _Table) -> str:
+    return f"/storage/v1/object/{t.name}" if t.schema == "storage" else f"/rest/v1/{t.name}"
+
+
+def _as_viewer(conn: psycopg.Connection, t: _Table, viewer: Viewer, method: str,
+               statement: sql.Composable) -> list[tuple]:
+    """`statement` run as `viewer` in a savepoint rolled back; its rows (none if refused)."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(request_settings(viewer, method, _path(t)).as_bytes(conn))
+            return list(conn.execute(statement.as_bytes(conn)).fetchall())
+    except psycopg.Error:
+        return []
+
+
+def _insert_reaches(conn: psycopg.Connection, tables: list[_Table], surface: SurfaceWorld,
+                    roles: list[str]) -> list[Reach]:
+    found: list[Reach] = []
+    for t in tables:
+        columns = dict(rows(conn, _INSERT_COLUMNS, {"oid": t.oid, "key": list(t.key),
+                                                    "roles": roles}))
+        if not columns:
+            continue
+        relation = sql.SQL("{}.{}").format(sql.Identifier(t.schema), sql.Identifier(t.name))
+        read = sql.SQL("SELECT to_jsonb(r)::text, {} FROM {} AS r").format(
+            _key_expr(t.key), relation)
+        every = {doc: key for doc, key in conn.execute(read.as_bytes(conn)).fetchall()}
+        count = sql.SQL("SELECT count(*) FROM {}").format(relation)
+        for actor, viewer in surface.viewers.items():
+            insertable = columns.get(viewer.role.value)
+            if viewer.role is Role.SERVICE or not insertable:
+                continue
+            seen = {doc for doc, _ in _as_viewer(conn, t, viewer, "GET", read)}
+            hidden = sorted(set(every) - seen)[:INSERT_SAMPLE]
+            names = sql.SQL(", ").join(map(sql.Identifier, insertable))
+            for doc in hidden:
+                insert = sql.SQL(
+                    "INSERT INTO {} ({}) SELECT {} FROM jsonb_populate_record(NULL::{}, {})"
+                ).format(relation, names, names, relation, sql.Literal(doc))
+                if _insert_passes(conn, t, viewer, insert, count):
+                    found.append(Reach(t.label, "insert", actor, every[doc]))
+    return found
+
+
+def _insert_passes(conn: psycopg.Connection, t: _Table, viewer: Viewer,
+                   insert: sql.Composable, count: sql.Composable) -> bool:
+    """Whether `insert`, as `viewer`, passes the policies and leaves a row it cannot read."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(request_settings(viewer, "POST", _path(t)).as_bytes(conn))
+            before = conn.execute(count.as_bytes(conn)).fetchone()
+            try:
+                with conn.transaction():
+                    conn.execute(insert.as_bytes(conn))
+            except psycopg.errors.UniqueViolation:
+                return True  # the WITH CHECK passed; the copy is of a row it cannot read
+            after = conn.execute(count.as_bytes(conn)).fetchone()
+            return bool(before and after and after[0] == before[0])
+    except psycopg.Error:
+        return False  # refused: a policy, a constraint, a trigger
 
 
 def findings_of(reaches: list[Reach]) -> list[LintFinding]:

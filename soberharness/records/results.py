@@ -52,6 +52,7 @@ UNMODELLED_RULE = "unmodelled_exposed_surface"
 class Severity(StrEnum):
     ERROR = "error"
     WARN = "warn"
+    INFO = "info"  # reported, never failing: what would matter once a schema is exposed
 
 
 @dataclasses.dataclass(frozen=True)

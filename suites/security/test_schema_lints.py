@@ -1,7 +1,8 @@
 """Lints of the deployed schema, in the spirit of Supabase's splinter: every lint of
 soberharness.lints.registry, the static catalog rules and the world lints (the write-reach
-rule asks the database, in the surface world rolled back, which rows a bare UPDATE/DELETE
-reaches that SELECT hides).
+rule asks the database, in the surface world rolled back, which rows a bare UPDATE/DELETE or an
+INSERT reaches that SELECT hides; the anonymous probe which rows a session without a user reads
+that a signed-in stranger cannot). Info findings are reported and never fail.
 
 An error fails; a warning fails unless the stack's declaration file accepts it with a reason
 (`stack/declarations.toml`); a declaration that accepts nothing fails as stale. The Storage API's

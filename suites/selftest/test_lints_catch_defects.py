@@ -73,11 +73,15 @@ def test_every_rule_runs_and_names_itself(db: psycopg.Connection) -> None:
         "insert_policy_without_check",
         "policy_exists_rls_disabled",
         "policy_reads_only_session",
+        "rls_not_forced",
+        "policy_column_unindexed",
     } == set(names)
     db.execute(b"alter table public.posts disable row level security")
     for rule in RULES:
         findings = run_lints(db, rules=[rule])
-        assert all(f.rule == rule.name and f.severity is rule.severity for f in findings)
+        # a rule may also inform (below its severity) about what no exposed path reaches yet
+        assert all(f.rule == rule.name and f.severity in (rule.severity, Severity.INFO)
+                   for f in findings)
 
 
 E, W = Severity.ERROR, Severity.WARN
@@ -182,8 +186,12 @@ DEFECTS: list[tuple[str, list[str], set[Key]]] = [
             "create view public.member_since with (security_invoker = true) "
             "as select id, created_at from private.user_rows",
             "revoke all on public.member_since from anon",
+            # readable all the way down (auth_users_exposed tries the read as the role)
+            "grant usage on schema private to authenticated",
+            "grant select on private.user_rows to authenticated",
         ],
-        {("auth_users_exposed", E, "public.member_since")},
+        {("auth_users_exposed", E, "public.member_since"),
+         ("definer_behind_invoker", W, "public.member_since")},
     ),
     (
         "e-mail column in a guarded table",

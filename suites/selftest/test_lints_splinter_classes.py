@@ -8,11 +8,15 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from soberharness.clients.postgrest_sql import request_settings
+from soberharness.db.seed import world_statements
 from soberharness.lints.catalog import run_lints
 from soberharness.lints.performance import covers, row_independent_calls
 from soberharness.lints.policies import reads_a_column
 from soberharness.records.results import LintFinding, Severity
+from soberharness.world.surface_world import build_surface_world
 
 Key = tuple[str, Severity, str]
 E, W = Severity.ERROR, Severity.WARN
@@ -290,12 +294,13 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
             "create policy drafts_own on private.drafts for select to authenticated "
             "using (owner_id = (select auth.uid()))",
         ],
-        {("policy_exists_rls_disabled", W, "private.drafts")},
+        {("policy_exists_rls_disabled", Severity.INFO, "private.drafts")},  # not exposed
     ),
     (
         "near-miss: the same table with RLS on",
         [
             "create table private.drafts (id bigint primary key, owner_id uuid)",
+            "create index drafts_owner_idx on private.drafts (owner_id)",
             "alter table private.drafts enable row level security",
             "create policy drafts_own on private.drafts for select to authenticated "
             "using (owner_id = (select auth.uid()))",
@@ -313,6 +318,7 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
         "near-miss: a column named like a function it calls",
         [
             "create table public.sessions_x (id bigint primary key, uid uuid)",
+            "create index sessions_x_uid_idx on public.sessions_x (uid)",
             "alter table public.sessions_x enable row level security",
             "revoke all on public.sessions_x from anon",
             "create policy sessions_own on public.sessions_x for select to authenticated "
@@ -371,3 +377,41 @@ def test_partial_index_predicates() -> None:
     assert covers("((a IS NOT NULL) AND (b IS NOT NULL))", ["a", "b"])
     assert not covers("(processed_at IS NULL)", ["actor_id"])
     assert not covers("((a IS NOT NULL) AND (c > 1))", ["a"])
+
+
+def _moderator_check_calls(dsn: str) -> tuple[int, int]:
+    """(calls of private.is_moderator(), posts) for one bare DELETE FROM public.posts as the
+    surface world's moderator, in a transaction rolled back; counted by PostgreSQL itself
+    (track_functions: the helper is SECURITY DEFINER with its own search_path, never inlined)."""
+    surface = build_surface_world()
+    moderator = surface.viewers["moderator"]
+    with psycopg.connect(dsn) as conn:
+        try:
+            conn.execute(sql.SQL(";\n").join(world_statements(surface.world)).as_bytes(conn))
+            conn.execute(b"set local track_functions = 'all'")
+            posts = conn.execute(b"select count(*) from public.posts").fetchone()
+            conn.execute(request_settings(moderator, "DELETE", "/rest/v1/posts").as_bytes(conn))
+            conn.execute(b"delete from public.posts")
+            conn.execute(b"reset role")
+            calls = conn.execute(
+                b"select coalesce(sum(calls), 0) from pg_catalog.pg_stat_xact_user_functions "
+                b"where schemaname = 'private' and funcname = 'is_moderator'").fetchone()
+        finally:
+            conn.rollback()
+    assert posts and calls
+    return int(calls[0]), int(posts[0])
+
+
+@pytest.mark.needs("postgres")
+def test_initplan_fix_calls_the_helper_once_per_statement(scratch_database: str) -> None:
+    """Migration 0012's effect, counted rather than timed: with the wrapped call a bare DELETE
+    over every post asks private.is_moderator() once; with the per-row call undone, once for
+    every post the moderator did not write (OR stops at its own)."""
+    once, posts = _moderator_check_calls(scratch_database)
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(b"alter policy posts_delete_author_or_moderator on public.posts "
+                     b"using (author_id = (select auth.uid()) or private.is_moderator())")
+    per_row, _ = _moderator_check_calls(scratch_database)
+    assert posts > 3
+    assert once == 1
+    assert per_row >= posts - 1 and per_row > once

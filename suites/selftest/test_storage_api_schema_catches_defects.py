@@ -130,7 +130,9 @@ def test_an_exposed_function_returning_all_objects_is_exactly_its_findings(
         "reset role",
     ))
     assert checked.known.problems == ()
-    assert checked.failing_lints() == {("security_definer_function_executable", label)}
+    # the definer runs as storage.objects' owner, which does not bypass RLS: FORCE would apply
+    assert checked.failing_lints() == {("security_definer_function_executable", label),
+                                       ("rls_not_forced", "storage.objects")}
     assert checked.coverage == []
     assert checked.failing_surface() == {(exposed_surface.LEAK_RULE, label)}
 
@@ -188,7 +190,8 @@ def test_a_storage_api_function_turned_definer_is_reported(scratch_database: str
     ))
     assert {(f.rule, f.object) for f in checked.known.problems} == {(RULE, label)}
     assert checked.failing_lints() == {("security_definer_function_executable", label),
-                                       ("function_search_path_mutable", label)}
+                                       ("function_search_path_mutable", label),
+                                       ("rls_not_forced", "storage.objects")}
     assert checked.failing_surface() == {(UNMODELLED_RULE, label)}
 
 

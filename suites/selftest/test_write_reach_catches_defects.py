@@ -67,3 +67,35 @@ def test_object_delete_policy_without_read_rule_reaches_other_buckets_objects(
     assert {(r.table, r.op) for r in reaches} == {("storage.objects", "delete")}
     assert "moderator" not in {r.actor for r in reaches}
     assert {"stranger", "blocked", "blocker", "requested"} <= {r.actor for r in reaches}
+
+
+@pytest.mark.needs("postgres")
+def test_insert_policy_with_open_check_writes_rows_the_actor_cannot_read(
+    scratch_database: str,
+) -> None:
+    reaches, surface = _reaches(scratch_database, [
+        "drop policy posts_insert_own on public.posts",
+        "create policy posts_insert_any on public.posts for insert to authenticated "
+        "with check (true)",
+    ])
+    assert {(r.table, r.op) for r in reaches} == {("public.posts", "insert")}
+    # a signed-in stranger may copy posts it cannot read (hidden ones, private profiles')
+    assert "stranger" in {r.actor for r in reaches}
+    hidden = {str(p.id) for p in surface.world.posts.values() if p.hidden}
+    assert hidden & {r.key.rstrip("|") for r in reaches if r.actor == "stranger"}
+    assert [(f.rule, f.object) for f in findings_of(reaches)] == [(RULE, "public.posts")]
+
+
+@pytest.mark.needs("postgres")
+def test_insert_policy_without_the_engage_check_reaches_own_unseen_comments(
+    scratch_database: str,
+) -> None:
+    # Near-miss beside it: the clean stack's comments_insert_own (author and can_engage)
+    # reaches nothing (test_clean_stack_changes_only_what_it_shows).
+    reaches, _ = _reaches(scratch_database, [
+        "drop policy comments_insert_own on public.comments",
+        "create policy comments_insert_own on public.comments for insert to authenticated "
+        "with check (author_id = (select auth.uid()))",
+    ])
+    assert reaches
+    assert {(r.table, r.op) for r in reaches} == {("public.comments", "insert")}
