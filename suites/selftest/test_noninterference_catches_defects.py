@@ -1,0 +1,103 @@
+"""The non-interference oracle can fail: each test plants a defect of a shape the access matrix
+cannot see (a value of a readable row carrying what the rules hide) in a scratch database and
+asserts the oracle names exactly the change, viewer, relation and column; the clean stack has
+no difference."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import psycopg
+import pytest
+
+from soberharness.db.seed import write_world
+from soberharness.lints.catalog import exposed_schemas
+from soberharness.records.noninterference import Difference
+from soberharness.runner.noninterference import run_noninterference
+from soberharness.workload.invisible_changes import invisible_changes
+from soberharness.world.matrix_world import build_matrix_world
+
+# A follower count kept by a trigger that counts pending follows too.
+PENDING_FOLLOWER_COUNT = """
+alter table public.profiles add column follower_count integer not null default 0;
+create function private.count_followers() returns trigger language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    update public.profiles set follower_count = follower_count + 1 where id = new.followee_id;
+    return new;
+  end if;
+  update public.profiles set follower_count = follower_count - 1 where id = old.followee_id;
+  return old;
+end $$;
+create trigger count_followers after insert or delete on public.follows
+  for each row execute function private.count_followers();
+"""
+# Every profile's handle copied into a view that runs as its owner (no RLS of profiles).
+COPIED_HANDLE = """
+create view public.member_directory as select p.id, p.handle from public.profiles p;
+grant select on public.member_directory to anon, authenticated;
+"""
+# A preview of the author's latest post on their profile, hidden posts included.
+HIDDEN_PREVIEW = """
+alter table public.profiles add column latest_post text;
+create function private.keep_latest_post() returns trigger language plpgsql as $$
+begin
+  update public.profiles set latest_post = left(new.body, 40) where id = new.author_id;
+  return new;
+end $$;
+create trigger keep_latest_post after insert or update of body on public.posts
+  for each row execute function private.keep_latest_post();
+"""
+
+
+def _differences(dsn: str, defect: str, tables: Collection[str] | None) -> list[Difference]:
+    mw = build_matrix_world()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        write_world(conn, mw.world)
+        conn.execute(defect.encode())
+    run = run_noninterference(dsn, mw, invisible_changes(mw, tables), exposed_schemas())
+    assert not run.not_applied, run.not_applied
+    return run.differences
+
+
+def _cells(diffs: list[Difference]) -> set[tuple[str, str, str, str]]:
+    return {(d.change, d.viewer, d.relation, d.column) for d in diffs}
+
+
+@pytest.mark.needs("postgres")
+def test_clean_stack_keeps_every_invisible_change_invisible(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, "select 1", None)
+    assert not diffs, "\n".join(d.describe() for d in diffs)
+
+
+@pytest.mark.needs("postgres")
+def test_follower_count_with_pending_follows_is_named(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, PENDING_FOLLOWER_COUNT, {"follows"})
+    assert {(d.relation, d.column) for d in diffs} <= {
+        ("public.profiles", "follower_count"), ("public.profiles", "updated_at")}
+    pending = [d for d in diffs
+               if d.change == "insert follows (stranger -> O_private, pending)"
+               and d.viewer == "follower" and d.column == "follower_count"]
+    assert [(d.before, d.after) for d in pending] == [(0, 1)]
+
+
+@pytest.mark.needs("postgres")
+def test_copied_profile_field_is_named(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, COPIED_HANDLE, {"profiles"})
+    assert {(d.relation, d.column) for d in diffs} == {("public.member_directory", "handle")}
+    assert ("update profiles.handle (profile of O_community)", "anon",
+            "public.member_directory", "handle") in _cells(diffs)
+    assert {(d.before, d.after) for d in diffs if d.viewer == "anon"
+            and d.change == "update profiles.handle (profile of O_community)"} == {
+        ("matrix_o_community", "matrix_o_community_x")}
+
+
+@pytest.mark.needs("postgres")
+def test_preview_of_hidden_text_is_named(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, HIDDEN_PREVIEW, {"posts"})
+    assert {(d.relation, d.column) for d in diffs} <= {
+        ("public.profiles", "latest_post"), ("public.profiles", "updated_at")}
+    edit = "update posts.body (hidden post of O_public)"
+    assert (edit, "anon", "public.profiles", "latest_post") in _cells(diffs)
+    assert any(d.after == "one day at a time (edited)" for d in diffs
+               if d.change == edit and d.viewer == "anon" and d.column == "latest_post")
