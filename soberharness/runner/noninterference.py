@@ -59,7 +59,7 @@ class Reader:
     settings: bytes  # the SELECT set_config(...) of a GET request as this viewer
     relations: dict[str, tuple[str, ...]]  # qualified relation -> readable columns
 
-    def _select(self, relation: str) -> sql.Composed:
+    def select(self, relation: str) -> sql.Composed:
         schema, name = relation.split(".", 1)
         return sql.SQL("select {} from {}.{}").format(
             sql.SQL(", ").join(map(sql.Identifier, self.relations[relation])),
@@ -70,14 +70,14 @@ class Reader:
         parts = [
             sql.SQL("select {} as rel, count(*) || ':' || coalesce(md5(string_agg(md5(x::text), "
                     "'' order by md5(x::text))), '') from ({}) x").format(
-                sql.Literal(rel), self._select(rel))
+                sql.Literal(rel), self.select(rel))
             for rel in sorted(self.relations)
         ]
         return sql.SQL(" union all ").join(parts).as_bytes(None)
 
     def rows_query(self, relation: str) -> bytes:
         return sql.SQL("select to_jsonb(x) from ({}) x").format(
-            self._select(relation)).as_bytes(None)
+            self.select(relation)).as_bytes(None)
 
 
 def _settings(viewer: Viewer) -> bytes:

@@ -10,44 +10,17 @@ from collections.abc import Collection
 import psycopg
 import pytest
 
+from soberharness.access.planted_values import (
+    COPIED_HANDLE,
+    HIDDEN_PREVIEW,
+    PENDING_FOLLOWER_COUNT,
+)
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.records.noninterference import Difference
 from soberharness.runner.noninterference import run_noninterference
 from soberharness.workload.invisible_changes import invisible_changes
 from soberharness.world.matrix_world import build_matrix_world
-
-# A follower count kept by a trigger that counts pending follows too.
-PENDING_FOLLOWER_COUNT = """
-alter table public.profiles add column follower_count integer not null default 0;
-create function private.count_followers() returns trigger language plpgsql as $$
-begin
-  if tg_op = 'INSERT' then
-    update public.profiles set follower_count = follower_count + 1 where id = new.followee_id;
-    return new;
-  end if;
-  update public.profiles set follower_count = follower_count - 1 where id = old.followee_id;
-  return old;
-end $$;
-create trigger count_followers after insert or delete on public.follows
-  for each row execute function private.count_followers();
-"""
-# Every profile's handle copied into a view that runs as its owner (no RLS of profiles).
-COPIED_HANDLE = """
-create view public.member_directory as select p.id, p.handle from public.profiles p;
-grant select on public.member_directory to anon, authenticated;
-"""
-# A preview of the author's latest post on their profile, hidden posts included.
-HIDDEN_PREVIEW = """
-alter table public.profiles add column latest_post text;
-create function private.keep_latest_post() returns trigger language plpgsql as $$
-begin
-  update public.profiles set latest_post = left(new.body, 40) where id = new.author_id;
-  return new;
-end $$;
-create trigger keep_latest_post after insert or update of body on public.posts
-  for each row execute function private.keep_latest_post();
-"""
 
 
 def _differences(dsn: str, defect: str, tables: Collection[str] | None) -> list[Difference]:
