@@ -11,18 +11,21 @@ from typing import Any
 from soberharness.records.noninterference import RowDrift
 
 TABLE = "(table)"
-OTHER_ROWS = "(other rows)"
+OTHER_ROWS = "(rows written)"
 ROW = "(row)"
+
+
+# The rows one write of each kind touches in its own table: (inserted, updated, deleted).
+EXPECTED_WRITES: dict[str, tuple[int, int, int]] = {
+    "insert": (1, 0, 0), "update": (0, 1, 0), "delete": (0, 0, 1)}
+NO_WRITES = (0, 0, 0)
 
 
 @dataclasses.dataclass(frozen=True)
 class ReadBack:
-    """What the superuser read in the cell's transaction, before the request and after it."""
+    """What the superuser read in the cell's transaction after the request."""
 
-    table_before: str  # digest of the whole table
-    table_after: str
-    others_before: str  # digest of the rows other than the written one
-    others_after: str
+    written: tuple[int, ...]  # rows of the table the request inserted, updated, deleted
     row: dict[str, Any] | None  # the written row after the request (None: no such row)
     same: dict[str, bool]  # per column the model knows: equal to the expected value
 
@@ -30,23 +33,23 @@ class ReadBack:
 def drifts(
     cell: str,
     relation: str,
-    deleted: bool,
+    op: str,
     expected: dict[str, Any],
     model_allows: bool,
     database_allowed: bool,
     back: ReadBack,
 ) -> list[RowDrift]:
-    """What is wrong with the table after one write cell (empty when nothing)."""
+    """What is wrong with the table after one write cell (`op`: insert, update, delete)."""
     if not database_allowed:
-        if back.table_before != back.table_after:
-            return [RowDrift(cell, relation, TABLE, back.table_before, back.table_after)]
+        if back.written != NO_WRITES:
+            return [RowDrift(cell, relation, TABLE, NO_WRITES, back.written)]
         return []
     if not model_allows:
         return []  # the matrix reports the cell itself
     out: list[RowDrift] = []
-    if back.others_before != back.others_after:
-        out.append(RowDrift(cell, relation, OTHER_ROWS, back.others_before, back.others_after))
-    if deleted:
+    if back.written != EXPECTED_WRITES[op]:
+        out.append(RowDrift(cell, relation, OTHER_ROWS, EXPECTED_WRITES[op], back.written))
+    if op == "delete":
         if back.row is not None:
             out.append(RowDrift(cell, relation, ROW, None, back.row))
         return out

@@ -159,7 +159,7 @@ def _once(runner: RequestRunner, p: PlannedCell) -> tuple[Outcome, ReadBack | No
 def _drifts(p: PlannedCell, actual: bool, back: ReadBack | None) -> list[RowDrift]:
     if p.check is None or back is None:
         return []
-    return drifts(p.cell.label(), p.check.relation, p.check.deleted, p.check.expected,
+    return drifts(p.cell.label(), p.check.relation, p.op.value, p.check.expected,
                   p.expected, actual, back)
 
 

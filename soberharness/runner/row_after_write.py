@@ -1,9 +1,10 @@
 """The row after the write: a matrix write cell rendered with the superuser's read-back in the
 same round trip (soberharness.runner.matrix sends it instead of the plain request).
 
-The cell's transaction becomes: begin, setup, the table's digests (whole, and without the row
-written), the request as PostgREST runs it, `RESET ROLE`, the digests again and the written row
-with, per column the model knows, whether it equals the value the model expects; rollback.
+The cell's transaction becomes: begin, setup, the rows of the table inserted, updated and
+deleted so far in the transaction (PostgreSQL's per-transaction statistics), the request as
+PostgREST runs it, `RESET ROLE`, the counts again and the written row with, per column the
+model knows, whether it equals the value the model expects; rollback.
 soberharness.checker.row_after_write judges what was read.
 """
 
@@ -30,19 +31,18 @@ class RowCheck:
     """What a write cell's read-back is judged against."""
 
     relation: str  # schema.table
-    deleted: bool  # the model expects the row gone
     expected: dict[str, Any]  # column -> value the model expects (insert, update)
 
 
-def _digest(row: rows.Row, where: sql.Composable | None) -> sql.Composed:
+def _counts(row: rows.Row) -> sql.Composed:
+    """The rows inserted, updated and deleted in the table so far in this transaction (the
+    statistics PostgreSQL keeps per transaction): the request's own writes are the difference
+    between the counts after it and before it, triggers' writes to the table included."""
+    oid = sql.SQL("{}::regclass").format(sql.Literal(f"{row.schema}.{row.table}"))
     return sql.SQL(
-        "(select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' order by "
-        "md5(t::text))), '') from {} t{})").format(
-        row.name, sql.SQL("") if where is None else sql.SQL(" where not ({})").format(where))
-
-
-def _digests(row: rows.Row) -> sql.Composed:
-    return sql.SQL("SELECT {}, {}").format(_digest(row, None), _digest(row, row.where()))
+        "SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({o}), "
+        "pg_catalog.pg_stat_get_xact_tuples_updated({o}), "
+        "pg_catalog.pg_stat_get_xact_tuples_deleted({o})]").format(o=oid)
 
 
 def _check(row: rows.Row, expected: rows.Row | None) -> sql.Composed:
@@ -64,10 +64,10 @@ def row_check(action: Action) -> RowCheck | None:
     target = rows.row_of(action.target)
     relation = f"{target.schema}.{target.table}"
     if action.op is Op.DELETE:
-        return RowCheck(relation, True, {})
+        return RowCheck(relation, {})
     written = action.after if action.op is Op.UPDATE else action.target
     assert written is not None
-    return RowCheck(relation, False, dict(rows.row_of(written).values))
+    return RowCheck(relation, dict(rows.row_of(written).values))
 
 
 def checked_parts(request: Request, action: Action) -> tuple[bytes, bytes]:
@@ -77,8 +77,8 @@ def checked_parts(request: Request, action: Action) -> tuple[bytes, bytes]:
     written = action.after if action.op is Op.UPDATE else action.target
     expected = None if action.op is Op.DELETE or written is None else rows.row_of(written)
     head = sql.SQL(";\n").join([sql.SQL("BEGIN ISOLATION LEVEL READ COMMITTED"),
-                                 *request.setup, _digests(target)])
-    tail = sql.SQL(";\n").join([sql.SQL("RESET ROLE"), _digests(target),
+                                 *request.setup, _counts(target)])
+    tail = sql.SQL(";\n").join([sql.SQL("RESET ROLE"), _counts(target),
                                  _check(target, expected), sql.SQL("ROLLBACK")])
     return head.as_bytes(None), tail.as_bytes(None)
 
@@ -90,7 +90,7 @@ def render_checked(
     claims: dict[str, Any] | None,
 ) -> bytes:
     """The write request between its `checked_parts`: one statement more before the request
-    than `render` sends (the digests), so a cell sending it counts `len(setup) + 1` setup
+    than `render` sends (the counts), so a cell sending it counts `len(setup) + 1` setup
     statements (RequestRunner.execute then finds the request's result, ignoring the rest)."""
     settings = request_settings(viewer, request.method, request.path, claims=claims)
     return b";\n".join([parts[0], settings.as_bytes(None), request.query.as_bytes(None),
@@ -100,7 +100,7 @@ def render_checked(
 def execute_checked(
     conn: psycopg.Connection, text: bytes, setup_statements: int
 ) -> tuple[Outcome, ReadBack | None]:
-    """Send a checked cell (autocommit connection; `setup_statements` counts the digests too);
+    """Send a checked cell (autocommit connection; `setup_statements` counts the counts too);
     its outcome as RequestRunner.execute gives it, and the read-back when the request ran
     without error."""
     cur = conn.cursor()
@@ -121,10 +121,10 @@ def execute_checked(
 
 
 def _parse(results: list[list[tuple[Any, ...]]], setup_statements: int) -> ReadBack:
-    before = results[setup_statements][0]
-    after = results[-3][0]
+    before = results[setup_statements][0][0]
+    after = results[-3][0][0]
     checked = results[-2][0][0]
     if isinstance(checked, str):
         checked = json.loads(checked)
     row, same = (checked[0], checked[1]) if checked else (None, {})
-    return ReadBack(before[0], after[0], before[1], after[1], row, same)
+    return ReadBack(tuple(b - a for a, b in zip(before, after, strict=True)), row, same)

@@ -42,30 +42,32 @@ def test_trigger_clearing_hidden_after_the_guard_is_named(scratch_database: str)
 
 
 def _back(**changes: object) -> ReadBack:
-    base = ReadBack("3:a", "3:a", "2:b", "2:b", {"id": 1, "body": "x"}, {"id": True, "body": True})
+    base = ReadBack((0, 1, 0), {"id": 1, "body": "x"}, {"id": True, "body": True})
     return ReadBack(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
 def test_a_refused_write_that_changed_its_table_is_a_drift() -> None:
-    assert drifts("c", "public.t", False, {}, False, False, _back()) == []
-    [d] = drifts("c", "public.t", False, {}, False, False, _back(table_after="4:z"))
-    assert (d.column, d.expected, d.actual) == (TABLE, "3:a", "4:z")
+    assert drifts("c", "public.t", "update", {}, False, False, _back(written=(0, 0, 0))) == []
+    [d] = drifts("c", "public.t", "update", {}, False, False, _back(written=(1, 0, 0)))
+    assert (d.column, d.expected, d.actual) == (TABLE, (0, 0, 0), (1, 0, 0))
 
 
-def test_an_allowed_write_names_each_column_off_the_model_and_other_rows_touched() -> None:
-    back = _back(same={"id": True, "body": False}, others_after="2:c")
-    found = drifts("c", "public.t", False, {"id": 1, "body": "y"}, True, True, back)
+def test_an_allowed_write_names_each_column_off_the_model_and_extra_rows_written() -> None:
+    back = _back(same={"id": True, "body": False}, written=(0, 2, 0))
+    found = drifts("c", "public.t", "update", {"id": 1, "body": "y"}, True, True, back)
     assert [(d.column, d.expected, d.actual) for d in found] == [
-        (OTHER_ROWS, "2:b", "2:c"), ("body", "y", "x")]
+        (OTHER_ROWS, (0, 1, 0), (0, 2, 0)), ("body", "y", "x")]
 
 
 def test_a_delete_must_leave_no_row_and_an_insert_must_leave_one() -> None:
-    [d] = drifts("c", "public.t", True, {}, True, True, _back())
+    [d] = drifts("c", "public.t", "delete", {}, True, True, _back(written=(0, 0, 1)))
     assert d.column == ROW
-    [d] = drifts("c", "public.t", False, {"id": 1}, True, True, _back(row=None))
+    [d] = drifts("c", "public.t", "insert", {"id": 1}, True, True,
+                 _back(row=None, written=(1, 0, 0)))
     assert (d.column, d.actual) == (ROW, None)
-    assert drifts("c", "public.t", True, {}, True, True, _back(row=None)) == []
+    assert drifts("c", "public.t", "delete", {}, True, True,
+                  _back(row=None, written=(0, 0, 1))) == []
 
 
 def test_a_write_the_model_refuses_but_the_database_allows_is_left_to_the_matrix() -> None:
-    assert drifts("c", "public.t", False, {}, False, True, _back(same={"body": False})) == []
+    assert drifts("c", "public.t", "update", {}, False, True, _back(same={"body": False})) == []
