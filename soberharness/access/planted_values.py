@@ -52,3 +52,20 @@ end $$;
 create trigger zz_touch_post before update on public.posts
   for each row execute function private.touch_post();
 """
+
+# A trigger that refuses a moderator's edit of someone else's post body silently (the request
+# sees no row updated) but first touches the row as the definer: a refused write that wrote.
+SILENT_REFUSAL_THAT_WRITES = """
+create function private.soft_refuse() returns trigger language plpgsql security definer
+  set search_path = '' as $$
+begin
+  if pg_trigger_depth() = 1 and new.body is distinct from old.body
+     and old.author_id is distinct from auth.uid() and private.is_moderator() then
+    update public.posts set updated_at = now() where id = old.id;
+    return null;
+  end if;
+  return new;
+end $$;
+create trigger aa_soft_refuse before update on public.posts
+  for each row execute function private.soft_refuse();
+"""

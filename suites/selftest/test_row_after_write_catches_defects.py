@@ -7,7 +7,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from soberharness.access.planted_values import CLEARS_HIDDEN_AFTER_GUARD
+from soberharness.access.planted_values import (
+    CLEARS_HIDDEN_AFTER_GUARD,
+    SILENT_REFUSAL_THAT_WRITES,
+)
 from soberharness.checker.row_after_write import OTHER_ROWS, ROW, TABLE, ReadBack, drifts
 from soberharness.db.seed import write_world
 from soberharness.runner.matrix import MatrixRun, run_matrix
@@ -39,6 +42,17 @@ def test_trigger_clearing_hidden_after_the_guard_is_named(scratch_database: str)
     assert {d.cell.split(" of a ")[0] for d in run.drifts} >= {
         "service update posts [body of hidden]"}
     assert all("update posts [body of hidden]" in d.cell for d in run.drifts)
+
+
+@pytest.mark.needs("postgres")
+def test_a_silent_refusal_that_writes_its_table_is_named(scratch_database: str) -> None:
+    run = _run(scratch_database, SILENT_REFUSAL_THAT_WRITES)
+    assert not run.mismatches, "every verdict holds: the edit is refused"
+    assert run.drifts
+    assert {(d.relation, d.column, d.expected, d.actual) for d in run.drifts} == {
+        ("public.posts", TABLE, (0, 0, 0), (0, 1, 0))}
+    assert all(d.cell.startswith("moderator") and " update posts " in d.cell
+               for d in run.drifts), [d.cell for d in run.drifts]
 
 
 def _back(**changes: object) -> ReadBack:
