@@ -24,7 +24,7 @@ from soberharness.checker.noninterference import changed_relations, explain
 from soberharness.clients.postgrest_sql import STORAGE_SETTINGS, request_settings
 from soberharness.db.claims import claims_for
 from soberharness.records.noninterference import Difference, Rows, Snapshot
-from soberharness.workload.invisible_changes import InvisibleChange, matrix_viewers
+from soberharness.workload.invisible_changes import InvisibleChange, matrix_viewers, names
 from soberharness.world.entities import Viewer
 from soberharness.world.matrix_world import MatrixWorld
 
@@ -192,6 +192,14 @@ def _rendered(ic: InvisibleChange) -> list[bytes]:
     return [s.as_bytes(None) for s in ic.change.statements()]
 
 
+def _named(diff: Difference, who: dict[str, str]) -> Difference:
+    """The difference with the matrix users' ids in its row key replaced by their names."""
+    row = diff.row
+    for user_id, name in who.items():
+        row = row.replace(user_id, name)
+    return dataclasses.replace(diff, row=row)
+
+
 def _judge_change(
     conn: psycopg.Connection,
     ic: InvisibleChange,
@@ -229,6 +237,7 @@ def run_noninterference(
                 conn.execute(PRIMARY_KEYS, [list(schemas)]).fetchall()}
     with psycopg.connect(dsn) as conn:
         base = _snapshots(conn, list(readers.values()), [])
+    who = {str(user_id): name for user_id, name in names(mw).items()}
 
     def work(chunk: Sequence[InvisibleChange]) -> tuple[list[Difference], list[str]]:
         diffs: list[Difference] = []
@@ -236,7 +245,7 @@ def run_noninterference(
         with psycopg.connect(dsn) as conn:
             for ic in chunk:
                 try:
-                    diffs += _judge_change(conn, ic, readers, base, keys)
+                    diffs += [_named(d, who) for d in _judge_change(conn, ic, readers, base, keys)]
                 except Refused:
                     refused.append(ic.change.change.label)
         return diffs, refused

@@ -51,7 +51,7 @@ def test_follower_count_with_pending_follows_is_named(scratch_database: str) -> 
     pending = [d for d in diffs
                if d.change == "insert follows (stranger -> O_private, pending)"
                and d.viewer == "follower" and d.column == "follower_count"]
-    assert [(d.before, d.after) for d in pending] == [(0, 1)]
+    assert [(d.before, d.after, d.row) for d in pending] == [(0, 1, "id=O_private")]
 
 
 @pytest.mark.needs("postgres")
