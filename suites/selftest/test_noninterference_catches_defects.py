@@ -74,3 +74,36 @@ def test_preview_of_hidden_text_is_named(scratch_database: str) -> None:
     assert (edit, "anon", "public.profiles", "latest_post") in _cells(diffs)
     assert any(d.after == "one day at a time (edited)" for d in diffs
                if d.change == edit and d.viewer == "anon" and d.column == "latest_post")
+
+
+# A view anon may select but not read (it calls a function anon may not execute): reading it
+# fails for anon, so its snapshot falls back to one relation at a time, the error its digest.
+FAILING_VIEW = """
+create function private.nobody_may_call() returns integer language sql as $$ select 1 $$;
+revoke all on function private.nobody_may_call() from public, anon, authenticated;
+create view public.failing_for_anon with (security_invoker = true) as
+  select p.id, private.nobody_may_call() as n from public.profiles p;
+grant select on public.failing_for_anon to anon, authenticated;
+"""
+
+
+@pytest.mark.needs("postgres")
+def test_a_relation_failing_for_a_viewer_is_compared_by_its_error(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, FAILING_VIEW, {"profiles", "follows"})
+    assert not diffs, "\n".join(d.describe() for d in diffs)
+
+
+@pytest.mark.needs("postgres")
+def test_a_change_the_database_refuses_is_named_not_judged(scratch_database: str) -> None:
+    mw = build_matrix_world()
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        write_world(conn, mw.world)
+        conn.execute(b"create function private.no_follows() returns trigger language plpgsql "
+                     b"as $$ begin raise exception 'closed'; end $$; "
+                     b"create trigger no_follows before insert on public.follows "
+                     b"for each row execute function private.no_follows()")
+    changes = [ic for ic in invisible_changes(mw, {"follows"})
+               if ic.change.change.kind == "insert"]
+    run = run_noninterference(scratch_database, mw, changes, exposed_schemas())
+    assert sorted(run.not_applied) == sorted(ic.change.change.label for ic in changes)
+    assert not run.differences
