@@ -8,12 +8,11 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
-import psycopg
 from psycopg import sql
 
 from soberharness.checker.canaries import leaks
 from soberharness.records.noninterference import CanaryLeak
-from soberharness.runner.noninterference import Reader, reader
+from soberharness.runner.noninterference import Reader, connect, reader
 from soberharness.workload.canaries import PATTERN, Canary, canaries, marking
 from soberharness.workload.invisible_changes import matrix_viewers
 from soberharness.world.matrix_world import MatrixWorld
@@ -46,7 +45,7 @@ def run_canaries(dsn: str, mw: MatrixWorld, schemas: Sequence[str]) -> CanaryRun
     sources = {c.marker: c.source for c in planted}
     out: list[CanaryLeak] = []
     found = 0
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         readers = [reader(conn, label, v, schemas) for label, v in matrix_viewers(mw).items()]
         with conn.transaction(force_rollback=True):
             conn.execute(sql.SQL(";\n").join(marking(c) for c in planted).as_bytes(None))

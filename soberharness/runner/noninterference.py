@@ -51,6 +51,18 @@ group by 1
 """
 
 
+# A hung statement (a view or policy that never ends) fails the run instead of hanging it.
+STATEMENT_TIMEOUT = "30s"
+
+
+def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
+    """A connection whose statements time out."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    conn.autocommit = autocommit
+    return conn
+
+
 @dataclasses.dataclass(frozen=True)
 class Reader:
     """One viewer as the database sees it: its label, the request settings and what it reads."""
@@ -230,19 +242,19 @@ def run_noninterference(
 ) -> NonInterferenceRun:
     """Every change against the snapshots of its blind viewers; the world at `dsn` is `mw`'s."""
     started = time.perf_counter()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         readers = {label: reader(conn, label, v, schemas)
                    for label, v in matrix_viewers(mw).items()}
         keys = {rel: tuple(cols) for rel, cols in
                 conn.execute(PRIMARY_KEYS, [list(schemas)]).fetchall()}
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         base = _snapshots(conn, list(readers.values()), [])
     who = {str(user_id): name for user_id, name in names(mw).items()}
 
     def work(chunk: Sequence[InvisibleChange]) -> tuple[list[Difference], list[str]]:
         diffs: list[Difference] = []
         refused: list[str] = []
-        with psycopg.connect(dsn) as conn:
+        with connect(dsn) as conn:
             for ic in chunk:
                 try:
                     diffs += [_named(d, who) for d in _judge_change(conn, ic, readers, base, keys)]
