@@ -1,7 +1,9 @@
 """Changes to the matrix world that some viewers cannot observe, derived from the access model.
 
 Candidates are drawn generically from the world: every row is deleted, every column the model
-knows is changed (text columns gain a suffix, flags flip, enums take their other values), and
+knows is changed (text columns gain a suffix, flags flip, enums take their other values), the
+text columns it does not hold but hides with their row are set (a profile's display name and
+bio), and
 rows are added beside the existing ones (a sibling post, comment or object, a follow or block
 between a shared user and an owner, a like by each user on each parent). A candidate is kept
 for viewer V when the model (on the world before and after it) says V can read none of the
@@ -56,6 +58,9 @@ class WorldChange:
     added: tuple[Entity, ...] = ()
     update: tuple[Entity, Entity] | None = None
     consequences: tuple[Entity, ...] = ()
+    # An update of columns the model does not hold (a profile's display name and bio): the
+    # row stays the same entity, these columns get these values.
+    unmodelled: tuple[tuple[str, str], ...] = ()
 
     def world_after(self, world: World) -> World:
         after = world.copy()
@@ -69,6 +74,12 @@ class WorldChange:
         """The superuser's statements making the change (the schema does the consequences)."""
         if self.update is not None:
             before, after = self.update
+            if self.unmodelled:
+                row = rows.row_of(before)
+                return [sql.SQL("UPDATE {} SET {} WHERE {}").format(
+                    row.name, sql.SQL(", ").join(
+                        sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v))
+                        for c, v in self.unmodelled), row.where())]
             return [rows.update(rows.row_of(before), rows.row_of(after))]
         out: list[sql.Composable] = [rows.delete(rows.row_of(e)) for e in self.removed]
         return out + [rows.insert(rows.row_of(e)) for e in self.added]
@@ -150,6 +161,10 @@ def _nid(*parts: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, "/".join(map(str, parts)))
 
 
+# Text columns of a row that the model does not hold but hides with the row.
+UNMODELLED_TEXT: dict[type, tuple[str, ...]] = {User: ("display_name", "bio")}
+
+
 def _updates(entity: Entity) -> Iterator[tuple[str, Entity]]:
     """Every column the model knows, changed: (the column, the new version)."""
     match entity:
@@ -198,6 +213,11 @@ def candidates(mw: MatrixWorld) -> Iterator[WorldChange]:
             yield WorldChange(
                 Change(table, f"update {column}", f"update {table}.{column} ({what})"),
                 removed=(entity,), added=(after,), update=(entity, after))
+        for column in UNMODELLED_TEXT.get(type(entity), ()):
+            yield WorldChange(
+                Change(table, f"update {column}", f"update {table}.{column} ({what})"),
+                removed=(entity,), added=(entity,), update=(entity, entity),
+                unmodelled=((column, f"{column} of the {what}"),))
     yield from _inserts(mw, who)
 
 

@@ -16,7 +16,8 @@ def test_every_table_and_kind_of_change_has_blind_viewers() -> None:
                   "objects", "account_deletion_requests"):
         assert (table, "delete") in kinds or table == "profiles", table
     assert {("follows", "insert"), ("blocks", "insert"), ("likes", "insert"),
-            ("posts", "update body"), ("profiles", "update handle")} <= kinds
+            ("posts", "update body"), ("profiles", "update handle"),
+            ("profiles", "update display_name"), ("profiles", "update bio")} <= kinds
 
 
 def test_a_pending_follow_is_blind_to_the_follower_but_not_to_its_parties() -> None:

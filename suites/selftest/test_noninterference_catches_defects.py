@@ -107,3 +107,18 @@ def test_a_change_the_database_refuses_is_named_not_judged(scratch_database: str
     run = run_noninterference(scratch_database, mw, changes, exposed_schemas())
     assert sorted(run.not_applied) == sorted(ic.change.change.label for ic in changes)
     assert not run.differences
+
+
+# The display name (a column the model does not hold) copied into a directory view.
+COPIED_DISPLAY_NAME = """
+create view public.name_directory as select p.id, p.display_name from public.profiles p;
+grant select on public.name_directory to anon, authenticated;
+"""
+
+
+@pytest.mark.needs("postgres")
+def test_copied_unmodelled_profile_field_is_named(scratch_database: str) -> None:
+    diffs = _differences(scratch_database, COPIED_DISPLAY_NAME, {"profiles"})
+    assert {(d.relation, d.column) for d in diffs} == {("public.name_directory", "display_name")}
+    assert ("update profiles.display_name (profile of O_private)", "anon",
+            "public.name_directory", "display_name") in _cells(diffs)
