@@ -85,3 +85,7 @@ def test_a_delete_must_leave_no_row_and_an_insert_must_leave_one() -> None:
 
 def test_a_write_the_model_refuses_but_the_database_allows_is_left_to_the_matrix() -> None:
     assert drifts("c", "public.t", "update", {}, False, True, _back(same={"body": False})) == []
+
+
+def test_an_allowed_write_with_no_rows_counted_is_a_server_without_counts() -> None:
+    assert drifts("c", "public.t", "update", {"id": 1}, True, True, _back(written=(0, 0, 0))) == []
