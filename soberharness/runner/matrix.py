@@ -13,11 +13,21 @@ import psycopg
 from psycopg import sql
 
 from soberharness.checker.matrix import ExpectationCache, allowed, detail
+from soberharness.checker.row_after_write import drifts
 from soberharness.clients.postgrest_sql import Request, RequestRunner, render
 from soberharness.db import sql as rows
+from soberharness.records.noninterference import RowDrift
 from soberharness.records.outcome import Outcome
 from soberharness.records.progress import Progress
 from soberharness.records.results import Cell, CellResult, Op
+from soberharness.runner.row_after_write import (
+    ReadBack,
+    RowCheck,
+    checked_parts,
+    execute_checked,
+    render_checked,
+    row_check,
+)
 from soberharness.workload.matrix_cases import Action, cells
 from soberharness.world.entities import Bucket, Entity, StoredObject, User
 from soberharness.world.matrix_world import MatrixWorld
@@ -27,6 +37,9 @@ from soberharness.world.matrix_world import MatrixWorld
 class MatrixRun:
     results: list[CellResult]
     seconds: float
+    # The rows allowed writes left that differ from the model's, and refused writes that
+    # changed their table (soberharness.checker.row_after_write).
+    drifts: list[RowDrift] = dataclasses.field(default_factory=list)
 
     @property
     def mismatches(self) -> list[CellResult]:
@@ -79,8 +92,9 @@ class PlannedCell:
     cell: Cell
     op: Op
     text: bytes  # the request, rendered
-    setup_statements: int
+    setup_statements: int  # statements before the request's settings, after BEGIN
     expected: bool
+    check: RowCheck | None = None  # a write: the superuser reads the row back (text has it)
 
 
 def _prerendered(request: Request) -> Request:
@@ -98,6 +112,7 @@ def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[Planned
     before anything runs."""
     cache = ExpectationCache(mw.world)
     requests: dict[Action, Request] = {}  # many cells send the same statement
+    parts: dict[Action, tuple[bytes, bytes]] = {}
     planned = []
     for cell, ctx, case in cells(mw):
         if tables is not None and cell.table not in tables:
@@ -106,10 +121,16 @@ def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[Planned
         request = requests.get(action)
         if request is None:
             request = requests[action] = _prerendered(request_for(action))
-        planned.append(
-            PlannedCell(cell, action.op, render(ctx.viewer, request, claims=ctx.claims()),
-                        len(request.setup), cache.expected(ctx, action))
-        )
+        check = row_check(action)
+        if check is None:
+            text = render(ctx.viewer, request, claims=ctx.claims())
+        else:
+            if action not in parts:
+                parts[action] = checked_parts(request, action)
+            text = render_checked(ctx.viewer, request, parts[action], ctx.claims())
+        setup = len(request.setup) + (0 if check is None else 1)  # the digests
+        planned.append(PlannedCell(cell, action.op, text, setup, cache.expected(ctx, action),
+                                   check))
     return planned
 
 
@@ -118,13 +139,28 @@ def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[Planned
 RETRY_STATES = ("40P01", "40001")
 
 
-def _execute(runner: RequestRunner, p: PlannedCell, tries: int = 3) -> Outcome:
-    outcome = runner.execute(p.text, p.setup_statements)
+def _execute(
+    runner: RequestRunner, p: PlannedCell, tries: int = 3
+) -> tuple[Outcome, ReadBack | None]:
+    outcome, back = _once(runner, p)
     for _ in range(tries - 1):
         if not (outcome.error and outcome.error.startswith(RETRY_STATES)):
             break
-        outcome = runner.execute(p.text, p.setup_statements)
-    return outcome
+        outcome, back = _once(runner, p)
+    return outcome, back
+
+
+def _once(runner: RequestRunner, p: PlannedCell) -> tuple[Outcome, ReadBack | None]:
+    if p.check is None:
+        return runner.execute(p.text, p.setup_statements), None
+    return execute_checked(runner.conn, p.text, p.setup_statements)
+
+
+def _drifts(p: PlannedCell, actual: bool, back: ReadBack | None) -> list[RowDrift]:
+    if p.check is None or back is None:
+        return []
+    return drifts(p.cell.label(), p.check.relation, p.op.value, p.check.expected,
+                  p.expected, actual, back)
 
 
 class _Counter:
@@ -157,23 +193,27 @@ def run_matrix(
     chunks = [planned[i::workers] for i in range(workers)]
     done = _Counter(len(planned), progress)
 
-    def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:
+    def work(chunk: Sequence[PlannedCell]) -> tuple[list[CellResult], list[RowDrift]]:
         out: list[CellResult] = []
+        drifted: list[RowDrift] = []
         with psycopg.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
             for p in chunk:
                 began = time.perf_counter()
-                outcome = _execute(runner, p)
+                outcome, back = _execute(runner, p)
+                actual = allowed(p.op, outcome)
                 out.append(
-                    CellResult(p.cell, p.expected, allowed(p.op, outcome), detail(p.op, outcome),
+                    CellResult(p.cell, p.expected, actual, detail(p.op, outcome),
                                time.perf_counter() - began)
                 )
+                drifted += _drifts(p, actual, back)
                 done.one_more()
-        return out
+        return out, drifted
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(work, chunks))
     seconds = time.perf_counter() - started
     order = {p.cell: i for i, p in enumerate(planned)}
-    results = sorted((r for part in parts for r in part), key=lambda r: order[r.cell])
-    return MatrixRun(results, seconds)
+    results = sorted((r for part, _ in parts for r in part), key=lambda r: order[r.cell])
+    return MatrixRun(results, seconds, sorted(
+        (d for _, part in parts for d in part), key=lambda d: (d.cell, d.column)))

@@ -1,0 +1,71 @@
+"""Planted value defects: migrations that break docs/access-rules.md in the values of rows a
+viewer may read, or in the row a write leaves, without opening a single matrix cell. The
+selftests apply one to a scratch database and assert the value-level oracles (non-interference,
+canaries, the row after the write) name exactly its change, viewer, column or cell."""
+
+from __future__ import annotations
+
+# A follower count on profiles, kept by a trigger that counts pending follows too.
+PENDING_FOLLOWER_COUNT = """
+alter table public.profiles add column follower_count integer not null default 0;
+create function private.count_followers() returns trigger language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    update public.profiles set follower_count = follower_count + 1 where id = new.followee_id;
+    return new;
+  end if;
+  update public.profiles set follower_count = follower_count - 1 where id = old.followee_id;
+  return old;
+end $$;
+create trigger count_followers after insert or delete on public.follows
+  for each row execute function private.count_followers();
+"""
+
+# Every profile's handle copied into a view that runs as its owner (no RLS of profiles).
+COPIED_HANDLE = """
+create view public.member_directory as select p.id, p.handle from public.profiles p;
+grant select on public.member_directory to anon, authenticated;
+"""
+
+# A preview of the author's latest post text on their profile, hidden posts included.
+HIDDEN_PREVIEW = """
+alter table public.profiles add column latest_post text;
+create function private.keep_latest_post() returns trigger language plpgsql as $$
+begin
+  update public.profiles set latest_post = left(new.body, 60) where id = new.author_id;
+  return new;
+end $$;
+create trigger keep_latest_post after insert or update of body on public.posts
+  for each row execute function private.keep_latest_post();
+"""
+
+# A trigger that runs after the column guard (triggers fire in name order) and clears
+# hidden_at whenever the author edits the body: the guard checked a row the write never left.
+CLEARS_HIDDEN_AFTER_GUARD = """
+create function private.touch_post() returns trigger language plpgsql as $$
+begin
+  if new.body is distinct from old.body then
+    new.hidden_at := null;
+  end if;
+  return new;
+end $$;
+create trigger zz_touch_post before update on public.posts
+  for each row execute function private.touch_post();
+"""
+
+# A trigger that refuses a moderator's edit of someone else's post body silently (the request
+# sees no row updated) but first touches the row as the definer: a refused write that wrote.
+SILENT_REFUSAL_THAT_WRITES = """
+create function private.soft_refuse() returns trigger language plpgsql security definer
+  set search_path = '' as $$
+begin
+  if pg_trigger_depth() = 1 and new.body is distinct from old.body
+     and old.author_id is distinct from auth.uid() and private.is_moderator() then
+    update public.posts set updated_at = now() where id = old.id;
+    return null;
+  end if;
+  return new;
+end $$;
+create trigger aa_soft_refuse before update on public.posts
+  for each row execute function private.soft_refuse();
+"""

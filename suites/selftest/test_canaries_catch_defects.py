@@ -1,0 +1,61 @@
+"""Canaries can fail: a planted defect that copies a hidden text somewhere a viewer reads is
+reported as the marker, where it came from, the viewer and the relation and column it was read
+in; on the clean stack every marker found is one its viewer may know."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from soberharness.access.planted_values import COPIED_HANDLE, HIDDEN_PREVIEW
+from soberharness.checker.canaries import leaks
+from soberharness.db.seed import write_world
+from soberharness.lints.catalog import exposed_schemas
+from soberharness.runner.canaries import CanaryRun, run_canaries
+from soberharness.world.matrix_world import build_matrix_world
+
+
+def _run(dsn: str, defect: str) -> CanaryRun:
+    mw = build_matrix_world()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        write_world(conn, mw.world)
+        conn.execute(defect.encode())
+    return run_canaries(dsn, mw, exposed_schemas())
+
+
+@pytest.mark.needs("postgres")
+def test_clean_stack_shows_each_viewer_only_markers_it_may_know(scratch_database: str) -> None:
+    run = _run(scratch_database, "select 1")
+    assert run.found > run.canaries, "viewers read (known) markers: the search sees them"
+    assert not run.leaks, "\n".join(leak.describe() for leak in run.leaks)
+
+
+@pytest.mark.needs("postgres")
+def test_preview_of_a_hidden_post_is_traced_to_its_source(scratch_database: str) -> None:
+    run = _run(scratch_database, HIDDEN_PREVIEW)
+    assert {(leak.relation, leak.column) for leak in run.leaks} == {
+        ("public.profiles", "latest_post")}
+    assert ("anon", "public.posts.body of the hidden post of O_public") in {
+        (leak.viewer, leak.source) for leak in run.leaks}
+
+
+@pytest.mark.needs("postgres")
+def test_copied_handle_of_a_community_profile_is_traced_to_its_source(
+    scratch_database: str,
+) -> None:
+    run = _run(scratch_database, COPIED_HANDLE)
+    assert {(leak.relation, leak.column) for leak in run.leaks} == {
+        ("public.member_directory", "handle")}
+    anon = {leak.source for leak in run.leaks if leak.viewer == "anon"}
+    assert anon == {"public.profiles.handle of the profile of O_community",
+                    "public.profiles.handle of the profile of O_private"}
+
+
+def test_a_marker_is_a_leak_only_for_viewers_who_may_not_know_it() -> None:
+    found = [("public.p", "body", "cnry00000001"), ("public.p", "body", "cnryffffffff")]
+    knowers = {"cnry00000001": frozenset({"self/public"})}
+    sources = {"cnry00000001": "public.posts.body of the hidden post of O_public"}
+    assert leaks("self/public", found, knowers, sources) == []
+    [leak] = leaks("anon", found, knowers, sources)
+    assert (leak.marker, leak.relation, leak.column) == ("cnry00000001", "public.p", "body")
+    assert "hidden post of O_public" in leak.describe()
