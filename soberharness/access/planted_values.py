@@ -69,3 +69,10 @@ end $$;
 create trigger aa_soft_refuse before update on public.posts
   for each row execute function private.soft_refuse();
 """
+
+# An open private broadcast channel: every signed-in user may listen to any 'room:' topic,
+# which no rule opens to anyone (docs/access-decisions.md, "Realtime channels").
+OPEN_PRIVATE_BROADCAST = """
+create policy open_rooms on realtime.messages for select to authenticated
+  using (extension = 'broadcast' and realtime.topic() like 'room:%');
+"""
