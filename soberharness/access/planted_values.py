@@ -103,3 +103,33 @@ create function private.token_hook(event jsonb) returns jsonb
   select case when private.metadata_role(event -> 'claims') = 'moderator'
     then jsonb_set(event, '{claims,app_metadata,role}', '"moderator"') else event end $$;
 """
+
+# A column the author may set on INSERT only (the table-level insert grant covers a new
+# column; no update grant), which decides what others see.
+INSERT_ONLY_FEATURED = """
+alter table public.posts add column featured boolean not null default false;
+"""
+
+# A column no API role writes, which a policy trusts: only service could set it, no case does.
+TRUSTED_VERIFIED = """
+alter table public.profiles add column verified boolean not null default false;
+do $$
+declare cols text;
+begin
+  select string_agg(quote_ident(attname), ', ') into cols from pg_attribute
+  where attrelid = 'public.profiles'::regclass and attnum > 0 and not attisdropped
+    and attname <> 'verified' and attgenerated = '';
+  revoke insert on public.profiles from authenticated;
+  execute format('grant insert (%s) on public.profiles to authenticated', cols);
+end $$;
+create policy profiles_read_verified on public.profiles for select to anon using (verified);
+"""
+
+# The same trust through a helper a posts policy calls.
+TRUSTED_VERIFIED_VIA_HELPER = TRUSTED_VERIFIED.replace(
+    "create policy profiles_read_verified on public.profiles for select to anon using (verified);",
+    """create function private.author_verified(uid uuid) returns boolean
+  language sql stable security definer set search_path = ''
+  as $f$ select p.verified from public.profiles p where p.id = uid $f$;
+create policy posts_read_verified on public.posts for select to anon
+  using (private.author_verified(author_id));""")
