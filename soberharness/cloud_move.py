@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 import psycopg
 from psycopg import sql
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 
 FIXED_TABLES = ("auth.users", "auth.identities", "storage.buckets", "storage.objects")
@@ -209,7 +210,7 @@ def _dsn(environ: Mapping[str, str], var: str) -> str:
 
 def _connect(dsn: str, side: str, var: str) -> psycopg.Connection:
     try:
-        conn = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+        conn = db_session.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"cannot connect to the {side} (${var}): {first}") from None

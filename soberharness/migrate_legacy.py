@@ -40,6 +40,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.targets.migrations import REPO
 
@@ -456,7 +457,7 @@ def run(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     record_path: Path = args.record or default_record_path(args.file)
     try:
-        with psycopg.connect(args.dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(args.dsn, autocommit=True, connect_timeout=10) as conn:
             if args.rollback:
                 record = read_record(record_path)
                 deleted = rollback(conn, record)

@@ -9,11 +9,11 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 
-import psycopg
 from psycopg import sql
 
 from soberharness.checker.matrix import ExpectationCache, allowed, detail
 from soberharness.clients.postgrest_sql import Request, RequestRunner, render
+from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.records.outcome import Outcome
 from soberharness.records.progress import Progress
@@ -159,7 +159,7 @@ def run_matrix(
 
     def work(chunk: Sequence[PlannedCell]) -> list[CellResult]:
         out: list[CellResult] = []
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
             for p in chunk:
                 began = time.perf_counter()
