@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soberharness.records.redact import redact
+from soberharness.report import failure_text
 from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.dr_section import dr_of
 from soberharness.report.run_facts import chaos_failed, folder_name
@@ -109,9 +110,7 @@ def run_verdict(cases: list[CaseResult], failed: bool, exitstatus: int = EXIT_OK
 
 
 def _tail(text: str, lines: int = 25) -> str:
-    kept = text.strip().splitlines()
-    errors = [line for line in kept if line.startswith("E ")]
-    return "\n".join((errors or kept)[-lines:])
+    return failure_text.for_people(text, lines)
 
 
 def gate_json(gate: GateResult | None) -> dict[str, Any] | None:
