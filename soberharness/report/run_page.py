@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT
-from soberharness.report import dr_section, plots
+from soberharness.report import dr_section, plots, run_index
 from soberharness.report.failure_text import for_people
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
@@ -408,27 +408,35 @@ FILTER_SCRIPT = """<script>
 
 def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs",
                  parity: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The index of runs, newest first (then the parity reports across targets)."""
+    """The index of runs, newest first, with each run's suites and migrations and the trend
+    over runs (then the parity reports across targets)."""
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>SoberTube harness runs"
         f"</title><style>{STYLE}</style></head><body><h1>Harness runs</h1>",
-        f"<p class='meta'>{len(docs)} run(s), newest first.</p><table>"
-        + _head("run", "verdict", "started (UTC)", "target", "tests", "matrix mismatches",
-                "benchmark regressions", "seconds"),
+        f"<p class='meta'>{len(docs)} run(s), newest first.</p>",
     ]
+    if len(docs) > 1:
+        out.append("<h2 id='trend'>Trend</h2>" + plots.trend(run_index.trend_points(docs)))
+    out.append("<table class='runs'>"
+               + _head("run", "verdict", "started (UTC)", "target", "suites", "migrations",
+                       "tests", "matrix mismatches", "benchmark regressions", "seconds"))
     for d in docs:
         gate = d.get("benchmarks", {}).get("gate") or {}
         regressions = len(gate.get("regressions", [])) if gate else "-"
         counts = d.get("tests", {}).get("counts", {})
         link = f"{runs_dirname}/{folder_name(str(d.get('run_id')))}/index.html"
         verdict = str(d.get("verdict"))
+        suites = ", ".join(f"{k} {v}" for k, v in sorted(run_index.suite_counts(d).items()))
+        found = run_index.mismatches(d)
         out.append(
             f"<tr><td class='l'><a href='{_e(link)}'>{_e(d.get('run_id'))}</a></td>"
             f"<td><span class='verdict {_e(verdict)}'>{_e(verdict)}</span></td>"
             f"<td>{_e(str(d.get('started', ''))[:19].replace('T', ' '))}</td>"
             f"<td>{_e((d.get('target') or {}).get('name'))}</td>"
+            f"<td class='l suites'>{_e(suites or '-')}</td>"
+            f"<td class='l migrations'>{_e(run_index.migrations_text(d))}</td>"
             f"<td class='l'>{_e(', '.join(f'{k} {v}' for k, v in sorted(counts.items())))}</td>"
-            f"<td>{_mismatches(d)}</td>"
+            f"<td>{'-' if found is None else found}</td>"
             f"<td>{regressions}</td><td>{float(d.get('duration_s', 0)):.0f}</td></tr>")
     out.append("</table>")
     if parity:
@@ -442,8 +450,3 @@ def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs",
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
-
-
-def _mismatches(doc: Mapping[str, Any]) -> str:
-    matrix = doc.get("matrix") or {}
-    return str(len(matrix.get("mismatches", []))) if matrix.get("cells_checked") else "-"
