@@ -19,14 +19,13 @@ line, where they would show in process lists), then:
    and the collation of every indexed text column (a different one sorts the index and
    ORDER BY differently).
 
-One line per difference; exit 0 when both sides agree, 1 when they differ, 2 on bad input (one
+One line per difference; exit 0 when both sides agree, 1 when they differ, 4 on bad input (one
 line, no DSN or password in it). Needs a role that may set `session_replication_role` (a
 superuser, or `supabase_admin`) on the destination.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -35,7 +34,8 @@ from collections.abc import Mapping, Sequence
 import psycopg
 from psycopg import sql
 
-from soberharness.errors import HarnessError
+from soberharness.db import session as db_session
+from soberharness.errors import Exit, HarnessError, OneLineParser
 
 FIXED_TABLES = ("auth.users", "auth.identities", "storage.buckets", "storage.objects")
 # Both sides render values the same way whatever their server settings (COPY and checksums
@@ -209,7 +209,7 @@ def _dsn(environ: Mapping[str, str], var: str) -> str:
 
 def _connect(dsn: str, side: str, var: str) -> psycopg.Connection:
     try:
-        conn = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+        conn = db_session.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"cannot connect to the {side} (${var}): {first}") from None
@@ -219,7 +219,7 @@ def _connect(dsn: str, side: str, var: str) -> psycopg.Connection:
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soberharness.cloud_move",
+    parser = OneLineParser(prog="python -m soberharness.cloud_move",
                                      description="Move a deployment's data, then check it.")
     parser.add_argument("--from-env", required=True, metavar="VAR",
                         help="environment variable holding the source DSN")
@@ -240,11 +240,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             problems = check(src, dst)
     except HarnessError as exc:
         print(f"soberharness.cloud_move: {exc}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"soberharness.cloud_move: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     for line in problems:
         print(f"DIFF {line}")
     print("source and destination agree" if not problems

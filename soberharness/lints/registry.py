@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
+from soberharness.db import session as db_session
 from soberharness.lints import anon_probe, write_reach
 from soberharness.lints.base import LintRule
 from soberharness.lints.catalog import RULES, run_lints
@@ -61,9 +62,9 @@ def lint_names() -> list[str]:
 def run_all(dsn: str, run_id: str, schemas: Sequence[str]) -> list[LintFinding]:
     """Every lint against the database at `dsn`: catalog lints (read-only), then each world
     lint on the surface world of `run_id`, written and rolled back."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         found = run_lints(conn, schemas, CATALOG_LINTS)
     for lint in WORLD_LINTS:
-        with psycopg.connect(dsn) as conn:
+        with db_session.connect(dsn) as conn:
             found += lint.check(conn, build_surface_world(run_id), list(schemas))
     return found
