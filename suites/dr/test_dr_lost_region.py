@@ -6,10 +6,12 @@ Planted: a second repository whose archive lacks WAL is reported as exactly that
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from soberharness.dr.backup import BackupRepo
 from soberharness.dr.regions import (
     OTHER_REGION_SETTINGS,
     missing_wal,
@@ -87,3 +89,18 @@ def test_wal_gap_judge_names_exactly_the_missing_segments() -> None:
 def test_lost_region_report_figures(region: dict[str, Any]) -> None:
     print("lost-region drill seconds:", region["seconds"])
     assert region["seconds"]["restore_and_start"] > 0
+
+
+@pytest.mark.target_independent
+def test_second_repository_has_its_own_key_and_its_region_config_only_it(tmp_path: Path) -> None:
+    repo = BackupRepo(tmp_path / "br", tmp_path / "pg", 5432, tmp_path / "s", second_repo=True)
+    lines = repo.write_config().read_text().splitlines()
+    keys = dict(line.split("=", 1) for line in lines if "cipher-pass=" in line)
+    assert set(keys) == {"repo1-cipher-pass", "repo2-cipher-pass"}
+    assert keys["repo1-cipher-pass"] != keys["repo2-cipher-pass"]
+    assert "repo2-cipher-type=aes-256-cbc" in lines
+    region = repo.write_second_region_config(tmp_path / "r2.conf", tmp_path / "pg2", 5433,
+                                             tmp_path / "s2").read_text().splitlines()
+    assert [ln for ln in region if ln.startswith("repo")] == [
+        f"repo1-path={tmp_path / 'br' / 'repo2'}", "repo1-cipher-type=aes-256-cbc",
+        f"repo1-cipher-pass={keys['repo2-cipher-pass']}", "repo1-retention-full=2"]
