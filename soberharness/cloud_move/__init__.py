@@ -209,10 +209,10 @@ def check(src: psycopg.Connection, dst: psycopg.Connection) -> list[str]:
     return problems
 
 
-def _dsn(environ: Mapping[str, str], var: str) -> str:  # also a store spec
+def _dsn(environ: Mapping[str, str], var: str, what: str = "a DSN") -> str:
     value = environ.get(var)
     if not value:
-        raise HarnessError(f"environment variable {var} is not set (it should hold a DSN)")
+        raise HarnessError(f"environment variable {var} is not set (it should hold {what})")
     return value
 
 
@@ -224,8 +224,9 @@ def _stores(environ: Mapping[str, str], from_var: str | None, to_var: str | None
         return None
     if from_var is None or to_var is None:
         raise HarnessError("name both object stores: --objects-from-env and --objects-to-env")
-    return (objects.Location.from_json(_dsn(environ, from_var), from_var),
-            objects.Location.from_json(_dsn(environ, to_var), to_var))
+    what = "an object store as JSON"
+    return (objects.Location.from_json(_dsn(environ, from_var, what), from_var),
+            objects.Location.from_json(_dsn(environ, to_var, what), to_var))
 
 
 def _objects(src: psycopg.Connection, dst: psycopg.Connection, src_store: objects.Location,

@@ -21,11 +21,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from soberharness.clients.s3 import S3Client
+from soberharness.clients.s3 import S3Client, S3Store
 from soberharness.cloud_move import main
 from soberharness.cloud_move.gateway import VersityGateway
 from soberharness.cloud_move.objects import Location
 from soberharness.cloud_move.verdict import ObjectFacts, judge
+from soberharness.errors import HarnessError
 from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.targets.services.tools import find_tool, missing_reason
 
@@ -224,3 +225,32 @@ def test_object_judge_kinds() -> None:
         ("size", "v"), ("no object", "w"), ("truncated", "x"), ("altered", "y"), ("lost", "z"),
         ("no row", "u")]
     assert judge({"x": 10}, {"x": a}, {"x": a}) == []
+
+
+@pytest.mark.target_independent
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("not json", f"${SRC_STORE} is not a store spec"),
+    ('{"endpoint": "http://127.0.0.1:9", "access_key": "a", "secret_key": "s3cr3t-value"}',
+     f"${SRC_STORE} is not a store spec"),
+    ("", f"environment variable {SRC_STORE} is not set (it should hold an object store"),
+])
+def test_bad_store_spec_is_one_line_without_the_secret(
+        spec: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {SRC: "host=127.0.0.1 port=9", DST: "host=127.0.0.1 port=9", SRC_STORE: spec,
+           DST_STORE: spec}
+    code = main(["--from-env", SRC, "--to-env", DST, "--objects-from-env", SRC_STORE,
+                 "--objects-to-env", DST_STORE], environ=env)
+    out = capsys.readouterr()
+    assert code == 2 and out.out == ""
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert "s3cr3t" not in out.err
+
+
+@pytest.mark.target_independent
+def test_unreachable_store_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with S3Client(S3Store("http://127.0.0.1:9", "ak", "s3cr3t"), timeout=2) as client, \
+            pytest.raises(HarnessError) as caught:
+        client.head_object("bucket", "key")
+    assert "did not answer HEAD /bucket/key" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in repr(client.store)
