@@ -34,6 +34,7 @@ TOOLS = {  # tool -> (versions.env key, executable in .tools/bin)
     "deno": ("DENO_NPM_VERSION", "deno"),
     "actionlint": ("ACTIONLINT_VERSION", "actionlint"),
     "gotrue": ("GOTRUE_VERSION", "gotrue"),
+    "versitygw": ("VERSITYGW_VERSION", "versitygw"),
 }
 LOCKED = "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)"
 FAKE_APT = f"""#!/bin/bash
@@ -208,7 +209,8 @@ def test_a_lock_that_is_never_released_fails_within_the_bound(root: Path) -> Non
 
 
 def test_the_proxys_refusal_of_gotrue_is_remembered(root: Path) -> None:
-    repo = _fake_repo(root, with_tools=("mailpit", "toxiproxy", "deno", "actionlint"))
+    repo = _fake_repo(root, with_tools=("mailpit", "toxiproxy", "deno", "actionlint",
+                                        "versitygw"))
     _script(root / "go", REFUSING_GO)
     env = _env(root, _path(root), GO=str(root / "go"), GO_LOG=str(root / "go.log"))
     script = ["bash", str(repo / "scripts" / "install-services.sh")]
