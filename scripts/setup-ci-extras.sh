@@ -10,6 +10,11 @@
 #                   their own throwaway clusters with a config file of their own).
 #   promtool        from the `prometheus` package, unpacked into .tools/prometheus/ (no service):
 #                   `promtool check config` and `promtool test rules` for stack/monitoring.
+#   chromium        headless, for the run page's browser selftest (suites/selftest/
+#                   test_run_page_browser.py): a screenshot at 1400 px and the page's layout
+#                   measured in the page. Any of chromium, chromium-browser or Google Chrome
+#                   already present is used (GitHub's Ubuntu runners ship google-chrome);
+#                   otherwise Debian's `chromium` is installed (about 20 s).
 # pg_basebackup, pg_rewind and pg_verifybackup come with the PostgreSQL server package.
 #
 # Idempotent: what is already there is left alone (also as an ordinary user without sudo).
@@ -68,6 +73,19 @@ else
   apt_update_once pgbackrest
   apt_get install -y -qq --no-install-recommends pgbackrest >/dev/null
   say "pgbackrest installed: $(pgbackrest version)"
+fi
+
+# -- chromium (headless browser for the run page's browser selftest) ---------------------------
+browser=""
+for name in chromium chromium-browser google-chrome google-chrome-stable; do
+  if command -v "$name" >/dev/null 2>&1; then browser="$name"; break; fi
+done
+if [ -n "$browser" ]; then
+  say "chromium present: $("$browser" --version 2>/dev/null | head -1)"
+else
+  apt_update_once chromium
+  apt_get install -y -qq chromium >/dev/null
+  say "chromium installed: $(chromium --version 2>/dev/null | head -1)"
 fi
 
 # -- promtool (unpacked from the prometheus package, not installed as a service) ------------

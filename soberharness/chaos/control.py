@@ -10,6 +10,7 @@ In an experiment:
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | No
                              **_: Any) -> None:
     try:
         out = write_experiment_summary(context, state)
+        for line in summary.end_lines(json.loads((out / "summary.json").read_text())):
+            logger.info(line)
         logger.info(f"soberharness chaos reports in {out}")
     finally:
         actions.stop_local_stack()

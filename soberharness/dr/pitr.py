@@ -17,9 +17,8 @@ import dataclasses
 import time
 from typing import Any
 
-import psycopg
-
 from soberharness.chaos.ledger import Ledger, LedgerWorkload
+from soberharness.db import session as db_session
 from soberharness.dr import matrix_digest
 from soberharness.dr.backup import STANZA, BackupRepo, plant_corruption
 from soberharness.dr.cluster import in_recovery
@@ -235,12 +234,12 @@ def plant_rls_defect(stack: DrillStack, restored: PostgresServer) -> dict[str, A
     cells of the posts table."""
     dsn = restored.dsn(stack.database)
     before = matrix_digest.sample(dsn, stack.matrix)
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(PLANTED_RLS)
     try:
         after = matrix_digest.sample(dsn, stack.matrix)
     finally:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute("ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY")
     changed = matrix_digest.differing(before, after)
     return {"statement": PLANTED_RLS, "cells": len(after),

@@ -16,8 +16,8 @@ EMAIL, PASSWORD = "forger@example.test", "a-long-password-1"
 
 def _found(hook: Any = None) -> list[str]:
     with GoTrueProtocolDouble() as double:
-        double.add_user(EMAIL, PASSWORD)
-        double.access_token_hook = hook
+        double.tokens.add_user(EMAIL, PASSWORD)
+        double.tokens.access_token_hook = hook
         with GoTrueClient(double.url, "anon-key", timeout=5.0) as client:
             before, after = forge_and_mint(client, EMAIL, PASSWORD)
         assert [m for m, p, _ in double.requests] == ["POST", "PUT", "POST", "POST"]
