@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import errors
 
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for
 from soberharness.records.channels import ChannelAnswer, ChannelCell
 from soberharness.world.entities import Viewer
@@ -42,7 +43,7 @@ def run_channels(dsn: str, cells: Sequence[tuple[Viewer, ChannelCell]]) -> list[
     for viewer, cell in cells:
         groups.setdefault((viewer, cell.topic), []).append(cell)
     answers: list[ChannelAnswer] = []
-    with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
+    with db_session.connect(dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
         conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
         conn.commit()
         for (viewer, topic), group in groups.items():
