@@ -113,6 +113,14 @@ else
 fi
 unpack_tool prometheus-postgres-exporter "$REPO/.tools/postgres-exporter" prometheus-postgres-exporter
 unpack_tool prometheus-nginx-exporter "$REPO/.tools/nginx-exporter" prometheus-nginx-exporter
+# mtail reads the gateway's request log and exports http_requests_total{service, code}
+# (stack/monitoring/mtail; ServiceHigh5xxRate).
+if [ -x "$REPO/.tools/mtail/usr/bin/mtail" ]; then
+  say "mtail present: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+else
+  unpack_deb mtail "$REPO/.tools/mtail"
+  say "mtail unpacked: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+fi
 
 # -- pgaudit (suites/ops audit logging): an extension of the PostgreSQL server package, so it
 # is installed beside it (no service); the suite loads it in clusters of its own.

@@ -45,6 +45,17 @@ def render_gateway(template: str, env: Mapping[str, str], ports: Mapping[int, in
     return text
 
 
+def logs_in_prefix(text: str) -> str:
+    """Each `access_log /dir/name ...` file made `name` in nginx's prefix (relative paths are
+    the prefix's): the image's log folders do not exist here."""
+    return re.sub(r"(access_log\s+)/(?:[^\s;]*/)?([^/\s;]+)", r"\g<1>\g<2>", text)
+
+
+def upstream_names(text: str) -> list[str]:
+    """The upstreams a gateway config sets (`set $<name>_upstream host:port;`)."""
+    return re.findall(r"set \$(\w+)_upstream ", text)
+
+
 def point_upstreams(text: str, upstreams: Mapping[str, str]) -> str:
     for name, address in upstreams.items():
         text, count = re.subn(rf"set \${name}_upstream [^;]+;", f"set ${name}_upstream {address};",
@@ -129,7 +140,7 @@ class Gateway:
         self.port = free_port()
         text = template if template is not None else GATEWAY_TEMPLATE.read_text()
         text = render_gateway(text, env, {8000: self.port, 8080: free_port()})
-        text = point_upstreams(text, upstreams)
+        text = logs_in_prefix(point_upstreams(text, upstreams))
         self.config = scale_limits(text, scaled) if scaled else text
         self.process: ManagedProcess | None = None
 

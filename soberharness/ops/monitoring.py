@@ -20,8 +20,14 @@ import yaml
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError
-from soberharness.ops import deployed, tools
-from soberharness.ops.gateway import GATEWAY_TEMPLATE, nginx_main, render_gateway
+from soberharness.ops import deployed, tools, traffic
+from soberharness.ops.gateway import (
+    GATEWAY_TEMPLATE,
+    nginx_main,
+    point_upstreams,
+    render_gateway,
+    upstream_names,
+)
 from soberharness.ops.render import Rendered, Timing, render
 from soberharness.targets import workdirs
 from soberharness.targets.local import LocalTarget
@@ -67,6 +73,7 @@ class MonitoringStack:
             self.target.pg.start()
             self._start_gateway()
             self._start_exporters()
+            self._first_request()
             alertmanager = self._start_alertmanager()
             self._start_prometheus(alertmanager)
         except BaseException:
@@ -98,7 +105,7 @@ class MonitoringStack:
     # -- pieces -------------------------------------------------------------------------------
     def _roles_needed(self) -> list[str]:
         roles = {listener.role for listener in self.listeners.values()}
-        needed = [r for r in ("postgres-exporter", "nginx-exporter") if r in roles]
+        needed = [r for r in ("postgres-exporter", "nginx-exporter", "mtail") if r in roles]
         return needed + (["nginx"] if "gateway" in roles else [])
 
     def _dir(self, name: str) -> Path:
@@ -137,14 +144,52 @@ class MonitoringStack:
         env = read_env_file(TEMPLATES["local"])
         inside = {int(a.rsplit(":", 1)[1]): p for a, p in ports.items()}
         prefix = self._dir("gateway")
-        (prefix / "gateway.conf").write_text(render_gateway(self.gateway_template, env, inside))
+        text = render_gateway(self.gateway_template, env, inside)
+        # No service stands behind it here: every route answers 502 at once (a closed port on
+        # this machine, no name looked up).
+        closed = f"127.0.0.1:{free_port()}"
+        text = point_upstreams(text, {name: closed for name in upstream_names(text)})
+        (prefix / "gateway.conf").write_text(self._local_logs(text))
         conf = nginx_main(prefix, "gateway.conf")
         first = next(iter(inside.values()))
         self._run("gateway", [str(tools.find("nginx")), "-e", "stderr", "-p", f"{prefix}/",
                               "-c", str(conf), "-g", "daemon off;"],
                   tcp_ready("127.0.0.1", first))
 
+    def _file(self, service_name: str, path: str) -> Path:
+        """Where `path` of a compose service's file system is here: in the folder standing for
+        the named volume mounted over it (shared by the services mounting it), else in one
+        of the service's own."""
+        found = deployed.volume_at(self.compose["services"][service_name], path)
+        local = (self._dir("volumes") / found[0] / found[1] if found
+                 else self._dir(f"files-{service_name}") / path.lstrip("/"))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        return local
+
+    def _local_logs(self, text: str) -> str:
+        """The gateway's `access_log /path ...` files moved to where _file puts them."""
+        found = self._service("gateway")
+        if found is None:
+            return text
+        return re.sub(r"(access_log\s+)(/[^\s;]+)",
+                      lambda m: m.group(1) + str(self._file(found[0], m.group(2))), text)
+
+    def _start_mtail(self) -> None:
+        found = self._service("mtail")
+        for _address, port in self._local("mtail").items():
+            assert found is not None
+            name, service = found
+            logs = deployed.command_value(service, "logs")
+            if not logs:
+                raise HarnessError(f"compose {name}: mtail's command names no -logs")
+            self._run(f"mtail-{port}",
+                      [str(tools.find("mtail")), "-progs", str(self.monitoring / "mtail"),
+                       "-logs", ",".join(str(self._file(name, p)) for p in logs.split(",")),
+                       "-address", "127.0.0.1", "-port", str(port), "-logtostderr"],
+                      http_ready(f"http://127.0.0.1:{port}/metrics"))
+
     def _start_exporters(self) -> None:
+        self._start_mtail()
         for address, port in self._local("postgres-exporter").items():
             dsn = (f"postgresql://{SUPERUSER}@127.0.0.1:{self.pg.port}/postgres"
                    "?sslmode=disable&connect_timeout=3")
@@ -171,6 +216,24 @@ class MonitoringStack:
                        f"-nginx.scrape-uri={match.group(1)}{local}{match.group(3) or ''}",
                        "-nginx.retries=0", f"-web.listen-address=127.0.0.1:{port}"],
                       http_ready(f"http://127.0.0.1:{port}/metrics"))
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway's API server here ("" when the compose file deploys no gateway)."""
+        ports = deployed.gateway_ports(self.gateway_template)  # the API server's comes first
+        host = self._service_host("gateway")
+        local = self.addresses.get(f"{host}:{ports[0]}", "") if host and ports else ""
+        return f"http://{local}" if local else ""
+
+    def _service_host(self, role: str) -> str:
+        found = self._service(role)
+        return deployed.namespace_of(*found) if found else ""
+
+    def _first_request(self) -> None:
+        """One request through the gateway, as a deployment's first client makes: the request
+        counter has its first series (mtail exports a counter once it has counted a line)."""
+        if self.gateway_url:
+            traffic.get_status(self.gateway_url + "/rest/v1/")
 
     def _start_alertmanager(self) -> str:
         folder = self._dir("alertmanager")

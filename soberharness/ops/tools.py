@@ -21,6 +21,7 @@ TOOLS: dict[str, tuple[str, str, str]] = {
     "nginx-exporter": ("nginx-exporter", "prometheus-nginx-exporter",
                        "prometheus-nginx-exporter"),
     "nginx": ("nginx", "../sbin/nginx", "nginx"),
+    "mtail": ("mtail", "mtail", "mtail"),
 }
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from soberharness.config.envcheck import TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.ops.gateway import logs_in_prefix
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "stack" / "compose" / "nginx" / "gateway.conf.template"
@@ -51,7 +52,7 @@ def render(env: Mapping[str, str], upstreams: Mapping[str, str], port: int) -> s
         assert count == 1, name
     text, count = re.subn(r"listen 8000;", f"listen 127.0.0.1:{port};", text)
     assert count == 1
-    return text
+    return logs_in_prefix(text)
 
 
 def main_config(prefix: Path, include: str) -> Path:
