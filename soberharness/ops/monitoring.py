@@ -15,12 +15,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError
 from soberharness.ops import deployed, tools, traffic
+from soberharness.ops.backups import BackupStanza
 from soberharness.ops.gateway import (
     GATEWAY_TEMPLATE,
     nginx_main,
@@ -53,6 +55,7 @@ class MonitoringStack:
         self.webhook_url = webhook_url
         self.timing = timing or Timing()
         self.monitoring = monitoring
+        self.compose_file = compose_file
         self.compose: dict[str, Any] = yaml.safe_load(compose_file.read_text())
         self.gateway_template = gateway_template.read_text()
         self.listeners = deployed.listeners(self.compose, self.gateway_template)
@@ -60,6 +63,8 @@ class MonitoringStack:
         self.workdir: Path | None = None
         self.addresses: dict[str, str] = {}  # in-network host:port -> 127.0.0.1:port
         self.processes: list[ManagedProcess] = []
+        self.backups: BackupStanza | None = None
+        self.backed_up_at = 0.0  # when the first backup completed (epoch seconds)
         self.rendered: Rendered | None = None
         self.prometheus_url = ""
 
@@ -70,7 +75,7 @@ class MonitoringStack:
             raise HarnessError(reason)
         try:
             self.workdir = workdirs.make_workdir()
-            self.target.pg.start()
+            self._start_database()
             self._start_gateway()
             self._start_exporters()
             self._first_request()
@@ -106,6 +111,7 @@ class MonitoringStack:
     def _roles_needed(self) -> list[str]:
         roles = {listener.role for listener in self.listeners.values()}
         needed = [r for r in ("postgres-exporter", "nginx-exporter", "mtail") if r in roles]
+        needed += ["pgbackrest"] if "postgres-exporter" in roles else []
         return needed + (["nginx"] if "gateway" in roles else [])
 
     def _dir(self, name: str) -> Path:
@@ -136,6 +142,64 @@ class MonitoringStack:
             if listener.role == role and not address.startswith("localhost:"):
                 return listener.service, self.compose["services"][listener.service]
         return None
+
+    def _mounted(self, service_name: str, under: str) -> list[Path]:
+        """Files of this repository a compose service bind-mounts at or under `under`."""
+        found = []
+        compose_dir = self.compose_file.parent
+        for entry in self.compose["services"].get(service_name, {}).get("volumes") or []:
+            source, _, rest = str(entry).partition(":")
+            target = rest.split(":", 1)[0]
+            if source.startswith(".") and (target == under or target.startswith(under + "/")):
+                found.append((compose_dir / source).resolve())
+        return found
+
+    def _db_service(self) -> str | None:
+        """The compose service the postgres exporter's DSN names (its PostgreSQL)."""
+        found = self._service("postgres-exporter")
+        if found is None:
+            return None
+        dsn = str((found[1].get("environment") or {}).get("DATA_SOURCE_NAME", ""))
+        match = re.search(r"@([\w.-]+):", dsn)
+        return match.group(1) if match else None
+
+    def _start_database(self) -> None:
+        """The stack's PostgreSQL, archiving into a pgBackRest repository of its own, with
+        the monitoring folder's init scripts the compose file mounts into the database
+        applied, and one full backup (so the backup age has a series from the start)."""
+        program = tools.find("pgbackrest")
+        if program is None or self._service("postgres-exporter") is None:
+            self.target.pg.start()
+            return
+        self.backups = BackupStanza(self._dir("pgbackrest"), program)
+        self.target = LocalTarget(name="ops-monitoring", pg_settings=self.backups.settings())
+        pg = self.target.pg
+        self.backups.configure(pg.data, pg.port, pg.sockets)
+        pg.start()
+        db = self._db_service()
+        scripts = self._mounted(db, "/docker-entrypoint-initdb.d") if db else []
+        with psycopg.connect(pg.dsn("postgres"), connect_timeout=5, autocommit=True) as conn:
+            for script in scripts:
+                if script.is_relative_to(self.monitoring.resolve()) and script.suffix == ".sql":
+                    conn.execute(script.read_text())  # type: ignore[call-overload]
+        self.backups.create()
+        self.backed_up_at = self.backups.backup()
+
+    def _exporter_queries(self, name: str, service: dict[str, Any]) -> Path:
+        """The queries file for Debian's exporter: the harness's (0.15's metrics 0.11 lacks)
+        and the one the compose file gives the exporter (`--extend.query-path`), merged (0.11
+        reads one file)."""
+        queries = yaml.safe_load(EXPORTER_QUERIES.read_text()) or {}
+        given = deployed.command_flag(service, "extend.query-path")
+        if given:
+            mounted = [p for p in self._mounted(name, given) if p.is_file()]
+            if not mounted:
+                raise HarnessError(f"compose {name}: {given} is not a file the compose "
+                                   "file mounts")
+            queries.update(yaml.safe_load(mounted[0].read_text()) or {})
+        path = self._dir("postgres-exporter") / "queries.yml"
+        path.write_text(yaml.safe_dump(queries))
+        return path
 
     def _start_gateway(self) -> None:
         ports = self._local("gateway")
@@ -193,10 +257,11 @@ class MonitoringStack:
         for address, port in self._local("postgres-exporter").items():
             dsn = (f"postgresql://{SUPERUSER}@127.0.0.1:{self.pg.port}/postgres"
                    "?sslmode=disable&connect_timeout=3")
+            queries = self._exporter_queries(*self._service("postgres-exporter") or ("", {}))
             self._run(f"postgres-exporter-{port}",
                       [str(tools.find("postgres-exporter")),
                        f"--web.listen-address=127.0.0.1:{port}",
-                       f"--extend.query-path={EXPORTER_QUERIES}"],
+                       f"--extend.query-path={queries}"],
                       http_ready(f"http://127.0.0.1:{port}/metrics"),
                       {"DATA_SOURCE_NAME": dsn})
             del address

@@ -22,6 +22,8 @@ TOOLS: dict[str, tuple[str, str, str]] = {
                        "prometheus-nginx-exporter"),
     "nginx": ("nginx", "../sbin/nginx", "nginx"),
     "mtail": ("mtail", "mtail", "mtail"),
+    # installed as a package by scripts/setup-ci-extras.sh (the disaster-recovery drills')
+    "pgbackrest": ("", "", "pgbackrest"),
 }
 
 

@@ -21,7 +21,7 @@ from soberharness.report.run_report import RunReport
 from soberharness.targets.base import StackHost, lacks
 
 MONITORING_TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx",
-                    "mtail")
+                    "mtail", "pgbackrest")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

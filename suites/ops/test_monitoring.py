@@ -80,6 +80,37 @@ def test_gateway_5xx_fire_service_high_5xx_rate(monitoring: LiveMonitoring,
     assert [labels.get("service") for labels, _ in counted] == ["rest"]
 
 
+def test_an_old_backup_fires_postgres_backup_too_old(monitoring: LiveMonitoring,
+                                                     run_report: RunReport) -> None:
+    """The exporter reports the age of the stack's newest pgBackRest backup (read from
+    `pgbackrest info` by monitoring.pgbackrest_backup_ages()); once older than the rule's
+    (rendered) threshold, PostgresBackupTooOld reaches the receiver, not before; a fresh
+    backup resolves it."""
+    stack = monitoring.stack
+    assert stack.rendered is not None and stack.backups is not None
+    ages = promapi.instant(stack.prometheus_url,
+                           "pgbackrest_backup_since_last_completion_seconds")
+    assert [labels.get("stanza") for labels, _ in ages] == ["sobertube"]
+    assert abs(ages[0][1] - (time.time() - stack.backed_up_at)) < 3 * stack.timing.interval_s + 2
+    old_s = stack.rendered.thresholds["PostgresBackupTooOld"][1]
+    due = stack.backed_up_at + old_s + alert_for(stack.rendered.rules, "PostgresBackupTooOld")
+    budget = 3 * stack.timing.interval_s + 5
+    got = monitoring.receiver.wait_for("PostgresBackupTooOld",
+                                       timeout=max(0.0, due - time.time()) + budget + 10)
+    assert got is not None, "PostgresBackupTooOld not received"
+    at = time.time() - (time.monotonic() - got.at)  # its arrival, as epoch seconds
+    run_report.notes["monitoring end to end"]["PostgresBackupTooOld"] = {
+        "received after the backup (s)": round(at - stack.backed_up_at, 1),
+        "due after (s)": round(due - stack.backed_up_at, 1), "budget (s)": budget}
+    assert due - 1 <= at <= due + budget, (at - stack.backed_up_at, due - stack.backed_up_at)
+    assert got.labels.get("stanza") == "sobertube"
+    fresh = time.monotonic()
+    stack.backups.backup()
+    resolved = monitoring.receiver.wait_for("PostgresBackupTooOld", timeout=budget + 10,
+                                            after=fresh, status="resolved")
+    assert resolved is not None, "a fresh backup did not resolve PostgresBackupTooOld"
+
+
 def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring,
                                                     run_report: RunReport) -> None:
     """Stop the stack's PostgreSQL: PostgresPrimaryDown reaches the webhook receiver within
