@@ -6,6 +6,7 @@ on two shared cores; the rendered copy says what it changed)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -23,12 +24,19 @@ _ZONE = re.compile(r"limit_req_zone\s+\S+\s+zone=(\w+):\w+\s+rate=(\d+)r/s;")
 _LIMIT = re.compile(r"limit_req\s+zone=(\w+)\s+burst=(\d+)")
 
 
+def worker_user() -> str:
+    """As root, nginx's workers stay root: they write the cache in the prefix, a folder only
+    root may enter (a test's temporary folder); otherwise they are the caller anyway."""
+    return "user root;\n" if os.geteuid() == 0 else ""
+
+
 def nginx_main(prefix: Path, include: str) -> Path:
     """A main nginx.conf in `prefix` including the rendered server config at http level."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
-        "pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {}\nhttp {\n"
+        f"{worker_user()}pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {{}}\n"
+        "http {\n"
         "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
         "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
         f"  access_log off;\n  include {include};\n}}\n")
@@ -36,13 +44,20 @@ def nginx_main(prefix: Path, include: str) -> Path:
 
 
 def render_gateway(template: str, env: Mapping[str, str], ports: Mapping[int, int]) -> str:
-    """The nginx image's envsubst step, and each `listen N` moved to 127.0.0.1:ports[N]."""
+    """The nginx image's envsubst step, each `listen N` moved to 127.0.0.1:ports[N], and the
+    cache's folder into nginx's prefix."""
     text = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: env.get(m.group(1), m.group(0)),
                   template)
     for inside, local in ports.items():
         text = re.sub(rf"(^\s*listen\s+)(?:[\w.]+:)?{inside}\b", rf"\g<1>127.0.0.1:{local}",
                       text, flags=re.M)
-    return text
+    return cache_in_prefix(text)
+
+
+def cache_in_prefix(text: str) -> str:
+    """Each `proxy_cache_path /dir/name` made `tmp/name` in nginx's prefix (the folder of its
+    temporary files)."""
+    return re.sub(r"(proxy_cache_path\s+)/(?:[^\s;]*/)?([^/\s;]+)", r"\g<1>tmp/\g<2>", text)
 
 
 def logs_in_prefix(text: str) -> str:
