@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.errors import HarnessError
-from soberharness.ops import tools
+from soberharness.ops import tools, waf
 from soberharness.targets.services.process import ManagedProcess, free_port, tcp_ready
 from soberharness.targets.services.tools import REPO_ROOT
 
@@ -31,11 +31,13 @@ def worker_user() -> str:
 
 
 def nginx_main(prefix: Path, include: str) -> Path:
-    """A main nginx.conf in `prefix` including the rendered server config at http level."""
+    """A main nginx.conf in `prefix` including the rendered server config (already written
+    there) at http level, loading the WAF module when the config uses it."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
-        f"{worker_user()}pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {{}}\n"
+        f"{worker_user()}{waf.load_lines((prefix / include).read_text())}"
+        "pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {}\n"
         "http {\n"
         "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
         "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
@@ -44,14 +46,14 @@ def nginx_main(prefix: Path, include: str) -> Path:
 
 
 def render_gateway(template: str, env: Mapping[str, str], ports: Mapping[int, int]) -> str:
-    """The nginx image's envsubst step, each `listen N` moved to 127.0.0.1:ports[N], and the
-    cache's folder into nginx's prefix."""
+    """The nginx image's envsubst step, each `listen N` moved to 127.0.0.1:ports[N], the
+    cache's folder into nginx's prefix, and the WAF's rules file read from this repository."""
     text = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: env.get(m.group(1), m.group(0)),
                   template)
     for inside, local in ports.items():
         text = re.sub(rf"(^\s*listen\s+)(?:[\w.]+:)?{inside}\b", rf"\g<1>127.0.0.1:{local}",
                       text, flags=re.M)
-    return cache_in_prefix(text)
+    return waf.rules_here(cache_in_prefix(text))
 
 
 def cache_in_prefix(text: str) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from soberharness.config.envcheck import TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.ops import waf
 from soberharness.ops.gateway import cache_in_prefix, logs_in_prefix, worker_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,14 +53,15 @@ def render(env: Mapping[str, str], upstreams: Mapping[str, str], port: int) -> s
         assert count == 1, name
     text, count = re.subn(r"listen 8000;", f"listen 127.0.0.1:{port};", text)
     assert count == 1
-    return cache_in_prefix(logs_in_prefix(text))
+    return waf.rules_here(cache_in_prefix(logs_in_prefix(text)))
 
 
 def main_config(prefix: Path, include: str) -> Path:
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
-        f"{worker_user()}pid nginx.pid;\nworker_processes 1;\nevents {{}}\nhttp {{\n"
+        f"{worker_user()}{waf.load_lines((prefix / include).read_text())}"
+        "pid nginx.pid;\nworker_processes 1;\nevents {}\nhttp {\n"
         "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
         "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
         f"  access_log off;\n  include {include};\n}}\n"
