@@ -126,7 +126,7 @@ fi
 # installed from Debian (a library and rule files, no service; their paths are the gateway
 # image's); nginx's module is unpacked beside the unpacked nginx (the package would pull in
 # Debian's nginx service).
-if [ -f /etc/modsecurity/crs/crs-setup.conf ] && ldconfig -p | grep -q libmodsecurity.so.3; then
+if [ -f /etc/modsecurity/crs/crs-setup.conf ] && compgen -G "/usr/lib/*/libmodsecurity.so.3" >/dev/null; then
   say "libmodsecurity3 and modsecurity-crs present"
 else
   apt_update_once "libmodsecurity3 modsecurity-crs"

@@ -23,7 +23,8 @@ IMAGE_ROLES: dict[str, tuple[str, int]] = {
     # built from stack/monitoring/mtail (Debian's mtail and the gateway's program)
     "sobertube/gateway-requests-mtail": ("mtail", 3903),
 }
-GATEWAY_IMAGE = "nginx"
+# the gateway: the official nginx image, or the stack's own (stack/compose/nginx/Dockerfile)
+GATEWAY_IMAGES = ("nginx", "sobertube/gateway")
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
@@ -60,7 +61,7 @@ def listeners(compose: Mapping[str, Any], gateway_template: str) -> dict[str, Li
             found[f"{host}:{port}"] = Listener(name, role, port)
             if role == "prometheus":  # its own config names itself as localhost
                 found[f"localhost:{port}"] = Listener(name, role, port)
-        elif repo == GATEWAY_IMAGE:
+        elif repo in GATEWAY_IMAGES:
             for port in gateway_ports(gateway_template):
                 found[f"{host}:{port}"] = Listener(name, "gateway", port)
     return found
