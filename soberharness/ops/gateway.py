@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.errors import HarnessError
-from soberharness.ops import tools, waf
+from soberharness.ops import tls, tools, waf
 from soberharness.targets.services.process import ManagedProcess, free_port, tcp_ready
 from soberharness.targets.services.tools import REPO_ROOT
 
@@ -152,11 +152,15 @@ class Gateway:
 
     def __init__(self, folder: Path, env: Mapping[str, str], upstreams: Mapping[str, str],
                  scaled: Mapping[str, Limit] | None = None,
-                 template: str | None = None) -> None:
+                 template: str | None = None, ca: tls.GatewayCA | None = None) -> None:
         self.folder = folder
         self.port = free_port()
+        self.tls_port = free_port()
+        self.ca = ca or tls.make_test_ca(folder / "tls")
         text = template if template is not None else GATEWAY_TEMPLATE.read_text()
-        text = render_gateway(text, env, {8000: self.port, 8080: free_port()})
+        text = render_gateway(text, env, {8000: self.port, 8080: free_port(),
+                                          8443: self.tls_port})
+        text = tls.tls_here(text, self.ca)
         text = logs_in_prefix(point_upstreams(text, upstreams))
         self.config = scale_limits(text, scaled) if scaled else text
         self.process: ManagedProcess | None = None

@@ -21,7 +21,7 @@ import yaml
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError
-from soberharness.ops import deployed, tools, traffic
+from soberharness.ops import deployed, tls, tools, traffic
 from soberharness.ops.backups import BackupStanza
 from soberharness.ops.gateway import (
     GATEWAY_TEMPLATE,
@@ -213,6 +213,7 @@ class MonitoringStack:
         # this machine, no name looked up).
         closed = f"127.0.0.1:{free_port()}"
         text = point_upstreams(text, {name: closed for name in upstream_names(text)})
+        text = tls.tls_here(text, tls.make_test_ca(prefix / "tls"))
         (prefix / "gateway.conf").write_text(self._local_logs(text))
         conf = nginx_main(prefix, "gateway.conf")
         first = next(iter(inside.values()))
