@@ -110,6 +110,9 @@ class FakeUpstreamServer:
 @pytest.fixture(scope="module")
 def nginx() -> str:
     exe = find_nginx()
+    reason = waf.missing()  # the template loads the WAF
+    if reason:
+        pytest.skip(reason)
     if exe is None:
         pytest.skip(
             "nginx not found: run scripts/setup-ci-extras.sh (unpacks it into .tools/nginx)"
