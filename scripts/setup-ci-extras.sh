@@ -131,6 +131,33 @@ else
 fi
 unpack_tool prometheus-postgres-exporter "$REPO/.tools/postgres-exporter" prometheus-postgres-exporter
 unpack_tool prometheus-nginx-exporter "$REPO/.tools/nginx-exporter" prometheus-nginx-exporter
+# mtail reads the gateway's request log and exports http_requests_total{service, code}
+# (stack/monitoring/mtail; ServiceHigh5xxRate).
+if [ -x "$REPO/.tools/mtail/usr/bin/mtail" ]; then
+  say "mtail present: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+else
+  unpack_deb mtail "$REPO/.tools/mtail"
+  say "mtail unpacked: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+fi
+
+# -- the gateway's WAF (suites/ops): ModSecurity's library and the OWASP core rule set are
+# installed from Debian (a library and rule files, no service; their paths are the gateway
+# image's); nginx's module is unpacked beside the unpacked nginx (the package would pull in
+# Debian's nginx service).
+if [ -f /etc/modsecurity/crs/crs-setup.conf ] && compgen -G "/usr/lib/*/libmodsecurity.so.3" >/dev/null; then
+  say "libmodsecurity3 and modsecurity-crs present"
+else
+  apt_update_once "libmodsecurity3 modsecurity-crs"
+  apt_get install -y -qq --no-install-recommends libmodsecurity3 modsecurity-crs >/dev/null
+  say "libmodsecurity3 and modsecurity-crs installed"
+fi
+MODSEC_DIR="$REPO/.tools/nginx-modsecurity"
+if [ -f "$MODSEC_DIR/usr/lib/nginx/modules/ngx_http_modsecurity_module.so" ]; then
+  say "nginx ModSecurity module present"
+else
+  unpack_deb libnginx-mod-http-modsecurity "$MODSEC_DIR"
+  say "nginx ModSecurity module unpacked"
+fi
 
 # -- pgaudit (suites/ops audit logging): an extension of the PostgreSQL server package, so it
 # is installed beside it (no service); the suite loads it in clusters of its own.

@@ -90,8 +90,12 @@ def _fake_repo(root: Path, with_tools: tuple[str, ...] = tuple(TOOLS)) -> Path:
     _script(repo / ".tools" / "prometheus" / "usr" / "bin" / "promtool",
             "#!/bin/sh\necho promtool 2.42\n")
     for folder, program in (("postgres-exporter", "prometheus-postgres-exporter"),
-                            ("nginx-exporter", "prometheus-nginx-exporter")):
+                            ("nginx-exporter", "prometheus-nginx-exporter"),
+                            ("mtail", "mtail")):
         _script(repo / ".tools" / folder / "usr" / "bin" / program, f"#!/bin/sh\necho {program}\n")
+    module = repo / ".tools" / "nginx-modsecurity" / "usr" / "lib" / "nginx" / "modules"
+    module.mkdir(parents=True)
+    (module / "ngx_http_modsecurity_module.so").write_bytes(b"")
     return repo
 
 
