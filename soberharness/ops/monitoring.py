@@ -15,11 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import yaml
 
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.ops import deployed, tls, tools, traffic
 from soberharness.ops.backups import BackupStanza
@@ -178,7 +178,7 @@ class MonitoringStack:
         pg.start()
         db = self._db_service()
         scripts = self._mounted(db, "/docker-entrypoint-initdb.d") if db else []
-        with psycopg.connect(pg.dsn("postgres"), connect_timeout=5, autocommit=True) as conn:
+        with db_session.connect(pg.dsn("postgres"), connect_timeout=5, autocommit=True) as conn:
             for script in scripts:
                 if script.is_relative_to(self.monitoring.resolve()) and script.suffix == ".sql":
                     conn.execute(script.read_text())  # type: ignore[call-overload]
