@@ -18,6 +18,7 @@ from pathlib import Path
 
 from soberharness.dr.tools import Ran, find_pgbackrest, pg_program, run
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,15 +69,31 @@ def _resolve(program: str) -> str:
 
 
 class StepLog:
-    """Runs steps with the drill's values and records each in order."""
+    """Runs steps with the drill's values and records each in order. With a Progress, each
+    step is told before it runs: the distinct steps done of `total`, the step as the note."""
 
-    def __init__(self, values: Mapping[str, object] | None = None) -> None:
+    def __init__(self, values: Mapping[str, object] | None = None,
+                 progress: Progress | None = None, total: int | None = None) -> None:
         self.values: dict[str, object] = dict(values or {})
         self.records: list[StepRecord] = []
+        self.progress, self.total = progress, total
+
+    def done(self) -> int:
+        """Distinct steps run (a step repeated while waiting counts once)."""
+        return len({r.step.key for r in self.records})
+
+    def tell(self, note: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done(), self.total, note)
+
+    def finish(self) -> None:
+        """The drill's last word: every step it ran, done."""
+        self.tell("done")
 
     def run(self, step: Step, check: bool = True, timeout: float = 120.0,
             as_server: bool = True) -> Ran:
         rendered = step.render(self.values)
+        self.tell(step.name.lower())
         argv = shlex.split(rendered)
         argv[0] = _resolve(argv[0])
         ran = run(argv, as_server=as_server, timeout=timeout)
@@ -90,6 +107,7 @@ class StepLog:
         """A step the drill carries out through its own lifecycle code (starting a server as a
         child that dies with the harness): the command is what that code runs."""
         rendered = step.render(self.values)
+        self.tell(step.name.lower())
         began = time.monotonic()
         action()
         seconds = time.monotonic() - began

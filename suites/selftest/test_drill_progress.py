@@ -1,0 +1,145 @@
+"""Live progress of the drills: the runbook step loop tells its Progress each step as it begins
+(distinct steps done of the total, the step as the note) and a last `done`; the `chaos run`
+child's calls reach the harness's Progress through the progress file, merged when several
+drills run at once."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from soberharness.chaos.child import run_chaos
+from soberharness.chaos.progress_file import (
+    ENV,
+    Follower,
+    Merged,
+    ProgressFile,
+    parse,
+    progress_from_env,
+)
+from soberharness.dr.steps import Step, StepLog
+from soberharness.errors import HarnessError
+
+Call = tuple[int, int | None, str]
+
+
+def _recorder() -> tuple[list[Call], object]:
+    calls: list[Call] = []
+
+    def progress(done: int, total: int | None, note: str = "") -> None:
+        calls.append((done, total, note))
+    return calls, progress
+
+
+STEPS = [Step("Write the marker", "true {marker}"), Step("Wait for it", "true"),
+         Step("Start the copy", "copy {marker}"), Step("Check the copy", "true")]
+
+
+def test_step_loop_tells_each_step_as_it_begins_and_the_end() -> None:
+    calls, progress = _recorder()
+    log = StepLog({"marker": "m"}, progress, len(STEPS))  # type: ignore[arg-type]
+    log.run(STEPS[0], as_server=False)
+    for _ in range(3):  # a step repeated while waiting counts once
+        log.run(STEPS[1], as_server=False)
+    log.perform(STEPS[2], lambda: None)
+    log.tell("judging")
+    log.run(STEPS[3], as_server=False)
+    log.finish()
+    assert calls == [
+        (0, 4, "write the marker"),
+        (1, 4, "wait for it"), (2, 4, "wait for it"), (2, 4, "wait for it"),
+        (2, 4, "start the copy"),
+        (3, 4, "judging"),
+        (3, 4, "check the copy"),
+        (4, 4, "done"),
+    ]
+
+
+def test_a_failed_step_is_told_before_it_fails() -> None:
+    calls, progress = _recorder()
+    log = StepLog({}, progress, 2)  # type: ignore[arg-type]
+    with pytest.raises(HarnessError, match="runbook step 'Fail'"):
+        log.run(Step("Fail", "false"), as_server=False)
+    assert calls == [(0, 2, "fail")]
+
+
+def test_without_a_progress_nothing_is_told() -> None:
+    log = StepLog({})
+    log.run(Step("Fine", "true"), as_server=False)
+    log.finish()
+    assert [r.returncode for r in log.records] == [0]
+
+
+def test_the_file_carries_the_calls_and_the_follower_reads_only_complete_lines(
+        tmp_path: Path) -> None:
+    path = tmp_path / "progress.tsv"
+    calls, progress = _recorder()
+    follower = Follower(path, progress)  # type: ignore[arg-type]
+    follower.poll()  # not written yet
+    writer = ProgressFile(path)
+    writer(0, 6, "create the stanza")
+    writer(3, None, "restore\tto the\ntime")
+    with path.open("a") as out:
+        out.write("not a call\n4\t6\thalf a li")
+    follower.poll()
+    assert calls == [(0, 6, "create the stanza"), (3, None, "restore to the time")]
+    with path.open("a") as out:
+        out.write("ne\n")
+    follower.poll()
+    follower.poll()
+    assert calls[2:] == [(4, 6, "half a line")]
+    assert parse("x\t\t") is None and parse("1\t2") is None
+
+
+def test_progress_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    assert progress_from_env() is None
+    monkeypatch.setenv(ENV, str(tmp_path / "p.tsv"))
+    told = progress_from_env()
+    assert told is not None
+    told(1, 2, "x")
+    assert (tmp_path / "p.tsv").read_text() == "1\t2\tx\n"
+
+
+def test_merged_sums_the_drills_and_names_each_note() -> None:
+    calls, sink = _recorder()
+    merged = Merged(sink)  # type: ignore[arg-type]
+    pitr, sync = merged.part("pitr"), merged.part("failover")
+    pitr(0, 10, "create the stanza")
+    assert calls[-1] == (0, 10, "create the stanza")
+    sync(2, 7, "promote it")
+    assert calls[-1] == (2, 17, "failover: promote it; pitr: create the stanza")
+    pitr(4, 10, "restoring")
+    assert calls[-1] == (6, 17, "failover: promote it; pitr: restoring")
+    merged.part("lost")(1, None, "")
+    assert calls[-1] == (7, None, "failover: promote it; pitr: restoring")
+
+
+def test_run_chaos_ticks_while_the_child_runs_so_its_progress_is_followed(
+        tmp_path: Path) -> None:
+    """A child writing its steps a little apart: the harness's Progress hears them while it
+    runs (before the last is written), not only at the end."""
+    path = tmp_path / "progress.tsv"
+    calls, progress = _recorder()
+    follower = Follower(path, progress)  # type: ignore[arg-type]
+    heard_before_end: list[int] = []
+
+    def tick() -> None:
+        follower.poll()
+        if not any(n == "done" for _, _, n in calls):
+            heard_before_end.append(len(calls))
+
+    child = ("import time\nfrom soberharness.chaos.progress_file import progress_from_env\n"
+             "p = progress_from_env()\nfor i in range(3):\n    p(i, 3, f'step {i}')\n"
+             "    time.sleep(0.3)\np(3, 3, 'done')\n")
+    env = dict(os.environ, **{ENV: str(path)},
+               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    ran = run_chaos([sys.executable, "-c", child], timeout=30, env=env, cwd=tmp_path,
+                    tick=tick, every=0.1)
+    follower.poll()
+    assert ran.returncode == 0, ran.stderr
+    assert calls == [(0, 3, "step 0"), (1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "done")]
+    assert max(heard_before_end) >= 2  # heard while the child still ran
