@@ -6,6 +6,7 @@ drills run at once."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from soberharness.chaos.progress_file import (
     parse,
     progress_from_env,
 )
+from soberharness.dr.experiments import NEEDS
 from soberharness.dr.steps import Step, StepLog
+from soberharness.dr.tools import missing
 from soberharness.errors import HarnessError
 
 Call = tuple[int, int | None, str]
@@ -143,3 +146,31 @@ def test_run_chaos_ticks_while_the_child_runs_so_its_progress_is_followed(
     assert ran.returncode == 0, ran.stderr
     assert calls == [(0, 3, "step 0"), (1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "done")]
     assert max(heard_before_end) >= 2  # heard while the child still ran
+
+
+@pytest.mark.destructive
+@pytest.mark.needs("postgres")
+def test_a_pitr_drill_under_ci_prints_plain_step_lines(tmp_path: Path) -> None:
+    """The PITR drill's test run by pytest with CI=1: its progress is plain lines (no carriage
+    returns), each step named as it begins, counting up to all ten steps done."""
+    reason = next((r for r in map(missing, NEEDS["pitr-restore-to-a-time.json"]) if r), None)
+    if reason:
+        pytest.skip(reason)
+    repo = Path(__file__).resolve().parents[2]
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/dr/test_dr_drills.py", "-q",
+         "-p", "no:cacheprovider", "--report-dir", str(tmp_path / "reports"),
+         "-k", "test_pitr_restores_exactly_the_writes_before_the_target"],
+        cwd=repo, env={**os.environ, "CI": "1"}, capture_output=True, text=True, timeout=600)
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 0, out[-3000:]
+    lines = [ln for ln in out.splitlines()
+             if ln.startswith("[soberharness] drill pitr-restore-to-a-time: ")]
+    assert "\r" not in "".join(lines)
+    counts = [ln.split(": ", 1)[1].split(" steps")[0] for ln in lines]
+    assert counts[0] == "0/10" and counts[-1] == "10/10", lines
+    assert [int(c.split("/")[0]) for c in counts] == sorted(int(c.split("/")[0]) for c in counts)
+    assert ", create the stanza, " in lines[0], lines
+    assert any("restore to the time into a new data directory" in ln for ln in lines), lines
+    assert lines[-1].startswith(
+        "[soberharness] drill pitr-restore-to-a-time: 10/10 steps (100%), done in "), lines
