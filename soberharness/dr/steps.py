@@ -182,3 +182,21 @@ def disagreements(runbook: Sequence[Step], drill: Sequence[Step]) -> list[str]:
     for number, extra in enumerate(drill[len(runbook):], start=len(runbook) + 1):
         problems.append(f"step {number} '{extra.name}': run by the drill, not in the runbook")
     return problems
+
+
+class Phases:
+    """A drill's phases in their order (work that is not a runbook step): each told to the
+    Progress as it begins, as the phases done before it of all; `finish` tells them all done."""
+
+    def __init__(self, names: Sequence[str], progress: Progress | None = None) -> None:
+        self.names, self.progress = tuple(names), progress
+
+    def begin(self, name: str) -> None:
+        if name not in self.names:
+            raise HarnessError(f"drill phase '{name}' is not one of {list(self.names)}")
+        if self.progress is not None:
+            self.progress(self.names.index(name), len(self.names), name)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(len(self.names), len(self.names), "done")

@@ -22,7 +22,8 @@ from soberharness.chaos.progress_file import (
     progress_from_env,
 )
 from soberharness.dr.experiments import NEEDS
-from soberharness.dr.steps import Step, StepLog
+from soberharness.dr.regions import REGION_PHASES
+from soberharness.dr.steps import Phases, Step, StepLog
 from soberharness.dr.tools import missing
 from soberharness.errors import HarnessError
 
@@ -74,6 +75,31 @@ def test_without_a_progress_nothing_is_told() -> None:
     log.run(Step("Fine", "true"), as_server=False)
     log.finish()
     assert [r.returncode for r in log.records] == [0]
+
+
+def test_phases_are_told_in_order_as_done_before_of_all() -> None:
+    calls, progress = _recorder()
+    phase = Phases(("load", "restore", "judge"), progress)  # type: ignore[arg-type]
+    phase.begin("load")
+    phase.begin("restore")
+    phase.begin("judge")
+    phase.finish()
+    assert calls == [(0, 3, "load"), (1, 3, "restore"), (2, 3, "judge"), (3, 3, "done")]
+    with pytest.raises(HarnessError, match="drill phase 'restoring' is not one of"):
+        phase.begin("restoring")
+    Phases(("load",)).begin("load")  # without a Progress: nothing told, nothing raised
+
+
+def test_the_lost_region_drill_names_phases_it_begins() -> None:
+    """Every phase the drill begins is one of REGION_PHASES, each begun once, in their order
+    (read from its source: the drill itself needs pgBackRest and is run by suites/dr)."""
+    import inspect
+
+    from soberharness.dr import regions
+    source = inspect.getsource(regions.run_region_drill)
+    begun = [line.split('phase.begin("')[1].split('")')[0]
+             for line in source.splitlines() if 'phase.begin("' in line]
+    assert begun == list(REGION_PHASES)
 
 
 def test_the_file_carries_the_calls_and_the_follower_reads_only_complete_lines(
