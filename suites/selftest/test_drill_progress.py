@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from soberharness.chaos import control
 from soberharness.chaos.child import run_chaos
 from soberharness.chaos.progress_file import (
     ENV,
@@ -200,3 +201,64 @@ def test_a_pitr_drill_under_ci_prints_plain_step_lines(tmp_path: Path) -> None:
     assert any("restore to the time into a new data directory" in ln for ln in lines), lines
     assert lines[-1].startswith(
         "[soberharness] drill pitr-restore-to-a-time: 10/10 steps (100%), done in "), lines
+
+
+def test_chaos_control_counts_the_method_and_names_probes_and_rollbacks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chaostoolkit activity hooks as `chaos run` calls them, on a two-fault experiment:
+    the method's activities counted as they end, probes and rollbacks only named."""
+    path = tmp_path / "progress.tsv"
+    monkeypatch.setenv(ENV, str(path))
+    probe = {"type": "probe", "name": "postgres-answers"}
+    kill = {"type": "action", "name": "sigkill"}
+    heal = {"type": "action", "name": "restart"}
+    rollback = {"type": "action", "name": "heal-all"}
+    experiment = {"steady-state-hypothesis": {"probes": [probe]}, "method": [kill, heal],
+                  "rollbacks": [rollback]}
+    monkeypatch.setattr(control, "METHOD_DONE", [0])
+    for activity in (probe, kill, heal):
+        control.before_activity_control(context=activity, experiment=experiment)
+        control.after_activity_control(context=activity, experiment=experiment)
+    control.after_method_control(context=experiment)
+    control.before_activity_control(context=probe, experiment=experiment)
+    control.before_activity_control(context=rollback, experiment=experiment)
+    calls, progress = _recorder()
+    Follower(path, progress).poll()  # type: ignore[arg-type]
+    assert calls == [
+        (0, 2, "steady state: postgres-answers"), (0, 2, "sigkill"), (1, 2, "restart"),
+        (2, 2, "steady state after the faults"), (2, 2, "steady state: postgres-answers"),
+        (2, 2, "rollback: heal-all"),
+    ]
+
+
+def test_chaos_control_without_a_progress_file_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    control.before_activity_control(context={"name": "x"}, experiment={"method": []})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.destructive
+@pytest.mark.needs("postgres")
+def test_a_chaos_experiment_under_ci_prints_plain_activity_lines(tmp_path: Path) -> None:
+    """The SIGKILL experiment's test run by pytest with CI=1: plain lines counting the method's
+    four activities, the fault named as it runs."""
+    repo = Path(__file__).resolve().parents[2]
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites/chaos/test_chaos_experiments.py", "-q",
+         "-p", "no:cacheprovider", "--report-dir", str(tmp_path / "reports"),
+         "-k", "test_chaos_run and postgres-sigkill"],
+        cwd=repo, env={**os.environ, "CI": "1"}, capture_output=True, text=True, timeout=300)
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 0, out[-3000:]
+    lines = [ln for ln in out.splitlines()
+             if ln.startswith("[soberharness] chaos postgres-sigkill: ")]
+    assert "\r" not in "".join(lines)
+    assert lines[0].startswith("[soberharness] chaos postgres-sigkill: 0/4 activities (0%), "
+                               "steady state: "), lines
+    assert any(": 1/4 activities (25%), sigkill-every-postgres-process, " in ln
+               for ln in lines), lines
+    assert lines[-1].startswith("[soberharness] chaos postgres-sigkill: 4/4 activities (100%), "
+                                "rollback: "), lines
+    assert " in " in lines[-1].rsplit(", ", 1)[1], lines
