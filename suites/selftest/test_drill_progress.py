@@ -27,11 +27,12 @@ from soberharness.dr.regions import REGION_PHASES
 from soberharness.dr.steps import Phases, Step, StepLog
 from soberharness.dr.tools import missing
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 
 Call = tuple[int, int | None, str]
 
 
-def _recorder() -> tuple[list[Call], object]:
+def _recorder() -> tuple[list[Call], Progress]:
     calls: list[Call] = []
 
     def progress(done: int, total: int | None, note: str = "") -> None:
@@ -45,7 +46,7 @@ STEPS = [Step("Write the marker", "true {marker}"), Step("Wait for it", "true"),
 
 def test_step_loop_tells_each_step_as_it_begins_and_the_end() -> None:
     calls, progress = _recorder()
-    log = StepLog({"marker": "m"}, progress, len(STEPS))  # type: ignore[arg-type]
+    log = StepLog({"marker": "m"}, progress, len(STEPS))
     log.run(STEPS[0], as_server=False)
     for _ in range(3):  # a step repeated while waiting counts once
         log.run(STEPS[1], as_server=False)
@@ -65,7 +66,7 @@ def test_step_loop_tells_each_step_as_it_begins_and_the_end() -> None:
 
 def test_a_failed_step_is_told_before_it_fails() -> None:
     calls, progress = _recorder()
-    log = StepLog({}, progress, 2)  # type: ignore[arg-type]
+    log = StepLog({}, progress, 2)
     with pytest.raises(HarnessError, match="runbook step 'Fail'"):
         log.run(Step("Fail", "false"), as_server=False)
     assert calls == [(0, 2, "fail")]
@@ -80,7 +81,7 @@ def test_without_a_progress_nothing_is_told() -> None:
 
 def test_phases_are_told_in_order_as_done_before_of_all() -> None:
     calls, progress = _recorder()
-    phase = Phases(("load", "restore", "judge"), progress)  # type: ignore[arg-type]
+    phase = Phases(("load", "restore", "judge"), progress)
     phase.begin("load")
     phase.begin("restore")
     phase.begin("judge")
@@ -107,7 +108,7 @@ def test_the_file_carries_the_calls_and_the_follower_reads_only_complete_lines(
         tmp_path: Path) -> None:
     path = tmp_path / "progress.tsv"
     calls, progress = _recorder()
-    follower = Follower(path, progress)  # type: ignore[arg-type]
+    follower = Follower(path, progress)
     follower.poll()  # not written yet
     writer = ProgressFile(path)
     writer(0, 6, "create the stanza")
@@ -136,7 +137,7 @@ def test_progress_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_merged_sums_the_drills_and_names_each_note() -> None:
     calls, sink = _recorder()
-    merged = Merged(sink)  # type: ignore[arg-type]
+    merged = Merged(sink)
     pitr, sync = merged.part("pitr"), merged.part("failover")
     pitr(0, 10, "create the stanza")
     assert calls[-1] == (0, 10, "create the stanza")
@@ -154,7 +155,7 @@ def test_run_chaos_ticks_while_the_child_runs_so_its_progress_is_followed(
     runs (before the last is written), not only at the end."""
     path = tmp_path / "progress.tsv"
     calls, progress = _recorder()
-    follower = Follower(path, progress)  # type: ignore[arg-type]
+    follower = Follower(path, progress)
     heard_before_end: list[int] = []
 
     def tick() -> None:
@@ -223,7 +224,7 @@ def test_chaos_control_counts_the_method_and_names_probes_and_rollbacks(
     control.before_activity_control(context=probe, experiment=experiment)
     control.before_activity_control(context=rollback, experiment=experiment)
     calls, progress = _recorder()
-    Follower(path, progress).poll()  # type: ignore[arg-type]
+    Follower(path, progress).poll()
     assert calls == [
         (0, 2, "steady state: postgres-answers"), (0, 2, "sigkill"), (1, 2, "restart"),
         (2, 2, "steady state after the faults"), (2, 2, "steady state: postgres-answers"),
