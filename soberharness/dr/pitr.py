@@ -27,6 +27,7 @@ from soberharness.dr.stack import DrillStack
 from soberharness.dr.steps import Step, StepLog
 from soberharness.dr.tools import give_to_server, run
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 from soberharness.targets.migrations import REPO
 from soberharness.targets.postgres import PostgresServer
 
@@ -176,11 +177,12 @@ def verify_clean(returncode: int, output: str) -> bool:
 
 
 def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = None,
-             plant_corrupt_file: bool = True) -> PitrResult:
-    """The drill on a started stack whose primary archives into `repo`."""
+             plant_corrupt_file: bool = True, progress: Progress | None = None) -> PitrResult:
+    """The drill on a started stack whose primary archives into `repo`; `progress` is told
+    each runbook step as it begins."""
     t = timings or PitrTimings()
     log = StepLog({**repo.values(), "primary_dsn": stack.pg.dsn(stack.database),
-                   "restore_point": RESTORE_POINT})
+                   "restore_point": RESTORE_POINT}, progress, len(RUNBOOK))
     log.run(STEP["create-the-stanza"])
     log.run(STEP["check-that-wal-archiving-works"])
     ledger = Ledger()
@@ -203,15 +205,19 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     log.run(STEP["list-the-backups"])
     clean, verify_output = verify(repo, log)
     restored, restore_seconds, rto = restore_and_start(stack, log, "restored")
+    log.tell("judging the cut at the restore point")
     cut = check_at_cut(restored.dsn(stack.database), ledger, stack.authors, t_before, t_after)
+    log.tell("matrix digests of the original and the restored copy")
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
     _, digest_restored = matrix_digest.of(restored.dsn(stack.database), stack.matrix)
+    log.tell("planted defects: RLS lost, a corrupt backup file")
     planted_rls = plant_rls_defect(stack, restored)
     info = repo.info()
     last = (info.get("backup") or [{}])[-1]
     if "label" not in last:
         raise HarnessError("the pgBackRest repository holds no backup after the drill's backup")
     corruption = plant_and_verify(repo, last["label"]) if plant_corrupt_file else None
+    log.finish()
     return PitrResult(
         cut=cut, digest_original=digest_original, digest_restored=digest_restored, cells=cells,
         backup_seconds=backup.seconds, backup_bytes=int(last["info"]["size"]),

@@ -33,8 +33,10 @@ from soberharness.dr.backup import STANZA, BackupRepo
 from soberharness.dr.cluster import in_recovery
 from soberharness.dr.judge import CutResult, check_at_cut
 from soberharness.dr.stack import DrillStack
+from soberharness.dr.steps import Phases
 from soberharness.dr.tools import Ran, give_to_server, run
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 from soberharness.targets.postgres import PostgresServer
 
 RESTORE_POINT = "sobertube-region-T"
@@ -207,9 +209,20 @@ def restore_from_second(stack: DrillStack, repo: BackupRepo, name: str, target_t
         time.sleep(0.05)
 
 
-def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0) -> RegionResult:
-    """The drill on a started stack from `region_stack()`."""
+REGION_PHASES = (
+    "stanza and check", "writes and a backup to each repository", "archiving to both",
+    "matrix digest of the original", "region one lost", "restore from the second repository",
+    "judging the restored copy", "planted missing WAL",
+)
+
+
+def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0,
+                     progress: Progress | None = None) -> RegionResult:
+    """The drill on a started stack from `region_stack()`; `progress` is told each of
+    REGION_PHASES as it begins."""
     assert repo.repo2 is not None
+    phase = Phases(REGION_PHASES, progress)
+    phase.begin("stanza and check")
     steps: list[str] = []
     took: dict[str, float] = {}
     backrest = _Backrest(repo.program, repo.config, steps)
@@ -220,6 +233,7 @@ def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0) 
     ledger = Ledger()
     workload = LedgerWorkload(stack.admin_dsn, stack.authors, clients=3, ledger=ledger,
                               pause=0.01)
+    phase.begin("writes and a backup to each repository")
     workload.start()
     try:
         time.sleep(seconds)
@@ -237,9 +251,11 @@ def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0) 
         time.sleep(seconds)
     finally:
         workload.stop()
+    phase.begin("archiving to both")
     began = time.monotonic()
     backrest("check")  # archives the WAL up to now into both repositories
     took["archive_check"] = time.monotonic() - began
+    phase.begin("matrix digest of the original")
     began = time.monotonic()
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
     took["matrix_original"] = time.monotonic() - began
@@ -247,15 +263,18 @@ def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0) 
     collation = {"original": _collation(stack.admin_dsn)}
 
     # Region one is lost: its server and its repository, entirely.
+    phase.begin("region one lost")
     stack.pg.stop()
     shutil.rmtree(repo.repo)
     repo1_lost = not repo.repo.exists()
 
+    phase.begin("restore from the second repository")
     began = time.monotonic()
     restored, why = restore_from_second(stack, repo, "region2", target_time, steps)
     took["restore_and_start"] = time.monotonic() - began
     if why:
         raise HarnessError(f"restore from the second repository alone failed: {why}")
+    phase.begin("judging the restored copy")
     dsn = restored.dsn(stack.database)
     cut = check_at_cut(dsn, ledger, stack.authors, t_before, t_after)
     began = time.monotonic()
@@ -270,9 +289,11 @@ def run_region_drill(stack: DrillStack, repo: BackupRepo, seconds: float = 1.0) 
     clean = restore_alone_finding("repo2", missing_wal(archive_start, segment,
                                                        archived_segments(repo.repo2)))
     restored.stop()
+    phase.begin("planted missing WAL")
     began = time.monotonic()
     planted = plant_missing_wal(stack, repo, archive_start, segment, target_time, steps)
     took["planted"] = time.monotonic() - began
+    phase.finish()
     return RegionResult(
         cut=cut, cells=cells, digest_original=digest_original, digest_restored=digest_restored,
         repo1_lost=repo1_lost, restored_from=_repo_paths(region_config),

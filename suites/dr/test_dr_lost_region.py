@@ -21,17 +21,20 @@ from soberharness.dr.regions import (
     segments_between,
 )
 from soberharness.dr.tools import missing
+from soberharness.pytest_plugin import live_progress
 
 
 @pytest.fixture(scope="module")
-def region() -> Iterator[dict[str, Any]]:
+def region(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     reason = missing("pgbackrest")
     if reason:
         pytest.skip(reason)
     stack, repo = region_stack()
     try:
         stack.start()
-        yield run_region_drill(stack, repo).to_json()
+        with live_progress(request.config, "drill lost-region", "phases") as progress:
+            ran = run_region_drill(stack, repo, progress=progress)
+        yield ran.to_json()
     finally:
         stack.stop()
 
