@@ -70,6 +70,15 @@ def test_errors_share_one_shape(functions: FunctionsClient) -> None:
             functions.call("milestones", None, method="DELETE").status] == [404, 401, 405]
 
 
+def test_a_host_header_that_forms_no_url_is_400(functions: FunctionsClient) -> None:
+    """Found by the contract run: the runtime builds the request's URL from its Host header,
+    and a host such as `w_r<(=-0A` made the main service answer a bare 500."""
+    answer = functions.request("POST", "export-my-data", headers={"host": "w_r<(=-0A"})
+    assert answer.status == 400
+    assert answer.body == {"error": {"code": "bad_request",
+                                     "message": answer.body["error"]["message"]}}
+
+
 def test_metrics_count_requests_per_function(functions: FunctionsClient) -> None:
     def count(text: str) -> float:
         line = 'sobertube_function_requests_total{function="milestones",status="401"} '

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from soberharness.report.run_facts import folder_name, runs_root
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -22,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 class SecurityRun:
     returncode: int
     summary: dict[str, Any]  # reports/latest/summary.json of the run
-    folder: Path  # its run folder, reports/runs/<run id>/
+    folder: Path  # its run folder (report.run_facts.runs_root: beside or under --report-dir)
     output: str  # the tail of pytest's output, for assertion messages
 
 
@@ -51,7 +53,7 @@ class PendingRun:
         summary_file = self.report_dir / "summary.json"
         assert summary_file.exists(), output
         return SecurityRun(self.proc.returncode, json.loads(summary_file.read_text()),
-                           self.report_dir.parent / "runs" / self.run_id, output)
+                           runs_root(self.report_dir) / folder_name(self.run_id), output)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

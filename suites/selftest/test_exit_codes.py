@@ -17,7 +17,8 @@ from soberharness.paths import REPO
 from soberharness.testing.pytest_runs import run_pytest, run_summary
 
 COMMANDS = ["soberharness.parity", "soberharness.cloud_move", "soberharness.migrate_legacy",
-            "soberharness.report.baseline", "soberharness.targets.expose"]
+            "soberharness.report.baseline", "soberharness.targets.expose",
+            "soberharness.targets.services.functions_release"]
 
 
 @pytest.mark.parametrize("module", COMMANDS)

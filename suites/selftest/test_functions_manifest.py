@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.errors import HarnessError
+from soberharness.errors import Exit, HarnessError
 from soberharness.targets.services.edge_functions import STACK_FUNCTIONS
 from soberharness.targets.services.functions_release import (
     load_manifest,
@@ -50,7 +50,19 @@ def test_a_new_function_and_a_removed_one_are_both_named(release: Path) -> None:
 
 def test_a_bad_manifest_is_one_line(release: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (release / "manifest.json").write_text(json.dumps({"parts": {"main": {"version": "1"}}}))
-    assert main([str(release)]) == 1
+    assert main([str(release)]) == Exit.BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "not a functions manifest" in err
-    assert main([]) == 2
+    with pytest.raises(SystemExit) as usage:
+        main([])
+    assert usage.value.code == Exit.BAD_INPUT
+    assert main([str(release.parent)]) == Exit.BAD_INPUT
+    assert "holds no manifest.json" in capsys.readouterr().err
+
+
+def test_set_gives_a_part_a_new_version(release: Path) -> None:
+    assert main([str(release), "--set", "milestones=9.9.9"]) == Exit.OK
+    parts = json.loads((release / "manifest.json").read_text())["parts"]
+    assert parts["milestones"]["version"] == "9.9.9"
+    stack = json.loads((STACK_FUNCTIONS / "manifest.json").read_text())["parts"]
+    assert parts["main"] == stack["main"]  # the others keep their versions

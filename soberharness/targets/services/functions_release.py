@@ -13,6 +13,7 @@ Refresh the hashes after a change (with the version bumped by hand):
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from soberharness.errors import HarnessError
+from soberharness.errors import Exit, HarnessError, OneLineParser
 from soberharness.targets.services.edge_functions import (
     STACK_FUNCTIONS,
     FunctionsLimits,
@@ -163,17 +164,31 @@ class FunctionsDeployment:
             self.process = None
 
 
+def _version_pair(text: str) -> tuple[str, str]:
+    part, sep, version = text.partition("=")
+    if not sep or not part or not version:
+        raise argparse.ArgumentTypeError(f"{text!r} is not PART=VERSION")
+    return part, version
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m soberharness.targets.services.functions_release FOLDER",
-              file=sys.stderr)
-        return 2
+    parser = OneLineParser(prog="python -m soberharness.targets.services.functions_release",
+                           description="Refresh the functions' manifest: each part's version "
+                                       "and the SHA-256 of its files.")
+    parser.add_argument("folder", type=Path, help="the functions folder (stack/functions)")
+    parser.add_argument("--set", dest="versions", type=_version_pair, action="append",
+                        default=[], metavar="PART=VERSION",
+                        help="give a part a new version (repeatable)")
+    args = parser.parse_args(argv)
+    if not (args.folder / MANIFEST).is_file():
+        print(f"error: {args.folder} holds no {MANIFEST}", file=sys.stderr)
+        return Exit.BAD_INPUT
     try:
-        write_manifest(Path(argv[0]), {})
+        write_manifest(args.folder, dict(args.versions))
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return Exit.BAD_INPUT
+    return Exit.OK
 
 
 if __name__ == "__main__":

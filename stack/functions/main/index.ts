@@ -151,8 +151,19 @@ async function withWallTime(fn: string, work: Promise<Response>): Promise<Respon
   }
 }
 
+/** The request's URL, or null when its Host header cannot form one (the runtime builds
+ * `request.url` from it, and `new URL` throws on a host such as `a<b`). */
+function requestUrl(request: Request): URL | null {
+  try {
+    return new URL(request.url);
+  } catch {
+    return null;
+  }
+}
+
 export async function handle(request: Request): Promise<Response> {
-  const url = new URL(request.url);
+  const url = requestUrl(request);
+  if (url === null) return errorResponse(400, "bad_request", "the Host header does not form a URL");
   const fn = url.pathname.split("/").filter(Boolean)[0] ?? "";
   if (request.method === "OPTIONS") return preflight();
   if (fn === "") return json(200, { service: "main", functions: await functionNames() });
