@@ -150,6 +150,11 @@ def _snapshots(
     return out
 
 
+def snapshots_now(conn: psycopg.Connection, readers: Sequence[Reader]) -> dict[str, Snapshot]:
+    """Each reader's snapshot of the database as it is (one round trip, rolled back)."""
+    return _snapshots(conn, readers, [])
+
+
 def _snapshots_one_by_one(
     conn: psycopg.Connection, readers: Sequence[Reader], change: Sequence[bytes]
 ) -> dict[str, Snapshot]:

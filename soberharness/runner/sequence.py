@@ -11,14 +11,14 @@ from __future__ import annotations
 import collections
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from soberharness.access.model import key_of
-from soberharness.access.transitions import Row, TransitionModel
+from soberharness.access.transitions import Row, SequenceState, TransitionModel
 from soberharness.checker.sequence import (
     TABLES,
     SentWrite,
@@ -26,9 +26,12 @@ from soberharness.checker.sequence import (
     StepRun,
     check,
 )
+from soberharness.checker.step_blindness import BlindRead, blind_viewers
 from soberharness.clients.postgrest_sql import RequestRunner, request_settings
 from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
+from soberharness.records.noninterference import Snapshot as Digests
 from soberharness.records.steps import NOBODY, USERS, Step
+from soberharness.runner.noninterference import Reader, reader, snapshots_now
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import Names, initial_world, writes_of
 from soberharness.world.entities import Viewer
@@ -57,7 +60,15 @@ def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
 class SequenceRunner:
     """Runs steps on one database, committing each, and checks the state after each."""
 
-    def __init__(self, conn: psycopg.Connection, names: Names | None = None) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        names: Names | None = None,
+        schemas: Sequence[str] | None = None,
+    ) -> None:
+        """`schemas` (the exposed schemas) turns non-interference on: after each step every
+        viewer's readable snapshot of them is digested, and the viewers the model says cannot
+        see the step must read it unchanged (soberharness.checker.step_blindness)."""
         if not conn.autocommit:
             raise ValueError("SequenceRunner needs an autocommit connection")
         self.conn = conn
@@ -75,6 +86,10 @@ class SequenceRunner:
         self._read_text: bytes | None = None
         self._dump_text: bytes | None = None
         self._read_made = 0.0
+        self.schemas = schemas
+        self._readers: dict[Viewer, Reader] = {}
+        self._readers_made = 0.0
+        self.digests: dict[Viewer, Digests] = {}
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -88,6 +103,7 @@ class SequenceRunner:
         self.state = initial_world(self.names)
         self.steps = []
         self.snapshot = self.read()
+        self.digests = self._digests()
 
     def clean(self) -> None:
         """Delete every row of the pool's users, children first (so that a stack's triggers
@@ -121,6 +137,8 @@ class SequenceRunner:
         viewer, writes = writes_of(step, self.state, self.names)
         sent: list[SentWrite] = []
         any_allowed = False
+        state_before = self.state
+        written: list[Row] = []
         for write in writes:
             model = TransitionModel(self.state)
             expected = model.allowed(viewer, write)
@@ -128,11 +146,40 @@ class SequenceRunner:
             if expected:
                 self.state = model.after(write)
                 any_allowed = True
+                written += [write.target] + ([write.after] if write.after else [])
         self.tally[(step.verb, any_allowed)] += 1
         before = self.snapshot
         self.snapshot = self.read(before)
         return StepRun(tuple(self.steps), tuple(sent), before, self.snapshot, self.state,
-                       any_allowed)
+                       any_allowed, self._blind_reads(state_before, written,
+                                                      self.snapshot is not before or any_allowed))
+
+    # ------------------------------------------------------------------ non-interference
+
+    def _blind_reads(
+        self, state_before: SequenceState, written: list[Row], changed: bool
+    ) -> tuple[BlindRead, ...]:
+        """Every viewer's digests after the step (kept for the next); for the viewers the
+        model says cannot see the step, their digests before and after. A step whose writes
+        were all refused and after which the sequence's rows are the same is not read again
+        (each refused request rolled back; what it left, the matrix's read-back judges)."""
+        if self.schemas is None or not changed:
+            return ()
+        was = self.digests
+        self.digests = self._digests()
+        blind = blind_viewers(state_before.world, self.state.world, self.viewers, written)
+        return tuple(BlindRead(v, was[v], self.digests[v]) for v in blind if v in was)
+
+    def _digests(self) -> dict[Viewer, Digests]:
+        """Every viewer's readable snapshot of the exposed schemas (digests), one round trip."""
+        if self.schemas is None:
+            return {}
+        if not self._readers or time.monotonic() - self._readers_made > 600:
+            self._readers = {v: reader(self.conn, str(i), v, self.schemas)
+                             for i, v in enumerate(self.viewers)}
+            self._readers_made = time.monotonic()
+        got = snapshots_now(self.conn, list(self._readers.values()))
+        return {v: got[r.label] for v, r in self._readers.items()}
 
     def replay(self, steps: Iterable[Step]) -> None:
         self.reset()
