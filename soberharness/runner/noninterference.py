@@ -155,6 +155,52 @@ def snapshots_now(conn: psycopg.Connection, readers: Sequence[Reader]) -> dict[s
     return _snapshots(conn, readers, [])
 
 
+def prepare(conn: psycopg.Connection, readers: Sequence[Reader], prefix: str) -> list[str]:
+    """Each reader's digest statement prepared on the connection (autocommit) as
+    `<prefix><i>`, replacing an earlier one of that name: a statement run after every step
+    is planned once (the role's policies are planned in; the claims are read as it runs).
+    Turns psycopg's own preparing off on the connection: psycopg deallocates every prepared
+    statement of the session when it sees a ROLLBACK while it holds some of its own."""
+    conn.prepare_threshold = None
+    names = [f"{prefix}{i}" for i in range(len(readers))]
+    for name, r in zip(names, readers, strict=True):
+        if _prepared(conn, name):
+            conn.execute(f"DEALLOCATE {name}")
+        conn.execute(f"PREPARE {name} AS ".encode() + r.digest_query())
+    return names
+
+
+def _prepared(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("select 1 from pg_catalog.pg_prepared_statements where name = %s",
+                       [name]).fetchone()
+    return row is not None
+
+
+def snapshots_prepared(
+    conn: psycopg.Connection, readers: Sequence[Reader], names: Sequence[str]
+) -> dict[str, Snapshot]:
+    """Each reader's snapshot of the database as it is, by its statement `prepare`d as
+    `names` (one round trip, rolled back); the unprepared path when it fails (an error
+    becomes that relation's digest there)."""
+    text = b";\n".join([b"BEGIN READ ONLY",
+                         *(part for r, name in zip(readers, names, strict=True)
+                           for part in (r.settings, f"EXECUTE {name}".encode())),
+                         b"ROLLBACK"])
+    cur = conn.cursor()
+    try:
+        cur.execute(text)
+    except psycopg.Error:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        return snapshots_now(conn, readers)
+    out: dict[str, Snapshot] = {}
+    for r in readers:
+        cur.nextset()  # the settings
+        cur.nextset()
+        out[r.label] = dict(cur.fetchall())
+    return out
+
+
 def _snapshots_one_by_one(
     conn: psycopg.Connection, readers: Sequence[Reader], change: Sequence[bytes]
 ) -> dict[str, Snapshot]:

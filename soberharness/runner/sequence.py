@@ -31,7 +31,7 @@ from soberharness.clients.postgrest_sql import RequestRunner, request_settings
 from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
 from soberharness.records.noninterference import Snapshot as Digests
 from soberharness.records.steps import NOBODY, USERS, Step
-from soberharness.runner.noninterference import Reader, reader, snapshots_now
+from soberharness.runner.noninterference import Reader, prepare, reader, snapshots_prepared
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import Names, initial_world, writes_of
 from soberharness.world.entities import Viewer
@@ -39,6 +39,7 @@ from soberharness.world.tables import BY_NAME, CLEAN_ORDER, READ
 
 READ_KEYS = LIST_KEYS  # the keys each viewer reads, per table (deletion requests too)
 assert tuple(READ_KEYS) == TABLES, "the runner reads the tables the checker judges"
+DIGEST_PREFIX = "soberharness_digest_"  # the viewers' digest statements, prepared
 
 
 def _array(values: Iterable[uuid.UUID]) -> sql.Composable:
@@ -89,6 +90,7 @@ class SequenceRunner:
         self.schemas = schemas
         self._readers: dict[Viewer, Reader] = {}
         self._readers_made = 0.0
+        self._prepared: list[str] = []
         self.digests: dict[Viewer, Digests] = {}
 
     # ------------------------------------------------------------------------ lifecycle
@@ -177,8 +179,9 @@ class SequenceRunner:
         if not self._readers or time.monotonic() - self._readers_made > 600:
             self._readers = {v: reader(self.conn, str(i), v, self.schemas)
                              for i, v in enumerate(self.viewers)}
+            self._prepared = prepare(self.conn, list(self._readers.values()), DIGEST_PREFIX)
             self._readers_made = time.monotonic()
-        got = snapshots_now(self.conn, list(self._readers.values()))
+        got = snapshots_prepared(self.conn, list(self._readers.values()), self._prepared)
         return {v: got[r.label] for v, r in self._readers.items()}
 
     def replay(self, steps: Iterable[Step]) -> None:
