@@ -40,6 +40,7 @@ from soberharness.world.tables import BY_NAME, CLEAN_ORDER, READ
 READ_KEYS = LIST_KEYS  # the keys each viewer reads, per table (deletion requests too)
 assert tuple(READ_KEYS) == TABLES, "the runner reads the tables the checker judges"
 DIGEST_PREFIX = "soberharness_digest_"  # the viewers' digest statements, prepared
+PREPARED_PREFIX = "soberharness_"  # the runner's reads, prepared
 
 
 def _array(values: Iterable[uuid.UUID]) -> sql.Composable:
@@ -50,6 +51,14 @@ def _dump_queries(pool: sql.Composable, folders: sql.Composable) -> dict[str, sq
     """Per table the superuser's SELECT of the sequence's rows (world.tables' `dump`)."""
     return {t.name: sql.SQL(t.dump).format(pool=pool, folders=folders)  # type: ignore[arg-type]
             for t in READ}
+
+
+def _deallocate(conn: psycopg.Connection, prefix: str) -> None:
+    """Drop the session's prepared statements whose names start with `prefix`."""
+    for (name,) in conn.execute(
+        "select name from pg_catalog.pg_prepared_statements where starts_with(name, %s)",
+        [prefix]).fetchall():
+        conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
 
 
 def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
@@ -74,6 +83,12 @@ class SequenceRunner:
             raise ValueError("SequenceRunner needs an autocommit connection")
         self.conn = conn
         conn.execute("SET statement_timeout = '30s'")  # a hung statement fails the step
+        # The runner prepares its reads by name; psycopg's own preparing is off on the
+        # connection (psycopg deallocates every statement of the session on a ROLLBACK while
+        # it holds some of its own).
+        conn.prepare_threshold = None
+        self._statements: set[str] = set()
+        _deallocate(conn, PREPARED_PREFIX)  # an earlier runner's on this connection
         self.names = names or Names()
         self.requests = RequestRunner(conn, commit=True)
         self.viewers = self.names.viewers()
@@ -216,10 +231,23 @@ class SequenceRunner:
         return Snapshot(rows, seen)
 
     def _dump_request(self) -> bytes:
+        """The superuser's SELECTs of the sequence's rows, each prepared once."""
         if self._dump_text is None:
             dump = _dump_queries(_array(self.pool), self._folders())
-            self._dump_text = sql.SQL(";\n").join(dump[t] for t in TABLES).as_bytes(self.conn)
+            names = [self._prepare(f"dump_{i}", dump[t]) for i, t in enumerate(TABLES)]
+            self._dump_text = ";\n".join(f"EXECUTE {n}" for n in names).encode()
         return self._dump_text
+
+    def _prepare(self, name: str, query: sql.Composable) -> str:
+        """`query` prepared on the connection as `soberharness_<name>` (once): a statement run
+        after every step is planned once. A statement run as an API role is planned as that
+        role when it first runs as it (PostgreSQL plans row security into the plan and plans
+        again under another role), so each role has its own."""
+        full = f"{PREPARED_PREFIX}{name}"
+        if full not in self._statements:
+            self.conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(full), query))
+            self._statements.add(full)
+        return f'"{full}"'
 
     def _read_request(self) -> bytes:
         """The read transaction, rendered once (its tokens are renewed every ten minutes)."""
@@ -227,7 +255,10 @@ class SequenceRunner:
             parts: list[sql.Composable] = [sql.SQL("BEGIN READ ONLY")]
             for viewer in self.viewers:
                 parts.append(request_settings(viewer, "GET", "/rest/v1/"))
-                parts += [sql.SQL(q) for q in READ_KEYS.values()]
+                role = viewer.role.value
+                parts += [sql.SQL("EXECUTE ") + sql.SQL(self._prepare(f"read_{role}_{i}",
+                                                                       sql.SQL(q)))
+                          for i, q in enumerate(READ_KEYS.values())]
                 parts.append(sql.SQL("SET LOCAL ROLE NONE"))
             parts.append(sql.SQL("ROLLBACK"))
             self._read_text = sql.SQL(";\n").join(parts).as_bytes(self.conn)
