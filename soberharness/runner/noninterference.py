@@ -126,11 +126,17 @@ def _applies(conn: psycopg.Connection, change: Sequence[bytes]) -> bool:
 
 
 def _snapshots(
-    conn: psycopg.Connection, readers: Sequence[Reader], change: Sequence[bytes]
+    conn: psycopg.Connection,
+    readers: Sequence[Reader],
+    change: Sequence[bytes],
+    statements: dict[str, bytes] | None = None,
 ) -> dict[str, Snapshot]:
-    """Each reader's snapshot after `change` (rolled back), in one round trip."""
+    """Each reader's snapshot after `change` (rolled back), in one round trip; `statements`
+    (by reader label) runs a reader's digest `prepare`d on the connection instead."""
+    statements = statements or {}
     text = b";\n".join([_change_prefix(change),
-                        *(part for r in readers for part in (r.settings, r.digest_query())),
+                        *(part for r in readers for part in (
+                            r.settings, statements.get(r.label) or r.digest_query())),
                         b"ROLLBACK"])
     cur = conn.cursor()
     try:
@@ -269,10 +275,11 @@ def _judge_change(
     readers: dict[str, Reader],
     base: dict[str, Snapshot],
     keys: dict[str, tuple[str, ...]],
+    statements: dict[str, bytes],
 ) -> list[Difference]:
     change = _rendered(ic)
     blind = [readers[label] for label in ic.blind]
-    after = _snapshots(conn, blind, change)
+    after = _snapshots(conn, blind, change, statements)
     out: list[Difference] = []
     for r in blind:
         for rel in changed_relations(base[r.label], after[r.label]):
@@ -315,9 +322,16 @@ def run_noninterference(
         diffs: list[Difference] = []
         refused: list[str] = []
         with connect(dsn) as conn:
+            # Each viewer's digest planned once on this connection, run after every change.
+            listed = list(readers.values())
+            prepared = prepare(conn, listed, "soberharness_ni_")
+            conn.commit()
+            statements = {r.label: f"EXECUTE {name}".encode()
+                          for r, name in zip(listed, prepared, strict=True)}
             for ic in chunk:
                 try:
-                    diffs += [_named(d, who) for d in _judge_change(conn, ic, readers, base, keys)]
+                    diffs += [_named(d, who) for d in
+                              _judge_change(conn, ic, readers, base, keys, statements)]
                 except Refused:
                     refused.append(ic.change.change.label)
         return diffs, refused
