@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the real services the local target runs (GoTrue, Mailpit, Toxiproxy, Deno) into .tools/,
-# and actionlint, which the test command runs on .github/workflows/.
+# actionlint, which the test command runs on .github/workflows/, and versitygw, the S3-compatible
+# gateway two of which stand for two clouds in the cloud-move drill (suites/dr).
 #
 # Idempotent: a tool whose pinned version is already installed is left alone (one line, no network).
 # Never fails the whole setup: a tool that cannot be installed prints
@@ -25,9 +26,9 @@ ONLY=""
 for arg in "$@"; do
   case "$arg" in
     --strict) STRICT=1 ;;
-    gotrue|mailpit|toxiproxy|deno|actionlint) ONLY="$ONLY $arg" ;;
+    gotrue|mailpit|toxiproxy|deno|actionlint|versitygw) ONLY="$ONLY $arg" ;;
     -h|--help)
-      echo "usage: $0 [--strict] [gotrue|mailpit|toxiproxy|deno|actionlint ...]"; exit 0 ;;
+      echo "usage: $0 [--strict] [gotrue|mailpit|toxiproxy|deno|actionlint|versitygw ...]"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -164,6 +165,8 @@ wanted toxiproxy && go_install toxiproxy "$TOXIPROXY_MODULE/cmd/server" "$TOXIPR
 wanted deno && install_deno
 wanted actionlint && go_install actionlint "$ACTIONLINT_MODULE/cmd/actionlint" "$ACTIONLINT_VERSION" \
   actionlint actionlint
+wanted versitygw && go_install versitygw "$VERSITYGW_MODULE/cmd/versitygw" "$VERSITYGW_VERSION" \
+  versitygw versitygw
 
 if [ "$SKIPPED" -gt 0 ]; then
   say "done, $SKIPPED skipped (tests needing them skip and name the missing service)"

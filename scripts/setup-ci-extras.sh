@@ -10,6 +10,11 @@
 #                   their own throwaway clusters with a config file of their own).
 #   promtool        from the `prometheus` package, unpacked into .tools/prometheus/ (no service):
 #                   `promtool check config` and `promtool test rules` for stack/monitoring.
+#   chromium        headless, for the run page's browser selftest (suites/selftest/
+#                   test_run_page_browser.py): a screenshot at 1400 px and the page's layout
+#                   measured in the page. Any of chromium, chromium-browser or Google Chrome
+#                   already present is used (GitHub's Ubuntu runners ship google-chrome);
+#                   otherwise Debian's `chromium` is installed (about 20 s).
 # pg_basebackup, pg_rewind and pg_verifybackup come with the PostgreSQL server package.
 #
 # Idempotent: what is already there is left alone (also as an ordinary user without sudo).
@@ -70,6 +75,19 @@ else
   say "pgbackrest installed: $(pgbackrest version)"
 fi
 
+# -- chromium (headless browser for the run page's browser selftest) ---------------------------
+browser=""
+for name in chromium chromium-browser google-chrome google-chrome-stable; do
+  if command -v "$name" >/dev/null 2>&1; then browser="$name"; break; fi
+done
+if [ -n "$browser" ]; then
+  say "chromium present: $("$browser" --version 2>/dev/null | head -1)"
+else
+  apt_update_once chromium
+  apt_get install -y -qq chromium >/dev/null
+  say "chromium installed: $(chromium --version 2>/dev/null | head -1)"
+fi
+
 # -- promtool (unpacked from the prometheus package, not installed as a service) ------------
 if [ -x "$PROM_DIR/usr/bin/promtool" ]; then
   say "promtool present: $("$PROM_DIR/usr/bin/promtool" --version 2>&1 | head -1)"
@@ -113,6 +131,33 @@ else
 fi
 unpack_tool prometheus-postgres-exporter "$REPO/.tools/postgres-exporter" prometheus-postgres-exporter
 unpack_tool prometheus-nginx-exporter "$REPO/.tools/nginx-exporter" prometheus-nginx-exporter
+# mtail reads the gateway's request log and exports http_requests_total{service, code}
+# (stack/monitoring/mtail; ServiceHigh5xxRate).
+if [ -x "$REPO/.tools/mtail/usr/bin/mtail" ]; then
+  say "mtail present: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+else
+  unpack_deb mtail "$REPO/.tools/mtail"
+  say "mtail unpacked: $("$REPO/.tools/mtail/usr/bin/mtail" --version 2>&1 | head -1)"
+fi
+
+# -- the gateway's WAF (suites/ops): ModSecurity's library and the OWASP core rule set are
+# installed from Debian (a library and rule files, no service; their paths are the gateway
+# image's); nginx's module is unpacked beside the unpacked nginx (the package would pull in
+# Debian's nginx service).
+if [ -f /etc/modsecurity/crs/crs-setup.conf ] && compgen -G "/usr/lib/*/libmodsecurity.so.3" >/dev/null; then
+  say "libmodsecurity3 and modsecurity-crs present"
+else
+  apt_update_once "libmodsecurity3 modsecurity-crs"
+  apt_get install -y -qq --no-install-recommends libmodsecurity3 modsecurity-crs >/dev/null
+  say "libmodsecurity3 and modsecurity-crs installed"
+fi
+MODSEC_DIR="$REPO/.tools/nginx-modsecurity"
+if [ -f "$MODSEC_DIR/usr/lib/nginx/modules/ngx_http_modsecurity_module.so" ]; then
+  say "nginx ModSecurity module present"
+else
+  unpack_deb libnginx-mod-http-modsecurity "$MODSEC_DIR"
+  say "nginx ModSecurity module unpacked"
+fi
 
 # -- pgaudit (suites/ops audit logging): an extension of the PostgreSQL server package, so it
 # is installed beside it (no service); the suite loads it in clusters of its own.

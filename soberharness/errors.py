@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
+from enum import IntEnum
+from typing import NoReturn
+
 
 class HarnessError(Exception):
     """A problem with configuration or environment, worded for the person running the harness.
@@ -42,3 +47,22 @@ class DestructiveRefused(HarnessError):
 class BadInput(HarnessError):
     """Input the run cannot go on with (an environment variable, a steps file): the run ends
     with this one line and exit status 4, wherever it is found (collection, a fixture)."""
+
+
+class Exit(IntEnum):
+    """One meaning per exit status, for every command of the harness (README, "Exit codes")."""
+
+    OK = 0  # checked, and what was checked holds
+    FOUND = 1  # checked, and something does not hold (a failure, a difference, bad rows)
+    INTERRUPTED = 2  # Ctrl-C
+    INTERNAL = 3  # the harness (or pytest) broke
+    BAD_INPUT = 4  # bad input, a bad option or an unusable target: one line saying which
+    NOTHING_CHECKED = 5  # nothing was checked (all skipped, runs not comparable)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors exit with Exit.BAD_INPUT (argparse's own is 2, Ctrl-C's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(Exit.BAD_INPUT, f"{self.prog}: error: {message}\n")

@@ -25,7 +25,6 @@ reported, 1 error (one line).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import hashlib
@@ -40,7 +39,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from soberharness.errors import HarnessError
+from soberharness.db import session as db_session
+from soberharness.errors import Exit, HarnessError, OneLineParser
 from soberharness.targets.migrations import REPO
 
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"
@@ -444,7 +444,7 @@ def read_record(path: Path) -> Record:
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soberharness.migrate_legacy",
+    parser = OneLineParser(prog="python -m soberharness.migrate_legacy",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", required=True, help="PostgreSQL DSN of the target database")
     parser.add_argument("file", type=Path, help="legacy export (JSON)")
@@ -456,7 +456,7 @@ def run(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     record_path: Path = args.record or default_record_path(args.file)
     try:
-        with psycopg.connect(args.dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(args.dsn, autocommit=True, connect_timeout=10) as conn:
             if args.rollback:
                 record = read_record(record_path)
                 deleted = rollback(conn, record)
@@ -470,7 +470,7 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"would migrate {len(the_plan.users)} users, {len(the_plan.follows)} follows")
                 for problem in the_plan.problems:
                     print(f"BAD {problem}")
-                return 2 if the_plan.problems else 0
+                return Exit.FOUND if the_plan.problems else Exit.OK
             if record_path.exists() and not read_record(record_path).rolled_back_at:
                 raise HarnessError(f"{record_path} records a migration not rolled back yet: "
                                    "roll it back first or pass another --record")
@@ -479,19 +479,19 @@ def run(argv: list[str] | None = None) -> int:
     except psycopg.OperationalError as exc:
         print(f"migrate_legacy: cannot connect: {str(exc).strip().splitlines()[0]}",
               file=sys.stderr)
-        return 1
+        return Exit.BAD_INPUT
     except psycopg.Error as exc:
         print(f"migrate_legacy: database refused: {exc.sqlstate}: "
               f"{(exc.diag.message_primary or str(exc)).strip()}", file=sys.stderr)
-        return 1
+        return Exit.BAD_INPUT
     except HarnessError as exc:
         print(f"migrate_legacy: {exc}", file=sys.stderr)
-        return 1
+        return Exit.BAD_INPUT
     print(f"migrated {len(record.users)} users, {len(record.follows)} follows "
           f"({'with' if record.identities else 'without'} auth.identities); record: {record_path}")
     for problem in record.problems:
         print(f"BAD {problem}")
-    return 2 if record.problems else 0
+    return Exit.FOUND if record.problems else Exit.OK
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.errors import DestructiveRefused, HarnessError
 from soberharness.lints.declarations import Declarations, default_path, load_declarations
 from soberharness.records.progress import Progress
@@ -470,7 +471,7 @@ def _fresh_database(target: Target, prefix: str) -> Iterator[str]:
 
 @pytest.fixture
 def admin_connection(module_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         yield conn
 
 

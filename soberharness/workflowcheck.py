@@ -1,9 +1,12 @@
 """Check the CI workflows: actionlint on every file, and the nightly matrix against the targets.
 
-The nightly cross-cloud workflow (.github/workflows/nightly.yml) runs one job per target file
-under fixtures/targets/. Its matrix must list exactly those files (by stem), every file must
-load as a target file, and the step that runs the suites must take each secret the file names
-from the CI secret store under the same name, guarded so that only that target's job sees it.
+The nightly cross-cloud workflow (.github/workflows/nightly.yml) runs one job per deployment's
+target file under fixtures/targets/: its matrix must list exactly those files (by stem), and
+leave out the examples (`example*.toml`, whose hosts do not exist). Every file must load as a
+target file, and the step that runs the suites must take each secret the file names from the
+CI secret store under the same name, guarded so that only that target's job sees it. The
+suites run at `--depth nightly`; the job publishes the JUnit file of its run and writes the
+run's summary.md to the job summary ($GITHUB_STEP_SUMMARY).
 `python -m soberharness.workflowcheck` prints one line per problem, or `ok`.
 """
 
@@ -27,6 +30,8 @@ WORKFLOWS = REPO / ".github" / "workflows"
 NIGHTLY = WORKFLOWS / "nightly.yml"
 TARGETS_DIR = REPO / "fixtures" / "targets"
 MATRIX_JOB = "target"
+EXAMPLE_PREFIX = "example"  # a target file showing the format, for no deployment
+JUNIT_ACTION = "mikepenz/action-junit-report"
 ACTIONLINT_TIMEOUT_S = 60
 
 
@@ -68,7 +73,11 @@ def check_nightly(workflow_path: Path = NIGHTLY, targets_dir: Path = TARGETS_DIR
         if trigger not in triggers:
             problems.append(f"not triggered by {trigger}")
     listed = matrix_targets(workflow)
-    files = {p.stem: p for p in sorted(targets_dir.glob("*.toml"))}
+    every = {p.stem: p for p in sorted(targets_dir.glob("*.toml"))}
+    files = {stem: p for stem, p in every.items() if not stem.startswith(EXAMPLE_PREFIX)}
+    for stem in sorted(set(listed) & (every.keys() - files.keys())):
+        problems.append(f"matrix lists {stem!r}, an example whose hosts do not exist")
+        listed = [s for s in listed if s != stem]
     if not listed:
         problems.append(f"job {MATRIX_JOB!r} has no strategy.matrix.target list")
     for stem in sorted(set(listed) - files.keys()):
@@ -80,7 +89,8 @@ def check_nightly(workflow_path: Path = NIGHTLY, targets_dir: Path = TARGETS_DIR
     env = _suite_step_env(workflow)
     if not env and listed:
         problems.append(f"job {MATRIX_JOB!r} has no step running the suites with --target")
-    for stem, path in files.items():
+    problems += _nightly_outputs(workflow)
+    for stem, path in every.items():
         try:
             target = load_target_file(path, environ={})
         except TargetFileError as exc:
@@ -101,6 +111,21 @@ def check_nightly(workflow_path: Path = NIGHTLY, targets_dir: Path = TARGETS_DIR
                     f"{path.name}: {name} must come from secrets.{name}, "
                     f"only in the {stem!r} job (got {env[name]!r})"
                 )
+    return problems
+
+
+def _nightly_outputs(workflow: Mapping[str, Any]) -> list[str]:
+    """The matrix job runs at nightly depth, publishes JUnit and writes the job summary."""
+    steps = (workflow["jobs"].get(MATRIX_JOB) or {}).get("steps") or []
+    runs = [str(step.get("run", "")) for step in steps]
+    problems = []
+    if not any(re.search(r"--target\b", r) and re.search(r"--depth[ =]nightly\b", r)
+               for r in runs):
+        problems.append(f"job {MATRIX_JOB!r} does not run the suites with --depth nightly")
+    if not any(str(step.get("uses", "")).startswith(JUNIT_ACTION) for step in steps):
+        problems.append(f"job {MATRIX_JOB!r} publishes no JUnit results ({JUNIT_ACTION})")
+    if not any("summary.md" in r and "GITHUB_STEP_SUMMARY" in r for r in runs):
+        problems.append(f"job {MATRIX_JOB!r} does not write summary.md to $GITHUB_STEP_SUMMARY")
     return problems
 
 

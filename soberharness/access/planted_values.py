@@ -69,3 +69,67 @@ end $$;
 create trigger aa_soft_refuse before update on public.posts
   for each row execute function private.soft_refuse();
 """
+
+# An open private broadcast channel: every signed-in user may listen to any 'room:' topic,
+# which no rule opens to anyone (docs/access-decisions.md, "Realtime channels").
+OPEN_PRIVATE_BROADCAST = """
+create policy open_rooms on realtime.messages for select to authenticated
+  using (extension = 'broadcast' and realtime.topic() like 'room:%');
+"""
+
+# An access token hook (granted to supabase_auth_admin, as GoTrue calls it) that makes a user a
+# moderator when their own user_metadata says so.
+TRUSTING_TOKEN_HOOK = """
+create function public.custom_access_token_hook(event jsonb) returns jsonb
+  language plpgsql stable set search_path = '' as $$
+declare
+  claims jsonb := event -> 'claims';
+begin
+  if claims -> 'user_metadata' ->> 'role' = 'moderator' then
+    claims := jsonb_set(claims, '{app_metadata,role}', '"moderator"');
+  end if;
+  return jsonb_set(event, '{claims}', claims);
+end $$;
+revoke execute on function public.custom_access_token_hook(jsonb) from public, anon, authenticated;
+grant execute on function public.custom_access_token_hook(jsonb) to supabase_auth_admin;
+"""
+
+# The same trust one call deeper, in a hook no grant names but the auth settings do.
+TRUSTING_HOOK_HELPER = """
+create function private.metadata_role(claims jsonb) returns text
+  language sql stable set search_path = '' as $$ select claims -> 'user_metadata' ->> 'role' $$;
+create function private.token_hook(event jsonb) returns jsonb
+  language sql stable set search_path = '' as $$
+  select case when private.metadata_role(event -> 'claims') = 'moderator'
+    then jsonb_set(event, '{claims,app_metadata,role}', '"moderator"') else event end $$;
+"""
+
+# A column the author may set on INSERT only (the table-level insert grant covers a new
+# column; no update grant), which decides what others see.
+INSERT_ONLY_FEATURED = """
+alter table public.posts add column featured boolean not null default false;
+"""
+
+# A column no API role writes, which a policy trusts: only service could set it, no case does.
+TRUSTED_VERIFIED = """
+alter table public.profiles add column verified boolean not null default false;
+do $$
+declare cols text;
+begin
+  select string_agg(quote_ident(attname), ', ') into cols from pg_attribute
+  where attrelid = 'public.profiles'::regclass and attnum > 0 and not attisdropped
+    and attname <> 'verified' and attgenerated = '';
+  revoke insert on public.profiles from authenticated;
+  execute format('grant insert (%s) on public.profiles to authenticated', cols);
+end $$;
+create policy profiles_read_verified on public.profiles for select to anon using (verified);
+"""
+
+# The same trust through a helper a posts policy calls.
+TRUSTED_VERIFIED_VIA_HELPER = TRUSTED_VERIFIED.replace(
+    "create policy profiles_read_verified on public.profiles for select to anon using (verified);",
+    """create function private.author_verified(uid uuid) returns boolean
+  language sql stable security definer set search_path = ''
+  as $f$ select p.verified from public.profiles p where p.id = uid $f$;
+create policy posts_read_verified on public.posts for select to anon
+  using (private.author_verified(author_id));""")

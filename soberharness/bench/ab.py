@@ -21,6 +21,7 @@ from typing import Protocol
 import psycopg
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT, Verdict, judge
+from soberharness.db import session as db_session
 from soberharness.targets.migrations import Migration, discover
 from soberharness.world.scale import Probes, ScaleSpec, generate, load, probes
 
@@ -143,7 +144,7 @@ def loaded_pair(maker: DatabaseMaker, baseline: tuple[Path, Path], candidate: tu
         sides: list[list[psycopg.Connection]] = []
         for name in made:
             load(maker.admin_dsn(name), data)
-            side = [psycopg.connect(maker.admin_dsn(name), autocommit=True)
+            side = [db_session.connect(maker.admin_dsn(name), autocommit=True)
                     for _ in range(CONNECTIONS_PER_SIDE)]
             conns.extend(side)
             sides.append(side)

@@ -15,8 +15,7 @@ import re
 import statistics
 import subprocess
 
-import psycopg
-
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.runner.matrix import run_matrix
@@ -75,7 +74,7 @@ def measure(target: LocalTarget, rounds: int = 3, seconds: int = 3, workers: int
     name = target.new_database("bench")
     try:
         dsn = target.admin_dsn(name)
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             write_world(conn, mw.world)
         runs = [run_matrix(dsn, mw, workers=workers) for _ in range(rounds)]
     finally:

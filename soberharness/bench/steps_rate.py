@@ -16,11 +16,11 @@ import argparse
 import dataclasses
 import time
 
-import psycopg
 from hypothesis import settings
 
 from soberharness.bench.matrix_rate import measure as measure_matrix
 from soberharness.bench.matrix_rate import pgbench_tps
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.state_machine import DEPTHS, search
@@ -56,7 +56,7 @@ class StepsRate:
 def measure(target: LocalTarget, examples: int = 40, seconds: int = 5) -> StepsRate:
     name = target.new_database("steps")
     try:
-        with psycopg.connect(target.admin_dsn(name), autocommit=True) as conn:
+        with db_session.connect(target.admin_dsn(name), autocommit=True) as conn:
             runner = SequenceRunner(conn)
             how = settings(DEPTHS["ci"], max_examples=examples, derandomize=True, database=None)
             began = time.perf_counter()

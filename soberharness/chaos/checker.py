@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import psycopg
 
 from soberharness.chaos.ledger import BODY_PREFIX, Ledger, Outcome, Write
+from soberharness.db import session as db_session
 
 # Violation classes, each a list of write ids (or row bodies for phantoms).
 LOST = "lost_acknowledged"
@@ -135,7 +136,7 @@ def read_bodies(conn: psycopg.Connection, authors: Sequence[uuid.UUID]) -> list[
 
 def check(dsn: str, ledger: Ledger, authors: Sequence[uuid.UUID]) -> CheckResult:
     """Read everything back through `dsn` (as the superuser) and classify the ledger."""
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         quiesce(conn)
         bodies = read_bodies(conn, authors)
     return classify(ledger.writes, bodies)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from soberharness.targets.lifecycle import preexec_as
@@ -18,15 +19,17 @@ from soberharness.targets.watchdog import WATCHDOG
 
 
 def run_chaos(argv: Sequence[str], timeout: float, env: Mapping[str, str],
-              cwd: Path) -> subprocess.CompletedProcess[str]:
+              cwd: Path, tick: Callable[[], None] | None = None,
+              every: float = 0.5) -> subprocess.CompletedProcess[str]:
     """Like subprocess.run(argv, capture_output=True, text=True, timeout=timeout); on a
-    timeout the child's tree is ended and subprocess.TimeoutExpired raised."""
+    timeout the child's tree is ended and subprocess.TimeoutExpired raised. `tick` is called
+    every `every` seconds while the child runs (to follow its progress)."""
     proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(env), cwd=cwd,
                             preexec_fn=preexec_as(None, signal.SIGTERM))
     WATCHDOG.watch_process(proc.pid, signal.SIGTERM)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = _communicate(proc, time.monotonic() + timeout, tick, every)
     except BaseException:  # a timeout, Ctrl-C, SIGTERM: the child goes too
         proc.kill()
         proc.communicate()
@@ -34,3 +37,16 @@ def run_chaos(argv: Sequence[str], timeout: float, env: Mapping[str, str],
     finally:
         WATCHDOG.forget_process(proc.pid)
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def _communicate(proc: subprocess.Popen[str], deadline: float,
+                 tick: Callable[[], None] | None, every: float) -> tuple[str, str]:
+    while True:
+        left = deadline - time.monotonic()
+        wait = left if tick is None else min(every, left)
+        try:
+            return proc.communicate(timeout=max(wait, 0.0))
+        except subprocess.TimeoutExpired:
+            if tick is None or time.monotonic() >= deadline:
+                raise
+            tick()

@@ -10,6 +10,7 @@ In an experiment:
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from chaoslib.exceptions import InterruptExecution
 
 from soberharness.chaos import actions, summary
 from soberharness.chaos.outputs import keep_outputs_in
+from soberharness.chaos.progress_file import progress_from_env
 from soberharness.errors import HarnessError
 
 logger = logging.getLogger("chaostoolkit")
@@ -27,6 +29,7 @@ def before_experiment_control(context: dict[str, Any], config: str = "clean",
                               toxiproxy: bool = False, writers: int = 3, small_disk: bool = False,
                               **_: Any) -> None:
     keep_outputs_in(summary.REPORTS)  # journal.json and chaostoolkit.log, not in the cwd
+    METHOD_DONE[0] = 0
     try:
         described = actions.start_local_stack(config=config, toxiproxy=toxiproxy, writers=writers,
                                               small_disk=small_disk)
@@ -58,6 +61,8 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | No
                              **_: Any) -> None:
     try:
         out = write_experiment_summary(context, state)
+        for line in summary.end_lines(json.loads((out / "summary.json").read_text())):
+            logger.info(line)
         logger.info(f"soberharness chaos reports in {out}")
     finally:
         actions.stop_local_stack()
@@ -65,3 +70,45 @@ def after_experiment_control(context: dict[str, Any], state: dict[str, Any] | No
 
 def cleanup_control() -> None:
     actions.stop_local_stack()
+
+
+# -- progress: the method's activities (faults, heals, waits) done of all, told to the file the
+# harness named (progress_file); the steady state's probes are named in the note, not counted.
+METHOD_DONE: list[int] = [0]
+
+
+def _in(part: str, context: dict[str, Any], experiment: dict[str, Any] | None) -> bool:
+    return any(context == activity for activity in (experiment or {}).get(part, []))
+
+
+def _in_method(context: dict[str, Any], experiment: dict[str, Any] | None) -> bool:
+    return _in("method", context, experiment)
+
+
+def activity_note(context: dict[str, Any], experiment: dict[str, Any] | None) -> str:
+    """A method activity by its name; a rollback or a steady-state probe said as such."""
+    name = str(context.get("name", "activity"))
+    if _in_method(context, experiment):
+        return name
+    return f"rollback: {name}" if _in("rollbacks", context, experiment) else f"steady state: {name}"
+
+
+def _tell(experiment: dict[str, Any] | None, note: str) -> None:
+    progress = progress_from_env()
+    if progress is not None:
+        progress(METHOD_DONE[0], len((experiment or {}).get("method", [])), note)
+
+
+def before_activity_control(context: dict[str, Any], experiment: dict[str, Any] | None = None,
+                            **_: Any) -> None:
+    _tell(experiment, activity_note(context, experiment))
+
+
+def after_activity_control(context: dict[str, Any], experiment: dict[str, Any] | None = None,
+                           **_: Any) -> None:
+    if _in_method(context, experiment):
+        METHOD_DONE[0] += 1
+
+
+def after_method_control(context: dict[str, Any], **_: Any) -> None:
+    _tell(context, "steady state after the faults")

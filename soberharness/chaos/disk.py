@@ -16,8 +16,7 @@ import pwd
 import subprocess
 from pathlib import Path
 
-import psycopg
-
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 
 TABLESPACE = "chaos_small_disk"
@@ -66,7 +65,7 @@ class SmallDisk:
 
     def move_table(self, dsn: str, table: str = "public.posts") -> None:
         """Create the tablespace (once per cluster) and move `table` of that database onto it."""
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_tablespace WHERE spcname = %s", (TABLESPACE,)
             ).fetchone()

@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.clients.postgrest_sql import request_settings
+from soberharness.db import session as db_session
 from soberharness.world.entities import Role, Viewer
 
 BODY_PREFIX = "ledger:"
@@ -220,7 +221,7 @@ class LedgerWorkload:
 
     # -- one client -----------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.dsn, connect_timeout=self.connect_timeout, autocommit=False)
+        return db_session.connect(self.dsn, connect_timeout=self.connect_timeout, autocommit=False)
 
     def _run(self, client: int) -> None:
         conn: psycopg.Connection | None = None

@@ -36,6 +36,7 @@ from soberharness.chaos.ledger import BODY_PREFIX, Outcome, Write, body_of
 from soberharness.chaos.stack import ChaosStack
 from soberharness.checker.functions import OutboxEvent, should_deliver
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.targets.services.edge_functions import (
@@ -155,7 +156,7 @@ def _batches_in_flight(dsn: str, url: str, token: str) -> Iterator[list[threadin
     """Concurrent drains, held mid-batch by a lock on the notifications; yields once at least
     one batch waits on it (its events locked, its transaction open). The lock goes with the
     block (or with the database)."""
-    conn = psycopg.connect(dsn, autocommit=False, connect_timeout=5)
+    conn = db_session.connect(dsn, autocommit=False, connect_timeout=5)
     threads: list[threading.Thread] = []
     try:
         conn.execute("lock table private.notifications in share row exclusive mode")
@@ -163,7 +164,7 @@ def _batches_in_flight(dsn: str, url: str, token: str) -> Iterator[list[threadin
                    for _ in range(DRAINERS)]
         for t in threads:
             t.start()
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as watch:
+        with db_session.connect(dsn, autocommit=True, connect_timeout=5) as watch:
             deadline = time.monotonic() + WAIT_S
             while _waiting_on_lock(watch) == 0:
                 if time.monotonic() > deadline:
@@ -197,7 +198,7 @@ def run_drill(stack: ChaosStack, secret: str, workdir: Path,
     """Drain the stack's outbox through both faults; judge every event with the ledger."""
     world = stack.matrix.world
     users = list(world.users)
-    with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
+    with db_session.connect(stack.admin_dsn, autocommit=True) as conn:
         events = outbox_events(conn, users)
     if not events:
         raise HarnessError("the chaos stack's world wrote no outbox events")
@@ -211,7 +212,7 @@ def run_drill(stack: ChaosStack, secret: str, workdir: Path,
         calls += 1
         if _drain_once(worker.url, token, limit=5) != 5:  # a first batch, delivered normally
             raise HarnessError("the first notify batch did not process 5 events")
-        with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
+        with db_session.connect(stack.admin_dsn, autocommit=True) as conn:
             first = delivered_bodies(conn, users)
         with _batches_in_flight(stack.admin_dsn, worker.url, token):
             worker.kill()
@@ -226,7 +227,7 @@ def run_drill(stack: ChaosStack, secret: str, workdir: Path,
         calls += DRAINERS * 2 + _drain_all(worker, token)
     finally:
         worker.stop()
-    with psycopg.connect(stack.admin_dsn, autocommit=True) as conn:
+    with db_session.connect(stack.admin_dsn, autocommit=True) as conn:
         bodies = delivered_bodies(conn, users)
     result = classify(ledger_of(world, events), bodies)
     return DrillResult(result, violation_lines(result, events, row_names(stack.matrix)),

@@ -27,6 +27,7 @@ from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.faults import signal_tree
 from soberharness.checker.matrix import allowed
 from soberharness.clients.postgrest_sql import Request, RequestRunner
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.runner.matrix import PlannedCell, plan
@@ -115,7 +116,7 @@ class ChaosStack:
             world = self.matrix.world.copy()
             for user in [*self.writers, self.prober]:
                 world.add(user)
-            with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            with db_session.connect(self.admin_dsn, autocommit=True) as conn:
                 write_world(conn, world)
             if self.want_small_disk:
                 reason = disk_missing_reason()
@@ -173,7 +174,7 @@ class ChaosStack:
 
     def clear_writes(self) -> None:
         """Delete the writers' posts (a fresh ledger then starts from an empty space)."""
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+        with db_session.connect(self.admin_dsn, autocommit=True) as conn:
             conn.execute("DELETE FROM public.posts WHERE author_id = ANY(%s)", (self.authors,))
 
     # -- steady state -----------------------------------------------------------------------------
@@ -181,7 +182,7 @@ class ChaosStack:
         """The database answers `SELECT 1` on the clients' path."""
         began = time.monotonic()
         try:
-            with psycopg.connect(self.client_dsn, connect_timeout=max(2, int(timeout)),
+            with db_session.connect(self.client_dsn, connect_timeout=max(2, int(timeout)),
                                  autocommit=True) as conn:
                 conn.execute("SELECT set_config('statement_timeout', %s, false)",
                              (str(int(timeout * 1000)),))
@@ -196,7 +197,7 @@ class ChaosStack:
         viewer = Viewer.of(self.prober)
         body = f"probe {uuid.uuid4()}"
         try:
-            with psycopg.connect(self.client_dsn, connect_timeout=max(2, int(timeout)),
+            with db_session.connect(self.client_dsn, connect_timeout=max(2, int(timeout)),
                                  autocommit=True) as conn:
                 conn.execute("SELECT set_config('statement_timeout', %s, false)",
                              (str(int(timeout * 1000)),))
@@ -229,7 +230,7 @@ class ChaosStack:
             self._rls_sample = plan(self.matrix)[::every]
         wrong: list[str] = []
         try:
-            with psycopg.connect(self.client_dsn, connect_timeout=5, autocommit=True) as conn:
+            with db_session.connect(self.client_dsn, connect_timeout=5, autocommit=True) as conn:
                 conn.execute("SELECT set_config('statement_timeout', '5000', false)")
                 runner = RequestRunner(conn)
                 for cell in self._rls_sample:

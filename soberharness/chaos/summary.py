@@ -41,6 +41,7 @@ def write_run(
         "faults": [r if isinstance(r, dict) else dataclasses.asdict(r) for r in records],
         "ledger": last,
         "checks": len(checks),
+        "rpo": rpo(last, ledger),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if ledger is not None:
@@ -49,6 +50,52 @@ def write_run(
         (out / "journal.json").write_text(json.dumps(journal, indent=2, default=str))
     write_index(root)
     return out
+
+
+LOST = "lost_acknowledged"
+
+
+def rpo(last_check: dict[str, Any] | None, ledger: Any | None) -> dict[str, Any] | None:
+    """Recovery point: acknowledged writes the final check did not find, and the time span
+    they were acknowledged in (0 s when nothing acknowledged was lost)."""
+    if not last_check:
+        return None
+    lost_ids = set((last_check.get("violations") or {}).get(LOST, []))
+    lost = int((last_check.get("violation_counts") or {}).get(LOST, len(lost_ids)))
+    times = [w.finished for w in (ledger.writes if ledger is not None else [])
+             if w.id in lost_ids]
+    return {"lost_acknowledged": lost,
+            "window_s": round(max(times) - min(times), 3) if len(times) > 1 else 0.0}
+
+
+def end_lines(data: dict[str, Any]) -> list[str]:
+    """What `chaos run` prints at its end: RTO per fault, RPO, and the ledger's counts."""
+    lines = []
+    for fault in data.get("faults") or []:
+        heal, recovery = fault.get("heal_seconds"), fault.get("recovery_seconds")
+        if heal is None and recovery is None:
+            rto = "not measured (the service did not come back while watched)"
+        else:
+            rto = (f"{(heal or 0.0) + (recovery or 0.0):.3f} s (heal {_num(heal)} s + "
+                   f"recovery {_num(recovery)} s)")
+        lines.append(f"RTO {fault.get('fault', '?')}: {rto}")
+    point = data.get("rpo")
+    if point is None:
+        lines.append("RPO: not measured (no ledger check ran)")
+    else:
+        lines.append(f"RPO: {point['lost_acknowledged']} acknowledged write(s) lost"
+                     + (f", acknowledged within {point['window_s']:.3f} s"
+                        if point["lost_acknowledged"] > 1 else ""))
+    ledger = data.get("ledger") or {}
+    if ledger:
+        outcomes = ledger.get("outcomes") or {}
+        bad = {k: v for k, v in (ledger.get("violation_counts") or {}).items() if v}
+        lines.append(
+            f"ledger: {ledger.get('writes', 0)} writes, acknowledged "
+            f"{outcomes.get('acknowledged', 0)}, failed {outcomes.get('failed', 0)}, unknown "
+            f"{outcomes.get('unknown', 0)}; violations: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(bad.items())) or "none"))
+    return lines
 
 
 def write_index(root: Path) -> Path:

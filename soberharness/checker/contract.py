@@ -3,12 +3,13 @@
 Pure: findings and declarations in, findings with `declared` filled in out. A declaration
 matches a finding of its service, operation and status whose request has one of the
 declaration's parameters in the declared condition (or whose answer carries the declared
-text); anything else stays failing."""
+text); anything else stays failing. Also what the run's writes did to the shared world
+(`world_changes`)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from soberharness.records.contract import ContractFinding, UpstreamFailure
@@ -97,3 +98,13 @@ def distinct(findings: Iterable[ContractFinding]) -> list[ContractFinding]:
     for f in findings:
         seen.setdefault((f.service, f.operation, f.status, f.kind, f.declared), f)
     return list(seen.values())
+
+
+def world_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What the contract run's writes did to the shared world (id -> state, listed before and
+    after): the ids gone, new and changed; empty when nothing changed."""
+    gone = sorted(before.keys() - after.keys())
+    new = sorted(after.keys() - before.keys())
+    changed = sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+    return [f"{what} {ids}" for what, ids in (("gone", gone), ("new", new),
+                                              ("changed", changed)) if ids]

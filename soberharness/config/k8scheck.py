@@ -217,6 +217,17 @@ def _interpolate(text: str, env: Mapping[str, str]) -> str:
     return _VARIABLE.sub(lambda m: env.get(m.group(1), m.group(0)), text)
 
 
+def compose_sidecars(compose: Mapping[str, Any]) -> dict[str, str]:
+    """Compose service in another's network namespace (`network_mode: service:<other>`) ->
+    the other: on Kubernetes a container of the other's pod, named as the service."""
+    found = {}
+    for name, service in compose["services"].items():
+        mode = str(service.get("network_mode", ""))
+        if mode.startswith("service:"):
+            found[name] = mode.split(":", 1)[1]
+    return found
+
+
 def compose_aliases(compose: Mapping[str, Any]) -> dict[str, str]:
     """Network alias -> compose service (e.g. realtime-dev.supabase-realtime -> realtime)."""
     aliases = {}
@@ -301,7 +312,8 @@ def agreement_problems(docs: Sequence[Mapping[str, Any]], compose_file: Path = C
     problems: list[str] = []
     services = compose["services"]
     found = workloads(docs)
-    for name in sorted(services.keys() - found.keys()):
+    sidecars = compose_sidecars(compose)
+    for name in sorted(services.keys() - found.keys() - sidecars.keys()):
         problems.append(f"compose service {name}: no workload in the manifests")
     for name in sorted(found.keys() - services.keys()):
         problems.append(f"{_id(found[name])}: not a compose service")
@@ -323,7 +335,7 @@ def agreement_problems(docs: Sequence[Mapping[str, Any]], compose_file: Path = C
         problems.append(f"{key}: a secret in the ConfigMap {CONFIG_MAP}")
     local_env = read_env_file(templates.get("local", TEMPLATES["local"]))
     for name, service in services.items():
-        doc = found.get(name)
+        doc = found.get(sidecars.get(name, name))
         if doc is None:
             continue
         long_running = service.get("restart") not in (None, "no")
@@ -331,6 +343,14 @@ def agreement_problems(docs: Sequence[Mapping[str, Any]], compose_file: Path = C
             problems.append(f"{_id(doc)}: compose service {name} is "
                             f"{'long-running' if long_running else 'a one-shot'}")
         containers = _pod(doc).get("containers") or []
+        if name in sidecars:
+            containers = [c for c in containers if c.get("name") == name]
+            if not containers:
+                problems.append(f"{_id(doc)}: no container {name} (compose service {name} "
+                                f"shares {sidecars[name]}'s network)")
+                continue
+        else:
+            containers = [c for c in containers if c.get("name") not in sidecars]
         if len(containers) != 1:
             problems.append(f"{_id(doc)}: expected one container, found {len(containers)}")
             continue

@@ -17,6 +17,7 @@ from typing import Any
 
 from soberharness.chaos import actions as chaos
 from soberharness.chaos.actions import ChaosRun, FaultRecord
+from soberharness.chaos.progress_file import progress_from_env
 from soberharness.dr.backup import BackupRepo
 from soberharness.dr.failover import FailoverResult, FailoverTimings, failover_stack, run_failover
 from soberharness.dr.pitr import PitrResult, PitrTimings, pitr_stack, run_pitr
@@ -87,7 +88,8 @@ def run_pitr_drill(before: float = 1.0, between: float = 1.0, after: float = 1.0
     DRILL.attempted = True
     scale, more = _deep()
     timings = PitrTimings(before * scale, between * scale, after * scale, clients * more)
-    DRILL.pitr = result = run_pitr(DRILL.stack, DRILL.repo, timings)
+    DRILL.pitr = result = run_pitr(DRILL.stack, DRILL.repo, timings,
+                                   progress=progress_from_env())
     record = FaultRecord("restore-to-point-in-time", 0.0, 0.0, heal_seconds=result.restore_seconds,
                          recovery_seconds=result.rto_seconds)
     _adopt_ledger(result.ledger, record)
@@ -104,7 +106,8 @@ def run_failover_drill(mode: str = "sync", before: float = 1.0, lag: float = 1.0
     scale, more = _deep()
     timings = FailoverTimings(before * scale, lag * scale, after * scale, clients * more)
     DRILL.failover = result = run_failover(DRILL.stack, mode, timings,
-                                           unsafe_return=unsafe_return, matrix=more > 1)
+                                           unsafe_return=unsafe_return, matrix=more > 1,
+                                           progress=progress_from_env())
     record = FaultRecord("primary-sigkill-failover", result.killed_at, 0.0,
                          heal_seconds=result.promote_seconds,
                          recovery_seconds=result.writes_back_seconds)

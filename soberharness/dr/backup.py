@@ -1,5 +1,7 @@
 """A pgBackRest repository of the drill's own: encrypted (aes-256-cbc), with a retention
-setting, WAL archived into it by the primary's archive_command.
+setting, WAL archived into it by the primary's archive_command. With `second_repo` a second
+repository (repo2, standing for another region) is configured beside it, encrypted with a key
+of its own; archive-push then pushes every WAL segment to both.
 
 Everything lives under the drill's temporary directory (repository, logs, locks, spool, the
 config file); the cipher passphrase is made at random for the drill and never reported.
@@ -26,9 +28,11 @@ class BackupRepo:
     """The repository and its config file; `settings()` are the primary's archiving settings."""
 
     def __init__(self, root: Path, pgdata: Path, port: int, socket_dir: Path,
-                 user: str = "supabase_admin", retention_full: int = RETENTION_FULL) -> None:
+                 user: str = "supabase_admin", retention_full: int = RETENTION_FULL,
+                 second_repo: bool = False) -> None:
         self.root = root
         self.repo = root / "repo"
+        self.repo2: Path | None = root / "repo2" if second_repo else None
         self.config = root / "pgbackrest.conf"
         self.pgdata = pgdata
         self.port = port
@@ -36,6 +40,7 @@ class BackupRepo:
         self.user = user
         self.retention_full = retention_full
         self._passphrase = secrets.token_urlsafe(32)
+        self._passphrase2 = secrets.token_urlsafe(32)
 
     @property
     def program(self) -> str:
@@ -45,7 +50,7 @@ class BackupRepo:
         return str(found)
 
     def write_config(self) -> Path:
-        for sub in ("", "repo", "log", "lock", "spool"):
+        for sub in ("", "repo", "log", "lock", "spool", *(("repo2",) if self.repo2 else ())):
             path = self.root / sub if sub else self.root
             path.mkdir(parents=True, exist_ok=True)
             os.chmod(path, 0o700)
@@ -56,15 +61,8 @@ class BackupRepo:
             f"repo1-cipher-type={CIPHER}",
             f"repo1-cipher-pass={self._passphrase}",
             f"repo1-retention-full={self.retention_full}",
-            f"log-path={self.root / 'log'}",
-            f"lock-path={self.root / 'lock'}",
-            f"spool-path={self.root / 'spool'}",
-            "log-level-console=warn",
-            "log-level-file=info",
-            "start-fast=y",
-            "compress-type=lz4",
-            "process-max=1",
-            "archive-timeout=30",
+            *self._repo_lines(2, self.repo2, self._passphrase2),
+            *self._common_lines(),
             "",
             f"[{STANZA}]",
             f"pg1-path={self.pgdata}",
@@ -77,6 +75,34 @@ class BackupRepo:
         os.chmod(self.config, 0o600)
         give_to_server(self.config)
         return self.config
+
+    def _repo_lines(self, index: int, path: Path | None, passphrase: str) -> list[str]:
+        if path is None:
+            return []
+        return [f"repo{index}-path={path}", f"repo{index}-cipher-type={CIPHER}",
+                f"repo{index}-cipher-pass={passphrase}",
+                f"repo{index}-retention-full={self.retention_full}"]
+
+    def write_second_region_config(self, path: Path, pgdata: Path, port: int,
+                                   socket_dir: Path) -> Path:
+        """A config file that knows only the second repository (as its repo1, with its own
+        key) and the server to restore: what an operator in the other region has."""
+        if self.repo2 is None:
+            raise HarnessError("this repository has no second repository")
+        lines = ["[global]", *self._repo_lines(1, self.repo2, self._passphrase2),
+                 *self._common_lines(),
+                 "", f"[{STANZA}]", f"pg1-path={pgdata}", f"pg1-port={port}",
+                 f"pg1-socket-path={socket_dir}", f"pg1-user={self.user}", ""]
+        path.write_text("\n".join(lines))
+        os.chmod(path, 0o600)
+        give_to_server(path)
+        return path
+
+    def _common_lines(self) -> list[str]:
+        return [f"log-path={self.root / 'log'}", f"lock-path={self.root / 'lock'}",
+                f"spool-path={self.root / 'spool'}", "log-level-console=warn",
+                "log-level-file=info", "start-fast=y", "compress-type=lz4", "process-max=1",
+                "archive-timeout=30"]
 
     def settings(self) -> Mapping[str, str]:
         """The primary's settings that archive every WAL segment into the repository."""

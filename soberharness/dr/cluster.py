@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.chaos.stack import CLEAN
+from soberharness.db import session as db_session
 from soberharness.dr.tools import give_to_server, pg_program, run
 from soberharness.errors import HarnessError
 from soberharness.targets.postgres import SUPERUSER, PostgresServer
@@ -75,7 +76,7 @@ def make_standby(primary: PostgresServer, root: Path, name: str,
 
 def query(server: PostgresServer, statement: str, params: Sequence[Any] = (),
           database: str = "postgres", timeout: int = 5) -> list[tuple[Any, ...]]:
-    with psycopg.connect(server.dsn(database), autocommit=True, connect_timeout=timeout) as conn:
+    with db_session.connect(server.dsn(database), autocommit=True, connect_timeout=timeout) as conn:
         conn.execute(f"SET statement_timeout = {timeout * 1000}")
         return list(conn.execute(statement, params).fetchall())  # type: ignore[arg-type]
 
@@ -194,7 +195,7 @@ def accepts_writes(server: PostgresServer, database: str, author: uuid.UUID) -> 
     if not server.alive:
         return WriteProbe("", server.port, False, "down")
     try:
-        with psycopg.connect(server.dsn(database), connect_timeout=3) as conn:
+        with db_session.connect(server.dsn(database), connect_timeout=3) as conn:
             conn.execute("SET statement_timeout = 3000")
             conn.execute("INSERT INTO public.posts (author_id, body) VALUES (%s, %s)",
                          (author, f"split-brain probe {uuid.uuid4()}"))

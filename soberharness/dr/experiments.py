@@ -15,7 +15,10 @@ from typing import Any
 
 from soberharness.chaos import summary
 from soberharness.chaos.child import run_chaos
+from soberharness.chaos.progress_file import ENV as PROGRESS_ENV
+from soberharness.chaos.progress_file import Follower
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 from soberharness.targets.migrations import REPO
 
 EXPERIMENTS = REPO / "chaos" / "dr"
@@ -58,19 +61,32 @@ class ExperimentRun:
         return "\n".join(lines)
 
 
-def run_experiment(name: str, folder: Path, timeout: float = 420.0) -> ExperimentRun:
+def run_experiment(name: str, folder: Path, timeout: float = 420.0,
+                   progress: Progress | None = None) -> ExperimentRun:
+    """`chaos run` of the experiment; `progress` is told the drill's steps as the child runs
+    them (through a file in `folder`)."""
     path = EXPERIMENTS / name
     journal = folder / "journal.json"
     reports = folder / "reports"
+    told = folder / "progress.tsv"
     env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(reports), PYTHONPATH=str(REPO))
+    env.pop(PROGRESS_ENV, None)
+    follower = None
+    if progress is not None:
+        env[PROGRESS_ENV] = str(told)
+        follower = Follower(told, progress)
     try:
         # if the harness dies, chaostoolkit gets SIGTERM and its cleanups stop the servers;
         # the watchdog ends it a little later whatever its cleanups do
         proc = run_chaos(
             [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
-            timeout=timeout, env=env, cwd=folder)
+            timeout=timeout, env=env, cwd=folder,
+            tick=None if follower is None else follower.poll)
     except subprocess.TimeoutExpired:
         raise HarnessError(f"chaos run {name} took longer than {timeout:.0f}s") from None
+    finally:
+        if follower is not None:
+            follower.poll()
     written = reports / summary.slug(json.loads(path.read_text())["title"])
     if written.exists():
         shutil.copytree(written, summary.REPORTS / written.name, dirs_exist_ok=True)

@@ -27,6 +27,7 @@ from soberharness.dr import cluster, matrix_digest
 from soberharness.dr.stack import DrillStack
 from soberharness.dr.steps import Step, StepLog
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 from soberharness.targets.migrations import REPO
 from soberharness.targets.postgres import SUPERUSER, PostgresServer
 
@@ -49,6 +50,7 @@ RUNBOOK: list[Step] = [
          "psql -X \"{old_dsn}\" -At -c \"SELECT pg_is_in_recovery()\""),
 ]
 STEP = {s.key: s for s in RUNBOOK}
+UNSAFE_STEPS = 3  # the unsafe return starts the old primary as it was: no rewind steps
 SYNC_NAMES = "ANY 1 (s1, s2)"
 
 
@@ -144,14 +146,21 @@ def start_standbys(stack: DrillStack, mode: str) -> list[str]:
 
 
 def run_failover(stack: DrillStack, mode: str, timings: FailoverTimings | None = None,
-                 unsafe_return: bool = False, matrix: bool = False) -> FailoverResult:
+                 unsafe_return: bool = False, matrix: bool = False,
+                 progress: Progress | None = None) -> FailoverResult:
     """The drill on a started stack (standbys started here). With `matrix`, the full access
-    matrix's outcome digest is compared before and after the failover (deep runs)."""
+    matrix's outcome digest is compared before and after the failover (deep runs).
+    `progress` is told each runbook step as it begins (the unsafe return skips the last four)."""
     t = timings or FailoverTimings()
+    log = StepLog({}, progress, UNSAFE_STEPS if unsafe_return else len(RUNBOOK))
+    log.tell("starting the standbys")
     names = start_standbys(stack, mode)
     old = stack.pg
+    log.values["primary_port"] = old.port
+    if matrix:
+        log.tell("matrix digest before the failover")
     digest_before = matrix_digest.of(stack.admin_dsn, stack.matrix)[1] if matrix else None
-    log = StepLog({"primary_port": old.port})
+    log.tell("writes, then the primary killed")
     ledger = Ledger()
     workload = LedgerWorkload(stack.admin_dsn, stack.authors, clients=t.clients, ledger=ledger,
                               pause=t.pause)
@@ -184,6 +193,7 @@ def run_failover(stack: DrillStack, mode: str, timings: FailoverTimings | None =
         time.sleep(t.after)
     finally:
         workload.stop()
+    log.tell("judging the ledger")
     result = check(stack.admin_dsn, ledger, stack.authors)
     back = [w.finished for w in ledger.writes
             if w.outcome is Outcome.ACKNOWLEDGED and w.started >= switched_at]
@@ -197,7 +207,9 @@ def run_failover(stack: DrillStack, mode: str, timings: FailoverTimings | None =
     else:
         rewind_old_primary(log, old, new)
         state = "rewound"
+    log.tell("split-brain check")
     verdict = cluster.split_brain(servers, stack.database, stack.prober.id)
+    log.finish()
     return FailoverResult(
         mode=mode, check=result, lag_before_kill=lag, promoted=chosen,
         promote_seconds=promote_seconds,

@@ -13,10 +13,9 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 
-import psycopg
-
 from soberharness.chaos.checker import CheckResult, classify, quiesce, read_bodies
 from soberharness.chaos.ledger import Ledger, Outcome, Write
+from soberharness.db import session as db_session
 
 
 @dataclasses.dataclass
@@ -82,7 +81,7 @@ def classify_at_cut(writes: Sequence[Write], bodies: Sequence[str], t_before: fl
 
 def check_at_cut(dsn: str, ledger: Ledger, authors: Sequence[uuid.UUID], t_before: float,
                  t_after: float) -> CutResult:
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         quiesce(conn)
         bodies = read_bodies(conn, authors)
     return classify_at_cut(ledger.writes, bodies, t_before, t_after)

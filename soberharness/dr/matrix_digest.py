@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-import psycopg
-
 from soberharness.checker.matrix import allowed, detail
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.db import session as db_session
 from soberharness.records.results import CellResult
 from soberharness.runner.matrix import plan, run_matrix
 from soberharness.world.matrix_world import MatrixWorld
@@ -29,7 +28,7 @@ def of(dsn: str, world: MatrixWorld) -> tuple[int, str]:
 def sample(dsn: str, world: MatrixWorld, every: int = 7) -> list[CellResult]:
     """Every `every`-th cell of the matrix, run on one connection (cheaper than all)."""
     results = []
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         runner = RequestRunner(conn)
         for planned in plan(world)[::every]:
             outcome = runner.execute(planned.text, planned.setup_statements)

@@ -17,9 +17,8 @@ import dataclasses
 import time
 from typing import Any
 
-import psycopg
-
 from soberharness.chaos.ledger import Ledger, LedgerWorkload
+from soberharness.db import session as db_session
 from soberharness.dr import matrix_digest
 from soberharness.dr.backup import STANZA, BackupRepo, plant_corruption
 from soberharness.dr.cluster import in_recovery
@@ -28,6 +27,7 @@ from soberharness.dr.stack import DrillStack
 from soberharness.dr.steps import Step, StepLog
 from soberharness.dr.tools import give_to_server, run
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 from soberharness.targets.migrations import REPO
 from soberharness.targets.postgres import PostgresServer
 
@@ -177,11 +177,12 @@ def verify_clean(returncode: int, output: str) -> bool:
 
 
 def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = None,
-             plant_corrupt_file: bool = True) -> PitrResult:
-    """The drill on a started stack whose primary archives into `repo`."""
+             plant_corrupt_file: bool = True, progress: Progress | None = None) -> PitrResult:
+    """The drill on a started stack whose primary archives into `repo`; `progress` is told
+    each runbook step as it begins."""
     t = timings or PitrTimings()
     log = StepLog({**repo.values(), "primary_dsn": stack.pg.dsn(stack.database),
-                   "restore_point": RESTORE_POINT})
+                   "restore_point": RESTORE_POINT}, progress, len(RUNBOOK))
     log.run(STEP["create-the-stanza"])
     log.run(STEP["check-that-wal-archiving-works"])
     ledger = Ledger()
@@ -204,15 +205,19 @@ def run_pitr(stack: DrillStack, repo: BackupRepo, timings: PitrTimings | None = 
     log.run(STEP["list-the-backups"])
     clean, verify_output = verify(repo, log)
     restored, restore_seconds, rto = restore_and_start(stack, log, "restored")
+    log.tell("judging the cut at the restore point")
     cut = check_at_cut(restored.dsn(stack.database), ledger, stack.authors, t_before, t_after)
+    log.tell("matrix digests of the original and the restored copy")
     cells, digest_original = matrix_digest.of(stack.admin_dsn, stack.matrix)
     _, digest_restored = matrix_digest.of(restored.dsn(stack.database), stack.matrix)
+    log.tell("planted defects: RLS lost, a corrupt backup file")
     planted_rls = plant_rls_defect(stack, restored)
     info = repo.info()
     last = (info.get("backup") or [{}])[-1]
     if "label" not in last:
         raise HarnessError("the pgBackRest repository holds no backup after the drill's backup")
     corruption = plant_and_verify(repo, last["label"]) if plant_corrupt_file else None
+    log.finish()
     return PitrResult(
         cut=cut, digest_original=digest_original, digest_restored=digest_restored, cells=cells,
         backup_seconds=backup.seconds, backup_bytes=int(last["info"]["size"]),
@@ -235,12 +240,12 @@ def plant_rls_defect(stack: DrillStack, restored: PostgresServer) -> dict[str, A
     cells of the posts table."""
     dsn = restored.dsn(stack.database)
     before = matrix_digest.sample(dsn, stack.matrix)
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(PLANTED_RLS)
     try:
         after = matrix_digest.sample(dsn, stack.matrix)
     finally:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute("ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY")
     changed = matrix_digest.differing(before, after)
     return {"statement": PLANTED_RLS, "cells": len(after),

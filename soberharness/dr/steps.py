@@ -18,6 +18,7 @@ from pathlib import Path
 
 from soberharness.dr.tools import Ran, find_pgbackrest, pg_program, run
 from soberharness.errors import HarnessError
+from soberharness.records.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,15 +69,31 @@ def _resolve(program: str) -> str:
 
 
 class StepLog:
-    """Runs steps with the drill's values and records each in order."""
+    """Runs steps with the drill's values and records each in order. With a Progress, each
+    step is told before it runs: the distinct steps done of `total`, the step as the note."""
 
-    def __init__(self, values: Mapping[str, object] | None = None) -> None:
+    def __init__(self, values: Mapping[str, object] | None = None,
+                 progress: Progress | None = None, total: int | None = None) -> None:
         self.values: dict[str, object] = dict(values or {})
         self.records: list[StepRecord] = []
+        self.progress, self.total = progress, total
+
+    def done(self) -> int:
+        """Distinct steps run (a step repeated while waiting counts once)."""
+        return len({r.step.key for r in self.records})
+
+    def tell(self, note: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done(), self.total, note)
+
+    def finish(self) -> None:
+        """The drill's last word: every step it ran, done."""
+        self.tell("done")
 
     def run(self, step: Step, check: bool = True, timeout: float = 120.0,
             as_server: bool = True) -> Ran:
         rendered = step.render(self.values)
+        self.tell(step.name.lower())
         argv = shlex.split(rendered)
         argv[0] = _resolve(argv[0])
         ran = run(argv, as_server=as_server, timeout=timeout)
@@ -90,6 +107,7 @@ class StepLog:
         """A step the drill carries out through its own lifecycle code (starting a server as a
         child that dies with the harness): the command is what that code runs."""
         rendered = step.render(self.values)
+        self.tell(step.name.lower())
         began = time.monotonic()
         action()
         seconds = time.monotonic() - began
@@ -164,3 +182,21 @@ def disagreements(runbook: Sequence[Step], drill: Sequence[Step]) -> list[str]:
     for number, extra in enumerate(drill[len(runbook):], start=len(runbook) + 1):
         problems.append(f"step {number} '{extra.name}': run by the drill, not in the runbook")
     return problems
+
+
+class Phases:
+    """A drill's phases in their order (work that is not a runbook step): each told to the
+    Progress as it begins, as the phases done before it of all; `finish` tells them all done."""
+
+    def __init__(self, names: Sequence[str], progress: Progress | None = None) -> None:
+        self.names, self.progress = tuple(names), progress
+
+    def begin(self, name: str) -> None:
+        if name not in self.names:
+            raise HarnessError(f"drill phase '{name}' is not one of {list(self.names)}")
+        if self.progress is not None:
+            self.progress(self.names.index(name), len(self.names), name)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(len(self.names), len(self.names), "done")

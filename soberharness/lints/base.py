@@ -20,6 +20,8 @@ class LintScope:
     # Tables outside the exposed schemas an exposed function or view reads with the API
     # role's own rights (lints.definer_chains.invoker_reached_tables): linted as exposed.
     reached_tables: list[int] = dataclasses.field(default_factory=list)
+    # Functions the auth service calls as hooks: `schema.function` -> the setting naming it.
+    auth_hooks: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import psycopg
 from psycopg import sql
@@ -50,6 +50,7 @@ from soberharness.lints import (
 from soberharness.lints import (
     splinter as lints_splinter,
 )
+from soberharness.lints.auth_hooks import hooks_use_user_metadata
 from soberharness.lints.base import (
     EXPOSED_OR_REACHED,
     LintRule,
@@ -594,7 +595,7 @@ def policy_uses_user_metadata(conn: psycopg.Connection, scope: LintScope) -> lis
             "policy_uses_user_metadata", Severity.ERROR, obj,
             message + " (a user writes their own user_metadata; use app_metadata)",
         ))
-    return findings
+    return findings + hooks_use_user_metadata(conn, scope.auth_hooks, USER_METADATA_PATTERN)
 
 
 RULES: tuple[LintRule, ...] = (
@@ -707,13 +708,16 @@ def run_lints(
     conn: psycopg.Connection,
     exposed_schemas: Sequence[str] = DEFAULT_EXPOSED_SCHEMAS,
     rules: Sequence[LintRule] = RULES,
+    auth_hooks: Mapping[str, str] | None = None,
 ) -> list[LintFinding]:
     """Run `rules` against the database behind `conn`; findings sorted by severity, rule, object.
 
+    `auth_hooks` names the functions the target's auth service calls (lints/auth_hooks.py).
     Read-only. Runs in a transaction (a savepoint if one is open) so a failing query leaves
     the connection usable.
     """
-    scope = LintScope(list(exposed_schemas), list(API_ROLES), list(HELPER_SCHEMAS))
+    scope = LintScope(list(exposed_schemas), list(API_ROLES), list(HELPER_SCHEMAS),
+                      auth_hooks=dict(auth_hooks or {}))
     findings: list[LintFinding] = []
     try:
         with conn.transaction():

@@ -11,10 +11,11 @@ for the run report and the declaration file's stale check.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import psycopg
 
+from soberharness.db import session as db_session
 from soberharness.lints import anon_probe, write_reach
 from soberharness.lints.base import LintRule
 from soberharness.lints.catalog import RULES, run_lints
@@ -58,12 +59,14 @@ def lint_names() -> list[str]:
     return [rule.name for rule in CATALOG_LINTS] + [lint.name for lint in WORLD_LINTS]
 
 
-def run_all(dsn: str, run_id: str, schemas: Sequence[str]) -> list[LintFinding]:
-    """Every lint against the database at `dsn`: catalog lints (read-only), then each world
-    lint on the surface world of `run_id`, written and rolled back."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        found = run_lints(conn, schemas, CATALOG_LINTS)
+def run_all(dsn: str, run_id: str, schemas: Sequence[str],
+            auth_hooks: Mapping[str, str] | None = None) -> list[LintFinding]:
+    """Every lint against the database at `dsn`: catalog lints (read-only; `auth_hooks` are
+    the functions the auth service calls), then each world lint on the surface world of
+    `run_id`, written and rolled back."""
+    with db_session.connect(dsn, autocommit=True) as conn:
+        found = run_lints(conn, schemas, CATALOG_LINTS, auth_hooks)
     for lint in WORLD_LINTS:
-        with psycopg.connect(dsn) as conn:
+        with db_session.connect(dsn) as conn:
             found += lint.check(conn, build_surface_world(run_id), list(schemas))
     return found

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
+from soberharness.db import session as db_session
 from soberharness.ops.audit_log import SERVER_SETTINGS, AuditRecord, Expected, parse
 from soberharness.targets.local import LocalTarget
 from soberharness.targets.postgres import SUPERUSER
@@ -59,7 +60,7 @@ class AuditStack:
             self.target.start()
             self.database = self.target.new_database("audit")
             if self.after_bootstrap is not None:
-                with psycopg.connect(self.target.admin_dsn(self.database),
+                with db_session.connect(self.target.admin_dsn(self.database),
                                      autocommit=True) as conn:
                     self.after_bootstrap(conn)
         except BaseException:
@@ -77,7 +78,7 @@ class AuditStack:
         self.stop()
 
     def _run(self, login: str, role: str | None, statement: str) -> None:
-        with psycopg.connect(self.target.pg.dsn(self.database, user=login), autocommit=True,
+        with db_session.connect(self.target.pg.dsn(self.database, user=login), autocommit=True,
                              connect_timeout=10) as conn:
             conn.execute("set statement_timeout = 10000")
             if role:

@@ -58,5 +58,7 @@ class LiveMonitoring:
             "rules partly without data": self.first.partly,
             "scrape and evaluation interval (s)": self.stack.timing.interval_s,
             "for: shortened (stack's, rendered)": rendered.shortened if rendered else {},
+            "age thresholds shortened (stack's, rendered; s)":
+                rendered.thresholds if rendered else {},
             "start seconds": round(self.started_s, 1),
         }

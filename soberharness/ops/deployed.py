@@ -20,15 +20,18 @@ IMAGE_ROLES: dict[str, tuple[str, int]] = {
     "prom/prometheus": ("prometheus", 9090),
     "quay.io/prometheuscommunity/postgres-exporter": ("postgres-exporter", 9187),
     "nginx/nginx-prometheus-exporter": ("nginx-exporter", 9113),
+    # built from stack/monitoring/mtail (Debian's mtail and the gateway's program)
+    "sobertube/gateway-requests-mtail": ("mtail", 3903),
 }
-GATEWAY_IMAGE = "nginx"
+# the gateway: the official nginx image, or the stack's own (stack/compose/nginx/Dockerfile)
+GATEWAY_IMAGES = ("nginx", "sobertube/gateway")
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
 @dataclasses.dataclass(frozen=True)
 class Listener:
     service: str  # the compose service
-    role: str  # prometheus | postgres-exporter | nginx-exporter | gateway
+    role: str  # prometheus | postgres-exporter | nginx-exporter | mtail | gateway
     port: int  # the port inside the network namespace
 
 
@@ -58,7 +61,7 @@ def listeners(compose: Mapping[str, Any], gateway_template: str) -> dict[str, Li
             found[f"{host}:{port}"] = Listener(name, role, port)
             if role == "prometheus":  # its own config names itself as localhost
                 found[f"localhost:{port}"] = Listener(name, role, port)
-        elif repo == GATEWAY_IMAGE:
+        elif repo in GATEWAY_IMAGES:
             for port in gateway_ports(gateway_template):
                 found[f"{host}:{port}"] = Listener(name, "gateway", port)
     return found
@@ -80,3 +83,28 @@ def in_network(url_host: str, service_name: str, service: Mapping[str, Any]) -> 
     if host in LOOPBACK:
         host = namespace_of(service_name, service)
     return f"{host}:{port}"
+
+
+def volume_at(service: Mapping[str, Any], path: str) -> tuple[str, str] | None:
+    """(named volume, path inside it) where `path` of a service's file system lives, when a
+    named volume is mounted over it (`volume:/mount[:ro]`); None otherwise."""
+    found: list[tuple[int, str, str]] = []  # (mount length, volume, path inside)
+    for entry in service.get("volumes") or []:
+        if not isinstance(entry, str):
+            continue
+        source, _, rest = entry.partition(":")
+        mount = rest.split(":", 1)[0].rstrip("/")
+        if source.startswith((".", "/", "~")) or not mount:
+            continue
+        if path == mount or path.startswith(mount + "/"):
+            found.append((len(mount), source, path[len(mount):].lstrip("/")))
+    return max(found)[1:] if found else None
+
+
+def command_value(service: Mapping[str, Any], flag: str) -> str | None:
+    """The value after `-flag` / `--flag` (separate argument) in a service's command."""
+    args = [str(a) for a in service.get("command") or []]
+    for i, arg in enumerate(args[:-1]):
+        if arg.lstrip("-") == flag and arg.startswith("-"):
+            return args[i + 1]
+    return None

@@ -6,6 +6,7 @@ on two shared cores; the rendered copy says what it changed)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.errors import HarnessError
-from soberharness.ops import tools
+from soberharness.ops import tls, tools, waf
 from soberharness.targets.services.process import ManagedProcess, free_port, tcp_ready
 from soberharness.targets.services.tools import REPO_ROOT
 
@@ -23,12 +24,21 @@ _ZONE = re.compile(r"limit_req_zone\s+\S+\s+zone=(\w+):\w+\s+rate=(\d+)r/s;")
 _LIMIT = re.compile(r"limit_req\s+zone=(\w+)\s+burst=(\d+)")
 
 
+def worker_user() -> str:
+    """As root, nginx's workers stay root: they write the cache in the prefix, a folder only
+    root may enter (a test's temporary folder); otherwise they are the caller anyway."""
+    return "user root;\n" if os.geteuid() == 0 else ""
+
+
 def nginx_main(prefix: Path, include: str) -> Path:
-    """A main nginx.conf in `prefix` including the rendered server config at http level."""
+    """A main nginx.conf in `prefix` including the rendered server config (already written
+    there) at http level, loading the WAF module when the config uses it."""
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
-        "pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {}\nhttp {\n"
+        f"{worker_user()}{waf.load_lines((prefix / include).read_text())}"
+        "pid nginx.pid;\nworker_processes 1;\nerror_log stderr;\nevents {}\n"
+        "http {\n"
         "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
         "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
         f"  access_log off;\n  include {include};\n}}\n")
@@ -36,13 +46,31 @@ def nginx_main(prefix: Path, include: str) -> Path:
 
 
 def render_gateway(template: str, env: Mapping[str, str], ports: Mapping[int, int]) -> str:
-    """The nginx image's envsubst step, and each `listen N` moved to 127.0.0.1:ports[N]."""
+    """The nginx image's envsubst step, each `listen N` moved to 127.0.0.1:ports[N], the
+    cache's folder into nginx's prefix, and the WAF's rules file read from this repository."""
     text = re.sub(r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: env.get(m.group(1), m.group(0)),
                   template)
     for inside, local in ports.items():
         text = re.sub(rf"(^\s*listen\s+)(?:[\w.]+:)?{inside}\b", rf"\g<1>127.0.0.1:{local}",
                       text, flags=re.M)
-    return text
+    return waf.rules_here(cache_in_prefix(text))
+
+
+def cache_in_prefix(text: str) -> str:
+    """Each `proxy_cache_path /dir/name` made `tmp/name` in nginx's prefix (the folder of its
+    temporary files)."""
+    return re.sub(r"(proxy_cache_path\s+)/(?:[^\s;]*/)?([^/\s;]+)", r"\g<1>tmp/\g<2>", text)
+
+
+def logs_in_prefix(text: str) -> str:
+    """Each `access_log /dir/name ...` file made `name` in nginx's prefix (relative paths are
+    the prefix's): the image's log folders do not exist here."""
+    return re.sub(r"(access_log\s+)/(?:[^\s;]*/)?([^/\s;]+)", r"\g<1>\g<2>", text)
+
+
+def upstream_names(text: str) -> list[str]:
+    """The upstreams a gateway config sets (`set $<name>_upstream host:port;`)."""
+    return re.findall(r"set \$(\w+)_upstream ", text)
 
 
 def point_upstreams(text: str, upstreams: Mapping[str, str]) -> str:
@@ -124,12 +152,16 @@ class Gateway:
 
     def __init__(self, folder: Path, env: Mapping[str, str], upstreams: Mapping[str, str],
                  scaled: Mapping[str, Limit] | None = None,
-                 template: str | None = None) -> None:
+                 template: str | None = None, ca: tls.GatewayCA | None = None) -> None:
         self.folder = folder
         self.port = free_port()
+        self.tls_port = free_port()
+        self.ca = ca or tls.make_test_ca(folder / "tls")
         text = template if template is not None else GATEWAY_TEMPLATE.read_text()
-        text = render_gateway(text, env, {8000: self.port, 8080: free_port()})
-        text = point_upstreams(text, upstreams)
+        text = render_gateway(text, env, {8000: self.port, 8080: free_port(),
+                                          8443: self.tls_port})
+        text = tls.tls_here(text, self.ca)
+        text = logs_in_prefix(point_upstreams(text, upstreams))
         self.config = scale_limits(text, scaled) if scaled else text
         self.process: ManagedProcess | None = None
 

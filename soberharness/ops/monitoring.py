@@ -19,9 +19,17 @@ import yaml
 
 from soberharness.config.envcheck import COMPOSE_FILE, TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
-from soberharness.ops import deployed, tools
-from soberharness.ops.gateway import GATEWAY_TEMPLATE, nginx_main, render_gateway
+from soberharness.ops import deployed, tls, tools, traffic
+from soberharness.ops.backups import BackupStanza
+from soberharness.ops.gateway import (
+    GATEWAY_TEMPLATE,
+    nginx_main,
+    point_upstreams,
+    render_gateway,
+    upstream_names,
+)
 from soberharness.ops.render import Rendered, Timing, render
 from soberharness.targets import workdirs
 from soberharness.targets.local import LocalTarget
@@ -47,6 +55,7 @@ class MonitoringStack:
         self.webhook_url = webhook_url
         self.timing = timing or Timing()
         self.monitoring = monitoring
+        self.compose_file = compose_file
         self.compose: dict[str, Any] = yaml.safe_load(compose_file.read_text())
         self.gateway_template = gateway_template.read_text()
         self.listeners = deployed.listeners(self.compose, self.gateway_template)
@@ -54,6 +63,8 @@ class MonitoringStack:
         self.workdir: Path | None = None
         self.addresses: dict[str, str] = {}  # in-network host:port -> 127.0.0.1:port
         self.processes: list[ManagedProcess] = []
+        self.backups: BackupStanza | None = None
+        self.backed_up_at = 0.0  # when the first backup completed (epoch seconds)
         self.rendered: Rendered | None = None
         self.prometheus_url = ""
 
@@ -64,9 +75,10 @@ class MonitoringStack:
             raise HarnessError(reason)
         try:
             self.workdir = workdirs.make_workdir()
-            self.target.pg.start()
+            self._start_database()
             self._start_gateway()
             self._start_exporters()
+            self._first_request()
             alertmanager = self._start_alertmanager()
             self._start_prometheus(alertmanager)
         except BaseException:
@@ -98,7 +110,8 @@ class MonitoringStack:
     # -- pieces -------------------------------------------------------------------------------
     def _roles_needed(self) -> list[str]:
         roles = {listener.role for listener in self.listeners.values()}
-        needed = [r for r in ("postgres-exporter", "nginx-exporter") if r in roles]
+        needed = [r for r in ("postgres-exporter", "nginx-exporter", "mtail") if r in roles]
+        needed += ["pgbackrest"] if "postgres-exporter" in roles else []
         return needed + (["nginx"] if "gateway" in roles else [])
 
     def _dir(self, name: str) -> Path:
@@ -130,6 +143,64 @@ class MonitoringStack:
                 return listener.service, self.compose["services"][listener.service]
         return None
 
+    def _mounted(self, service_name: str, under: str) -> list[Path]:
+        """Files of this repository a compose service bind-mounts at or under `under`."""
+        found = []
+        compose_dir = self.compose_file.parent
+        for entry in self.compose["services"].get(service_name, {}).get("volumes") or []:
+            source, _, rest = str(entry).partition(":")
+            target = rest.split(":", 1)[0]
+            if source.startswith(".") and (target == under or target.startswith(under + "/")):
+                found.append((compose_dir / source).resolve())
+        return found
+
+    def _db_service(self) -> str | None:
+        """The compose service the postgres exporter's DSN names (its PostgreSQL)."""
+        found = self._service("postgres-exporter")
+        if found is None:
+            return None
+        dsn = str((found[1].get("environment") or {}).get("DATA_SOURCE_NAME", ""))
+        match = re.search(r"@([\w.-]+):", dsn)
+        return match.group(1) if match else None
+
+    def _start_database(self) -> None:
+        """The stack's PostgreSQL, archiving into a pgBackRest repository of its own, with
+        the monitoring folder's init scripts the compose file mounts into the database
+        applied, and one full backup (so the backup age has a series from the start)."""
+        program = tools.find("pgbackrest")
+        if program is None or self._service("postgres-exporter") is None:
+            self.target.pg.start()
+            return
+        self.backups = BackupStanza(self._dir("pgbackrest"), program)
+        self.target = LocalTarget(name="ops-monitoring", pg_settings=self.backups.settings())
+        pg = self.target.pg
+        self.backups.configure(pg.data, pg.port, pg.sockets)
+        pg.start()
+        db = self._db_service()
+        scripts = self._mounted(db, "/docker-entrypoint-initdb.d") if db else []
+        with db_session.connect(pg.dsn("postgres"), connect_timeout=5, autocommit=True) as conn:
+            for script in scripts:
+                if script.is_relative_to(self.monitoring.resolve()) and script.suffix == ".sql":
+                    conn.execute(script.read_text())  # type: ignore[call-overload]
+        self.backups.create()
+        self.backed_up_at = self.backups.backup()
+
+    def _exporter_queries(self, name: str, service: dict[str, Any]) -> Path:
+        """The queries file for Debian's exporter: the harness's (0.15's metrics 0.11 lacks)
+        and the one the compose file gives the exporter (`--extend.query-path`), merged (0.11
+        reads one file)."""
+        queries = yaml.safe_load(EXPORTER_QUERIES.read_text()) or {}
+        given = deployed.command_flag(service, "extend.query-path")
+        if given:
+            mounted = [p for p in self._mounted(name, given) if p.is_file()]
+            if not mounted:
+                raise HarnessError(f"compose {name}: {given} is not a file the compose "
+                                   "file mounts")
+            queries.update(yaml.safe_load(mounted[0].read_text()) or {})
+        path = self._dir("postgres-exporter") / "queries.yml"
+        path.write_text(yaml.safe_dump(queries))
+        return path
+
     def _start_gateway(self) -> None:
         ports = self._local("gateway")
         if not ports:
@@ -137,21 +208,61 @@ class MonitoringStack:
         env = read_env_file(TEMPLATES["local"])
         inside = {int(a.rsplit(":", 1)[1]): p for a, p in ports.items()}
         prefix = self._dir("gateway")
-        (prefix / "gateway.conf").write_text(render_gateway(self.gateway_template, env, inside))
+        text = render_gateway(self.gateway_template, env, inside)
+        # No service stands behind it here: every route answers 502 at once (a closed port on
+        # this machine, no name looked up).
+        closed = f"127.0.0.1:{free_port()}"
+        text = point_upstreams(text, {name: closed for name in upstream_names(text)})
+        text = tls.tls_here(text, tls.make_test_ca(prefix / "tls"))
+        (prefix / "gateway.conf").write_text(self._local_logs(text))
         conf = nginx_main(prefix, "gateway.conf")
         first = next(iter(inside.values()))
         self._run("gateway", [str(tools.find("nginx")), "-e", "stderr", "-p", f"{prefix}/",
                               "-c", str(conf), "-g", "daemon off;"],
                   tcp_ready("127.0.0.1", first))
 
+    def _file(self, service_name: str, path: str) -> Path:
+        """Where `path` of a compose service's file system is here: in the folder standing for
+        the named volume mounted over it (shared by the services mounting it), else in one
+        of the service's own."""
+        found = deployed.volume_at(self.compose["services"][service_name], path)
+        local = (self._dir("volumes") / found[0] / found[1] if found
+                 else self._dir(f"files-{service_name}") / path.lstrip("/"))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        return local
+
+    def _local_logs(self, text: str) -> str:
+        """The gateway's `access_log /path ...` files moved to where _file puts them."""
+        found = self._service("gateway")
+        if found is None:
+            return text
+        return re.sub(r"(access_log\s+)(/[^\s;]+)",
+                      lambda m: m.group(1) + str(self._file(found[0], m.group(2))), text)
+
+    def _start_mtail(self) -> None:
+        found = self._service("mtail")
+        for _address, port in self._local("mtail").items():
+            assert found is not None
+            name, service = found
+            logs = deployed.command_value(service, "logs")
+            if not logs:
+                raise HarnessError(f"compose {name}: mtail's command names no -logs")
+            self._run(f"mtail-{port}",
+                      [str(tools.find("mtail")), "-progs", str(self.monitoring / "mtail"),
+                       "-logs", ",".join(str(self._file(name, p)) for p in logs.split(",")),
+                       "-address", "127.0.0.1", "-port", str(port), "-logtostderr"],
+                      http_ready(f"http://127.0.0.1:{port}/metrics"))
+
     def _start_exporters(self) -> None:
+        self._start_mtail()
         for address, port in self._local("postgres-exporter").items():
             dsn = (f"postgresql://{SUPERUSER}@127.0.0.1:{self.pg.port}/postgres"
                    "?sslmode=disable&connect_timeout=3")
+            queries = self._exporter_queries(*self._service("postgres-exporter") or ("", {}))
             self._run(f"postgres-exporter-{port}",
                       [str(tools.find("postgres-exporter")),
                        f"--web.listen-address=127.0.0.1:{port}",
-                       f"--extend.query-path={EXPORTER_QUERIES}"],
+                       f"--extend.query-path={queries}"],
                       http_ready(f"http://127.0.0.1:{port}/metrics"),
                       {"DATA_SOURCE_NAME": dsn})
             del address
@@ -171,6 +282,24 @@ class MonitoringStack:
                        f"-nginx.scrape-uri={match.group(1)}{local}{match.group(3) or ''}",
                        "-nginx.retries=0", f"-web.listen-address=127.0.0.1:{port}"],
                       http_ready(f"http://127.0.0.1:{port}/metrics"))
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway's API server here ("" when the compose file deploys no gateway)."""
+        ports = deployed.gateway_ports(self.gateway_template)  # the API server's comes first
+        host = self._service_host("gateway")
+        local = self.addresses.get(f"{host}:{ports[0]}", "") if host and ports else ""
+        return f"http://{local}" if local else ""
+
+    def _service_host(self, role: str) -> str:
+        found = self._service(role)
+        return deployed.namespace_of(*found) if found else ""
+
+    def _first_request(self) -> None:
+        """One request through the gateway, as a deployment's first client makes: the request
+        counter has its first series (mtail exports a counter once it has counted a line)."""
+        if self.gateway_url:
+            traffic.get_status(self.gateway_url + "/rest/v1/")
 
     def _start_alertmanager(self) -> str:
         folder = self._dir("alertmanager")

@@ -68,14 +68,15 @@ class WebhookReceiver:
                     return item
         return None
 
-    def wait_for(self, alertname: str, timeout: float, after: float = 0.0) -> Received | None:
+    def wait_for(self, alertname: str, timeout: float, after: float = 0.0,
+                 status: str = "firing") -> Received | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.first(alertname, after=after)
+            found = self.first(alertname, status, after)
             if found:
                 return found
             time.sleep(0.1)
-        return self.first(alertname, after=after)
+        return self.first(alertname, status, after)
 
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()

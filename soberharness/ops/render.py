@@ -32,6 +32,13 @@ class Timing:
 
     interval_s: int = 1
     for_s: int = 4
+    # An age threshold of an hour or more (`<metric>_seconds ... > N`) made this many seconds:
+    # a backup cannot be made a day old in a test, it can be left to age for seconds.
+    age_s: int = 8
+
+
+_AGE = re.compile(r"(_seconds\b[^><]*>\s*)(\d+)(?![\d.])")
+AGE_FLOOR_S = 3600
 
 
 @dataclasses.dataclass
@@ -40,6 +47,8 @@ class Rendered:
     rules: dict[str, Any]
     unmapped: list[str]  # scrape targets no local process plays, left as they are
     shortened: dict[str, tuple[str, str]]  # alert -> (stack's for:, rendered for:)
+    thresholds: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    # alert -> (stack's age threshold, rendered one), in seconds
 
 
 def render_config(config: Mapping[str, Any], addresses: Mapping[str, str], timing: Timing,
@@ -83,11 +92,27 @@ def render_rules(rules: Mapping[str, Any], timing: Timing
     return out, shortened
 
 
+def shorten_ages(rules: dict[str, Any], timing: Timing) -> dict[str, tuple[float, float]]:
+    """Each alert's age threshold of an hour or more made `timing.age_s` (in place)."""
+    changed: dict[str, tuple[float, float]] = {}
+    for group in rules.get("groups") or []:
+        for rule in group.get("rules") or []:
+            def one(match: re.Match[str], rule: dict[str, Any] = rule) -> str:
+                if int(match.group(2)) < AGE_FLOOR_S:
+                    return match.group(0)
+                changed[rule.get("alert") or rule.get("record")] = (
+                    float(match.group(2)), float(timing.age_s))
+                return f"{match.group(1)}{timing.age_s}"
+            rule["expr"] = _AGE.sub(one, str(rule.get("expr", "")))
+    return changed
+
+
 def render(config: Mapping[str, Any], rules: Mapping[str, Any], addresses: Mapping[str, str],
            timing: Timing, alertmanager: str | None, nowhere: str) -> Rendered:
     conf, unmapped = render_config(config, addresses, timing, alertmanager, nowhere)
     rendered_rules, shortened = render_rules(rules, timing)
-    return Rendered(conf, rendered_rules, unmapped, shortened)
+    thresholds = shorten_ages(rendered_rules, timing)
+    return Rendered(conf, rendered_rules, unmapped, shortened, thresholds)
 
 
 def alert_for(rules: Mapping[str, Any], alert: str) -> float:

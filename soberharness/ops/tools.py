@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from soberharness.ops import waf
 from soberharness.targets.services.tools import REPO_ROOT
 
 SETUP_HINT = "run scripts/setup.sh (scripts/setup-ci-extras.sh unpacks it into .tools/)"
@@ -21,6 +22,9 @@ TOOLS: dict[str, tuple[str, str, str]] = {
     "nginx-exporter": ("nginx-exporter", "prometheus-nginx-exporter",
                        "prometheus-nginx-exporter"),
     "nginx": ("nginx", "../sbin/nginx", "nginx"),
+    "mtail": ("mtail", "mtail", "mtail"),
+    # installed as a package by scripts/setup-ci-extras.sh (the disaster-recovery drills')
+    "pgbackrest": ("", "", "pgbackrest"),
 }
 
 
@@ -42,4 +46,8 @@ def missing(*tools: str) -> str | None:
     for tool in tools:
         if find(tool) is None:
             return f"{tool} not installed: {SETUP_HINT}"
+        if tool == "nginx":  # the gateway's config loads the WAF: nginx alone cannot run it
+            reason = waf.missing()
+            if reason:
+                return reason
     return None

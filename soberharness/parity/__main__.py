@@ -3,17 +3,17 @@
 Compares the run folders (reports/runs/<id>/, one per target), prints one line per behaviour
 difference and per differing environment key, writes `parity.json` and `index.html` to
 `--out` (default reports/parity/<UTC time>/, linked from reports/index.html), and exits
-0 identical behaviour, 1 behaviour differs, 2 not comparable (or bad input: one line).
+0 identical behaviour, 1 behaviour differs, 5 not comparable, 4 bad input (one line).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
 from pathlib import Path
 
+from soberharness.errors import Exit, OneLineParser
 from soberharness.parity.compare import BEHAVIOUR, COVERAGE, DEFAULT_FACTOR, ParityReport, compare
 from soberharness.parity.page import render_parity
 from soberharness.parity.runs import NotComparable, load_runs
@@ -63,7 +63,7 @@ def summary_lines(report: ParityReport) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soberharness.parity",
+    parser = OneLineParser(prog="python -m soberharness.parity",
                                      description="Compare run folders of several targets.")
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     parser.add_argument("--out", type=Path, default=None,
@@ -74,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.factor <= 1:
         print("soberharness.parity: --factor must be above 1", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     try:
         runs = load_runs(args.runs)
     except NotComparable as exc:
         print(f"soberharness.parity: {exc}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     report = compare(runs, factor=args.factor)
     out = args.out or PARITY_REPORTS / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     for line in summary_lines(report):
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"soberharness.parity: cannot write the report to {out}: {exc.strerror}",
               file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     print("parity report: " + ", ".join(str(p) for p in paths))
     return report.exit_code
 

@@ -24,6 +24,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from soberharness.errors import Exit
 from soberharness.parity.runs import Run, comparability_problems
 from soberharness.report.run_folder import per_call_ms
 from soberharness.report.run_report import percentile
@@ -93,13 +94,13 @@ class ParityReport:
     @property
     def exit_code(self) -> int:
         if self.not_comparable:
-            return 2
-        return 1 if self.with_verdict(BEHAVIOUR) else 0
+            return Exit.NOTHING_CHECKED
+        return Exit.FOUND if self.with_verdict(BEHAVIOUR) else Exit.OK
 
     @property
     def verdict(self) -> str:
-        return {0: "identical behaviour", 1: "behaviour differs", 2: "not comparable"}[
-            self.exit_code]
+        return {Exit.OK: "identical behaviour", Exit.FOUND: "behaviour differs",
+                Exit.NOTHING_CHECKED: "not comparable"}[Exit(self.exit_code)]
 
     def to_json(self) -> dict[str, Any]:
         def check_json(c: Check) -> dict[str, Any]:

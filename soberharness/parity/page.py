@@ -40,7 +40,7 @@ def _checks_table(checks: Sequence[Check], labels: Sequence[str]) -> str:
 
 def render_parity(report: ParityReport) -> str:
     labels = report.labels
-    verdict_css = {0: "identical", 1: "differs", 2: "not-comparable"}[report.exit_code]
+    verdict_css = {0: "identical", 1: "differs", 5: "not-comparable"}[report.exit_code]
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>SoberTube parity report"
         f"</title><style>{CSS}</style></head><body><h1>Parity across targets</h1>",

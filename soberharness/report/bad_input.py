@@ -5,7 +5,9 @@ variable read at import time) would be a collection error, which pytest reports 
 interrupted run with a code excerpt; BadInput raised in a fixture or test would be a test
 failure. Both become `soberharness: <line>`, exit 4 (report.run_end prints the line). A
 `--replay-steps` file is read before the first test: a bad line or a binary file is bad input
-too, named by file and line.
+too, named by file and line. A statement that hit the harness's statement timeout
+(db.session.StatementHung) fails its test with that one line instead of a traceback, and the
+run goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from soberharness.db.session import StatementHung
 from soberharness.errors import BadInput, HarnessError
 
 PREFIX = "soberharness:"
@@ -49,6 +52,8 @@ class BadInputStops:
         report = yield
         if call.excinfo is not None and isinstance(call.excinfo.value, BadInput):
             pytest.exit(stop_line(call.excinfo.value), returncode=4)
+        if call.excinfo is not None and isinstance(call.excinfo.value, StatementHung):
+            report.longrepr = stop_line(call.excinfo.value)
         return report
 
     @pytest.hookimpl(tryfirst=True)

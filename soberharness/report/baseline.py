@@ -7,7 +7,8 @@
 (--benchmark-save-data), into reports/baselines/<class>/performance.json. `compare` runs the
 suite the same way into reports/latest/benchmarks.json (or takes --run), judges every
 benchmark against the baseline (soberharness.checker.regression) and writes
-reports/latest/regression.json. Exit status: 0 no regression, 1 regression, 2 cannot compare.
+reports/latest/regression.json. Exit status: 0 no regression, 1 regression, 4 bad input (no
+baseline, a failed suite run), 5 nothing compared.
 The machine class is $SOBERHARNESS_MACHINE_CLASS, else "<cpu count>cpu".
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT, Verdict, judge
-from soberharness.errors import HarnessError
+from soberharness.errors import Exit, HarnessError, OneLineParser
 from soberharness.paths import REPO
 
 BASELINES = REPO / "reports" / "baselines"
@@ -143,7 +144,7 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     if "--" in argv:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1:]
-    p = argparse.ArgumentParser(prog="python -m soberharness.report.baseline",
+    p = OneLineParser(prog="python -m soberharness.report.baseline",
                                 description="record or compare benchmark baselines")
     sub = p.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="run the performance suite into the baseline folder")
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         result = compare_files(baseline, run, args.alpha, args.min_effect)
     except HarnessError as exc:
         print(f"baseline: {exc}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result.to_json(), indent=2))
     for verdict in sorted(result.verdicts, key=lambda v: not v.regression):
@@ -189,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(rule: p < {args.alpha} and 95% CI of the median ratio above "
           f"+{args.min_effect:.0%}); {args.out}")
     if result.regressions:
-        return 1
-    return 2 if not result.verdicts else 0
+        return Exit.FOUND
+    return Exit.NOTHING_CHECKED if not result.verdicts else Exit.OK
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from soberharness.report.run_facts import reports_root, runs_root
+
 PREFIX = "soberharness:"
 
 
@@ -28,7 +30,7 @@ def ensure_writable_report_dir(config: pytest.Config) -> str:
     option at a fallback folder and return the line saying so."""
     folder = Path(config.getoption("--report-dir"))
     try:
-        for place in (folder, folder.parent / "runs"):
+        for place in (folder, runs_root(folder)):
             _writable(place)
         return ""
     except OSError as exc:
@@ -37,12 +39,13 @@ def ensure_writable_report_dir(config: pytest.Config) -> str:
     fallback = fallback_folder()
     try:
         _writable(fallback)
-        _writable(fallback.parent / "runs")
+        _writable(runs_root(fallback))
     except OSError as exc:
         return (f"{PREFIX} cannot write reports to {bad} ({why}) nor to {fallback} "
                 f"({exc.strerror}): no reports for this run")
     config.option.report_dir = str(fallback)
-    return (f"{PREFIX} cannot write reports to {bad} ({why}): wrote them to {fallback.parent} "
+    return (f"{PREFIX} cannot write reports to {bad} ({why}): wrote them to "
+            f"{reports_root(fallback)} "
             "instead (--report-dir chooses the folder)")
 
 

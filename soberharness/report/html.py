@@ -19,6 +19,12 @@ th.case{text-align:left}
 .allow{background:#d8f5d0}.deny{background:#f7d6d6}
 .bad{outline:3px solid #c00;font-weight:bold}
 .summary{font-size:1.05rem}
+table.grid{table-layout:fixed;width:100%;max-width:100%}
+table.grid td,table.grid th{padding:.15rem .2rem;font-size:.78rem;overflow-wrap:anywhere}
+table.grid thead th{position:sticky;top:0;background:#f4f4f4;z-index:1;vertical-align:bottom;
+ font-size:.72rem;overflow-wrap:anywhere}
+table.grid col.op{width:3.6rem}table.grid col.case{width:10rem}
+table.grid col.privacy{width:4.6rem}table.grid col.claims{width:5.6rem}
 """
 
 
@@ -91,27 +97,39 @@ def render_html(report: RunReport) -> str:
     return "\n".join(out)
 
 
+def _actor_header(actor: str) -> str:
+    """An actor's column head, breakable after each `+` (moderator+follower)."""
+    return html.escape(actor).replace("+", "+<wbr>")
+
+
 def _tables(cells: list[CellResult]) -> list[str]:
-    """One table per matrix table: rows are (operation, case, privacy), columns are actors."""
+    """One grid per matrix table: rows are (operation, case, claims, privacy), columns are
+    actors. The grid fits the page (fixed layout), its head stays in view while scrolling, and
+    the claims a signed-in actor's token carried are a column of their own."""
     by_table: dict[str, list[CellResult]] = defaultdict(list)
     for r in cells:
         by_table[r.cell.table].append(r)
     out = []
     for table, results in by_table.items():
         actors = list(dict.fromkeys(r.cell.actor for r in results))
-        rows: dict[tuple[str, str, str], dict[str, CellResult]] = defaultdict(dict)
+        rows: dict[tuple[str, str, str, str], dict[str, CellResult]] = defaultdict(dict)
         for r in results:
-            rows[(r.cell.op.value, r.cell.case, r.cell.privacy)][r.cell.actor] = r
+            key = (r.cell.op.value, r.cell.case, r.cell.token, r.cell.privacy)
+            rows[key][r.cell.actor] = r
         out.append(
-            f"<h2>{html.escape(table)}</h2><table><tr><th>operation</th>"
-            "<th class='case'>case</th><th>owner privacy</th>"
-            + "".join(f"<th>{a}</th>" for a in actors)
-            + "</tr>"
+            f"<h2>{html.escape(table)}</h2><table class='grid'>"
+            "<colgroup><col class='op'><col class='case'><col class='claims'>"
+            "<col class='privacy'>" + "<col>" * len(actors) + "</colgroup>"
+            "<thead><tr><th>op</th><th class='case'>case</th><th>claims</th>"
+            "<th>owner privacy</th>"
+            + "".join(f"<th>{_actor_header(a)}</th>" for a in actors)
+            + "</tr></thead><tbody>"
         )
-        for (op, case, privacy), by_actor in rows.items():
+        for (op, case, token, privacy), by_actor in rows.items():
             out.append(
                 f"<tr><td>{op}</td><th class='case'>{html.escape(case)}</th>"
+                f"<td class='claims'>{html.escape(token) or '·'}</td>"
                 f"<td>{privacy}</td>" + "".join(_cell(by_actor.get(a)) for a in actors) + "</tr>"
             )
-        out.append("</table>")
+        out.append("</tbody></table>")
     return out

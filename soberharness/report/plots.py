@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 BASE_COLOUR = "#9aa5b1"
 CURRENT_COLOUR = "#2f7ed8"
@@ -119,3 +119,44 @@ def history(runs: Sequence[tuple[str, Mapping[str, float]]]) -> str:
 def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2] if ordered else 0.0
+
+
+VERDICT_COLOURS = {"passed": "#2e8b57", "failed": "#c62828", "skipped": "#b8860b",
+                   "interrupted": "#6a1b9a", "error": "#4e342e"}
+
+
+def trend(points: Sequence[Mapping[str, Any]]) -> str:
+    """Verdicts, matrix mismatches and time per suite over the runs (oldest left), as the index
+    shows them: `points` from report.run_index.trend_points."""
+    labels = [str(p["label"]) for p in points]
+    xs = list(range(len(points)))
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(10, 6.4), sharex=True,
+                                              gridspec_kw={"height_ratios": [1, 1.6, 2.4]})
+    top.bar(xs, [1] * len(xs), color=[VERDICT_COLOURS.get(p["verdict"], BASE_COLOUR)
+                                      for p in points])
+    top.set_yticks([])
+    top.set_ylabel("verdict")
+    top.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLOURS.items()
+                        if any(p["verdict"] == v for p in points)],
+               fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    checked = [(x, p["mismatches"]) for x, p in zip(xs, points, strict=True)
+               if p["mismatches"] is not None]
+    middle.plot([c[0] for c in checked], [c[1] for c in checked], marker="o", color=SLOW_COLOUR)
+    middle.set_ylabel("mismatches")
+    middle.set_ylim(0, max([1, *(c[1] for c in checked)]) * 1.1)
+    middle.yaxis.set_major_locator(MaxNLocator(integer=True))
+    suites = sorted({s for p in points for s in p["suite_seconds"]})
+    below = [0.0] * len(xs)
+    colours = plt.get_cmap("tab20")
+    for i, suite in enumerate(suites):
+        heights = [float(p["suite_seconds"].get(suite, 0.0)) for p in points]
+        bottom.bar(xs, heights, bottom=below, label=suite, color=colours(i % 20))
+        below = [b + h for b, h in zip(below, heights, strict=True)]
+    bottom.set_ylabel("suite time (s)")
+    bottom.set_xticks(xs, labels, rotation=35, ha="right", fontsize=8)
+    if suites:
+        bottom.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for ax in (middle, bottom):
+        ax.grid(alpha=0.25)
+    top.set_title(f"Trend over the last {len(points)} runs")
+    return _img(fig, "trend: verdicts, mismatches and suite time over runs")

@@ -31,6 +31,16 @@ PREFIX = "soberharness:"
 INTERRUPTED_LINE = "soberharness: interrupted (Ctrl-C); everything the harness started is stopped"
 
 
+BAD_INPUT = 4  # errors.Exit.BAD_INPUT
+
+
+def collection_error_line(pytest_says: str, files: list[str]) -> str:
+    """One line for a run that stopped because test files could not be collected."""
+    where = f" ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})" if files else ""
+    return (f"{PREFIX} {pytest_says.removeprefix('Interrupted: ')}{where}: the test files "
+            "must import before anything runs (see the errors above)")
+
+
 class RunEnd:
     def __init__(self, config: pytest.Config, report: Callable[[], RunReport | None],
                  target: Callable[[], Target | None], run_id: Callable[[], str]) -> None:
@@ -43,6 +53,7 @@ class RunEnd:
         self._last_line = ""  # printed after pytest's summary instead of its `!!! Exit` banner
         self._written = False
         self.terminated = False  # SIGTERM: recorded as interrupted, exit status 143
+        self.collection_failed = False  # a test file that cannot be collected: bad input, 4
 
     def _reporter(self) -> Any:
         return self.config.pluginmanager.get_plugin("terminalreporter")
@@ -56,6 +67,14 @@ class RunEnd:
                 self.stopped_by = self.stopped_by or line
                 self._last_line = line
                 reporter._keyboardinterrupt_memo = None  # its `!!! _pytest.outcomes.Exit` banner
+        elif isinstance(excinfo.value, pytest.Session.Interrupted) and \
+                "during collection" in str(excinfo.value):
+            self.collection_failed = True
+            line = collection_error_line(str(excinfo.value), self._collect_errors())
+            self.stopped_by = self.stopped_by or line
+            crash = getattr(getattr(reporter, "_keyboardinterrupt_memo", None), "reprcrash", None)
+            if crash is not None:
+                crash.message = line  # not pytest's "Interrupted": nobody pressed Ctrl-C
         elif isinstance(excinfo.value, KeyboardInterrupt):
             self.terminated = isinstance(excinfo.value, terminate.Terminated)
             self.stopped_by = self.stopped_by or (
@@ -71,9 +90,16 @@ class RunEnd:
         if controller:
             self._judge_leftovers(session)
             self._judge_all_skipped(session)
+        if self.collection_failed and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            session.exitstatus = BAD_INPUT
         self.exitstatus = int(session.exitstatus)
         if self.terminated:
             session.exitstatus = terminate.EXIT_STATUS  # the verdict stays: interrupted
+
+    def _collect_errors(self) -> list[str]:
+        reporter = self._reporter()
+        reports = reporter.stats.get("error", []) if reporter is not None else []
+        return [str(r.nodeid) or "?" for r in reports if isinstance(r, pytest.CollectReport)]
 
     def _judge_leftovers(self, session: pytest.Session) -> None:
         """A run that left something on its target fails (status 1), whatever its tests did."""

@@ -4,7 +4,8 @@ Per run: index.html (the page a person reads: run_page.py), summary.json (what t
 shows, as data; later runs read its benchmark medians for the history plot), junit.xml (for
 CI), benchmarks.json (pytest-benchmark JSON of this run's suites/performance rounds, when
 there were any). Everything passes through records.redact with the target's secrets.
-The runs folder sits beside the report dir (reports/latest -> reports/runs).
+The runs folder and the index go under the report dir, or beside it when it is a `latest`
+folder (reports/latest -> reports/runs, reports/index.html): run_facts.reports_root.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from soberharness.records.redact import redact
+from soberharness.report import failure_text
 from soberharness.report.baseline import load_samples, samples_from_document
 from soberharness.report.dr_section import dr_of
 from soberharness.report.run_facts import chaos_failed, folder_name
+from soberharness.report.run_facts import runs_root as runs_folder_of
 from soberharness.report.run_report import RunReport
 from soberharness.report.verdict import about_target, checked_the_target
 from soberharness.targets.migrations import REPO
@@ -109,9 +112,7 @@ def run_verdict(cases: list[CaseResult], failed: bool, exitstatus: int = EXIT_OK
 
 
 def _tail(text: str, lines: int = 25) -> str:
-    kept = text.strip().splitlines()
-    errors = [line for line in kept if line.startswith("E ")]
-    return "\n".join((errors or kept)[-lines:])
+    return failure_text.for_people(text, lines)
 
 
 def gate_json(gate: GateResult | None) -> dict[str, Any] | None:
@@ -425,9 +426,9 @@ def write_session_run(config: pytest.Config, stats: Mapping[str, list[Any]],
     bench = bench_gate.session_document(config)
     gates = bench_gate.session_gates(config)  # the same-run gate first, when it ran
     gate = gates[0] if gates else None
-    runs_root = Path(config.getoption("--report-dir")).parent / "runs"
+    runs = runs_folder_of(Path(config.getoption("--report-dir")))
     since = min(report.started, session_started(config))
     report = dataclasses.replace(report, started=since)  # the page times the whole session
-    return write_run(runs_root, report, cases, bench, gate,
+    return write_run(runs, report, cases, bench, gate,
                      chaos_from_this_run(CHAOS_REPORTS, since),
                      load_results(LOAD_REPORTS, since), exitstatus, stopped_by)

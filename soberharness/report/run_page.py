@@ -12,14 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT
-from soberharness.report import dr_section, plots
+from soberharness.report import dr_section, plots, run_index
+from soberharness.report.failure_text import for_people
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
 from soberharness.report.run_facts import chaos_failed, folder_name
 from soberharness.report.run_report import RunReport
 
 STYLE = MATRIX_STYLE + """
-body{max-width:1180px}
+body{max-width:1340px}
+.filter{margin:.4rem 0}.filter label{margin-right:1rem}
+.filter input[type=search]{width:22rem;padding:.15rem .3rem}
+td.failing{background:#f7d6d6;font-weight:bold}td.declared{background:#eef3fb;max-width:26rem}
 h1{margin-bottom:.2rem}
 h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 td.l,th.l{text-align:left}
@@ -102,8 +106,9 @@ def _failures(doc: Mapping[str, Any]) -> list[str]:
     tests: list[str] = []  # counted: as many as pytest's failures and errors
     for case in doc["tests"]["cases"]:
         if case["outcome"] in BAD_OUTCOMES:
-            tests.append(f"<li><b>{_e(case['outcome'])}</b> <code>{_e(case['nodeid'])}</code>"
-                         f"<pre>{_e(case['message'])}</pre></li>")
+            tests.append(f"<li class='failed-test'><b>{_e(case['outcome'])}</b> "
+                         f"<code>{_e(case['nodeid'])}</code>"
+                         f"<pre>{_e(for_people(case['message']))}</pre></li>")
     items: list[str] = []  # what the run found: the evidence behind those, listed not counted
     gate = doc["benchmarks"].get("gate") or {}
     for verdict in gate.get("verdicts", []):
@@ -112,12 +117,13 @@ def _failures(doc: Mapping[str, Any]) -> list[str]:
                          f"{_ratio_text(verdict)}</li>")
     for m in doc["matrix"]["mismatches"]:
         items.append(f"<li><b>access mismatch</b> {_e(m['actor'])} {_e(m['operation'])} "
-                     f"{_e(m['table'])} [{_e(m['case'])}] of a {_e(m['privacy'])} owner: "
+                     f"{_e(m['table'])} [{_e(m['case'])}] of a {_e(m['privacy'])} owner"
+                     f"{' with ' + _e(m['claims']) + ' claims' if m.get('claims') else ''}: "
                      f"expected {_e(m['expected'])}, got {_e(m['actual'])} "
                      f"({_e(m['detail'])})</li>")
     for f in doc["lints"]["findings"]:
-        if str(f.get("severity")).lower().endswith("error") and not f.get("declared"):
-            items.append(f"<li><b>lint error</b> {_e(f.get('rule'))} on "
+        if not f.get("declared"):
+            items.append(f"<li><b>lint {_e(f.get('severity'))}</b> {_e(f.get('rule'))} on "
                          f"<code>{_e(f.get('object'))}</code>: {_e(f.get('message'))}</li>")
     for c in doc["chaos"]:
         if chaos_failed(c):
@@ -222,33 +228,49 @@ def _matrix(doc: Mapping[str, Any], report: RunReport) -> list[str]:
                    f"<code>{_e(m['outcomes_digest'][:16])}</code>.</p>")
         if m["mismatches"]:
             out.append("<table>" + _head("actor", "table", "operation", "privacy", "case",
-                                         "expected", "actual", "detail"))
+                                         "claims", "expected", "actual", "detail"))
             for c in m["mismatches"]:
-                out.append(_row([c[k] for k in ("actor", "table", "operation", "privacy", "case",
-                                                "expected", "actual", "detail")], "SLOWER"))
+                out.append(_row([c.get(k) or "" for k in (
+                    "actor", "table", "operation", "privacy", "case", "claims", "expected",
+                    "actual", "detail")], "SLOWER"))
             out.append("</table>")
         out.append(f"<details><summary>Every cell, table by table ({m['cells_checked']})"
                    "</summary>" + "\n".join(matrix_tables(report.cells)) + "</details>")
-    findings = doc["lints"]["findings"]
-    if findings:
-        out.append(f"<h3>Schema lint findings ({len(findings)})</h3><table>"
-                   + _head("rule", "severity", "object", "message"))
-        ranked = sorted(findings, key=lambda f: not str(f.get("severity")).endswith("error"))
-        for f in ranked:
-            out.append(_row([f.get("rule"), f.get("severity"), f.get("object"),
-                             f.get("message")]))
-        out.append("</table>")
+    out += lint_table(doc["lints"]["findings"])
     return out
 
 
-def _cases_table(cases: Sequence[Mapping[str, Any]]) -> str:
+def lint_table(findings: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every lint finding: failing ones first, then the declared ones with their reason."""
+    if not findings:
+        return []
+    failing = [f for f in findings if not f.get("declared")]
+    out = [f"<h3 id='lints'>Schema lint findings ({len(findings)}: {len(failing)} failing, "
+           f"{len(findings) - len(failing)} declared)</h3><table class='lints'>"
+           + _head("status", "rule", "severity", "object", "message")]
+    ranked = sorted(findings, key=lambda f: (bool(f.get("declared")),
+                                             not str(f.get("severity")).endswith("error")))
+    for f in ranked:
+        status = ("<td class='l declared'>declared: " + _e(f["declared"]) + "</td>"
+                  if f.get("declared") else "<td class='l failing'>FAILING</td>")
+        out.append(f"<tr class='lint'>{status}" + "".join(
+            f"<td class='l'>{_e(f.get(k))}</td>" for k in ("rule", "severity", "object",
+                                                           "message")) + "</tr>")
+    out.append("</table>")
+    return out
+
+
+def _cases_table(cases: Sequence[Mapping[str, Any]], table_id: str = "") -> str:
     rank = {"failed": 0, "error": 0, "xpassed": 0, "skipped": 1, "xfailed": 1}
-    rows = ["<table class='cases'>" + _head("test", "outcome", "seconds", "reason / message")]
+    ident = f" id='{table_id}'" if table_id else ""
+    rows = [f"<table class='cases'{ident}>"
+            + _head("test", "outcome", "seconds", "reason / message")]
     for c in sorted(cases, key=lambda c: rank.get(c["outcome"], 2)):
-        message = (f"<pre>{_e(c['message'])}</pre>" if c["outcome"] in BAD_OUTCOMES
+        message = (f"<pre>{_e(for_people(c['message']))}</pre>" if c["outcome"] in BAD_OUTCOMES
                    else _e(c["message"]))
         path, _, name = str(c["nodeid"]).partition("::")
-        rows.append(f"<tr><td class='l test'><small>{_e(path)}</small><br>"
+        rows.append(f"<tr class='case' data-outcome='{_e(c['outcome'])}'>"
+                    f"<td class='l test'><small>{_e(path)}</small><br>"
                     f"<code>{_e(name or path)}</code></td>"
                     f"<td class='outcome-{_e(c['outcome'])}'>{_e(c['outcome'])}</td>"
                     f"<td>{c['duration']:.2f}</td><td class='l reason'>{message}</td></tr>")
@@ -350,36 +372,71 @@ def _all_tests(doc: Mapping[str, Any]) -> list[str]:
         out.append(_row([suite, *(counts.get(o, 0) for o in outcomes),
                          f"{sum(c['duration'] for c in group):.1f}"], css))
     out.append("</table>")
-    notable = [c for c in cases if c["outcome"] != "passed"]
-    if notable:
-        out.append(f"<details open><summary>Tests that did not pass ({len(notable)})</summary>"
-                   + _cases_table(notable) + "</details>")
+    if cases:
+        out.append(f"<h3>Every test ({len(cases)})</h3>" + _filter_bar(cases)
+                   + _cases_table(cases, "every-test"))
     return out
+
+
+def _filter_bar(cases: Sequence[Mapping[str, Any]]) -> str:
+    """Outcome checkboxes and a text box over the table of every test (like pytest-html)."""
+    counts = _count(cases)
+    boxes = "".join(
+        f"<label><input type='checkbox' class='outcome-filter' value='{_e(o)}' checked> "
+        f"{_e(o)} ({counts[o]})</label>"
+        for o in ("failed", "error", "xpassed", "passed", "skipped", "xfailed") if o in counts)
+    return (f"<div class='filter'>{boxes}<input type='search' id='test-filter' "
+            "placeholder='filter by name or message'></div>" + FILTER_SCRIPT)
+
+
+FILTER_SCRIPT = """<script>
+(function(){
+  function apply(){
+    var on = {}, text = document.getElementById('test-filter').value.toLowerCase();
+    document.querySelectorAll('.outcome-filter').forEach(function(b){ on[b.value] = b.checked; });
+    document.querySelectorAll('#every-test tr.case').forEach(function(row){
+      var show = on[row.dataset.outcome] && row.textContent.toLowerCase().indexOf(text) >= 0;
+      row.style.display = show ? '' : 'none';
+    });
+  }
+  document.addEventListener('input', function(e){
+    if (e.target.id === 'test-filter' || e.target.classList.contains('outcome-filter')) apply();
+  });
+})();
+</script>"""
 
 
 def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs",
                  parity: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The index of runs, newest first (then the parity reports across targets)."""
+    """The index of runs, newest first, with each run's suites and migrations and the trend
+    over runs (then the parity reports across targets)."""
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>SoberTube harness runs"
         f"</title><style>{STYLE}</style></head><body><h1>Harness runs</h1>",
-        f"<p class='meta'>{len(docs)} run(s), newest first.</p><table>"
-        + _head("run", "verdict", "started (UTC)", "target", "tests", "matrix mismatches",
-                "benchmark regressions", "seconds"),
+        f"<p class='meta'>{len(docs)} run(s), newest first.</p>",
     ]
+    if len(docs) > 1:
+        out.append("<h2 id='trend'>Trend</h2>" + plots.trend(run_index.trend_points(docs)))
+    out.append("<table class='runs'>"
+               + _head("run", "verdict", "started (UTC)", "target", "suites", "migrations",
+                       "tests", "matrix mismatches", "benchmark regressions", "seconds"))
     for d in docs:
         gate = d.get("benchmarks", {}).get("gate") or {}
         regressions = len(gate.get("regressions", [])) if gate else "-"
         counts = d.get("tests", {}).get("counts", {})
         link = f"{runs_dirname}/{folder_name(str(d.get('run_id')))}/index.html"
         verdict = str(d.get("verdict"))
+        suites = ", ".join(f"{k} {v}" for k, v in sorted(run_index.suite_counts(d).items()))
+        found = run_index.mismatches(d)
         out.append(
             f"<tr><td class='l'><a href='{_e(link)}'>{_e(d.get('run_id'))}</a></td>"
             f"<td><span class='verdict {_e(verdict)}'>{_e(verdict)}</span></td>"
             f"<td>{_e(str(d.get('started', ''))[:19].replace('T', ' '))}</td>"
             f"<td>{_e((d.get('target') or {}).get('name'))}</td>"
+            f"<td class='l suites'>{_e(suites or '-')}</td>"
+            f"<td class='l migrations'>{_e(run_index.migrations_text(d))}</td>"
             f"<td class='l'>{_e(', '.join(f'{k} {v}' for k, v in sorted(counts.items())))}</td>"
-            f"<td>{_mismatches(d)}</td>"
+            f"<td>{'-' if found is None else found}</td>"
             f"<td>{regressions}</td><td>{float(d.get('duration_s', 0)):.0f}</td></tr>")
     out.append("</table>")
     if parity:
@@ -393,8 +450,3 @@ def render_index(docs: Sequence[Mapping[str, Any]], runs_dirname: str = "runs",
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
-
-
-def _mismatches(doc: Mapping[str, Any]) -> str:
-    matrix = doc.get("matrix") or {}
-    return str(len(matrix.get("mismatches", []))) if matrix.get("cells_checked") else "-"

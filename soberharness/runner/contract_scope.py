@@ -1,7 +1,8 @@
 """The contract suite's own resources for write operations, on a target that opted in to
 destructive work: a bucket of the run's own (Storage API) or a user of the run's own (GoTrue),
 made before the run with the service key and removed after it; the shared world's buckets or
-users are listed before and after, so a write that reached them shows.
+users are listed before and after, each with what a write could change in it, so a write that
+removed, added or changed one shows.
 
 `own_resources(service, base_url, headers, run_id)` yields an `OwnResources`: the WriteScope
 that pins the writes' path parameters to them, the world as it was, and after the block the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,8 +29,9 @@ TIMEOUT_S = 10.0
 class OwnResources:
     scope: WriteScope
     own: str  # the bucket id or user id
-    world_before: frozenset[str]  # the shared world's ids (the run's own left out)
-    world_after: frozenset[str] = frozenset()
+    # the shared world (the run's own left out): id -> what a write could change in it
+    world_before: Mapping[str, str]
+    world_after: Mapping[str, str] = dataclasses.field(default_factory=dict)
     left: list[str] = dataclasses.field(default_factory=list)  # own ids still there
 
 
@@ -38,9 +41,19 @@ def _ok(answer: httpx.Response, what: str) -> httpx.Response:
     return answer
 
 
-def _bucket_ids(http: httpx.Client) -> frozenset[str]:
+# What a write could change in a bucket or a user (not the times a sign-in moves).
+BUCKET_FIELDS = ("name", "public", "file_size_limit", "allowed_mime_types", "owner")
+USER_FIELDS = ("aud", "role", "email", "phone", "email_confirmed_at", "phone_confirmed_at",
+               "banned_until", "app_metadata", "user_metadata", "deleted_at", "is_anonymous")
+
+
+def _state(record: dict[str, object], fields: tuple[str, ...]) -> str:
+    return json.dumps({f: record.get(f) for f in fields}, sort_keys=True, default=str)
+
+
+def _buckets(http: httpx.Client) -> dict[str, str]:
     answer = _ok(http.get("/bucket/"), "listing the buckets")
-    return frozenset(str(b["id"]) for b in answer.json())
+    return {str(b["id"]): _state(b, BUCKET_FIELDS) for b in answer.json()}
 
 
 def _make_bucket(http: httpx.Client, run_id: str) -> str:
@@ -58,15 +71,15 @@ def _remove_bucket(http: httpx.Client, name: str) -> None:
         time.sleep(0.5)
 
 
-def _user_ids(http: httpx.Client) -> frozenset[str]:
-    ids: set[str] = set()
+def _users(http: httpx.Client) -> dict[str, str]:
+    found: dict[str, str] = {}
     for page in range(1, 100):
         answer = _ok(http.get("/admin/users", params={"page": page, "per_page": 500}),
                      "listing the users")
         users = answer.json().get("users", [])
-        ids |= {str(u["id"]) for u in users}
+        found |= {str(u["id"]): _state(u, USER_FIELDS) for u in users}
         if len(users) < 500:
-            return frozenset(ids)
+            return found
     raise HarnessError("listing the users: more than 49,500, not listed")
 
 
@@ -83,16 +96,20 @@ def _remove_user(http: httpx.Client, user_id: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class _Kind:
-    listing: Callable[[httpx.Client], frozenset[str]]
+    listing: Callable[[httpx.Client], dict[str, str]]
     make: Callable[[httpx.Client, str], str]
     remove: Callable[[httpx.Client, str], None]
     pinned: tuple[str, ...]  # path parameter names that name such a resource
 
 
 KINDS: dict[str, _Kind] = {
-    "storage": _Kind(_bucket_ids, _make_bucket, _remove_bucket, ("bucketId", "bucketName")),
-    "auth": _Kind(_user_ids, _make_user, _remove_user, ("userId", "user_id")),
+    "storage": _Kind(_buckets, _make_bucket, _remove_bucket, ("bucketId", "bucketName")),
+    "auth": _Kind(_users, _make_user, _remove_user, ("userId", "user_id")),
 }
+
+
+def _without(world: Mapping[str, str], own: str) -> dict[str, str]:
+    return {k: v for k, v in world.items() if k != own}
 
 
 @contextlib.contextmanager
@@ -105,11 +122,12 @@ def own_resources(service: str, base_url: str, headers: Mapping[str, str],
                       timeout=TIMEOUT_S) as http:
         before = kind.listing(http)
         own = kind.make(http, run_id)
-        resources = OwnResources(WriteScope({p: own for p in kind.pinned}), own, before - {own})
+        resources = OwnResources(WriteScope({p: own for p in kind.pinned}), own,
+                                 _without(before, own))
         try:
             yield resources
         finally:
             kind.remove(http, own)
             after = kind.listing(http)
-            resources.world_after = after - {own}
+            resources.world_after = _without(after, own)
             resources.left = [own] if own in after else []

@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 
-import psycopg
 from psycopg import sql
 
 from soberharness.checker.matrix import ExpectationCache, allowed, detail
 from soberharness.checker.row_after_write import drifts
 from soberharness.clients.postgrest_sql import Request, RequestRunner, render
+from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.records.noninterference import RowDrift
 from soberharness.records.outcome import Outcome
@@ -225,7 +225,7 @@ def run_matrix(
     def work() -> tuple[list[CellResult], list[RowDrift]]:
         out: list[CellResult] = []
         drifted: list[RowDrift] = []
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
             while (p := todo.get()) is not None:
                 began = time.perf_counter()

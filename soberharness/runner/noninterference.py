@@ -22,6 +22,7 @@ from psycopg import sql
 
 from soberharness.checker.noninterference import changed_relations, explain
 from soberharness.clients.postgrest_sql import STORAGE_SETTINGS, request_settings
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for
 from soberharness.records.noninterference import Difference, Rows, Snapshot
 from soberharness.workload.invisible_changes import InvisibleChange, matrix_viewers, names
@@ -57,7 +58,7 @@ STATEMENT_TIMEOUT = "30s"
 
 def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
     """A connection whose statements time out."""
-    conn = psycopg.connect(dsn, autocommit=True)
+    conn = db_session.connect(dsn, autocommit=True)
     conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
     conn.autocommit = autocommit
     return conn

@@ -41,6 +41,7 @@ from soberharness.checker.matrix import allowed as sql_allowed
 from soberharness.checker.rest_matrix import RestCellRecord, RestOutcome, RestRun, judge
 from soberharness.clients.postgrest import PostgrestClient, RestResponse, filter_value
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.db.claims import claims_for, sign
 from soberharness.db.seed import world_statements
@@ -399,7 +400,7 @@ def sql_verdicts(dsn: str, mw: MatrixWorld, sample: Iterable[RestCell]) -> dict[
     wanted = {rc.cell for rc in sample}
     planned = [p for p in plan(mw, {c.table for c in wanted}) if p.cell in wanted]
     out: dict[Cell, bool] = {}
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         runner = RequestRunner(conn)
         for p in planned:
             out[p.cell] = sql_allowed(p.op, runner.execute(p.text, p.setup_statements))

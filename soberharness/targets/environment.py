@@ -29,6 +29,7 @@ import httpx
 import psycopg
 
 from soberharness import services
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Service, Target
 from soberharness.targets.migrations import discover
@@ -98,12 +99,13 @@ def migrations_version(folder: Path) -> dict[str, Any]:
 
 
 def postgres_environment(dsn: str) -> dict[str, Any]:
-    with psycopg.connect(dsn, connect_timeout=int(PROBE_TIMEOUT_S), autocommit=True) as conn:
+    with db_session.connect(dsn, connect_timeout=int(PROBE_TIMEOUT_S), autocommit=True) as conn:
         def rows(sql: str, *args: Any) -> list[tuple[Any, ...]]:
             return conn.execute(sql, args or None).fetchall()
 
-        # The settings first: the probe's own statement_timeout below must not show in them.
-        settings = dict(rows("select name, setting || coalesce(unit, '') from pg_settings "
+        # The settings first: the probe's own statement_timeout below must not show in them
+        # (nor the session's, db/session.py: reset_val is the value before any SET).
+        settings = dict(rows("select name, reset_val || coalesce(unit, '') from pg_settings "
                              "where name = any(%s) order by name", list(SETTINGS)))
         conn.execute(f"set statement_timeout = '{int(PROBE_TIMEOUT_S)}s'")
         version = rows("select current_setting('server_version'), "

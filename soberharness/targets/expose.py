@@ -23,6 +23,7 @@ import json
 import os
 import re
 import signal
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from urllib.parse import quote
 from psycopg.conninfo import conninfo_to_dict
 
 from soberharness.db.claims import sign
-from soberharness.errors import HarnessError
+from soberharness.errors import Exit, HarnessError, OneLineParser
 from soberharness.targets.base import Service
 from soberharness.targets.lifecycle import register_cleanup, run_cleanups
 from soberharness.targets.local import LocalTarget
@@ -198,7 +199,7 @@ def options_from_args(args: argparse.Namespace) -> ExposeOptions:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m soberharness.targets.expose",
         description="Expose a local target as a remote target file")
     parser.add_argument("file", type=Path, help="where to write the target file (.toml)")
@@ -248,7 +249,8 @@ def run(argv: Sequence[str] | None = None) -> None:
         print("# Ctrl-C stops the stack.", flush=True)
         signal.pause()
     except HarnessError as exc:
-        raise SystemExit(f"expose: {exc}") from None
+        print(f"expose: {exc}", file=sys.stderr)
+        raise SystemExit(Exit.BAD_INPUT) from None
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,8 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import psycopg
-
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.targets import workdirs
 from soberharness.targets.base import DatabaseProvisioning, Keys, Service, StackHost, Target
@@ -107,7 +106,7 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
 
     def build_template(self) -> None:
         self.pg.create_database(TEMPLATE_DB)
-        with psycopg.connect(self.pg.dsn(TEMPLATE_DB), autocommit=True) as conn:
+        with db_session.connect(self.pg.dsn(TEMPLATE_DB), autocommit=True) as conn:
             for path in bootstrap_files(self.bootstrap_dir):
                 apply_file(conn, path)
             apply_up(conn, self.migrations)
@@ -180,7 +179,7 @@ class LocalTarget(Target, DatabaseProvisioning, StackHost):
         stack at a baseline revision); returns its name."""
         name = f"{prefix}_{next(self._counter)}"
         self.pg.create_database(name)
-        with psycopg.connect(self.pg.dsn(name), autocommit=True) as conn:
+        with db_session.connect(self.pg.dsn(name), autocommit=True) as conn:
             for path in bootstrap_files(bootstrap):
                 apply_file(conn, path)
             apply_up(conn, migrations)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.targets import proctree
 from soberharness.targets.lifecycle import preexec_as, register_cleanup
@@ -227,7 +228,7 @@ class PostgresServer:
                     f"postgres exited with code {self._proc.returncode}: {self.log_tail()}"
                 )
             try:
-                with psycopg.connect(self.dsn("postgres"), connect_timeout=2):
+                with db_session.connect(self.dsn("postgres"), connect_timeout=2):
                     return
             except psycopg.OperationalError:
                 time.sleep(0.05)
@@ -293,7 +294,7 @@ class PostgresServer:
 
     @contextlib.contextmanager
     def admin(self, database: str = "postgres") -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self.dsn(database), autocommit=True) as conn:
+        with db_session.connect(self.dsn(database), autocommit=True) as conn:
             yield conn
 
     def create_database(self, name: str, template: str | None = None) -> str:

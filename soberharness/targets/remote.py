@@ -23,6 +23,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from soberharness import services
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
 from soberharness.targets.base import Deployment, Keys, Service, Target
 
@@ -383,7 +384,7 @@ class RemoteTarget(Target, Deployment):
         dsn = self._dsn()
         where = _describe_dsn(dsn)
         try:
-            with psycopg.connect(dsn, connect_timeout=int(CHECK_TIMEOUT_S)) as conn:
+            with db_session.connect(dsn, connect_timeout=int(CHECK_TIMEOUT_S)) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
             reason = " ".join(str(exc).split())[:160] or type(exc).__name__

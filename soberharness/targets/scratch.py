@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.targets.base import Target
 from soberharness.targets.migrations import (
@@ -66,13 +67,14 @@ def database_with_schema_of(target: Target, schema: str, prefix: str = "scratch"
     ddl = dump_schema(target.admin_dsn(), schema)
     name = f"{prefix}_{secrets.token_hex(4)}"
     try:
-        with psycopg.connect(target.admin_dsn(), autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(target.admin_dsn(), autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.Error as exc:
         raise HarnessError(f"cannot create a scratch database on target '{target.name}': "
                            f"{(exc.diag.message_primary or str(exc)).strip()}") from None
     try:
-        with psycopg.connect(target.admin_dsn(name), autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(target.admin_dsn(name), autocommit=True,
+                                connect_timeout=10) as conn:
             for path in bootstrap_files(bootstrap):
                 if path.name == stub:
                     try:
@@ -88,6 +90,6 @@ def database_with_schema_of(target: Target, schema: str, prefix: str = "scratch"
             apply_up(conn, discover(migrations))
         yield target.admin_dsn(name)
     finally:
-        with psycopg.connect(target.admin_dsn(), autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(target.admin_dsn(), autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))

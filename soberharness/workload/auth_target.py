@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import jwt
-import psycopg
 
 from soberharness.clients.gotrue import AuthUser, GoTrueClient, GoTrueError
 from soberharness.clients.mailpit_api import MailpitClient
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.services import auth
 from soberharness.targets.base import Service, Target
@@ -180,7 +180,7 @@ class TestUsers:
     def remove_all(self) -> None:
         if not self.emails and not self.ids and not self.subjects:
             return
-        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+        with db_session.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute("SET statement_timeout = '30s'")
             found = conn.execute("SELECT id::text FROM auth.users WHERE lower(email) = ANY(%s)",
                                  ([e.lower() for e in self.emails],)).fetchall()

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.checker.leftovers import Leftover
+from soberharness.db import session as db_session
 
 CONNECT_TIMEOUT_S = 10
 STATEMENT_TIMEOUT = "15s"
@@ -91,7 +92,7 @@ def find_leftovers(dsn: str, run_id: str) -> list[Leftover]:
     """Every kind of thing carrying the run's id still on the database at `dsn`."""
     run_marks = marks(run_id)
     found: list[Leftover] = []
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+    with db_session.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
         for kind in KINDS:
             if not table_exists(conn, kind.table):

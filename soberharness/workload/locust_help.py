@@ -15,16 +15,18 @@ import runpy
 import sys
 from pathlib import Path
 
+from soberharness.errors import Exit
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] in ("-h", "--help"):
         print("usage: python -m soberharness.workload.locust_help LOCUSTFILE", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     path = Path(args[0])
     if not path.is_file():
         print(f"locust_help: no locust file at {path}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     import locust.argument_parser  # first: locust patches the interpreter with gevent
 
     sys.path.insert(0, str(path.resolve().parent))

@@ -25,7 +25,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from soberharness.checker import load_thresholds as lt
-from soberharness.errors import HarnessError
+from soberharness.errors import Exit, HarnessError
 from soberharness.workload.locust_run import (
     ENV_ANON_KEY,
     ENV_JWT_SECRET,
@@ -34,7 +34,7 @@ from soberharness.workload.locust_run import (
 )
 from soberharness.workload.rest_load import Population, discover_population
 
-CONFIG_EXIT = 2  # bad configuration; 1 is kept for "thresholds broken"
+CONFIG_EXIT = Exit.BAD_INPUT  # bad configuration; 1 is kept for "thresholds broken"
 
 log = logging.getLogger("soberharness.load")
 

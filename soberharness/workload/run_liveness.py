@@ -21,6 +21,7 @@ from types import TracebackType
 
 import psycopg
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import remove_world
 from soberharness.errors import HarnessError
 from soberharness.world.matrix_world import build_matrix_world
@@ -46,7 +47,7 @@ class RunLock:
         self._conn: psycopg.Connection | None = None
 
     def __enter__(self) -> RunLock:
-        conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        conn = db_session.connect(self.dsn, autocommit=True, connect_timeout=10)
         try:
             for setting, value in (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10),
                                    ("tcp_keepalives_count", 3)):

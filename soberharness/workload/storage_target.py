@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import psycopg
-
 from soberharness.clients.storage import StorageClient
+from soberharness.db import session as db_session
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
 from soberharness.services import storage
@@ -79,7 +78,7 @@ class StorageWorld:
         dsn = target.admin_dsn()
         rows = mw.world.copy()
         rows.objects.clear()
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             if leftovers(conn, mw.world):
                 remove_world(conn, mw.world)
             write_world(conn, rows)
@@ -94,7 +93,7 @@ class StorageWorld:
         files = self.state.remove_all()
         if files:
             left["files"] = files
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
+        with db_session.connect(self.dsn, autocommit=True) as conn:
             remove_world(conn, self.mw.world)
             rows = leftovers(conn, self.mw.world)
         if rows:

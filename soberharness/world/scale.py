@@ -550,9 +550,15 @@ def _copy_table(conn: psycopg.Connection, data: ScaleData, table: _Table, chunk:
     return time.monotonic() - step
 
 
+# A bound on each statement of a scale load (one COPY of millions of rows takes minutes):
+# world/ sits below db/, so it sets its own session timeout (db/session.py sets the others').
+LOAD_STATEMENT_TIMEOUT = "1h"
+
+
 def _connect(dsn: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=10,
+                               options=f"-c statement_timeout={LOAD_STATEMENT_TIMEOUT}")
     except psycopg.OperationalError as exc:
         raise HarnessError(f"scale: cannot connect to the database: {str(exc).strip()}") from exc
 

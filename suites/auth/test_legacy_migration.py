@@ -89,7 +89,7 @@ def test_good_rows_migrate_with_hashes_profiles_and_follows(
     flow = Flow("legacy migration")
     users_before = legacy_db.execute("SELECT count(*) FROM auth.users").fetchone()
     with flow.step("run the migration"):
-        assert migrate(dsn_of(legacy_db), tmp_path / "r.json") == 2, "bad rows must give exit 2"
+        assert migrate(dsn_of(legacy_db), tmp_path / "r.json") == 1, "bad rows must give exit 1"
     with flow.step("counts match"):
         after = legacy_db.execute("SELECT count(*) FROM auth.users").fetchone()
         assert users_before is not None and after is not None
@@ -135,7 +135,7 @@ def test_good_rows_migrate_with_hashes_profiles_and_follows(
 def test_bad_rows_are_reported_with_row_numbers(
     legacy_db: psycopg.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert migrate(dsn_of(legacy_db), tmp_path / "r.json") == 2
+    assert migrate(dsn_of(legacy_db), tmp_path / "r.json") == 1
     printed = capsys.readouterr().out
     record = read_record(tmp_path / "r.json")
     expected = {
@@ -190,19 +190,19 @@ def test_rollback_restores_the_previous_state_exactly(
     record_path = tmp_path / "r.json"
     before = state(legacy_db)
     with flow.step("migrate"):
-        assert migrate(dsn_of(legacy_db), record_path) == 2
+        assert migrate(dsn_of(legacy_db), record_path) == 1
         assert state(legacy_db) != before
     with flow.step("a second migration is refused until rolled back"):
-        assert migrate(dsn_of(legacy_db), record_path) == 1
+        assert migrate(dsn_of(legacy_db), record_path) == 4
     with flow.step("rollback"):
         assert migrate(dsn_of(legacy_db), record_path, "--rollback") == 0
         assert state(legacy_db) == before
         assert read_record(record_path).rolled_back_at
     with flow.step("a second rollback is refused"):
-        assert migrate(dsn_of(legacy_db), record_path, "--rollback") == 1
+        assert migrate(dsn_of(legacy_db), record_path, "--rollback") == 4
         assert state(legacy_db) == before
     with flow.step("migrate again after the rollback"):
-        assert migrate(dsn_of(legacy_db), record_path) == 2
+        assert migrate(dsn_of(legacy_db), record_path) == 1
         assert len(read_record(record_path).users) == len(GOOD_USERS)
 
 
@@ -218,7 +218,7 @@ def test_rollback_refuses_when_the_rows_changed(
         (first["follower"], first["followee"]),
     )
     changed = state(legacy_db)
-    assert migrate(dsn_of(legacy_db), record_path, "--rollback") == 1
+    assert migrate(dsn_of(legacy_db), record_path, "--rollback") == 4
     assert state(legacy_db) == changed, "a refused rollback changed the database"
     assert not read_record(record_path).rolled_back_at
 
@@ -226,7 +226,7 @@ def test_rollback_refuses_when_the_rows_changed(
 @pytest.mark.needs("postgres")
 def test_dry_run_changes_nothing(legacy_db: psycopg.Connection, tmp_path: Path) -> None:
     before = state(legacy_db)
-    assert migrate(dsn_of(legacy_db), tmp_path / "r.json", "--dry-run") == 2
+    assert migrate(dsn_of(legacy_db), tmp_path / "r.json", "--dry-run") == 1
     assert state(legacy_db) == before
     assert not (tmp_path / "r.json").exists()
 
@@ -258,7 +258,7 @@ def test_identities_are_written_where_gotrue_has_the_table(
         legacy_db.execute(IDENTITIES_DDL)
     before = state(legacy_db)
     record_path = tmp_path / "r.json"
-    assert migrate(dsn_of(legacy_db), record_path) == 2
+    assert migrate(dsn_of(legacy_db), record_path) == 1
     rows = legacy_db.execute(
         "SELECT provider_id, user_id::text, provider, email, identity_data ->> 'sub' "
         "FROM auth.identities"
@@ -280,7 +280,7 @@ def test_every_migrated_user_signs_in_to_gotrue_with_the_old_password(
     dsn = target.admin_dsn()
     record_path = tmp_path / "r.json"
     with flow.step("migrate into the database GoTrue serves"):
-        assert migrate(dsn, record_path) == 2
+        assert migrate(dsn, record_path) == 1
     try:
         with gotrue(target) as client:
             for email, password in PASSWORDS.items():

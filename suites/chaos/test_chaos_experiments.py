@@ -16,6 +16,9 @@ from soberharness.chaos import summary
 from soberharness.chaos.child import run_chaos
 from soberharness.chaos.disk import missing_reason as disk_missing_reason
 from soberharness.chaos.ledger import Ledger
+from soberharness.chaos.progress_file import ENV as PROGRESS_ENV
+from soberharness.chaos.progress_file import Follower
+from soberharness.pytest_plugin import live_progress
 from soberharness.targets.migrations import REPO
 from soberharness.targets.services.tools import find_tool, missing_reason
 
@@ -40,14 +43,23 @@ def test_experiment_is_valid_and_checks_the_ledger(path: Path) -> None:
     assert "soberharness.chaos.control" in modules
 
 
-def _chaos_run(path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
+def _chaos_run(path: Path, tmp_path: Path,
+               config: pytest.Config) -> tuple[subprocess.CompletedProcess[str], dict]:
     """`chaos run` as a person would, its reports in a folder of this test's own (a run going
-    on elsewhere cannot touch them); copied under reports/chaos/ afterwards."""
+    on elsewhere cannot touch them); copied under reports/chaos/ afterwards. While it runs, a
+    live line tells the method's activities (faults, heals) done of all."""
     journal = tmp_path / "journal.json"
-    env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(tmp_path / "reports"))
-    proc = run_chaos(  # goes with the harness, also when it is SIGKILLed
-        [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
-        timeout=180, env=env, cwd=tmp_path)
+    told = tmp_path / "progress.tsv"
+    env = dict(os.environ, SOBERHARNESS_CHAOS_REPORTS=str(tmp_path / "reports"),
+               **{PROGRESS_ENV: str(told)})
+    with live_progress(config, f"chaos {path.stem}", "activities") as progress:
+        follower = None if progress is None else Follower(told, progress)
+        proc = run_chaos(  # goes with the harness, also when it is SIGKILLed
+            [str(CHAOS), "--no-log-file", "run", "--journal-path", str(journal), str(path)],
+            timeout=180, env=env, cwd=tmp_path,
+            tick=None if follower is None else follower.poll)
+        if follower is not None:
+            follower.poll()
     folder = _report_folder(path, tmp_path)
     if folder.exists():
         shutil.copytree(folder, summary.REPORTS / folder.name, dirs_exist_ok=True)
@@ -102,7 +114,7 @@ DISK_FULL = "53100"  # SQLSTATE disk_full
 @pytest.mark.destructive
 @pytest.mark.needs("postgres")
 @pytest.mark.parametrize("name", list(EXPECT_DEVIATION), ids=lambda n: n.removesuffix(".json"))
-def test_chaos_run(name: str, tmp_path: Path) -> None:
+def test_chaos_run(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """`chaos run` on each experiment: the clean ones hold, the lossy one is caught losing."""
     path = REPO / "chaos" / name
     wants = json.loads(path.read_text())["controls"][0]["provider"]["arguments"]
@@ -110,7 +122,7 @@ def test_chaos_run(name: str, tmp_path: Path) -> None:
         pytest.skip(missing_reason("toxiproxy"))
     if wants.get("small_disk") and disk_missing_reason():
         pytest.skip(str(disk_missing_reason()))
-    proc, journal = _chaos_run(path, tmp_path)
+    proc, journal = _chaos_run(path, tmp_path, request.config)
     written = _summary(path, tmp_path)
     lost = written["ledger"]["violation_counts"]["lost_acknowledged"]
     if EXPECT_DEVIATION[name]:

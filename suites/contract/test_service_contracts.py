@@ -9,7 +9,7 @@ On a target that opted in to destructive work (and only there: the test is `dest
 the write operations run too, on a bucket and a user of the run's own (made before, removed
 after; soberharness/runner/contract_scope.py), never on what the run did not make: writes that
 name no resource in their path are left out, and the shared world's buckets/users are listed
-before and after and must not have changed."""
+before and after (with what a write could change in each) and must not have changed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 
-from soberharness.checker.contract import distinct, failing, judge
+from soberharness.checker.contract import distinct, failing, judge, world_changes
 from soberharness.config.upstream_failures import load_upstream_failures
 from soberharness.paths import REPO
 from soberharness.report.run_report import RunReport
@@ -90,14 +90,14 @@ def test_writes_touch_only_the_runs_own_resources(service: Service, target: Targ
         run = run_contract(schema, plan)
     findings = distinct(judge(run.findings, load_upstream_failures(DECLARATIONS)))
     note = describe(run, findings)
-    note["world untouched"] = own.world_after == own.world_before
+    changes = world_changes(own.world_before, own.world_after)
+    note["world untouched"] = not changes
+    note["world changes"] = changes
     note["own resources left"] = own.left
     run_report.notes[f"API contract writes: {service.value}"] = note
     writes = [op for op in run.operations_run if op.split()[0] not in READ_METHODS]
     assert writes, f"{service.value}: no write ran on the run's own resources: {run.excluded}"
-    assert own.world_after == own.world_before, (
-        f"the shared world changed: gone {sorted(own.world_before - own.world_after)}, "
-        f"new {sorted(own.world_after - own.world_before)}")
+    assert not changes, f"the shared world changed: {'; '.join(changes)}"
     assert own.left == [], f"the run's own {service.value} resource was not removed"
     bad = failing(findings)
     assert not bad, "\n".join(f"{f.label}: {f.answer[:160]}\n  replay: {f.replay}" for f in bad)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from soberharness.chaos.progress_file import Merged
 from soberharness.dr.experiments import NEEDS, ExperimentRun, run_experiment
 from soberharness.dr.tools import missing
-from soberharness.pytest_plugin import TARGET_KEY
+from soberharness.pytest_plugin import TARGET_KEY, live_progress
+from soberharness.records.progress import Progress
 from soberharness.targets.base import StackHost, lacks
 
 
@@ -47,12 +49,15 @@ def drill(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ExperimentRun]:
     """drill(experiment file name) -> its run. On first use every experiment the selected
     tests judge (their dr_experiment markers) runs, concurrently (each its own servers and
-    ports; most of a drill is waiting); each run is then shared, a failed one not rerun."""
+    ports; most of a drill is waiting); each run is then shared, a failed one not rerun.
+    While they run, one progress line tells their runbook steps done of all, and each
+    drill's current step."""
     runs: dict[str, ExperimentRun | BaseException] = {}
 
-    def one(name: str) -> None:
+    def one(name: str, progress: Progress | None) -> None:
         try:
-            runs[name] = run_experiment(name, tmp_path_factory.mktemp(Path(name).stem))
+            runs[name] = run_experiment(name, tmp_path_factory.mktemp(Path(name).stem),
+                                        progress=progress)
         except Exception as exc:
             runs[name] = exc
 
@@ -64,8 +69,12 @@ def drill(request: pytest.FixtureRequest,
             wanted = {m.args[0] for item in request.session.items
                       for m in item.iter_markers("dr_experiment")} | {name}
             todo = sorted(n for n in wanted if n not in runs and not _skip_reason(n))
-            with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                list(pool.map(one, todo))
+            label = "drill " + ", ".join(Path(n).stem for n in todo)
+            with (live_progress(request.config, label, "steps") as line,
+                  concurrent.futures.ThreadPoolExecutor(max_workers=len(todo)) as pool):
+                merged = None if line is None else Merged(line)
+                parts = [None if merged is None else merged.part(Path(n).stem) for n in todo]
+                list(pool.map(one, todo, parts))
         found = runs[name]
         if isinstance(found, BaseException):
             raise found

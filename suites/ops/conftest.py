@@ -20,7 +20,8 @@ from soberharness.pytest_plugin import TARGET_KEY
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import StackHost, lacks
 
-MONITORING_TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx")
+MONITORING_TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx",
+                    "mtail", "pgbackrest")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

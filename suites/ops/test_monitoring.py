@@ -13,9 +13,12 @@ import time
 
 import pytest
 
+from soberharness.config.envcheck import TEMPLATES
+from soberharness.config.envfile import read_env_file
 from soberharness.ops import gaps, promapi
 from soberharness.ops.checks import LiveMonitoring
 from soberharness.ops.render import alert_for
+from soberharness.ops.traffic import RequestStream
 from soberharness.report.run_report import RunReport
 
 # Stacks of the suite's own on this machine, not the selected target (report.verdict).
@@ -27,7 +30,7 @@ def test_every_scrape_target_of_the_stack_is_up(monitoring: LiveMonitoring) -> N
     assert monitoring.stack.rendered is not None
     assert monitoring.stack.rendered.unmapped == []
     jobs = {t["labels"]["job"] for t in monitoring.first.targets}
-    assert jobs == {"prometheus", "postgres", "gateway"}
+    assert jobs == {"prometheus", "postgres", "gateway", "gateway-requests"}
     assert [f.line() for f in monitoring.first.down] == []
 
 
@@ -46,6 +49,66 @@ def test_rules_without_data_are_exactly_the_known_gaps(monitoring: LiveMonitorin
     with their reason (then listed as not done on the issue)."""
     without = {f.subject for f in monitoring.first.without_data}
     assert without == set(gaps.UNEXPORTED), monitoring.first.lines()
+
+
+def test_gateway_5xx_fire_service_high_5xx_rate(monitoring: LiveMonitoring,
+                                               run_report: RunReport) -> None:
+    """Requests to the REST route while PostgREST is gone: the gateway answers 502, mtail
+    counts them from its request log as http_requests_total{service="rest", code="502"}, and
+    ServiceHigh5xxRate reaches the receiver within its (shortened) `for:` plus two scrapes,
+    one evaluation and 5 s once 5xx flow."""
+    stack = monitoring.stack
+    assert stack.rendered is not None
+    assert monitoring.receiver.first("ServiceHigh5xxRate") is None  # quiet before
+    key = read_env_file(TEMPLATES["local"])["ANON_KEY"]
+    interval = stack.timing.interval_s
+    budget = alert_for(stack.rendered.rules, "ServiceHigh5xxRate") + 3 * interval + 5
+    began = time.monotonic()
+    with RequestStream(stack.gateway_url + "/rest/v1/profiles", {"apikey": key}) as stream:
+        got = monitoring.receiver.wait_for("ServiceHigh5xxRate", timeout=budget + 10,
+                                           after=began)
+    assert set(stream.statuses) == {502}, (stream.statuses, stream.errors[:3])
+    assert got is not None, f"ServiceHigh5xxRate not received within {budget + 10:.0f} s"
+    delay = got.at - began
+    run_report.notes["monitoring end to end"]["ServiceHigh5xxRate"] = {
+        "received after (s)": round(delay, 1), "budget (s)": budget,
+        "requests sent": sum(stream.statuses.values())}
+    assert delay <= budget, f"received after {delay:.1f} s, budget {budget:.1f} s"
+    assert got.labels.get("service") == "rest"
+    counted = promapi.instant(stack.prometheus_url,
+                              'http_requests_total{job="gateway-requests",code="502"}')
+    assert [labels.get("service") for labels, _ in counted] == ["rest"]
+
+
+def test_an_old_backup_fires_postgres_backup_too_old(monitoring: LiveMonitoring,
+                                                     run_report: RunReport) -> None:
+    """The exporter reports the age of the stack's newest pgBackRest backup (read from
+    `pgbackrest info` by monitoring.pgbackrest_backup_ages()); once older than the rule's
+    (rendered) threshold, PostgresBackupTooOld reaches the receiver, not before; a fresh
+    backup resolves it."""
+    stack = monitoring.stack
+    assert stack.rendered is not None and stack.backups is not None
+    ages = promapi.instant(stack.prometheus_url,
+                           "pgbackrest_backup_since_last_completion_seconds")
+    assert [labels.get("stanza") for labels, _ in ages] == ["sobertube"]
+    assert abs(ages[0][1] - (time.time() - stack.backed_up_at)) < 3 * stack.timing.interval_s + 2
+    old_s = stack.rendered.thresholds["PostgresBackupTooOld"][1]
+    due = stack.backed_up_at + old_s + alert_for(stack.rendered.rules, "PostgresBackupTooOld")
+    budget = 3 * stack.timing.interval_s + 5
+    got = monitoring.receiver.wait_for("PostgresBackupTooOld",
+                                       timeout=max(0.0, due - time.time()) + budget + 10)
+    assert got is not None, "PostgresBackupTooOld not received"
+    at = time.time() - (time.monotonic() - got.at)  # its arrival, as epoch seconds
+    run_report.notes["monitoring end to end"]["PostgresBackupTooOld"] = {
+        "received after the backup (s)": round(at - stack.backed_up_at, 1),
+        "due after (s)": round(due - stack.backed_up_at, 1), "budget (s)": budget}
+    assert due - 1 <= at <= due + budget, (at - stack.backed_up_at, due - stack.backed_up_at)
+    assert got.labels.get("stanza") == "sobertube"
+    fresh = time.monotonic()
+    stack.backups.backup()
+    resolved = monitoring.receiver.wait_for("PostgresBackupTooOld", timeout=budget + 10,
+                                            after=fresh, status="resolved")
+    assert resolved is not None, "a fresh backup did not resolve PostgresBackupTooOld"
 
 
 def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring,

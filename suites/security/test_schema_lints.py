@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import pytest
 
+from soberharness.lints.auth_hooks import hook_functions
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.lints.declarations import Declarations, failing
 from soberharness.lints.registry import lint_names, run_all
 from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.records.results import LintFinding
 from soberharness.report.run_report import RunReport
+from soberharness.targets.base import Target
 
 RULE_NAMES = lint_names()
 
@@ -27,9 +29,10 @@ RULE_NAMES = lint_names()
 @pytest.fixture(scope="module")
 def findings(
     module_database: str, run_report: RunReport, declarations: Declarations,
-    storage_api: KnownStorageApi,
+    storage_api: KnownStorageApi, target: Target,
 ) -> list[LintFinding]:
-    found = run_all(module_database, run_report.run_id, exposed_schemas())
+    hooks = hook_functions(target.settings)  # the auth service's hooks, as the target sets them
+    found = run_all(module_database, run_report.run_id, exposed_schemas(), hooks)
     judged = declarations.judge(storage_api.accept(found))
     run_report.lints.extend(judged)
     run_report.lint_rules.extend(RULE_NAMES)

@@ -86,7 +86,7 @@ def test_moved_data_and_policies_agree(servers: tuple[LocalTarget, str, str], mo
 def test_moving_onto_data_needs_replace(servers: tuple[LocalTarget, str, str], moved: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = _run(capsys, servers[1], moved)
-    assert code == 2 and len(lines) == 1
+    assert code == 4 and len(lines) == 1
     assert lines[0].startswith("soberharness.cloud_move: the destination already holds rows in")
     assert "--replace" in lines[0] and "postgres" not in lines[0].split("rows in")[0]
 
@@ -140,6 +140,6 @@ def test_a_missing_variable_is_one_line(capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
     code = main(["--from-env", SRC, "--to-env", DST], environ={SRC: "dbname=x"})
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2
+    assert code == 4
     assert err == [f"soberharness.cloud_move: environment variable {DST} is not set "
                    "(it should hold a DSN)"]

@@ -5,7 +5,10 @@ listing) fails the suite as exactly its operation and status; the 500 Storage AP
 a huge limit, planted too, is reported as declared and fails nothing. PostgREST's path (the
 Swagger 2.0 description at its `/`) runs against the PostgREST protocol double, and GoTrue's
 (the OpenAPI file the target file's GOTRUE_OPENAPI_SPEC names; URL-fetching SSO operations left
-out) against the GoTrue protocol double."""
+out) against the GoTrue protocol double. The destructive path runs on both doubles with a target
+that opted in: writes only on the run's own bucket or user, which is gone afterwards; a planted
+write that reaches the shared world (a bucket deleted, another user changed) fails naming it; a
+target not opted in is sent no write."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import psycopg
 import pytest
 
 from soberharness.targets.base import Target
+from soberharness.testing.gotrue_double_openapi import openapi_description
+from soberharness.testing.gotrue_double_users import PUT_REACHES_ANOTHER_USER
 from soberharness.testing.gotrue_protocol_double import GoTrueProtocolDouble
 from soberharness.testing.loopback import serve
 from soberharness.testing.postgrest_protocol_double import BASE_URL, PostgrestProtocolDouble
@@ -110,66 +115,137 @@ def test_postgrest_is_checked_from_the_description_at_its_root(
     assert any(e.startswith("POST /posts: writes") for e in note["excluded"]), note  # type: ignore[index, union-attr]
 
 
-# Our own small OpenAPI description of a few GoTrue routes (the real one is GoTrue's
-# openapi.yaml, which the target file names the same way): reads, a write, and the SSO
-# providers, whose POST makes GoTrue fetch a metadata_url.
-GOTRUE_SPEC = {
-    "openapi": "3.0.3",
-    "info": {"title": "GoTrue routes of the protocol double", "version": "0"},
-    "paths": {
-        "/health": {"get": {"responses": {"200": {"description": "up", "content": {
-            "application/json": {"schema": {"type": "object", "required": ["version"]}}}}}}},
-        "/admin/audit": {"get": {
-            "parameters": [
-                {"name": "page", "in": "query", "schema": {"type": "integer"}},
-                {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
-            ],
-            "responses": {
-                "200": {"description": "entries", "content": {
-                    "application/json": {"schema": {"type": "array"}}}},
-                "400": {"description": "bad paging"},
-            }}},
-        "/admin/sso/providers": {
-            "get": {"responses": {"200": {"description": "providers"}}},
-            "post": {"responses": {"201": {"description": "created"}}},
-        },
-        "/invite": {"post": {"responses": {"200": {"description": "invited"}}}},
-    },
-}
+GOTRUE_NAME = "contract-gotrue-double"
+# Users the GoTrue double has before the run: the shared world a write must not reach.
+SHARED_USERS = [
+    {"id": "00000000-0000-4000-8000-000000000001", "email": "shared-one@example.invalid",
+     "email_confirm": True, "user_metadata": {"name": "one"}},
+    {"id": "00000000-0000-4000-8000-000000000002", "email": "shared-two@example.invalid",
+     "user_metadata": {"name": "two"}},
+]
+SHARED_IDS = {u["id"] for u in SHARED_USERS}
+
+
+def _gotrue_suite(tmp_path: Path, target: Target, dsn: str, double: GoTrueProtocolDouble,
+                  which: str, destructive: bool = False
+                  ) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    """The contract suite's `which` test (-k) against the GoTrue double, from the spec file the
+    target file names (our own description of the double's routes); its report note."""
+    spec = tmp_path / "gotrue-openapi.json"
+    spec.write_text(json.dumps(openapi_description()))
+    path = double_target(tmp_path, GOTRUE_NAME, {"auth": double.url}, destructive=destructive)
+    path.write_text(path.read_text() + f'[settings]\nGOTRUE_OPENAPI_SPEC = "{spec}"\n')
+    report = tmp_path / "reports" / "latest"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
+         "-k", which, "--target", str(path), "--report-dir", str(report),
+         "--confirm-destructive", GOTRUE_NAME],
+        cwd=REPO, env=double_env(tmp_path, target.keys.jwt_secret or "", dsn),
+        capture_output=True, text=True, timeout=300)
+    summary = report / "summary.json"
+    notes = json.loads(summary.read_text())["notes"] if summary.is_file() else {}
+    key = "API contract writes: auth" if "writes" in which else "API contract: auth"
+    return done, notes.get(key, {})
+
+
+GOTRUE_DECLARED = ["auth GET /admin/audit -> 500 (server_error)",
+                   "auth GET /admin/users -> 500 (server_error)"]
+
+
+def _declared(note: dict[str, object]) -> list[str]:
+    return [d.split(": ", 1)[0] for d in note["declared"]]  # type: ignore[attr-defined]
+
+
+def _writes(double: GoTrueProtocolDouble) -> list[str]:
+    return [f"{m} {p.split('?', 1)[0]}" for m, p, _k in double.requests if m != "GET"]
 
 
 @pytest.mark.needs("postgres")
 def test_gotrue_is_checked_from_the_spec_file_the_target_names(
     tmp_path: Path, target: Target, scratch_database: str
 ) -> None:
-    spec = tmp_path / "gotrue-openapi.json"
-    spec.write_text(json.dumps(GOTRUE_SPEC))
-    with GoTrueProtocolDouble() as double:
-        path = double_target(tmp_path, "contract-gotrue-double", {"auth": double.url})
-        path.write_text(path.read_text() + f'[settings]\nGOTRUE_OPENAPI_SPEC = "{spec}"\n')
-        secret = target.keys.jwt_secret or ""
-        report = tmp_path / "reports" / "latest"
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", TEST,
-             "-k", "answers and auth", "--target", str(path), "--report-dir", str(report)],
-            cwd=REPO, env=double_env(tmp_path, secret, scratch_database), capture_output=True,
-            text=True, timeout=300)
+    with GoTrueProtocolDouble(users=SHARED_USERS) as double:
+        done, note = _gotrue_suite(tmp_path, target, scratch_database, double,
+                                   "answers and auth")
         asked = [p for _m, p, _k in double.requests]
+        writes = _writes(double)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert "1 passed" in output, output[-2000:]
-    note = json.loads((report / "summary.json").read_text())["notes"]["API contract: auth"]
-    assert note["operations run"] == ["GET /health", "GET /admin/audit"], note
+    assert note["operations run"] == ["GET /health", "GET /admin/audit", "GET /admin/users",
+                                      "GET /admin/users/{userId}"], note
     assert note["failing"] == [], note
     # GoTrue's per_page=0 division by zero, answered by the double as GoTrue does: declared.
-    assert [d.split(": ", 1)[0] for d in note["declared"]] == [
-        "auth GET /admin/audit -> 500 (server_error)"], note
-    excluded = dict(e.split(": ", 1) for e in note["excluded"])
+    assert _declared(note) == GOTRUE_DECLARED, note
+    excluded = dict(e.split(": ", 1) for e in note["excluded"])  # type: ignore[union-attr]
     assert excluded["GET /admin/sso/providers"] == "makes the service fetch a URL", excluded
     assert excluded["POST /admin/sso/providers"] == "makes the service fetch a URL", excluded
     assert excluded["POST /invite"].startswith("writes"), excluded
+    assert excluded["PUT /admin/users/{userId}"].startswith("writes are not run"), excluded
     assert any(p.startswith("/auth/v1/admin/audit?") for p in asked), asked
     assert not [p for p in asked if "/sso" in p or "/invite" in p], asked
+    assert writes == [], writes
+
+
+@pytest.mark.needs("postgres")
+def test_gotrue_writes_run_on_an_opted_in_target_on_its_own_user_only(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    with GoTrueProtocolDouble(users=SHARED_USERS) as double:
+        before = double.admin.snapshot()
+        done, note = _gotrue_suite(tmp_path, target, scratch_database, double,
+                                   "writes and auth", destructive=True)
+        after = double.admin.snapshot()
+        writes = _writes(double)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "1 passed" in output, output[-2000:]
+    assert note["world untouched"] is True and note["own resources left"] == [], note
+    assert note["failing"] == [] and _declared(note) == GOTRUE_DECLARED, note
+    ran = note["operations run"]
+    assert {"PUT /admin/users/{userId}", "DELETE /admin/users/{userId}"} <= set(ran), note  # type: ignore[arg-type]
+    excluded = dict(e.split(": ", 1) for e in note["excluded"])  # type: ignore[union-attr]
+    assert excluded["POST /admin/users"].startswith(
+        "writes only on the run's own resources"), excluded
+    assert excluded["POST /invite"].startswith("writes only on the run's own resources"), excluded
+    # the run made one user of its own (the only POST), wrote to it alone, and removed it
+    assert after == before, sorted(after)
+    assert [w for w in writes if w.startswith("POST")] == ["POST /auth/v1/admin/users"], writes
+    touched = {w.rsplit("/", 1)[1] for w in writes if not w.startswith("POST")}
+    assert len(touched) == 1 and not touched & SHARED_IDS, touched
+    assert any(w.startswith("PUT ") for w in writes), writes
+
+
+@pytest.mark.needs("postgres")
+def test_a_gotrue_write_that_reaches_another_user_fails_naming_that_user(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    with GoTrueProtocolDouble(users=SHARED_USERS,
+                              planted=frozenset({PUT_REACHES_ANOTHER_USER})) as double:
+        done, note = _gotrue_suite(tmp_path, target, scratch_database, double,
+                                   "writes and auth", destructive=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    assert note["world untouched"] is False, note
+    # every misdirected PUT reached the first other user by id: that one, and only it
+    assert note["world changes"] == [f"changed ['{SHARED_USERS[0]['id']}']"], note
+    assert f"the shared world changed: changed ['{SHARED_USERS[0]['id']}']" in output, (
+        output[-3000:])
+
+
+@pytest.mark.needs("postgres")
+def test_gotrue_writes_are_refused_on_a_target_that_did_not_opt_in(
+    tmp_path: Path, target: Target, scratch_database: str
+) -> None:
+    with GoTrueProtocolDouble(users=SHARED_USERS) as double:
+        done, _note = _gotrue_suite(tmp_path, target, scratch_database, double,
+                                    "writes and auth")
+        writes = _writes(double)
+    output = done.stdout + done.stderr
+    assert "1 skipped" in output, output[-2000:]
+    assert "does not set [destructive] allowed = true" in output, output[-2000:]
+    assert writes == []
 
 
 @pytest.mark.needs("postgres")

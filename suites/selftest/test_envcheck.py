@@ -216,5 +216,5 @@ def test_cli_one_line_per_problem_on_production_template() -> None:
 
 def test_cli_unreadable_file_is_one_line(tmp_path: Path) -> None:
     result = _cli(str(tmp_path / "nope.env"))
-    assert result.returncode == 2
+    assert result.returncode == 4
     assert len(result.stderr.strip().splitlines()) == 1

@@ -217,7 +217,7 @@ def test_bad_options_are_one_line_before_anything_starts(tmp_path: Path) -> None
         [sys.executable, "-m", "soberharness.targets.expose", str(tmp_path / "x.toml"),
          "--image-transformation"],
         cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2
+    assert run.returncode == 4
     assert "image-transformation" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "x.toml").exists()
 
@@ -228,5 +228,5 @@ def test_an_env_file_that_would_overwrite_the_target_file_is_refused(tmp_path: P
     run = subprocess.run(
         [sys.executable, "-m", "soberharness.targets.expose", str(target_file)],
         cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2 and "would overwrite the target file" in run.stderr
+    assert run.returncode == 4 and "would overwrite the target file" in run.stderr
     assert target_file.read_text() == "kept"

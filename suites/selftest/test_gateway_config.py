@@ -21,6 +21,8 @@ import pytest
 
 from soberharness.config.envcheck import TEMPLATES
 from soberharness.config.envfile import read_env_file
+from soberharness.ops import tls, waf
+from soberharness.ops.gateway import cache_in_prefix, logs_in_prefix, worker_user
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "stack" / "compose" / "nginx" / "gateway.conf.template"
@@ -39,8 +41,10 @@ def find_nginx() -> str | None:
     return None
 
 
-def render(env: Mapping[str, str], upstreams: Mapping[str, str], port: int) -> str:
-    """What the nginx image's envsubst step makes of the template, with test upstreams."""
+def render(env: Mapping[str, str], upstreams: Mapping[str, str], port: int,
+           folder: Path) -> str:
+    """What the nginx image's envsubst step makes of the template, with test upstreams, its
+    TLS port on 127.0.0.1 with a test CA's certificate (in `folder`)."""
     text = re.sub(
         r"\$\{([A-Z_][A-Z0-9_]*)\}", lambda m: env.get(m.group(1), m.group(0)), TEMPLATE.read_text()
     )
@@ -51,13 +55,17 @@ def render(env: Mapping[str, str], upstreams: Mapping[str, str], port: int) -> s
         assert count == 1, name
     text, count = re.subn(r"listen 8000;", f"listen 127.0.0.1:{port};", text)
     assert count == 1
-    return text
+    text, count = re.subn(r"listen 8443 ssl;", f"listen 127.0.0.1:{free_port()} ssl;", text)
+    assert count == 1
+    text = tls.tls_here(text, tls.make_test_ca(folder / "tls"))
+    return waf.rules_here(cache_in_prefix(logs_in_prefix(text)))
 
 
 def main_config(prefix: Path, include: str) -> Path:
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(
+        f"{worker_user()}{waf.load_lines((prefix / include).read_text())}"
         "pid nginx.pid;\nworker_processes 1;\nevents {}\nhttp {\n"
         "  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy;\n"
         "  fastcgi_temp_path tmp/fcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;\n"
@@ -102,6 +110,9 @@ class FakeUpstreamServer:
 @pytest.fixture(scope="module")
 def nginx() -> str:
     exe = find_nginx()
+    reason = waf.missing()  # the template loads the WAF
+    if reason:
+        pytest.skip(reason)
     if exe is None:
         pytest.skip(
             "nginx not found: run scripts/setup-ci-extras.sh (unpacks it into .tools/nginx)"
@@ -110,7 +121,7 @@ def nginx() -> str:
 
 
 def test_nginx_accepts_the_rendered_template(nginx: str, tmp_path: Path) -> None:
-    (tmp_path / "gateway.conf").write_text(render(ENV, {}, free_port()))
+    (tmp_path / "gateway.conf").write_text(render(ENV, {}, free_port(), tmp_path))
     conf = main_config(tmp_path, "gateway.conf")
     result = subprocess.run(
         [nginx, "-t", "-e", "stderr", "-p", f"{tmp_path}/", "-c", str(conf)],
@@ -124,7 +135,8 @@ def test_nginx_accepts_the_rendered_template(nginx: str, tmp_path: Path) -> None
 
 
 def test_nginx_rejects_a_broken_template(nginx: str, tmp_path: Path) -> None:
-    broken = render(ENV, {}, free_port()).replace("proxy_pass http://$rest_upstream;", "proxy_pass")
+    broken = render(ENV, {}, free_port(), tmp_path).replace(
+        "proxy_pass http://$rest_upstream;", "proxy_pass")
     (tmp_path / "gateway.conf").write_text(broken)
     conf = main_config(tmp_path, "gateway.conf")
     result = subprocess.run(
@@ -144,7 +156,7 @@ def gateway(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     port = free_port()
     upstreams = {name: upstream.address for name in ("auth", "rest", "realtime", "storage")}
     upstreams["functions"] = f"127.0.0.1:{free_port()}"  # nothing there: as if not started
-    (prefix / "gateway.conf").write_text(render(ENV, upstreams, port))
+    (prefix / "gateway.conf").write_text(render(ENV, upstreams, port, prefix))
     conf = main_config(prefix, "gateway.conf")
     proc = subprocess.Popen(
         [nginx, "-e", "stderr", "-p", f"{prefix}/", "-c", str(conf), "-g", "daemon off;"],

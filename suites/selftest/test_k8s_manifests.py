@@ -270,3 +270,18 @@ def test_the_main_function_answers(tmp_path: Path) -> None:
     assert root.status_code == 200 and root.json() == {"service": "main", "functions": mounted}
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "function_not_found"
+
+
+def test_a_sidecar_missing_from_its_pod_is_reported(aws: Docs) -> None:
+    """gateway-requests shares the gateway's network in compose (network_mode
+    service:gateway): on Kubernetes it is a container of the gateway pod, with its arguments."""
+    docs = copy.deepcopy(aws)
+    pod = workloads(docs)["gateway"]["spec"]["template"]["spec"]
+    sidecar = next(c for c in pod["containers"] if c["name"] == "gateway-requests")
+    sidecar["args"] = [a for a in sidecar["args"] if a != "-logtostderr"]
+    assert agreement_problems(docs) == [
+        "Deployment/gateway: args differ from the compose command"]
+    pod["containers"] = [c for c in pod["containers"] if c["name"] != "gateway-requests"]
+    assert agreement_problems(docs) == [
+        "Deployment/gateway: no container gateway-requests (compose service gateway-requests "
+        "shares gateway's network)"]

@@ -470,7 +470,7 @@ def test_rest_locustfile_fails_on_error_rate(runs: dict[str, Any]) -> None:
 
 def test_rest_locustfile_refuses_to_run_without_a_secret(runs: dict[str, Any]) -> None:
     result: LocustResult = runs["results"]["rest_no_secret"]
-    assert result.exit_code == 2 and result.summary is None
+    assert result.exit_code == 4 and result.summary is None
     assert "SOBER_LOAD_JWT_SECRET is not set" in result.output
 
 

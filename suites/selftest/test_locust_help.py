@@ -28,5 +28,5 @@ def test_a_missing_file_is_one_line() -> None:
     done = subprocess.run([sys.executable, "-m", "soberharness.workload.locust_help",
                            "loadtests/nope.py"], cwd=REPO, capture_output=True, text=True,
                           timeout=60, check=False)
-    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.returncode == 4 and done.stderr.strip().count("\n") == 0, done.stderr
     assert "no locust file at loadtests/nope.py" in done.stderr

@@ -8,6 +8,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from soberharness.access.planted_values import (
+    INSERT_ONLY_FEATURED,
+    TRUSTED_VERIFIED,
+    TRUSTED_VERIFIED_VIA_HELPER,
+)
 from soberharness.checker.buckets import bucket_findings
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import RULES, run_lints
@@ -256,6 +261,8 @@ def test_a_new_table_without_cases_is_reported(scratch_database: str) -> None:
         "public.notes: update is open to the API roles but has no matrix case",
         "public.notes.body: updatable by the API roles but no matrix case changes it",
         "public.notes.id: updatable by the API roles but no matrix case changes it",
+        "public.notes.body: insertable by the API roles but no matrix case sets it",
+        "public.notes.id: insertable by the API roles but no matrix case sets it",
     ]
 
 
@@ -267,8 +274,36 @@ def test_a_new_updatable_column_without_cases_is_reported(scratch_database: str)
         "grant update (pinned) on public.posts to authenticated",
     )
     assert problems == [
-        "public.posts.pinned: updatable by the API roles but no matrix case changes it"
+        "public.posts.pinned: updatable by the API roles but no matrix case changes it",
+        "public.posts.pinned: insertable by the API roles but no matrix case sets it",
     ]
+
+
+@pytest.mark.needs("postgres")
+def test_an_insert_only_column_without_cases_is_reported(scratch_database: str) -> None:
+    assert _coverage(scratch_database, INSERT_ONLY_FEATURED) == [
+        "public.posts.featured: insertable by the API roles but no matrix case sets it"]
+
+
+@pytest.mark.needs("postgres")
+def test_a_trusted_column_no_case_sets_is_reported(scratch_database: str) -> None:
+    assert _coverage(scratch_database, TRUSTED_VERIFIED) == [
+        "public.profiles.verified: read by policy profiles_read_verified, but no matrix case "
+        "sets it"]
+
+
+@pytest.mark.needs("postgres")
+def test_a_trusted_column_read_through_a_policy_helper_is_reported(
+    scratch_database: str,
+) -> None:
+    assert _coverage(scratch_database, TRUSTED_VERIFIED_VIA_HELPER) == [
+        "public.profiles.verified: read by author_verified (function called by policy "
+        "posts_read_verified), but no matrix case sets it"]
+
+
+@pytest.mark.needs("postgres")
+def test_clean_stack_leaves_no_column_unset(scratch_database: str) -> None:
+    assert _coverage(scratch_database, "select 1") == []
 
 
 # ------------------------------------------------------------------------- 6: storage

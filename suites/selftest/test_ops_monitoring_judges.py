@@ -120,3 +120,25 @@ def test_render_gateway_moves_every_listen_to_loopback_ports() -> None:
                           {8000: 41000, 8080: 42000})
     assert "listen 127.0.0.1:41000;" in text and "listen 127.0.0.1:42000;" in text
     assert "${ANON_KEY}" not in text and "map $x k;" in text
+
+
+def test_age_thresholds_of_an_hour_or_more_are_shortened_and_said() -> None:
+    rules = {"groups": [{"rules": [
+        {"alert": "Old", "expr": "min by (s) (x_since_seconds) > 93600"},
+        {"alert": "Lag", "expr": "pg_replication_lag_seconds > 30"},
+        {"alert": "Count", "expr": "rate(y_total[5m]) > 7200"}]}]}
+    changed = render.shorten_ages(rules, render.Timing(age_s=8))
+    assert changed == {"Old": (93600.0, 8.0)}
+    assert [r["expr"] for r in rules["groups"][0]["rules"]] == [
+        "min by (s) (x_since_seconds) > 8", "pg_replication_lag_seconds > 30",
+        "rate(y_total[5m]) > 7200"]
+
+
+def test_named_volumes_and_command_values_of_a_service() -> None:
+    service = {"volumes": ["./conf:/etc/x:ro", "logs:/var/log/app:ro", "deep:/var/log/app/d"],
+               "command": ["-logs", "/var/log/app/a.log", "-port", "3903"]}
+    assert deployed.volume_at(service, "/var/log/app/a.log") == ("logs", "a.log")
+    assert deployed.volume_at(service, "/var/log/app/d/b.log") == ("deep", "b.log")
+    assert deployed.volume_at(service, "/etc/x/y") is None  # a bind mount, not a volume
+    assert deployed.command_value(service, "logs") == "/var/log/app/a.log"
+    assert deployed.command_value(service, "progs") is None

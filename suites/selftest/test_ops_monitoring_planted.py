@@ -2,7 +2,11 @@
 - the stack as it was before issue 24 (no nginx exporter deployed, Prometheus told to scrape
   `gateway:9113`, where the gateway does not listen): that target down;
 - a scrape target nothing plays: down, named by the address the config gives;
-- an alert rule on a series nobody exports: a rule without data, named by its alert."""
+- an alert rule on a series nobody exports: a rule without data, named by its alert;
+- the gateway's request log not on the volume mtail reads (gateway-requests): mtail counts
+  nothing, so ServiceHigh5xxRate is a rule without data (http_requests_total);
+- postgres-exporter without its queries file (no --extend.query-path): PostgresBackupTooOld
+  is a rule without data (pgbackrest_backup_since_last_completion_seconds)."""
 
 from __future__ import annotations
 
@@ -18,14 +22,19 @@ from soberharness.ops.checks import look
 from soberharness.ops.monitoring import MONITORING, MonitoringStack
 from soberharness.ops.receiver import WebhookReceiver
 
-TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx")
+TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx", "mtail",
+         "pgbackrest")
 
 
 def _compose_without_gateway_exporter(tmp_path: Path) -> Path:
     compose = yaml.safe_load(COMPOSE_FILE.read_text())
     del compose["services"]["gateway-exporter"]
     compose["services"]["prometheus"]["depends_on"].pop("gateway-exporter")
-    path = tmp_path / "docker-compose.yml"
+    gateway = compose["services"]["gateway"]
+    gateway["volumes"] = [v for v in gateway["volumes"] if not v.startswith("gateway-logs:")]
+    del compose["services"]["postgres-exporter"]["command"]
+    (tmp_path / "compose").mkdir()
+    path = tmp_path / "compose" / "docker-compose.yml"  # ../monitoring: the planted copy
     path.write_text(yaml.safe_dump(compose))
     return path
 
@@ -62,7 +71,12 @@ def test_planted_dead_targets_and_rule_without_data_are_reported(tmp_path: Path)
                                                "planted-dead: dead-exporter:9100"]
     assert [f.subject for f in seen.down] == ["gateway gateway:9113",
                                               "planted-dead dead-exporter:9100"]
-    assert {f.subject for f in seen.without_data} == {*gaps.UNEXPORTED, "PlantedNobodyExports"}
-    planted = next(f for f in seen.without_data if f.subject == "PlantedNobodyExports")
-    assert planted.detail == "no target exports sober_planted_series_total"
+    assert {f.subject for f in seen.without_data} == {*gaps.UNEXPORTED, "PlantedNobodyExports",
+                                                      "ServiceHigh5xxRate",
+                                                      "PostgresBackupTooOld"}
+    details = {f.subject: f.detail for f in seen.without_data}
+    assert details["PlantedNobodyExports"] == "no target exports sober_planted_series_total"
+    assert details["ServiceHigh5xxRate"] == "no target exports http_requests_total"
+    assert details["PostgresBackupTooOld"] == \
+        "no target exports pgbackrest_backup_since_last_completion_seconds"
     assert stack.processes == [] and stack.workdir is None  # everything stopped

@@ -120,7 +120,7 @@ def test_another_stack_version_is_not_comparable(
 
     older = _derived(stock_security_run.folder, tmp_path / "older", "older", drop_last_migration)
     code, printed, report = _parity(capsys, tmp_path / "parity", stock_security_run.folder, older)
-    assert code == 2, printed
+    assert code == 5, printed
     assert len(report["not_comparable"]) == 1
     assert report["not_comparable"][0].startswith("stack versions differ: local@older")
 
@@ -135,7 +135,7 @@ def test_other_suites_are_not_comparable(
 
     other = _derived(stock_security_run.folder, tmp_path / "other", "other", only_auth)
     code, printed, _ = _parity(capsys, tmp_path / "parity", stock_security_run.folder, other)
-    assert code == 2
+    assert code == 5
     assert "NOT COMPARABLE local@other ran suites ['auth'], local@stock ran ['security']" \
         in printed
 
@@ -184,7 +184,7 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (tmp_path / "empty").mkdir()
     code = parity_main([str(tmp_path / "empty"), str(tmp_path / "missing")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 4
     assert err.strip().splitlines() == [
         f"soberharness.parity: {tmp_path / 'empty'}: no summary.json (not a run folder)"]
 

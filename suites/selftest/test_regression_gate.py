@@ -269,15 +269,16 @@ def test_compare_command_exit_codes(tmp_path: Path) -> None:
     assert main(["compare", "--run", str(same), *common]) == 0
     assert main(["compare", "--run", str(slower), *common]) == 1
     assert json.loads(out.read_text())["regressions"] == ["feed"]
-    # Nothing comparable (other data scale), a missing baseline, rounds not saved: exit 2.
+    # Nothing comparable (other data scale): exit 5; a missing baseline, rounds not saved: bad
+    # input, exit 4.
     other = tmp_path / "other.json"
     other.write_text(same.read_text().replace('"gate"', '"users=1 posts=1 seed=1"'))
-    assert main(["compare", "--run", str(other), *common]) == 2
+    assert main(["compare", "--run", str(other), *common]) == 5
     assert main(["compare", "--run", str(same), "--baseline", str(tmp_path / "none.json"),
-                 "--out", str(out)]) == 2
+                 "--out", str(out)]) == 4
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps({"benchmarks": [{"name": "feed", "stats": {"median": 1.0}}]}))
-    assert main(["compare", "--run", str(bare), *common]) == 2
+    assert main(["compare", "--run", str(bare), *common]) == 4
 
 
 def test_the_default_gate_compares_within_the_run() -> None:

@@ -34,6 +34,7 @@ TOOLS = {  # tool -> (versions.env key, executable in .tools/bin)
     "deno": ("DENO_NPM_VERSION", "deno"),
     "actionlint": ("ACTIONLINT_VERSION", "actionlint"),
     "gotrue": ("GOTRUE_VERSION", "gotrue"),
+    "versitygw": ("VERSITYGW_VERSION", "versitygw"),
 }
 LOCKED = "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)"
 FAKE_APT = f"""#!/bin/bash
@@ -89,8 +90,12 @@ def _fake_repo(root: Path, with_tools: tuple[str, ...] = tuple(TOOLS)) -> Path:
     _script(repo / ".tools" / "prometheus" / "usr" / "bin" / "promtool",
             "#!/bin/sh\necho promtool 2.42\n")
     for folder, program in (("postgres-exporter", "prometheus-postgres-exporter"),
-                            ("nginx-exporter", "prometheus-nginx-exporter")):
+                            ("nginx-exporter", "prometheus-nginx-exporter"),
+                            ("mtail", "mtail")):
         _script(repo / ".tools" / folder / "usr" / "bin" / program, f"#!/bin/sh\necho {program}\n")
+    module = repo / ".tools" / "nginx-modsecurity" / "usr" / "lib" / "nginx" / "modules"
+    module.mkdir(parents=True)
+    (module / "ngx_http_modsecurity_module.so").write_bytes(b"")
     return repo
 
 
@@ -102,9 +107,9 @@ def _system_command(name: str) -> str:
 
 
 def _path(root: Path, present: tuple[str, ...] = ("docker-compose", "pgbackrest",
-                                                  "prometheus-alertmanager")) -> str:
+                                                  "prometheus-alertmanager", "chromium")) -> str:
     """PATH of stand-ins and of the system commands the scripts use, nothing else (no sudo,
-    no real apt-get, go, npm, docker-compose or pgbackrest)."""
+    no real apt-get, go, npm, docker-compose, pgbackrest or chromium)."""
     shims, system = root / "shims", root / "system"
     system.mkdir(exist_ok=True)
     for name in SYSTEM_COMMANDS:
@@ -152,7 +157,7 @@ def test_an_ordinary_user_with_everything_installed_gets_through(root: Path) -> 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as an ordinary user")
 def test_an_ordinary_user_missing_a_tool_is_told_which(root: Path) -> None:
     repo = _fake_repo(root)
-    env = _env(root, _path(root, present=("docker-compose",)))
+    env = _env(root, _path(root, present=("docker-compose", "chromium")))
     (root / "shims" / "apt-get").symlink_to("/bin/false")  # apt-get exists, root does not
     _give_to_nobody(root)
     done = _run(["bash", str(repo / "scripts" / "setup.sh")], env, as_user=True)
@@ -164,7 +169,8 @@ def test_an_ordinary_user_missing_a_tool_is_told_which(root: Path) -> None:
 
 
 def _apt_env(root: Path, lock_timeout: str) -> dict[str, str]:
-    env = _env(root, _path(root, present=("docker-compose", "prometheus-alertmanager")),
+    env = _env(root, _path(root, present=("docker-compose", "prometheus-alertmanager",
+                                         "chromium")),
                APT_LOG=str(root / "apt.log"),
                APT_LOCK=str(root / "lock"), SOBERHARNESS_APT_LOCK_TIMEOUT=lock_timeout)
     _script(root / "shims" / "apt-get", FAKE_APT)
@@ -207,7 +213,8 @@ def test_a_lock_that_is_never_released_fails_within_the_bound(root: Path) -> Non
 
 
 def test_the_proxys_refusal_of_gotrue_is_remembered(root: Path) -> None:
-    repo = _fake_repo(root, with_tools=("mailpit", "toxiproxy", "deno", "actionlint"))
+    repo = _fake_repo(root, with_tools=("mailpit", "toxiproxy", "deno", "actionlint",
+                                        "versitygw"))
     _script(root / "go", REFUSING_GO)
     env = _env(root, _path(root), GO=str(root / "go"), GO_LOG=str(root / "go.log"))
     script = ["bash", str(repo / "scripts" / "install-services.sh")]

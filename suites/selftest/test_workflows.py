@@ -45,10 +45,44 @@ def test_ci_runs_the_readme_test_command_on_push() -> None:
 
 
 def test_nightly_matrix_is_exactly_the_committed_target_files() -> None:
-    stems = sorted(p.stem for p in TARGETS_DIR.glob("*.toml"))
+    stems = sorted(p.stem for p in TARGETS_DIR.glob("*.toml") if not p.stem.startswith("example"))
     assert {"aws", "gcp", "azure", "onprem"} <= set(stems)
     assert sorted(matrix_targets(load_workflow(NIGHTLY))) == stems
     assert check_nightly() == []
+
+
+def test_the_example_target_is_not_in_the_nightly_matrix(tmp_path: Path) -> None:
+    assert (TARGETS_DIR / "example-remote.toml").exists()
+    assert "example-remote" not in matrix_targets(load_workflow(NIGHTLY))
+    workflow, targets = _copies(tmp_path)
+    doc = yaml.safe_load(workflow.read_text())
+    doc["jobs"]["target"]["strategy"]["matrix"]["target"].append("example-remote")
+    workflow.write_text(yaml.safe_dump(doc))
+    assert check_nightly(workflow, targets) == [
+        "matrix lists 'example-remote', an example whose hosts do not exist"]
+
+
+def _suites_step(doc: dict) -> dict:
+    return next(s for s in doc["jobs"]["target"]["steps"] if "--target" in s.get("run", ""))
+
+
+@pytest.mark.parametrize(("plant", "problem"), [
+    (lambda doc: _suites_step(doc).update(
+        run=_suites_step(doc)["run"].replace(" --depth nightly", "")),
+     "job 'target' does not run the suites with --depth nightly"),
+    (lambda doc: doc["jobs"]["target"]["steps"].remove(next(
+        s for s in doc["jobs"]["target"]["steps"] if "action-junit-report" in s.get("uses", ""))),
+     "job 'target' publishes no JUnit results (mikepenz/action-junit-report)"),
+    (lambda doc: doc["jobs"]["target"]["steps"].remove(next(
+        s for s in doc["jobs"]["target"]["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", ""))),
+     "job 'target' does not write summary.md to $GITHUB_STEP_SUMMARY"),
+])
+def test_nightly_depth_junit_and_job_summary_are_checked(tmp_path: Path, plant, problem) -> None:
+    workflow, targets = _copies(tmp_path)
+    doc = yaml.safe_load(workflow.read_text())
+    plant(doc)
+    workflow.write_text(yaml.safe_dump(doc))
+    assert check_nightly(workflow, targets) == [problem]
 
 
 def _copies(tmp_path: Path) -> tuple[Path, Path]:

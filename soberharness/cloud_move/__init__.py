@@ -1,8 +1,10 @@
 """Move a SoberTube deployment's data from one database to another, then check that both agree.
 
 `python -m soberharness.cloud_move --from-env SRC_DSN_VAR --to-env DST_DSN_VAR [--check-only]
-[--replace]` reads the two DSNs from the named environment variables (never from the command
-line, where they would show in process lists), then:
+[--replace] [--objects-from-env SRC_STORE_VAR --objects-to-env DST_STORE_VAR [--objects-only]]`
+reads the two DSNs (and the two object stores, JSON: endpoint, access_key, secret_key, bucket,
+prefix) from the named environment variables (never from the command line, where they would
+show in process lists), then:
 
 1. **move**: copies the app tables (every base table of `public`), `auth.users`,
    `auth.identities` and the storage metadata (`storage.buckets`, `storage.objects`) with COPY,
@@ -11,22 +13,27 @@ line, where they would show in process lists), then:
    as their bcrypt hashes). Only columns both sides have are copied. The destination's tables
    must be empty unless `--replace`, which truncates them first (cascading): a freshly
    migrated deployment already has its buckets, so moving onto one needs `--replace`.
-   Object bytes are not moved: they live behind the Storage API (an S3 bucket).
+   With the object stores named, the object bytes move too (soberharness.cloud_move.objects):
+   every object a `storage.objects` row names is copied from the source store to the
+   destination store, resumably (what the destination already holds, same size and source
+   ETag, is skipped: a rerun after a kill copies nothing twice), one `copied KEY` line each.
+   `--objects-only` moves and checks the objects alone.
 2. **check** (also alone with `--check-only`): per table, the row count and an
    order-independent checksum of the common columns (md5 of each row's text, sorted in the
    "C" collation, so neither side's collation changes it); and the access policies
    (`pg_policies`: command, roles, USING and WITH CHECK, and whether RLS is on) per table;
    and the collation of every indexed text column (a different one sorts the index and
-   ORDER BY differently).
+   ORDER BY differently). With the object stores: every object on both sides is read whole
+   and judged against the destination's rows (soberharness.cloud_move.verdict): lost,
+   truncated, altered, of another size, a row without an object, an object without a row.
 
-One line per difference; exit 0 when both sides agree, 1 when they differ, 2 on bad input (one
+One line per difference; exit 0 when both sides agree, 1 when they differ, 4 on bad input (one
 line, no DSN or password in it). Needs a role that may set `session_replication_role` (a
 superuser, or `supabase_admin`) on the destination.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -35,7 +42,9 @@ from collections.abc import Mapping, Sequence
 import psycopg
 from psycopg import sql
 
-from soberharness.errors import HarnessError
+from soberharness.cloud_move import objects, verdict
+from soberharness.db import session as db_session
+from soberharness.errors import Exit, HarnessError, OneLineParser
 
 FIXED_TABLES = ("auth.users", "auth.identities", "storage.buckets", "storage.objects")
 # Both sides render values the same way whatever their server settings (COPY and checksums
@@ -200,16 +209,42 @@ def check(src: psycopg.Connection, dst: psycopg.Connection) -> list[str]:
     return problems
 
 
-def _dsn(environ: Mapping[str, str], var: str) -> str:
+def _dsn(environ: Mapping[str, str], var: str, what: str = "a DSN") -> str:
     value = environ.get(var)
     if not value:
-        raise HarnessError(f"environment variable {var} is not set (it should hold a DSN)")
+        raise HarnessError(f"environment variable {var} is not set (it should hold {what})")
     return value
+
+
+def _stores(environ: Mapping[str, str], from_var: str | None, to_var: str | None,
+            objects_only: bool) -> tuple[objects.Location, objects.Location] | None:
+    if from_var is None and to_var is None:
+        if objects_only:
+            raise HarnessError("--objects-only needs --objects-from-env and --objects-to-env")
+        return None
+    if from_var is None or to_var is None:
+        raise HarnessError("name both object stores: --objects-from-env and --objects-to-env")
+    what = "an object store as JSON"
+    return (objects.Location.from_json(_dsn(environ, from_var, what), from_var),
+            objects.Location.from_json(_dsn(environ, to_var, what), to_var))
+
+
+def _objects(src: psycopg.Connection, dst: psycopg.Connection, src_store: objects.Location,
+             dst_store: objects.Location, move_bytes: bool) -> list[str]:
+    """Move (unless only checking) then judge the object bytes; one line per finding."""
+    if move_bytes:
+        report = objects.move_objects(objects.object_rows(src), src_store, dst_store,
+                                      on_copied=lambda key: print(f"copied {key}", flush=True))
+        print(f"objects: {len(report.copied)} copied ({report.bytes_copied} bytes), "
+              f"{len(report.skipped)} already there", flush=True)
+    rows = objects.row_sizes(objects.object_rows(dst))
+    findings = verdict.judge(rows, objects.holdings(src_store), objects.holdings(dst_store))
+    return [f"object {f.line()}" for f in findings]
 
 
 def _connect(dsn: str, side: str, var: str) -> psycopg.Connection:
     try:
-        conn = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
+        conn = db_session.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"cannot connect to the {side} (${var}): {first}") from None
@@ -219,8 +254,8 @@ def _connect(dsn: str, side: str, var: str) -> psycopg.Connection:
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soberharness.cloud_move",
-                                     description="Move a deployment's data, then check it.")
+    parser = OneLineParser(prog="python -m soberharness.cloud_move",
+                           description="Move a deployment's data, then check it.")
     parser.add_argument("--from-env", required=True, metavar="VAR",
                         help="environment variable holding the source DSN")
     parser.add_argument("--to-env", required=True, metavar="VAR",
@@ -228,23 +263,32 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument("--check-only", action="store_true", help="compare, move nothing")
     parser.add_argument("--replace", action="store_true",
                         help="empty the destination's tables before copying")
+    parser.add_argument("--objects-from-env", metavar="VAR",
+                        help="environment variable holding the source object store (JSON)")
+    parser.add_argument("--objects-to-env", metavar="VAR",
+                        help="environment variable holding the destination object store")
+    parser.add_argument("--objects-only", action="store_true",
+                        help="move and check the object bytes only (not the rows)")
     args = parser.parse_args(argv)
     env = os.environ if environ is None else environ
     try:
+        stores = _stores(env, args.objects_from_env, args.objects_to_env, args.objects_only)
         src_dsn, dst_dsn = _dsn(env, args.from_env), _dsn(env, args.to_env)
         with _connect(src_dsn, "source", args.from_env) as src, \
                 _connect(dst_dsn, "destination", args.to_env) as dst:
-            if not args.check_only:
+            if not args.check_only and not args.objects_only:
                 for line in move(src, dst, replace=args.replace):
                     print(f"moved {line}")
-            problems = check(src, dst)
+            problems = [] if args.objects_only else check(src, dst)
+            if stores is not None:
+                problems += _objects(src, dst, *stores, move_bytes=not args.check_only)
     except HarnessError as exc:
         print(f"soberharness.cloud_move: {exc}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"soberharness.cloud_move: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     for line in problems:
         print(f"DIFF {line}")
     print("source and destination agree" if not problems
