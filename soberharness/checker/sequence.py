@@ -8,7 +8,9 @@ What soberharness.runner.sequence observed of each committed step (pure: no data
   * whether each request was let through must match the model's verdict;
   * the spec's transition rules, checked on the database's before and after alone: a block
     removes follows both ways, an unblock brings none back, a follow to a private user starts
-    pending, only the followee accepts.
+    pending, only the followee accepts;
+  * when the runner reads digests: every viewer the model says cannot see the step reads
+    every relation it may select as before (soberharness.checker.step_blindness).
 The first step with a finding raises SequenceFailure with the steps so far (a replayable
 steps file, see soberharness.records.steps).
 """
@@ -29,6 +31,7 @@ from soberharness.access.transitions import (
     TransitionModel,
 )
 from soberharness.checker.matrix import allowed, detail
+from soberharness.checker.step_blindness import BlindRead, moved
 from soberharness.records.outcome import Outcome
 from soberharness.records.steps import Step, format_steps
 from soberharness.world.entities import (
@@ -116,6 +119,9 @@ class StepRun:
     after: Snapshot  # `before` itself when the rows did not change
     state: SequenceState  # the model's state after the step
     any_allowed: bool
+    # Viewers the model says cannot see the step, with their readable snapshots' digests
+    # before and after it (empty unless the runner reads them).
+    blind_reads: tuple[BlindRead, ...] = ()
 
     @property
     def step(self) -> Step:
@@ -143,7 +149,17 @@ def step_findings(run: StepRun, names: Naming, viewers: Sequence[Viewer]) -> lis
                                     all(allowed(s.write.op, s.outcome) for s in run.sent))
     if run.after is not run.before or run.any_allowed:
         findings += visibility_findings(run, names, viewers)
-    return findings
+    return findings + interference_findings(run, names)
+
+
+def interference_findings(run: StepRun, names: Naming) -> list[Finding]:
+    """Each viewer the model says cannot see the step reads every relation as before."""
+    return [
+        Finding("noninterference", (
+            f"{_who(read.viewer, names)} cannot see the step by the model, but its read of "
+            f"{relation} changed (digest {before} -> {after})"))
+        for read in run.blind_reads for relation, before, after in moved(read)
+    ]
 
 
 def outcome_findings(run: StepRun, names: Naming) -> list[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import queue
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -28,7 +29,7 @@ from soberharness.runner.row_after_write import (
     render_checked,
     row_check,
 )
-from soberharness.workload.matrix_cases import Action, cells
+from soberharness.workload.matrix_cases import Action, Case, Ctx, cells
 from soberharness.world.entities import Bucket, Entity, StoredObject, User
 from soberharness.world.matrix_world import MatrixWorld
 
@@ -107,31 +108,42 @@ def _prerendered(request: Request) -> Request:
     )
 
 
-def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[PlannedCell]:
-    """Every cell (of `tables`, when given) with its rendered request and the model's verdict,
-    before anything runs."""
-    cache = ExpectationCache(mw.world)
-    requests: dict[Action, Request] = {}  # many cells send the same statement
-    parts: dict[Action, tuple[bytes, bytes]] = {}
-    planned = []
-    for cell, ctx, case in cells(mw):
-        if tables is not None and cell.table not in tables:
-            continue
+class _Planner:
+    """Renders cells one at a time, reusing what cells sending the same action share."""
+
+    def __init__(self, mw: MatrixWorld) -> None:
+        self.cache = ExpectationCache(mw.world)
+        self.requests: dict[Action, Request] = {}  # many cells send the same statement
+        self.parts: dict[Action, tuple[bytes, bytes]] = {}
+
+    def one(self, cell: Cell, ctx: Ctx, case: Case) -> PlannedCell:
         action = case.build(ctx)
-        request = requests.get(action)
+        request = self.requests.get(action)
         if request is None:
-            request = requests[action] = _prerendered(request_for(action))
+            request = self.requests[action] = _prerendered(request_for(action))
         check = row_check(action)
         if check is None:
             text = render(ctx.viewer, request, claims=ctx.claims())
         else:
-            if action not in parts:
-                parts[action] = checked_parts(request, action)
-            text = render_checked(ctx.viewer, request, parts[action], ctx.claims())
+            if action not in self.parts:
+                self.parts[action] = checked_parts(request, action)
+            text = render_checked(ctx.viewer, request, self.parts[action], ctx.claims())
         setup = len(request.setup) + (0 if check is None else 1)  # the digests
-        planned.append(PlannedCell(cell, action.op, text, setup, cache.expected(ctx, action),
-                                   check))
-    return planned
+        return PlannedCell(cell, action.op, text, setup, self.cache.expected(ctx, action), check)
+
+
+def _listed(
+    mw: MatrixWorld, tables: Collection[str] | None
+) -> list[tuple[Cell, Ctx, Case]]:
+    """Every cell (of `tables`, when given), not yet rendered (cheap)."""
+    return [c for c in cells(mw) if tables is None or c[0].table in tables]
+
+
+def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[PlannedCell]:
+    """Every cell (of `tables`, when given) with its rendered request and the model's verdict,
+    before anything runs."""
+    planner = _Planner(mw)
+    return [planner.one(*c) for c in _listed(mw, tables)]
 
 
 # Cells run concurrently on one database; two cells may deadlock on the same rows (the
@@ -179,6 +191,21 @@ class _Counter:
             self.progress(self.done, self.total)
 
 
+def _planned_into(
+    mw: MatrixWorld, listed: Sequence[tuple[Cell, Ctx, Case]], into: queue.SimpleQueue[
+        PlannedCell | None], workers: int
+) -> None:
+    """Render the cells into the queue as the workers run them (rendering overlaps the
+    database's work), then one end mark per worker."""
+    planner = _Planner(mw)
+    try:
+        for c in listed:
+            into.put(planner.one(*c))
+    finally:
+        for _ in range(workers):
+            into.put(None)
+
+
 def run_matrix(
     dsn: str,
     mw: MatrixWorld,
@@ -187,18 +214,20 @@ def run_matrix(
     tables: Collection[str] | None = None,
 ) -> MatrixRun:
     """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
-    `mw.world`, telling `progress` (when given) the cells done of the total after each."""
+    `mw.world`, telling `progress` (when given) the cells done of the total after each.
+    Cells are rendered while the first ones run: each worker takes the next rendered cell."""
     started = time.perf_counter()
-    planned = plan(mw, tables)
-    chunks = [planned[i::workers] for i in range(workers)]
-    done = _Counter(len(planned), progress)
+    listed = _listed(mw, tables)
+    order = {c[0]: i for i, c in enumerate(listed)}
+    todo: queue.SimpleQueue[PlannedCell | None] = queue.SimpleQueue()
+    done = _Counter(len(listed), progress)
 
-    def work(chunk: Sequence[PlannedCell]) -> tuple[list[CellResult], list[RowDrift]]:
+    def work() -> tuple[list[CellResult], list[RowDrift]]:
         out: list[CellResult] = []
         drifted: list[RowDrift] = []
         with db_session.connect(dsn, autocommit=True) as conn:
             runner = RequestRunner(conn)
-            for p in chunk:
+            while (p := todo.get()) is not None:
                 began = time.perf_counter()
                 outcome, back = _execute(runner, p)
                 actual = allowed(p.op, outcome)
@@ -210,10 +239,12 @@ def run_matrix(
                 done.one_more()
         return out, drifted
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(work, chunks))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers + 1) as pool:
+        running = [pool.submit(work) for _ in range(workers)]
+        planning = pool.submit(_planned_into, mw, listed, todo, workers)
+        parts = [f.result() for f in running]
+        planning.result()
     seconds = time.perf_counter() - started
-    order = {p.cell: i for i, p in enumerate(planned)}
     results = sorted((r for part, _ in parts for r in part), key=lambda r: order[r.cell])
     return MatrixRun(results, seconds, sorted(
         (d for _, part in parts for d in part), key=lambda d: (d.cell, d.column)))

@@ -3,11 +3,11 @@ each change the model says that viewer cannot observe (soberharness.workload.inv
 
 A viewer's snapshot is read as PostgREST would read it (the API role and the viewer's claims,
 transaction-local): every column the role may select of every table, view and materialized view
-of the exposed schemas, each relation reduced to a digest in the database (a row count and an
-md5 over the rows' sorted md5s), all relations in one statement. A change and the snapshots of
-its blind viewers go to the server in one round trip and are rolled back. Where a digest moved,
-the relation's rows are fetched before and after to name the column and both values
-(soberharness.checker.noninterference judges).
+of the exposed schemas, each relation reduced to a digest in the database (a row count and the
+sum of the rows' 64-bit hashes: independent of row order, so nothing is sorted), all relations in
+one statement. A change and the snapshots of its blind viewers go to the server in one round
+trip and are rolled back. Where a digest moved, the relation's rows are fetched before and after
+to name the column and both values (soberharness.checker.noninterference judges).
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ class Reader:
     def digest_query(self) -> bytes:
         """One statement: (relation, digest) for every relation the viewer reads."""
         parts = [
-            sql.SQL("select {} as rel, count(*) || ':' || coalesce(md5(string_agg(md5(x::text), "
-                    "'' order by md5(x::text))), '') from ({}) x").format(
+            sql.SQL("select {} as rel, count(*) || ':' || "
+                    "coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) from ({}) x").format(
                 sql.Literal(rel), self.select(rel))
             for rel in sorted(self.relations)
         ]
@@ -127,11 +127,17 @@ def _applies(conn: psycopg.Connection, change: Sequence[bytes]) -> bool:
 
 
 def _snapshots(
-    conn: psycopg.Connection, readers: Sequence[Reader], change: Sequence[bytes]
+    conn: psycopg.Connection,
+    readers: Sequence[Reader],
+    change: Sequence[bytes],
+    statements: dict[str, bytes] | None = None,
 ) -> dict[str, Snapshot]:
-    """Each reader's snapshot after `change` (rolled back), in one round trip."""
+    """Each reader's snapshot after `change` (rolled back), in one round trip; `statements`
+    (by reader label) runs a reader's digest `prepare`d on the connection instead."""
+    statements = statements or {}
     text = b";\n".join([_change_prefix(change),
-                        *(part for r in readers for part in (r.settings, r.digest_query())),
+                        *(part for r in readers for part in (
+                            r.settings, statements.get(r.label) or r.digest_query())),
                         b"ROLLBACK"])
     cur = conn.cursor()
     try:
@@ -148,6 +154,57 @@ def _snapshots(
         cur.nextset()  # the settings
         out[r.label] = dict(cur.fetchall())
         cur.nextset()
+    return out
+
+
+def snapshots_now(conn: psycopg.Connection, readers: Sequence[Reader]) -> dict[str, Snapshot]:
+    """Each reader's snapshot of the database as it is (one round trip, rolled back)."""
+    return _snapshots(conn, readers, [])
+
+
+def prepare(conn: psycopg.Connection, readers: Sequence[Reader], prefix: str) -> list[str]:
+    """Each reader's digest statement prepared on the connection (autocommit) as
+    `<prefix><i>`, replacing an earlier one of that name: a statement run after every step
+    is planned once (the role's policies are planned in; the claims are read as it runs).
+    Turns psycopg's own preparing off on the connection: psycopg deallocates every prepared
+    statement of the session when it sees a ROLLBACK while it holds some of its own."""
+    conn.prepare_threshold = None
+    names = [f"{prefix}{i}" for i in range(len(readers))]
+    for name, r in zip(names, readers, strict=True):
+        if _prepared(conn, name):
+            conn.execute(f"DEALLOCATE {name}")
+        conn.execute(f"PREPARE {name} AS ".encode() + r.digest_query())
+    return names
+
+
+def _prepared(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("select 1 from pg_catalog.pg_prepared_statements where name = %s",
+                       [name]).fetchone()
+    return row is not None
+
+
+def snapshots_prepared(
+    conn: psycopg.Connection, readers: Sequence[Reader], names: Sequence[str]
+) -> dict[str, Snapshot]:
+    """Each reader's snapshot of the database as it is, by its statement `prepare`d as
+    `names` (one round trip, rolled back); the unprepared path when it fails (an error
+    becomes that relation's digest there)."""
+    text = b";\n".join([b"BEGIN READ ONLY",
+                         *(part for r, name in zip(readers, names, strict=True)
+                           for part in (r.settings, f"EXECUTE {name}".encode())),
+                         b"ROLLBACK"])
+    cur = conn.cursor()
+    try:
+        cur.execute(text)
+    except psycopg.Error:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        return snapshots_now(conn, readers)
+    out: dict[str, Snapshot] = {}
+    for r in readers:
+        cur.nextset()  # the settings
+        cur.nextset()
+        out[r.label] = dict(cur.fetchall())
     return out
 
 
@@ -219,10 +276,11 @@ def _judge_change(
     readers: dict[str, Reader],
     base: dict[str, Snapshot],
     keys: dict[str, tuple[str, ...]],
+    statements: dict[str, bytes],
 ) -> list[Difference]:
     change = _rendered(ic)
     blind = [readers[label] for label in ic.blind]
-    after = _snapshots(conn, blind, change)
+    after = _snapshots(conn, blind, change, statements)
     out: list[Difference] = []
     for r in blind:
         for rel in changed_relations(base[r.label], after[r.label]):
@@ -232,6 +290,16 @@ def _judge_change(
     return out
 
 
+def _base_snapshots(dsn: str, readers: Sequence[Reader], workers: int) -> dict[str, Snapshot]:
+    """Every reader's snapshot of the world as it is, the readers split over `workers`."""
+
+    def part(chunk: Sequence[Reader]) -> dict[str, Snapshot]:
+        with connect(dsn) as conn:
+            return _snapshots(conn, chunk, [])
+
+    chunks = [readers[i::workers] for i in range(workers) if readers[i::workers]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        return {label: snap for got in pool.map(part, chunks) for label, snap in got.items()}
 
 
 def run_noninterference(
@@ -248,17 +316,23 @@ def run_noninterference(
                    for label, v in matrix_viewers(mw).items()}
         keys = {rel: tuple(cols) for rel, cols in
                 conn.execute(PRIMARY_KEYS, [list(schemas)]).fetchall()}
-    with connect(dsn) as conn:
-        base = _snapshots(conn, list(readers.values()), [])
+    base = _base_snapshots(dsn, list(readers.values()), workers)
     who = {str(user_id): name for user_id, name in names(mw).items()}
 
     def work(chunk: Sequence[InvisibleChange]) -> tuple[list[Difference], list[str]]:
         diffs: list[Difference] = []
         refused: list[str] = []
         with connect(dsn) as conn:
+            # Each viewer's digest planned once on this connection, run after every change.
+            listed = list(readers.values())
+            prepared = prepare(conn, listed, "soberharness_ni_")
+            conn.commit()
+            statements = {r.label: f"EXECUTE {name}".encode()
+                          for r, name in zip(listed, prepared, strict=True)}
             for ic in chunk:
                 try:
-                    diffs += [_named(d, who) for d in _judge_change(conn, ic, readers, base, keys)]
+                    diffs += [_named(d, who) for d in
+                              _judge_change(conn, ic, readers, base, keys, statements)]
                 except Refused:
                     refused.append(ic.change.change.label)
         return diffs, refused

@@ -11,14 +11,14 @@ from __future__ import annotations
 import collections
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from soberharness.access.model import key_of
-from soberharness.access.transitions import Row, TransitionModel
+from soberharness.access.transitions import Row, SequenceState, TransitionModel
 from soberharness.checker.sequence import (
     TABLES,
     SentWrite,
@@ -26,16 +26,21 @@ from soberharness.checker.sequence import (
     StepRun,
     check,
 )
+from soberharness.checker.step_blindness import BlindRead, blind_viewers
 from soberharness.clients.postgrest_sql import RequestRunner, request_settings
 from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
+from soberharness.records.noninterference import Snapshot as Digests
 from soberharness.records.steps import NOBODY, USERS, Step
+from soberharness.runner.noninterference import Reader, prepare, reader, snapshots_prepared
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import Names, initial_world, writes_of
-from soberharness.world.entities import Viewer
+from soberharness.world.entities import Role, Viewer
 from soberharness.world.tables import BY_NAME, CLEAN_ORDER, READ
 
 READ_KEYS = LIST_KEYS  # the keys each viewer reads, per table (deletion requests too)
 assert tuple(READ_KEYS) == TABLES, "the runner reads the tables the checker judges"
+DIGEST_PREFIX = "soberharness_digest_"  # the viewers' digest statements, prepared
+PREPARED_PREFIX = "soberharness_"  # the runner's reads, prepared
 
 
 def _array(values: Iterable[uuid.UUID]) -> sql.Composable:
@@ -48,6 +53,14 @@ def _dump_queries(pool: sql.Composable, folders: sql.Composable) -> dict[str, sq
             for t in READ}
 
 
+def _deallocate(conn: psycopg.Connection, prefix: str) -> None:
+    """Drop the session's prepared statements whose names start with `prefix`."""
+    for (name,) in conn.execute(
+        "select name from pg_catalog.pg_prepared_statements where starts_with(name, %s)",
+        [prefix]).fetchall():
+        conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+
+
 def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
     read = BY_NAME[table].from_dump
     assert read is not None
@@ -57,11 +70,25 @@ def _entity(table: str, r: tuple[Any, ...], moderators: set[uuid.UUID]) -> Row:
 class SequenceRunner:
     """Runs steps on one database, committing each, and checks the state after each."""
 
-    def __init__(self, conn: psycopg.Connection, names: Names | None = None) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        names: Names | None = None,
+        schemas: Sequence[str] | None = None,
+    ) -> None:
+        """`schemas` (the exposed schemas) turns non-interference on: after each step every
+        viewer's readable snapshot of them is digested, and the viewers the model says cannot
+        see the step must read it unchanged (soberharness.checker.step_blindness)."""
         if not conn.autocommit:
             raise ValueError("SequenceRunner needs an autocommit connection")
         self.conn = conn
         conn.execute("SET statement_timeout = '30s'")  # a hung statement fails the step
+        # The runner prepares its reads by name; psycopg's own preparing is off on the
+        # connection (psycopg deallocates every statement of the session on a ROLLBACK while
+        # it holds some of its own).
+        conn.prepare_threshold = None
+        self._statements: set[str] = set()
+        _deallocate(conn, PREPARED_PREFIX)  # an earlier runner's on this connection
         self.names = names or Names()
         self.requests = RequestRunner(conn, commit=True)
         self.viewers = self.names.viewers()
@@ -75,6 +102,11 @@ class SequenceRunner:
         self._read_text: bytes | None = None
         self._dump_text: bytes | None = None
         self._read_made = 0.0
+        self.schemas = schemas
+        self._readers: dict[Viewer, Reader] = {}
+        self._readers_made = 0.0
+        self._prepared: list[str] = []
+        self.digests: dict[Viewer, Digests] = {}
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -88,6 +120,7 @@ class SequenceRunner:
         self.state = initial_world(self.names)
         self.steps = []
         self.snapshot = self.read()
+        self.digests = self._digests()
 
     def clean(self) -> None:
         """Delete every row of the pool's users, children first (so that a stack's triggers
@@ -121,6 +154,8 @@ class SequenceRunner:
         viewer, writes = writes_of(step, self.state, self.names)
         sent: list[SentWrite] = []
         any_allowed = False
+        state_before = self.state
+        written: list[Row] = []
         for write in writes:
             model = TransitionModel(self.state)
             expected = model.allowed(viewer, write)
@@ -128,11 +163,43 @@ class SequenceRunner:
             if expected:
                 self.state = model.after(write)
                 any_allowed = True
+                written += [write.target] + ([write.after] if write.after else [])
         self.tally[(step.verb, any_allowed)] += 1
         before = self.snapshot
         self.snapshot = self.read(before)
         return StepRun(tuple(self.steps), tuple(sent), before, self.snapshot, self.state,
-                       any_allowed)
+                       any_allowed, self._blind_reads(state_before, written,
+                                                      self.snapshot is not before or any_allowed))
+
+    # ------------------------------------------------------------------ non-interference
+
+    def _blind_reads(
+        self, state_before: SequenceState, written: list[Row], changed: bool
+    ) -> tuple[BlindRead, ...]:
+        """Every viewer's digests after the step (kept for the next); for the viewers the
+        model says cannot see the step, their digests before and after. A step whose writes
+        were all refused and after which the sequence's rows are the same is not read again
+        (each refused request rolled back; what it left, the matrix's read-back judges)."""
+        if self.schemas is None or not changed:
+            return ()
+        was = self.digests
+        self.digests = self._digests()
+        blind = blind_viewers(state_before.world, self.state.world, self.viewers, written)
+        return tuple(BlindRead(v, was[v], self.digests[v]) for v in blind if v in was)
+
+    def _digests(self) -> dict[Viewer, Digests]:
+        """Every viewer's readable snapshot of the exposed schemas (digests), one round trip.
+        Not the service role's: it reads every row, so a step that changed anything it did not
+        write is a step whose rows differ from the model's (the state check's finding)."""
+        if self.schemas is None:
+            return {}
+        if not self._readers or time.monotonic() - self._readers_made > 600:
+            self._readers = {v: reader(self.conn, str(i), v, self.schemas)
+                             for i, v in enumerate(self.viewers) if v.role is not Role.SERVICE}
+            self._prepared = prepare(self.conn, list(self._readers.values()), DIGEST_PREFIX)
+            self._readers_made = time.monotonic()
+        got = snapshots_prepared(self.conn, list(self._readers.values()), self._prepared)
+        return {v: got[r.label] for v, r in self._readers.items()}
 
     def replay(self, steps: Iterable[Step]) -> None:
         self.reset()
@@ -166,10 +233,23 @@ class SequenceRunner:
         return Snapshot(rows, seen)
 
     def _dump_request(self) -> bytes:
+        """The superuser's SELECTs of the sequence's rows, each prepared once."""
         if self._dump_text is None:
             dump = _dump_queries(_array(self.pool), self._folders())
-            self._dump_text = sql.SQL(";\n").join(dump[t] for t in TABLES).as_bytes(self.conn)
+            names = [self._prepare(f"dump_{i}", dump[t]) for i, t in enumerate(TABLES)]
+            self._dump_text = ";\n".join(f"EXECUTE {n}" for n in names).encode()
         return self._dump_text
+
+    def _prepare(self, name: str, query: sql.Composable) -> str:
+        """`query` prepared on the connection as `soberharness_<name>` (once): a statement run
+        after every step is planned once. A statement run as an API role is planned as that
+        role when it first runs as it (PostgreSQL plans row security into the plan and plans
+        again under another role), so each role has its own."""
+        full = f"{PREPARED_PREFIX}{name}"
+        if full not in self._statements:
+            self.conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(full), query))
+            self._statements.add(full)
+        return f'"{full}"'
 
     def _read_request(self) -> bytes:
         """The read transaction, rendered once (its tokens are renewed every ten minutes)."""
@@ -177,7 +257,10 @@ class SequenceRunner:
             parts: list[sql.Composable] = [sql.SQL("BEGIN READ ONLY")]
             for viewer in self.viewers:
                 parts.append(request_settings(viewer, "GET", "/rest/v1/"))
-                parts += [sql.SQL(q) for q in READ_KEYS.values()]
+                role = viewer.role.value
+                parts += [sql.SQL("EXECUTE ") + sql.SQL(self._prepare(f"read_{role}_{i}",
+                                                                       sql.SQL(q)))
+                          for i, q in enumerate(READ_KEYS.values())]
                 parts.append(sql.SQL("SET LOCAL ROLE NONE"))
             parts.append(sql.SQL("ROLLBACK"))
             self._read_text = sql.SQL(";\n").join(parts).as_bytes(self.conn)

@@ -1,6 +1,8 @@
 """Sequences of committed actions: a Hypothesis state machine whose rules are actors acting
 through the PostgREST path. After every step the database's rows, every viewer's reads and
-every verdict equal the model's, and the spec's transition rules hold. A failure is shrunk
+every verdict equal the model's, the spec's transition rules hold, and every viewer the model
+says cannot see the step reads every relation of the exposed schemas (all columns) as before
+it (non-interference, compared by digests). A failure is shrunk
 to a minimal sequence and written as a replayable steps file.
 
 `--depth nightly` looks much longer; `--replay-steps FILE` replays a steps file instead."""
@@ -13,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.lints.catalog import exposed_schemas
 from soberharness.pytest_plugin import live_progress
 from soberharness.records.steps import StepSyntaxError
 from soberharness.report.run_report import RunReport
@@ -27,7 +30,7 @@ REPLAY = ".venv/bin/pytest suites/security/test_state_machine.py --replay-steps"
 @pytest.fixture(scope="module")
 def runner(module_database: str, run_report: RunReport) -> Iterator[SequenceRunner]:
     with psycopg.connect(module_database, autocommit=True) as conn:
-        runner = SequenceRunner(conn, Names(run_report.run_id))
+        runner = SequenceRunner(conn, Names(run_report.run_id), schemas=exposed_schemas())
         try:
             yield runner
         finally:
