@@ -339,6 +339,8 @@ class AccessModel:
             return False
         if self.is_service(viewer):
             return True  # D11
+        if getattr(entity, "overrides", ()):
+            return False  # D33: the database owns its rows' times and the time zone
         match entity:
             case User():
                 return self._insert_profile(viewer, entity)
@@ -459,7 +461,10 @@ class AccessModel:
             return False
         if self.is_service(viewer):
             return True  # D11
-        return self._update_allowed(viewer, before, after, changed_fields(before, after))
+        changed = changed_fields(before, after)
+        if "overrides" in changed:
+            return False  # D33
+        return self._update_allowed(viewer, before, after, changed)
 
     def _update_constraints_hold(self, before: Entity, after: Entity) -> bool:
         """Constraints on the new version of a row, for everyone."""

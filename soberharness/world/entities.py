@@ -46,6 +46,9 @@ class User:
     sober_since: dt.date = dt.date(2020, 1, 1)
     moderator: bool = False
     has_profile: bool = True
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def email(self) -> str:
@@ -57,12 +60,18 @@ class Follow:
     follower: uuid.UUID
     followee: uuid.UUID
     status: FollowStatus = FollowStatus.ACCEPTED
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class Block:
     blocker: uuid.UUID
     blocked: uuid.UUID
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +88,9 @@ class Post:
     author: uuid.UUID
     body: str = "one day at a time"
     hidden: bool = False  # hidden_at set by a moderator
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> ContentRef:
@@ -91,6 +103,9 @@ class Video:
     owner: uuid.UUID
     title: str = "my first year"
     hidden: bool = False
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> ContentRef:
@@ -103,6 +118,9 @@ class Comment:
     author: uuid.UUID
     parent: ContentRef
     body: str = "proud of you"
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +128,9 @@ class Like:
     id: uuid.UUID
     user: uuid.UUID
     parent: ContentRef
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

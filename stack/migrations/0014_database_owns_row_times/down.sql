@@ -1,0 +1,5 @@
+-- Back to table-wide INSERT for authenticated (times and time zone chosen by the writer).
+revoke insert on public.profiles, public.follows, public.blocks,
+  public.posts, public.videos, public.comments, public.likes from authenticated;
+grant insert on public.profiles, public.follows, public.blocks,
+  public.posts, public.videos, public.comments, public.likes to authenticated;
