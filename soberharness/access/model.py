@@ -359,7 +359,8 @@ class AccessModel:
             case StoredObject():
                 return self._owns_folder(viewer, entity)  # S:Avatars, S:Videos
             case DeletionRequest():
-                return self.me(viewer) == entity.user and viewer.aal == "aal2"  # D21
+                return (self.me(viewer) == entity.user and viewer.aal == "aal2"  # D21
+                        and entity.requested_at is None)  # D33: the due time is not chosen
             case Bucket():
                 return False  # D19: only service creates or changes buckets
         raise TypeError(f"not a world entity: {entity!r}")

@@ -539,6 +539,12 @@ def _changing(row: Callable[[Ctx], Entity], overrides: tuple[tuple[str, str], ..
     return lambda c: Action(Op.UPDATE, row(c), _replace(row(c), overrides=overrides))
 
 
+def _asking_at(requested_at: str) -> Builder:
+    """The actor's own deletion request, made with a chosen requested_at (its due time)."""
+    return lambda c: Action(Op.INSERT, DeletionRequest(c.me, requested_at=requested_at),
+                            removed=_request_of(c, c.me))
+
+
 def _time_cases() -> list[Case]:
     one = (Privacy.PUBLIC,)
     cases = [
@@ -546,6 +552,11 @@ def _time_cases() -> list[Case]:
              _choosing(_own_new_row(table), ((column, value),)), privacies=one)
         for table, columns in DB_FILLED.items()
         for column in columns
+        for when, value in CHOSEN_TIMES.items()
+    ]
+    cases += [
+        Case("account_deletion_requests", Op.INSERT, f"for the actor, aal2, requested_at {when}",
+             _asking_at(value), aal="aal2", privacies=one)
         for when, value in CHOSEN_TIMES.items()
     ]
     cases.append(Case("profiles", Op.INSERT, "own profile, time_zone chosen",

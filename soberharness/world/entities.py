@@ -152,7 +152,8 @@ class DeletionRequest:
     """A user's request that their account be deleted (one per user, keyed by the user)."""
 
     user: uuid.UUID
-    requested_at: str = "2026-01-01T00:00:00Z"
+    # None: the database's time of the insert (D33); a value: a time the writer chose
+    requested_at: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -222,7 +222,8 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "account_deletion_requests", DeletionRequest, "public", "account_deletion_requests",
         ("user_id",), lambda d: d.user,
-        lambda d: {"user_id": d.user, "requested_at": d.requested_at},
+        lambda d: {"user_id": d.user} | (
+            {"requested_at": d.requested_at} if d.requested_at is not None else {}),
         rows_of=lambda w: w.deletion_requests.values(),
         list_keys="SELECT user_id FROM public.account_deletion_requests",
         dump="SELECT user_id FROM public.account_deletion_requests WHERE user_id = ANY({pool})",

@@ -75,3 +75,21 @@ def test_dropped_created_at_guard_is_reported_at_exactly_its_cells(scratch_datab
     assert "self" in editors
     assert _mismatched(run) == {("posts", "update", actor, f"created_at {when}")
                                 for actor in editors for when in ("past", "future")}
+
+
+@pytest.mark.needs("postgres")
+def test_insertable_request_time_is_reported_at_exactly_its_cells(scratch_database: str) -> None:
+    """requested_at insertable by authenticated: every user who may ask for their own deletion
+    may now choose when it falls due (past: no grace period)."""
+    mw = build_matrix_world()
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        write_world(conn, mw.world)
+        conn.execute(b"grant insert (requested_at) on public.account_deletion_requests "
+                     b"to authenticated")
+    run = run_matrix(scratch_database, mw, workers=2, tables=["account_deletion_requests"])
+    askers = _allowed(run, "account_deletion_requests", "insert", "for the actor, aal2")
+    askers -= {"service"}
+    assert askers, "some users may ask for their own deletion"
+    assert _mismatched(run) == {
+        ("account_deletion_requests", "insert", actor, f"for the actor, aal2, requested_at {when}")
+        for actor in askers for when in ("past", "now", "future")}

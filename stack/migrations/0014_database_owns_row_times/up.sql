@@ -21,3 +21,8 @@ grant insert (id, owner_id, title, description, storage_path, hidden_at)
   on public.videos to authenticated;
 grant insert (id, author_id, post_id, video_id, body) on public.comments to authenticated;
 grant insert (id, user_id, post_id, video_id) on public.likes to authenticated;
+
+-- A deletion request is due a grace period after it was made (decision 29): a chosen
+-- requested_at would skip the grace period (past) or postpone the deletion (future).
+revoke insert on public.account_deletion_requests from authenticated;
+grant insert (user_id) on public.account_deletion_requests to authenticated;
