@@ -574,6 +574,19 @@ def _time_cases() -> list[Case]:
     return cases
 
 
+def _constraint_cases() -> list[Case]:
+    """Writes that break a table constraint the rules rely on, refused for everyone (service
+    too); what the refusal says is judged by soberharness.checker.refusal_text. (A second like
+    on one parent and a second profile are cases above.)"""
+    one = (Privacy.PUBLIC,)
+    return [
+        Case("follows", Op.INSERT, "follow oneself",
+             lambda c: Action(Op.INSERT, Follow(c.me, c.me)), privacies=one),
+        Case("blocks", Op.INSERT, "block oneself",
+             lambda c: Action(Op.INSERT, Block(c.me, c.me)), privacies=one),
+    ]
+
+
 CASES += _content_cases("posts", Post)
 CASES += _content_cases("videos", Video)
 CASES += _reaction_cases()
@@ -582,6 +595,7 @@ CASES += _object_cases("videos", "clips", "clip.mp4")
 CASES += _deletion_request_cases()
 CASES += _bucket_cases()
 CASES += _time_cases()
+CASES += _constraint_cases()
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:
