@@ -531,6 +531,7 @@ class AccessModel:
         """W:Posts + D7, D15 — the author changes the text; a moderator changes `hidden`;
         a moderator who is the author may do both; the owner column never changes."""
         allowed: set[str] = set()
+        changed = {"hidden" if f == "hidden_when" else f for f in changed}  # hidden_at's value
         if self.me(viewer) == owner:
             allowed.add(text_field)
         if self.is_moderator(viewer):

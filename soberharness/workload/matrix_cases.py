@@ -574,6 +574,33 @@ def _time_cases() -> list[Case]:
     return cases
 
 
+def _hidden_time_cases(table: str, kind: type[Post] | type[Video]) -> list[Case]:
+    """hidden_at in the past, now and the future: any value hides (R: hidden content is seen
+    by nobody else), on insert, on update, and for a reader of a row hidden at that time."""
+    one = (Privacy.PUBLIC,)
+
+    def visible(c: Ctx) -> Post | Video:
+        return getattr(c.mw, table)[c.privacy]  # type: ignore[no-any-return]
+
+    def hidden_at(c: Ctx, when: str) -> Post | Video:
+        return kind(c.new_id(f"{table}/hidden/{when}"), c.owner,  # type: ignore[arg-type]
+                    hidden=True, hidden_when=CHOSEN_TIMES[when])
+
+    cases: list[Case] = []
+    for when, value in CHOSEN_TIMES.items():
+        cases += [
+            Case(table, Op.SELECT, f"hidden at {when}",
+                 lambda c, w=when: Action(Op.SELECT, hidden_at(c, w), added=(hidden_at(c, w),)),
+                 privacies=one),
+            Case(table, Op.INSERT, f"as owner, hidden_at {when}",
+                 lambda c, w=when: Action(Op.INSERT, hidden_at(c, w)), privacies=one),
+            Case(table, Op.UPDATE, f"set hidden_at {when}",
+                 lambda c, v=value: Action(Op.UPDATE, visible(c), _replace(
+                     visible(c), hidden=True, hidden_when=v)), privacies=one),
+        ]
+    return cases
+
+
 def _constraint_cases() -> list[Case]:
     """Writes that break a table constraint the rules rely on, refused for everyone (service
     too); what the refusal says is judged by soberharness.checker.refusal_text. (A second like
@@ -596,6 +623,8 @@ CASES += _deletion_request_cases()
 CASES += _bucket_cases()
 CASES += _time_cases()
 CASES += _constraint_cases()
+CASES += _hidden_time_cases("posts", Post)
+CASES += _hidden_time_cases("videos", Video)
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:

@@ -36,6 +36,9 @@ class Role(StrEnum):
     SERVICE = "service_role"
 
 
+# The hidden_at of a hidden post or video unless a case chooses another.
+HIDDEN_AT = "2026-01-01T00:00:00Z"
+
 @dataclasses.dataclass(frozen=True)
 class User:
     """A signed-up user; has_profile is False for a user who has not created a profile yet."""
@@ -88,6 +91,7 @@ class Post:
     author: uuid.UUID
     body: str = "one day at a time"
     hidden: bool = False  # hidden_at set by a moderator
+    hidden_when: str = HIDDEN_AT  # the hidden_at a hidden row carries (any time hides it)
     # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
     # the writer instead, as (column, value): empty, the database's defaults (D33).
     overrides: tuple[tuple[str, str], ...] = ()
@@ -103,6 +107,7 @@ class Video:
     owner: uuid.UUID
     title: str = "my first year"
     hidden: bool = False
+    hidden_when: str = HIDDEN_AT
     # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
     # the writer instead, as (column, value): empty, the database's defaults (D33).
     overrides: tuple[tuple[str, str], ...] = ()

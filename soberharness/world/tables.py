@@ -165,7 +165,7 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "posts", Post, "public", "posts", ("id",), _id,
         _overridden(lambda p: {"id": p.id, "author_id": p.author, "body": p.body,
-                               "hidden_at": HIDDEN_AT if p.hidden else None}),
+                               "hidden_at": p.hidden_when if p.hidden else None}),
         rows_of=lambda w: w.posts.values(),
         list_keys="SELECT id FROM public.posts",
         dump="SELECT id, author_id, body, hidden_at IS NOT NULL FROM public.posts "
@@ -177,7 +177,7 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "videos", Video, "public", "videos", ("id",), _id,
         _overridden(lambda v: {"id": v.id, "owner_id": v.owner, "title": v.title,
-                               "hidden_at": HIDDEN_AT if v.hidden else None}),
+                               "hidden_at": v.hidden_when if v.hidden else None}),
         rows_of=lambda w: w.videos.values(),
         list_keys="SELECT id FROM public.videos",
         dump="SELECT id, owner_id, title, hidden_at IS NOT NULL FROM public.videos "

@@ -12,12 +12,14 @@ from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.world.matrix_world import build_matrix_world
 
 
-def _run_with_defect(dsn: str, defect: str) -> MatrixRun:
+def _run_with_defect(
+    dsn: str, defect: str, tables: tuple[str, ...] = ("likes", "profiles", "posts")
+) -> MatrixRun:
     mw = build_matrix_world()
     with psycopg.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
-    return run_matrix(dsn, mw, workers=2, tables=["likes", "profiles", "posts"])
+    return run_matrix(dsn, mw, workers=2, tables=tables)
 
 
 def _mismatched(run: MatrixRun) -> set[tuple[str, str, str, str]]:
@@ -93,3 +95,23 @@ def test_insertable_request_time_is_reported_at_exactly_its_cells(scratch_databa
     assert _mismatched(run) == {
         ("account_deletion_requests", "insert", actor, f"for the actor, aal2, requested_at {when}")
         for actor in askers for when in ("past", "now", "future")}
+
+
+@pytest.mark.needs("postgres")
+def test_hidden_only_once_its_time_came_is_reported_at_exactly_its_cells(
+    scratch_database: str,
+) -> None:
+    """content_visible reading hidden_at as a time (hidden from then on) rather than a flag:
+    content hidden 'in the future' shows to exactly those who would see it unhidden (a block
+    still hides it)."""
+    run = _run_with_defect(scratch_database, """
+        do $defect$ declare source text; begin
+          source := pg_get_functiondef('private.content_visible'::regproc);
+          execute replace(source, 'when content_hidden_at is not null then false',
+                          'when content_hidden_at <= now() then false');
+        end $defect$""", ("posts", "videos"))
+    opened = {(table, "select", actor, "hidden at future") for table in ("posts", "videos")
+              for actor in _allowed(run, table, "select", "visible")
+              - _allowed(run, table, "select", "hidden at future")}
+    assert {actor for _, _, actor, _ in opened} >= {"stranger", "follower"}
+    assert _mismatched(run) == opened
