@@ -154,6 +154,8 @@ class AccessModel:
             folder = uuid.UUID(obj.folder)
         except ValueError:
             return None
+        if str(folder) != obj.folder:
+            return None  # only the id's canonical spelling names its user (migration 0015)
         return folder if folder in self.world.users else None
 
     def exists(self, entity: Entity) -> bool:

@@ -601,6 +601,35 @@ def _hidden_time_cases(table: str, kind: type[Post] | type[Video]) -> list[Case]
     return cases
 
 
+# Object names at several depths and shapes, each uploaded as the actor ({me}: the actor's id,
+# {other}: another user's, {file}: the bucket's file name). The rule reads the first folder:
+# a name with no folder is nobody's; `..` and encoded slashes are text to it, not paths.
+OBJECT_NAME_SHAPES: dict[str, str] = {
+    "nested folders": "{me}/a/b/c/{file}",
+    "dots climbing out": "{me}/../{other}/{file}",
+    "a leading dot folder": "./{me}/{file}",
+    "an encoded slash": "{me}%2F{file}",
+    "a trailing slash": "{me}/a/",
+    "no folder, named by the id": "{me}",
+    "the id in capitals": "{ME}/{file}",
+    "dots in the file name": "{me}/.hidden..{file}",
+}
+
+
+def _object_name_cases(bucket: Literal["avatars", "videos"], filename: str) -> list[Case]:
+    table = f"objects:{bucket}"
+
+    def named(c: Ctx, shape: str) -> Action:
+        name = OBJECT_NAME_SHAPES[shape].format(
+            me=c.me, ME=str(c.me).upper(), other=c.other_user, file=filename)
+        return Action(Op.INSERT, StoredObject(c.new_id(f"object/{bucket}/{shape}"), bucket,
+                                              name, c.viewer.user_id))
+
+    return [Case(table, Op.INSERT, f"name with {shape}",
+                 lambda c, s=shape: named(c, s), privacies=(Privacy.PUBLIC,))
+            for shape in OBJECT_NAME_SHAPES]
+
+
 def _constraint_cases() -> list[Case]:
     """Writes that break a table constraint the rules rely on, refused for everyone (service
     too); what the refusal says is judged by soberharness.checker.refusal_text. (A second like
@@ -625,6 +654,8 @@ CASES += _time_cases()
 CASES += _constraint_cases()
 CASES += _hidden_time_cases("posts", Post)
 CASES += _hidden_time_cases("videos", Video)
+CASES += _object_name_cases("avatars", "avatar.png")
+CASES += _object_name_cases("videos", "clip.mp4")
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:

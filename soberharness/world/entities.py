@@ -149,7 +149,8 @@ class StoredObject:
 
     @property
     def folder(self) -> str:
-        return self.name.split("/", 1)[0]
+        """The first folder of the name ("" for a name with no folder)."""
+        return self.name.split("/", 1)[0] if "/" in self.name else ""
 
 
 @dataclasses.dataclass(frozen=True)
