@@ -154,6 +154,8 @@ class AccessModel:
             folder = uuid.UUID(obj.folder)
         except ValueError:
             return None
+        if str(folder) != obj.folder:
+            return None  # only the id's canonical spelling names its user (migration 0015)
         return folder if folder in self.world.users else None
 
     def exists(self, entity: Entity) -> bool:
@@ -339,6 +341,8 @@ class AccessModel:
             return False
         if self.is_service(viewer):
             return True  # D11
+        if getattr(entity, "overrides", ()):
+            return False  # D33: the database owns its rows' times and the time zone
         match entity:
             case User():
                 return self._insert_profile(viewer, entity)
@@ -357,7 +361,8 @@ class AccessModel:
             case StoredObject():
                 return self._owns_folder(viewer, entity)  # S:Avatars, S:Videos
             case DeletionRequest():
-                return self.me(viewer) == entity.user and viewer.aal == "aal2"  # D21
+                return (self.me(viewer) == entity.user and viewer.aal == "aal2"  # D21
+                        and entity.requested_at is None)  # D33: the due time is not chosen
             case Bucket():
                 return False  # D19: only service creates or changes buckets
         raise TypeError(f"not a world entity: {entity!r}")
@@ -459,7 +464,10 @@ class AccessModel:
             return False
         if self.is_service(viewer):
             return True  # D11
-        return self._update_allowed(viewer, before, after, changed_fields(before, after))
+        changed = changed_fields(before, after)
+        if "overrides" in changed:
+            return False  # D33
+        return self._update_allowed(viewer, before, after, changed)
 
     def _update_constraints_hold(self, before: Entity, after: Entity) -> bool:
         """Constraints on the new version of a row, for everyone."""
@@ -525,6 +533,7 @@ class AccessModel:
         """W:Posts + D7, D15 — the author changes the text; a moderator changes `hidden`;
         a moderator who is the author may do both; the owner column never changes."""
         allowed: set[str] = set()
+        changed = {"hidden" if f == "hidden_when" else f for f in changed}  # hidden_at's value
         if self.me(viewer) == owner:
             allowed.add(text_field)
         if self.is_moderator(viewer):

@@ -104,10 +104,11 @@ create function private.token_hook(event jsonb) returns jsonb
     then jsonb_set(event, '{claims,app_metadata,role}', '"moderator"') else event end $$;
 """
 
-# A column the author may set on INSERT only (the table-level insert grant covers a new
-# column; no update grant), which decides what others see.
+# A column the author may set on INSERT only (an insert grant on it, no update grant), which
+# decides what others see. (Since migration 0014 INSERT is granted column by column.)
 INSERT_ONLY_FEATURED = """
 alter table public.posts add column featured boolean not null default false;
+grant insert (featured) on public.posts to authenticated;
 """
 
 # A column no API role writes, which a policy trusts: only service could set it, no case does.

@@ -44,20 +44,9 @@ UNGUARDED_COLUMNS: dict[str, str] = {
 }
 
 
-# Columns no case sets yet, each with why: the database fills them (a default, a trigger) and
-# the access model holds no value for them, so a case cannot give one. Open: what an API role
-# may put there instead (a backdated created_at, a chosen time zone) is not judged yet.
-_DB_TIME = ("a time the database sets (default now()); the model holds no times yet, so no "
-            "case inserts another (open: a chosen {} is not yet judged)")
-UNSET_COLUMNS: dict[str, str] = {
-    **{f"public.{t}.created_at": _DB_TIME.format("created_at")
-       for t in ("blocks", "comments", "follows", "likes", "posts", "profiles", "videos")},
-    **{f"public.{t}.updated_at": _DB_TIME.format("updated_at")
-       for t in ("comments", "posts", "profiles", "videos")},
-    "public.profiles.time_zone": (
-        "default 'UTC'; only service changes it (decision 31), but authenticated may INSERT it "
-        "with its profile and no case does: open, to be judged by an insert case"),
-}
+# Columns no case sets yet, each with why. Empty: the database-filled times and
+# profiles.time_zone are set by the time cases (D33, workload.matrix_cases._time_cases).
+UNSET_COLUMNS: dict[str, str] = {}
 
 
 @dataclasses.dataclass(frozen=True)

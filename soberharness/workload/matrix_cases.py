@@ -476,6 +476,173 @@ def _bucket_cases() -> list[Case]:
     return [dataclasses.replace(case, privacies=ANY_PRIVACY) for case in cases]
 
 
+# D33: the times the database fills and profiles.time_zone, chosen by the writer. Each is tried
+# in the past, now ('now': the transaction's time) and the future, on insert (every column) and
+# on update (created_at; updated_at is the database's own on update, a trigger sets it). The
+# rule ignores the owner's privacy: one level. The cases come last, so the token rotation of the
+# cells before them is unchanged.
+CHOSEN_TIMES: dict[str, str] = {
+    "past": "2001-02-03T04:05:06Z", "now": "now", "future": "2999-12-31T23:59:59Z"}
+DB_FILLED: dict[str, tuple[str, ...]] = {  # table -> the time columns the database fills
+    "profiles": ("created_at", "updated_at"),
+    "follows": ("created_at",),
+    "blocks": ("created_at",),
+    "posts": ("created_at", "updated_at"),
+    "videos": ("created_at", "updated_at"),
+    "comments": ("created_at", "updated_at"),
+    "likes": ("created_at",),
+}
+
+
+def _own_new_row(table: str) -> Builder:
+    """The insert of a row of `table` that is the actor's own (the rule the cases of the table
+    already judge), to which a chosen time is added."""
+    def public_post(c: Ctx) -> Post:
+        return c.mw.posts[Privacy.PUBLIC]
+
+    builders: dict[str, Builder] = {
+        "profiles": lambda c: Action(
+            Op.INSERT, _owner_user(c), added=(_replace(_owner_user(c), has_profile=False),)),
+        "follows": lambda c: _follow(c, FollowStatus.ACCEPTED),
+        "blocks": lambda c: Action(Op.INSERT, Block(c.me, c.owner)),
+        "posts": lambda c: Action(Op.INSERT, Post(c.new_id("posts"), c.me)),
+        "videos": lambda c: Action(Op.INSERT, Video(c.new_id("videos"), c.me)),
+        "comments": lambda c: Action(
+            Op.INSERT, Comment(c.new_id("comment/posts"), c.me, public_post(c).ref)),
+        "likes": lambda c: _like_insert(c, public_post(c)),
+    }
+    return builders[table]
+
+
+def _existing_row(table: str) -> Callable[[Ctx], Entity]:
+    """A row of `table` the world holds, whose created_at an update tries to change."""
+    rows: dict[str, Callable[[Ctx], Entity]] = {
+        "profiles": _owner_user,
+        "follows": _accepted,
+        "blocks": _block_b,
+        "posts": lambda c: c.mw.posts[c.privacy],
+        "videos": lambda c: c.mw.videos[c.privacy],
+        "comments": lambda c: c.mw.follower_comments[c.privacy],
+        "likes": lambda c: c.mw.follower_likes[c.privacy],
+    }
+    return rows[table]
+
+
+def _choosing(build: Builder, overrides: tuple[tuple[str, str], ...]) -> Builder:
+    def chosen(c: Ctx) -> Action:
+        action = build(c)
+        return dataclasses.replace(action, target=_replace(action.target, overrides=overrides))
+    return chosen
+
+
+def _changing(row: Callable[[Ctx], Entity], overrides: tuple[tuple[str, str], ...]) -> Builder:
+    return lambda c: Action(Op.UPDATE, row(c), _replace(row(c), overrides=overrides))
+
+
+def _asking_at(requested_at: str) -> Builder:
+    """The actor's own deletion request, made with a chosen requested_at (its due time)."""
+    return lambda c: Action(Op.INSERT, DeletionRequest(c.me, requested_at=requested_at),
+                            removed=_request_of(c, c.me))
+
+
+def _time_cases() -> list[Case]:
+    one = (Privacy.PUBLIC,)
+    cases = [
+        Case(table, Op.INSERT, f"own row, {column} {when}",
+             _choosing(_own_new_row(table), ((column, value),)), privacies=one)
+        for table, columns in DB_FILLED.items()
+        for column in columns
+        for when, value in CHOSEN_TIMES.items()
+    ]
+    cases += [
+        Case("account_deletion_requests", Op.INSERT, f"for the actor, aal2, requested_at {when}",
+             _asking_at(value), aal="aal2", privacies=one)
+        for when, value in CHOSEN_TIMES.items()
+    ]
+    cases.append(Case("profiles", Op.INSERT, "own profile, time_zone chosen",
+                      _choosing(_own_new_row("profiles"), (("time_zone", "Pacific/Kiritimati"),)),
+                      privacies=one))
+    cases += [
+        Case(table, Op.UPDATE, f"created_at {when}",
+             _changing(_existing_row(table), (("created_at", value),)), privacies=one)
+        for table in DB_FILLED
+        for when, value in CHOSEN_TIMES.items() if when != "now"
+    ]
+    cases.append(Case("profiles", Op.UPDATE, "time_zone",
+                      _changing(_owner_user, (("time_zone", "Pacific/Kiritimati"),)),
+                      privacies=one))
+    return cases
+
+
+def _hidden_time_cases(table: str, kind: type[Post] | type[Video]) -> list[Case]:
+    """hidden_at in the past, now and the future: any value hides (R: hidden content is seen
+    by nobody else), on insert, on update, and for a reader of a row hidden at that time."""
+    one = (Privacy.PUBLIC,)
+
+    def visible(c: Ctx) -> Post | Video:
+        return getattr(c.mw, table)[c.privacy]  # type: ignore[no-any-return]
+
+    def hidden_at(c: Ctx, when: str) -> Post | Video:
+        return kind(c.new_id(f"{table}/hidden/{when}"), c.owner,  # type: ignore[arg-type]
+                    hidden=True, hidden_when=CHOSEN_TIMES[when])
+
+    cases: list[Case] = []
+    for when, value in CHOSEN_TIMES.items():
+        cases += [
+            Case(table, Op.SELECT, f"hidden at {when}",
+                 lambda c, w=when: Action(Op.SELECT, hidden_at(c, w), added=(hidden_at(c, w),)),
+                 privacies=one),
+            Case(table, Op.INSERT, f"as owner, hidden_at {when}",
+                 lambda c, w=when: Action(Op.INSERT, hidden_at(c, w)), privacies=one),
+            Case(table, Op.UPDATE, f"set hidden_at {when}",
+                 lambda c, v=value: Action(Op.UPDATE, visible(c), _replace(
+                     visible(c), hidden=True, hidden_when=v)), privacies=one),
+        ]
+    return cases
+
+
+# Object names at several depths and shapes, each uploaded as the actor ({me}: the actor's id,
+# {other}: another user's, {file}: the bucket's file name). The rule reads the first folder:
+# a name with no folder is nobody's; `..` and encoded slashes are text to it, not paths.
+OBJECT_NAME_SHAPES: dict[str, str] = {
+    "nested folders": "{me}/a/b/c/{file}",
+    "dots climbing out": "{me}/../{other}/{file}",
+    "a leading dot folder": "./{me}/{file}",
+    "an encoded slash": "{me}%2F{file}",
+    "a trailing slash": "{me}/a/",
+    "no folder, named by the id": "{me}",
+    "the id in capitals": "{ME}/{file}",
+    "dots in the file name": "{me}/.hidden..{file}",
+}
+
+
+def _object_name_cases(bucket: Literal["avatars", "videos"], filename: str) -> list[Case]:
+    table = f"objects:{bucket}"
+
+    def named(c: Ctx, shape: str) -> Action:
+        name = OBJECT_NAME_SHAPES[shape].format(
+            me=c.me, ME=str(c.me).upper(), other=c.other_user, file=filename)
+        return Action(Op.INSERT, StoredObject(c.new_id(f"object/{bucket}/{shape}"), bucket,
+                                              name, c.viewer.user_id))
+
+    return [Case(table, Op.INSERT, f"name with {shape}",
+                 lambda c, s=shape: named(c, s), privacies=(Privacy.PUBLIC,))
+            for shape in OBJECT_NAME_SHAPES]
+
+
+def _constraint_cases() -> list[Case]:
+    """Writes that break a table constraint the rules rely on, refused for everyone (service
+    too); what the refusal says is judged by soberharness.checker.refusal_text. (A second like
+    on one parent and a second profile are cases above.)"""
+    one = (Privacy.PUBLIC,)
+    return [
+        Case("follows", Op.INSERT, "follow oneself",
+             lambda c: Action(Op.INSERT, Follow(c.me, c.me)), privacies=one),
+        Case("blocks", Op.INSERT, "block oneself",
+             lambda c: Action(Op.INSERT, Block(c.me, c.me)), privacies=one),
+    ]
+
+
 CASES += _content_cases("posts", Post)
 CASES += _content_cases("videos", Video)
 CASES += _reaction_cases()
@@ -483,6 +650,12 @@ CASES += _object_cases("avatars", "avatars", "avatar.png")
 CASES += _object_cases("videos", "clips", "clip.mp4")
 CASES += _deletion_request_cases()
 CASES += _bucket_cases()
+CASES += _time_cases()
+CASES += _constraint_cases()
+CASES += _hidden_time_cases("posts", Post)
+CASES += _hidden_time_cases("videos", Video)
+CASES += _object_name_cases("avatars", "avatar.png")
+CASES += _object_name_cases("videos", "clip.mp4")
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from soberharness.records.results import Cell, Op
 from soberharness.workload import storage_actions as act
-from soberharness.workload.matrix_cases import CASES, Action, Case, Ctx, cells
+from soberharness.workload.matrix_cases import CASES, OBJECT_NAME_SHAPES, Action, Case, Ctx, cells
 from soberharness.workload.storage_actions import Runner
 from soberharness.world.entities import Privacy, StoredObject
 from soberharness.world.matrix_world import ACTORS, MatrixWorld
@@ -64,12 +64,18 @@ def _per_other_bucket(template: str) -> list[str]:
     return [template.format(other=b) for b in BUCKETS]
 
 
+# Object-name shapes whose dot segments an HTTP request path cannot carry unresolved.
+DOT_SEGMENT_SHAPES = ("dots climbing out", "a leading dot folder")
+
+
 # The matrix's object cases (matrix_cases._object_cases), by operation and name.
 FORMS: dict[tuple[Op, str], Form] = {
     (Op.SELECT, "owner's object"): DOWNLOAD,
     (Op.INSERT, "into owner's folder"): UPLOAD,
     (Op.INSERT, "into actor's folder"): UPLOAD,
     (Op.INSERT, "into a folder naming no user"): UPLOAD,
+    **{(Op.INSERT, f"name with {shape}"): UPLOAD for shape in OBJECT_NAME_SHAPES
+       if shape not in DOT_SEGMENT_SHAPES},
     (Op.UPDATE, "rename within owner's folder"): MOVE,
     (Op.UPDATE, "move to actor's folder"): MOVE,
     (Op.UPDATE, "move to another user's folder"): MOVE,
@@ -86,6 +92,10 @@ FORMS: dict[tuple[Op, str], Form] = {
 
 # Cases no Storage API request can produce, each with the reason.
 NO_HTTP_FORM: dict[tuple[Op, str], str] = {
+    **{(Op.INSERT, f"name with {shape}"): (
+        "a name with `.` or `..` segments is not sent as such over HTTP: the client resolves "
+        "dot segments of the request path (RFC 3986 5.2.4) before the Storage API sees the key; "
+        "only SQL writes the name as given") for shape in DOT_SEGMENT_SHAPES},
     (Op.UPDATE, "change the object id"):
         "the Storage API never writes objects.id: an upload lets the database default it, a "
         "move or copy keeps it or defaults it (createObject, upsertObject and updateObject in "

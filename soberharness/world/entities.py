@@ -36,6 +36,9 @@ class Role(StrEnum):
     SERVICE = "service_role"
 
 
+# The hidden_at of a hidden post or video unless a case chooses another.
+HIDDEN_AT = "2026-01-01T00:00:00Z"
+
 @dataclasses.dataclass(frozen=True)
 class User:
     """A signed-up user; has_profile is False for a user who has not created a profile yet."""
@@ -46,6 +49,9 @@ class User:
     sober_since: dt.date = dt.date(2020, 1, 1)
     moderator: bool = False
     has_profile: bool = True
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def email(self) -> str:
@@ -57,12 +63,18 @@ class Follow:
     follower: uuid.UUID
     followee: uuid.UUID
     status: FollowStatus = FollowStatus.ACCEPTED
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class Block:
     blocker: uuid.UUID
     blocked: uuid.UUID
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +91,10 @@ class Post:
     author: uuid.UUID
     body: str = "one day at a time"
     hidden: bool = False  # hidden_at set by a moderator
+    hidden_when: str = HIDDEN_AT  # the hidden_at a hidden row carries (any time hides it)
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> ContentRef:
@@ -91,6 +107,10 @@ class Video:
     owner: uuid.UUID
     title: str = "my first year"
     hidden: bool = False
+    hidden_when: str = HIDDEN_AT
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> ContentRef:
@@ -103,6 +123,9 @@ class Comment:
     author: uuid.UUID
     parent: ContentRef
     body: str = "proud of you"
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +133,9 @@ class Like:
     id: uuid.UUID
     user: uuid.UUID
     parent: ContentRef
+    # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
+    # the writer instead, as (column, value): empty, the database's defaults (D33).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +149,8 @@ class StoredObject:
 
     @property
     def folder(self) -> str:
-        return self.name.split("/", 1)[0]
+        """The first folder of the name ("" for a name with no folder)."""
+        return self.name.split("/", 1)[0] if "/" in self.name else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +158,8 @@ class DeletionRequest:
     """A user's request that their account be deleted (one per user, keyed by the user)."""
 
     user: uuid.UUID
-    requested_at: str = "2026-01-01T00:00:00Z"
+    # None: the database's time of the insert (D33); a value: a time the writer chose
+    requested_at: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

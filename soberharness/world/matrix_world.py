@@ -208,7 +208,8 @@ def _owner_rows(
             rid(f"avatar/{p}"), "avatars", f"{owner.id}/avatar.png", owner.id
         ),
         "clips": StoredObject(rid(f"clip/{p}"), "videos", f"{owner.id}/clip.mp4", owner.id),
-        "deletion_requests": DeletionRequest(owner.id),
+        # made long ago (written by the superuser): due for the deletion worker (D29)
+        "deletion_requests": DeletionRequest(owner.id, requested_at="2026-01-01T00:00:00Z"),
     }
 
 

@@ -89,6 +89,11 @@ def _parent(post_id: uuid.UUID | None, video_id: uuid.UUID | None) -> ContentRef
     return ContentRef("video", video_id)  # type: ignore[arg-type]
 
 
+def _overridden(values: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """A row's values plus the database-filled columns its entity gives a value (D33)."""
+    return lambda entity: values(entity) | dict(entity.overrides)
+
+
 def _user_values(u: User) -> dict[str, Any]:
     return {"id": u.id, "handle": u.handle, "privacy": u.privacy.value,
             "sober_since": u.sober_since}
@@ -119,7 +124,7 @@ def _bucket_values(b: Bucket) -> dict[str, Any]:
 
 REGISTRY: tuple[Table, ...] = (
     Table(
-        "profiles", User, "public", "profiles", ("id",), _id, _user_values,
+        "profiles", User, "public", "profiles", ("id",), _id, _overridden(_user_values),
         rows_of=lambda w: (u for u in w.users.values() if u.has_profile),
         list_keys="SELECT id FROM public.profiles",
         dump="SELECT id, handle, privacy::text, sober_since FROM public.profiles "
@@ -133,8 +138,8 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "follows", Follow, "public", "follows", ("follower_id", "followee_id"),
         lambda f: (f.follower, f.followee),
-        lambda f: {"follower_id": f.follower, "followee_id": f.followee,
-                   "status": f.status.value},
+        _overridden(lambda f: {"follower_id": f.follower, "followee_id": f.followee,
+                               "status": f.status.value}),
         rows_of=lambda w: w.follows,
         list_keys="SELECT follower_id, followee_id FROM public.follows",
         dump="SELECT follower_id, followee_id, status::text FROM public.follows "
@@ -147,7 +152,7 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "blocks", Block, "public", "blocks", ("blocker_id", "blocked_id"),
         lambda b: (b.blocker, b.blocked),
-        lambda b: {"blocker_id": b.blocker, "blocked_id": b.blocked},
+        _overridden(lambda b: {"blocker_id": b.blocker, "blocked_id": b.blocked}),
         rows_of=lambda w: w.blocks,
         list_keys="SELECT blocker_id, blocked_id FROM public.blocks",
         dump="SELECT blocker_id, blocked_id FROM public.blocks "
@@ -159,8 +164,8 @@ REGISTRY: tuple[Table, ...] = (
     ),
     Table(
         "posts", Post, "public", "posts", ("id",), _id,
-        lambda p: {"id": p.id, "author_id": p.author, "body": p.body,
-                   "hidden_at": HIDDEN_AT if p.hidden else None},
+        _overridden(lambda p: {"id": p.id, "author_id": p.author, "body": p.body,
+                               "hidden_at": p.hidden_when if p.hidden else None}),
         rows_of=lambda w: w.posts.values(),
         list_keys="SELECT id FROM public.posts",
         dump="SELECT id, author_id, body, hidden_at IS NOT NULL FROM public.posts "
@@ -171,8 +176,8 @@ REGISTRY: tuple[Table, ...] = (
     ),
     Table(
         "videos", Video, "public", "videos", ("id",), _id,
-        lambda v: {"id": v.id, "owner_id": v.owner, "title": v.title,
-                   "hidden_at": HIDDEN_AT if v.hidden else None},
+        _overridden(lambda v: {"id": v.id, "owner_id": v.owner, "title": v.title,
+                               "hidden_at": v.hidden_when if v.hidden else None}),
         rows_of=lambda w: w.videos.values(),
         list_keys="SELECT id FROM public.videos",
         dump="SELECT id, owner_id, title, hidden_at IS NOT NULL FROM public.videos "
@@ -183,8 +188,8 @@ REGISTRY: tuple[Table, ...] = (
     ),
     Table(
         "comments", Comment, "public", "comments", ("id",), _id,
-        lambda c: {"id": c.id, "author_id": c.author, "body": c.body}
-        | _parent_columns(c.parent),
+        _overridden(lambda c: {"id": c.id, "author_id": c.author, "body": c.body}
+                    | _parent_columns(c.parent)),
         rows_of=lambda w: w.comments.values(),
         list_keys="SELECT id FROM public.comments",
         dump="SELECT id, author_id, post_id, video_id, body FROM public.comments "
@@ -195,7 +200,7 @@ REGISTRY: tuple[Table, ...] = (
     ),
     Table(
         "likes", Like, "public", "likes", ("id",), _id,
-        lambda lk: {"id": lk.id, "user_id": lk.user} | _parent_columns(lk.parent),
+        _overridden(lambda lk: {"id": lk.id, "user_id": lk.user} | _parent_columns(lk.parent)),
         rows_of=lambda w: w.likes.values(),
         list_keys="SELECT id FROM public.likes",
         dump="SELECT id, user_id, post_id, video_id FROM public.likes "
@@ -217,7 +222,8 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "account_deletion_requests", DeletionRequest, "public", "account_deletion_requests",
         ("user_id",), lambda d: d.user,
-        lambda d: {"user_id": d.user, "requested_at": d.requested_at},
+        lambda d: {"user_id": d.user} | (
+            {"requested_at": d.requested_at} if d.requested_at is not None else {}),
         rows_of=lambda w: w.deletion_requests.values(),
         list_keys="SELECT user_id FROM public.account_deletion_requests",
         dump="SELECT user_id FROM public.account_deletion_requests WHERE user_id = ANY({pool})",

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from soberharness.checker.refusal_text import refusal_leaks
 from soberharness.runner.matrix import MatrixRun
 from soberharness.workload.matrix_cases import CASES
-from soberharness.world.matrix_world import ACTORS
+from soberharness.world.matrix_world import ACTORS, MatrixWorld
 
 SLICES = sorted({(case.table, case.op.value) for case in CASES})
-# Blocks are never updated (decision 6) and keys never change: nobody, service included.
-DENY_ALL = {("blocks", "update")}
+# Every slice has both verdicts. (Blocks are never updated by users (decision 6), but service
+# may change a block's created_at (D11, D33: the time cases), so that slice allows service.)
+DENY_ALL: set[tuple[str, str]] = set()
 # The avatars bucket is read by everyone, anon included; so are the bucket rows (decision 19).
 ALLOW_ALL = {("objects:avatars", "select"), ("buckets", "select")}
 
@@ -40,3 +42,12 @@ def test_matrix_has_both_verdicts_in_every_slice(matrix_run: MatrixRun) -> None:
         wanted = {False} if (table, op) in DENY_ALL else {True, False}
         wanted = {True} if (table, op) in ALLOW_ALL else wanted
         assert verdicts == wanted, f"{table} {op} has only {verdicts}"
+
+
+@pytest.mark.needs("postgres")
+def test_no_refusal_names_a_user_the_actor_may_not_see(
+    matrix_run: MatrixRun, matrix_world: MatrixWorld
+) -> None:
+    """Issue 20: a refused write (a broken constraint included) says nothing of users the
+    writer may not see."""
+    assert [leak.line() for leak in refusal_leaks(matrix_world, matrix_run.results)] == []

@@ -271,7 +271,7 @@ def test_a_new_updatable_column_without_cases_is_reported(scratch_database: str)
     problems = _coverage(
         scratch_database,
         "alter table public.posts add column pinned boolean not null default false;"
-        "grant update (pinned) on public.posts to authenticated",
+        "grant insert (pinned), update (pinned) on public.posts to authenticated",
     )
     assert problems == [
         "public.posts.pinned: updatable by the API roles but no matrix case changes it",
