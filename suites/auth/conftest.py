@@ -15,6 +15,7 @@ import pytest
 
 from soberharness.clients.gotrue import GoTrueClient
 from soberharness.clients.mailpit_api import MailpitClient
+from soberharness.db import session as db_session
 from soberharness.targets.base import Target
 from soberharness.workload.auth_target import TestUsers, gotrue, mailpit
 
@@ -43,7 +44,7 @@ def mail(target: Target) -> Iterator[MailpitClient]:
 @pytest.fixture
 def auth_db(target: Target) -> Iterator[psycopg.Connection]:
     """The database GoTrue serves, as an admin (autocommit): where flows leave their state."""
-    with psycopg.connect(target.admin_dsn(), autocommit=True) as conn:
+    with db_session.connect(target.admin_dsn(), autocommit=True) as conn:
         yield conn
 
 
@@ -58,6 +59,6 @@ def users(admin_client: GoTrueClient, target: Target, run_id: str) -> Iterator[T
 @pytest.fixture
 def gotrue_tx(target: Target) -> Iterator[psycopg.Connection]:
     """The database GoTrue serves, inside a transaction that is always rolled back."""
-    with psycopg.connect(target.admin_dsn()) as conn:
+    with db_session.connect(target.admin_dsn()) as conn:
         yield conn
         conn.rollback()

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from soberharness.clients.gotrue import GoTrueError
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.migrate_legacy import Record, read_record, run
 from soberharness.targets.base import Service, Target
@@ -66,10 +67,10 @@ def legacy_db(request: pytest.FixtureRequest, target: Target) -> Iterator[psycop
         except HarnessError as exc:
             pytest.skip(f"target '{target.name}' offers no scratch database with GoTrue's "
                         f"auth schema: {exc}")
-        with scratch, psycopg.connect(dsn, autocommit=True) as conn:
+        with scratch, db_session.connect(dsn, autocommit=True) as conn:
             yield conn
         return
-    with psycopg.connect(request.getfixturevalue("scratch_database"), autocommit=True) as conn:
+    with db_session.connect(request.getfixturevalue("scratch_database"), autocommit=True) as conn:
         yield conn
 
 
@@ -292,7 +293,7 @@ def test_every_migrated_user_signs_in_to_gotrue_with_the_old_password(
                         client.sign_in_password(email, password + "x")
                     assert refused.value.status == 400
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             # GoTrue added sessions and refresh tokens for these users: they go with them.
             ids = read_record(record_path).users
             conn.execute("DELETE FROM auth.sessions WHERE user_id = ANY(%s::uuid[])", (ids,))

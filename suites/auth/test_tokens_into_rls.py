@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from soberharness.clients.gotrue import GoTrueClient
+from soberharness.db import session as db_session
 from soberharness.db.claims import token_for
 from soberharness.db.seed import world_statements
 from soberharness.db.sql import insert, row_of, rows_below_auth
@@ -31,7 +32,7 @@ from soberharness.world.token_world import small_world
 @pytest.fixture
 def tx(module_database: str) -> Iterator[psycopg.Connection]:
     """A connection inside a transaction that is always rolled back."""
-    with psycopg.connect(module_database) as conn:
+    with db_session.connect(module_database) as conn:
         yield conn
         conn.rollback()
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import psycopg
 import pytest
 
 from soberharness.chaos.faults import PostgresCrash, PostgresPause
 from soberharness.chaos.ledger import Ledger, Outcome
 from soberharness.chaos.scenario import FaultRun, run_fault
 from soberharness.chaos.stack import ChaosStack
+from soberharness.db import session as db_session
 
 pytestmark = [pytest.mark.destructive, pytest.mark.needs("postgres")]
 
@@ -54,7 +54,7 @@ def test_sigstop_past_the_client_timeout_loses_no_acknowledged_write(
 
 def test_the_rls_sample_probe_fails_when_a_policy_is_gone(clean_stack: ChaosStack) -> None:
     """The steady-state RLS probe can fail: with RLS off on posts, hidden and private posts leak."""
-    with psycopg.connect(clean_stack.admin_dsn, autocommit=True) as conn:
+    with db_session.connect(clean_stack.admin_dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE public.posts DISABLE ROW LEVEL SECURITY")
         try:
             broken = clean_stack.rls_sample()

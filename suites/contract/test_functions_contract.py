@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.checker.contract import distinct, failing, judge
 from soberharness.config.upstream_failures import load_upstream_failures
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.db.seed import remove_world, write_world
 from soberharness.paths import REPO
@@ -37,13 +37,13 @@ def functions_plan(base: str, token: str) -> ContractPlan:
 def token(target: Target) -> Iterator[str]:
     mw = build_matrix_world("contract")
     dsn = target.service_dsn(Service.FUNCTIONS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         remove_world(conn, mw.world)
         write_world(conn, mw.world)
     try:
         yield sign(claims_for(mw.actors["follower"]), target.keys.jwt_secret or "")
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             remove_world(conn, mw.world)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
@@ -36,13 +36,13 @@ def jwt_secret(target: Target) -> str:
 
 
 def _written(dsn: str, mw: MatrixWorld) -> Iterator[MatrixWorld]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         remove_world(conn, mw.world)  # an earlier run with this run id crashed
         write_world(conn, mw.world)
     try:
         yield mw
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             remove_world(conn, mw.world)
             left = leftovers(conn, mw.world)
         if left:

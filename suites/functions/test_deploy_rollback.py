@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.runner.functions_rollback import rollback_drill
@@ -43,7 +43,7 @@ def test_the_functions_manifest_matches_the_files() -> None:
 def deployment(tmp_path: Path, scratch_database: str
                ) -> Iterator[tuple[FunctionsDeployment, MatrixWorld]]:
     mw = build_matrix_world("rollback")
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
     deployed = FunctionsDeployment(tmp_path / "deploy", db_url_of(scratch_database), SECRET)
     try:

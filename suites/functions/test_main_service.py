@@ -3,11 +3,11 @@ CORS preflight, the body limit, one error shape, per-function metrics."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.checker.functions import error_code
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.workload.functions_calls import fingerprint, refused_tokens
 from soberharness.world.matrix_world import MatrixWorld
@@ -23,7 +23,7 @@ def test_refused_tokens_get_401_and_change_nothing(
     functions: FunctionsClient, fn_world: MatrixWorld, functions_dsn: str, jwt_secret: str,
     function: str,
 ) -> None:
-    with psycopg.connect(functions_dsn, autocommit=True) as conn:
+    with db_session.connect(functions_dsn, autocommit=True) as conn:
         before = fingerprint(conn)
     wrong = {}
     for viewer in (fn_world.actors["service"], fn_world.actors["follower"]):
@@ -33,7 +33,7 @@ def test_refused_tokens_get_401_and_change_nothing(
             code = error_code(answer.body)
             if answer.status != 401 or code not in ("invalid_token", "missing_token"):
                 wrong[f"{viewer.role} {name}"] = (answer.status, answer.body)
-    with psycopg.connect(functions_dsn, autocommit=True) as conn:
+    with db_session.connect(functions_dsn, autocommit=True) as conn:
         after = fingerprint(conn)
     assert not wrong, wrong
     assert after == before

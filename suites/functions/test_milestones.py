@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 import pytest
 
 from soberharness.checker.functions import judge_milestone
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.workload.functions_calls import call_as, callers, milestone_calls
 from soberharness.world.matrix_world import ACTORS, MatrixWorld
 
@@ -48,7 +48,7 @@ def test_badge_is_counted_in_the_users_time_zone(
     since: str, zone: str, at: dt.datetime, badge: str | None,
 ) -> None:
     owner = fn_world.owners[next(iter(fn_world.owners))]
-    with psycopg.connect(functions_dsn, autocommit=True) as conn:
+    with db_session.connect(functions_dsn, autocommit=True) as conn:
         before = conn.execute("select sober_since, time_zone from public.profiles where id = %s",
                               (owner.id,)).fetchone()
         conn.execute("update public.profiles set sober_since = %s, time_zone = %s where id = %s",
@@ -58,7 +58,7 @@ def test_badge_is_counted_in_the_users_time_zone(
         call = call_as(functions, "milestones", me, method="GET",
                        params={"user": str(owner.id), "at": at.isoformat()})
     finally:
-        with psycopg.connect(functions_dsn, autocommit=True) as conn:
+        with db_session.connect(functions_dsn, autocommit=True) as conn:
             conn.execute("update public.profiles set sober_since = %s, time_zone = %s "
                          "where id = %s", (*before, owner.id))  # type: ignore[misc]
     assert call.status == 200, call.body

@@ -10,10 +10,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.db.seed import write_world
 from soberharness.targets.services.edge_functions import (
@@ -46,7 +46,7 @@ def served(tmp_path: Path, scratch_database: str
     (folder / "never-ends").mkdir()
     (folder / "never-ends" / "index.ts").write_text(NEVER_ENDS)
     mw = build_matrix_world("walltime")
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
     process, url = start_functions(tmp_path / "run", db_url_of(scratch_database), SECRET,
                                    functions_dir=folder,
@@ -75,14 +75,14 @@ def test_a_function_waiting_on_the_database_past_its_wall_time_gets_504_and_chan
 ) -> None:
     client, dsn, mw = served
     token = sign(claims_for(mw.actors["service"]), SECRET)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         before = fingerprint(conn)
-    with psycopg.connect(dsn) as holder:  # the outbox locked: every drain waits on it
+    with db_session.connect(dsn) as holder:  # the outbox locked: every drain waits on it
         holder.execute("lock table private.notification_outbox in access exclusive mode")
         answer = client.call("notify", token, json={})
         holder.rollback()
     assert _is_wall_time_error(answer.status, answer.body), (answer.status, answer.body)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         assert fingerprint(conn) == before
     assert _errors_504(client, "notify") == 1
     assert client.call("notify", token, json={}).status == 200  # and it serves on

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.config.env_values import env_int
+from soberharness.db import session as db_session
 from soberharness.db.claims import sign
 from soberharness.db.seed import remove_world, write_world
 from soberharness.report.run_report import RunReport
@@ -68,7 +68,7 @@ def population(target: Target, load_secrets: dict[str, str],
         yield path
         return
     world = rl.load_world(WORLD_USERS, uuid.uuid4().hex[:8])
-    with psycopg.connect(target.admin_dsn(), autocommit=True) as conn:
+    with db_session.connect(target.admin_dsn(), autocommit=True) as conn:
         write_world(conn, world)
         try:
             rl.population_from_world(world).save(path)

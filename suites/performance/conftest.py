@@ -17,6 +17,7 @@ import pytest
 
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.config.env_values import env_int
+from soberharness.db import session as db_session
 from soberharness.report import bench_gate
 from soberharness.workload import app_queries
 from soberharness.world.entities import Role, Viewer
@@ -94,7 +95,7 @@ def perf_db(module_scratch_database: str, perf_scale: ScaleSpec) -> Iterator[Per
     dsn = module_scratch_database
     spec = perf_scale
     report, probes = generate_and_load(dsn, spec)
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         yield PerfDatabase(dsn, conn, spec, report, probes)
 
 

@@ -9,10 +9,10 @@ import os
 import re
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.clients import realtime as rp
+from soberharness.db import session as db_session
 from soberharness.db.claims import sign
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.report.run_report import RunReport
@@ -41,12 +41,12 @@ def rt_world(target: Target, run_report: RunReport,
     tag = re.sub(r"\W", "", request.node.name.removeprefix("test_"))[:12]
     mw = build_matrix_world(f"{run_report.run_id}_{tag}")
     dsn = target.admin_dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
     try:
         yield mw
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             remove_world(conn, mw.world)
             left = leftovers(conn, mw.world)
         if left:
@@ -60,5 +60,5 @@ def writer(target: Target, endpoint: rf.RealtimeEndpoint) -> Iterator[rf.Writer]
         yield rest
         rest.close()
         return
-    with psycopg.connect(target.admin_dsn(), autocommit=True) as conn:
+    with db_session.connect(target.admin_dsn(), autocommit=True) as conn:
         yield rf.SqlWriter(conn)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.config.env_values import env_int
+from soberharness.db import session as db_session
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service, Target
 from soberharness.workload import realtime_fanout as rf
@@ -43,7 +43,7 @@ def test_fanout_under_load_is_complete_and_leak_free(
             new: rf.Writer = rf.RestWriter(target.url(Service.REST), endpoint.apikey,
                                            endpoint.jwt_secret)
         else:
-            conn = psycopg.connect(target.admin_dsn(), autocommit=True)
+            conn = db_session.connect(target.admin_dsn(), autocommit=True)
             writers.append(conn)
             new = rf.SqlWriter(conn)
         writers.append(new)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.lints.storage_api_objects import KnownStorageApi, known_storage_api
 from soberharness.pytest_plugin import announce, live_progress
@@ -28,7 +28,7 @@ from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 def storage_api(module_database: str, run_report: RunReport) -> KnownStorageApi:
     """The Storage API's own objects in this database, judged by its registry for the storage
     schema version seen (which the run report names)."""
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         known = known_storage_api(conn)
     run_report.notes["storage schema version"] = known.note()
     return known
@@ -55,7 +55,7 @@ def matrix_run(
 def _matrix_run(
     config: pytest.Config, dsn: str, run_report: RunReport, matrix_world: MatrixWorld
 ) -> Iterator[MatrixRun]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         sweep = remove_stale_worlds(conn, run_report.run_id)
         stale = leftovers(conn, matrix_world.world)
         if stale:  # an earlier run with this run id (SOBERHARNESS_RUN_ID) crashed
@@ -77,7 +77,7 @@ def _matrix_run(
         run_report.matrix_seconds = run.seconds
         yield run
     finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             remove_world(conn, matrix_world.world)
             left = leftovers(conn, matrix_world.world)
         if left:

@@ -6,10 +6,10 @@ extension and the topic."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.checker.channels import findings
+from soberharness.db import session as db_session
 from soberharness.runner.channels import has_messages_table, run_channels
 from soberharness.runner.matrix import MatrixRun
 from soberharness.workload.channel_cases import channel_cells
@@ -20,7 +20,7 @@ from soberharness.world.matrix_world import MatrixWorld
 def test_private_channels_admit_whom_the_rules_admit(
     matrix_run: MatrixRun, shared_or_fresh_database: str, matrix_world: MatrixWorld
 ) -> None:
-    with psycopg.connect(shared_or_fresh_database, connect_timeout=10) as conn:
+    with db_session.connect(shared_or_fresh_database, connect_timeout=10) as conn:
         if not has_messages_table(conn):
             pytest.skip("realtime: the database has no realtime.messages (Realtime not run)")
     cells = channel_cells(matrix_world)

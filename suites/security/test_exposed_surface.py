@@ -5,9 +5,9 @@ its own functions (soberharness.lints.storage_api_objects)."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.lints.declarations import Declarations, failing
 from soberharness.lints.exposed_surface import RULES, SurfaceRun, check_exposed_surface
@@ -19,7 +19,7 @@ from soberharness.world.surface_world import build_surface_world
 
 @pytest.fixture(scope="module")
 def surface(module_database: str, run_report: RunReport) -> SurfaceRun:
-    with psycopg.connect(module_database) as conn:
+    with db_session.connect(module_database) as conn:
         run = check_exposed_surface(conn, build_surface_world(run_report.run_id),
                                     exposed_schemas())
     run_report.notes["exposed surface"] = run.summary()

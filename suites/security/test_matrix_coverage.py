@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.checker.buckets import bucket_findings
 from soberharness.config.envfile import read_env_file
+from soberharness.db import session as db_session
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
 from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.world.matrix_world import build_matrix_world
@@ -27,7 +27,7 @@ def storage_size_limit() -> int:
 def test_every_reachable_table_and_column_has_matrix_cases(
     module_database: str, storage_api: KnownStorageApi
 ) -> None:
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         reachable = reachable_surface(conn)
     assert reachable.operations, "the catalog shows tables the API roles reach"
     problems = uncovered(reachable, matrix_surface(build_matrix_world()), storage_api)
@@ -36,6 +36,6 @@ def test_every_reachable_table_and_column_has_matrix_cases(
 
 @pytest.mark.needs("postgres")
 def test_buckets_are_set_as_the_rules_say(module_database: str) -> None:
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         findings = bucket_findings(conn, storage_size_limit())
     assert not findings, "\n".join(f"{f.object}: {f.message}" for f in findings)

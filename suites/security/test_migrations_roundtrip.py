@@ -3,9 +3,9 @@ and all down leaves the bootstrap as it was."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.schema_snapshot import snapshot
 from soberharness.targets.base import DatabaseProvisioning, lacks
 from soberharness.targets.migrations import apply_down, apply_up, missing_down_steps
@@ -23,7 +23,7 @@ def test_up_down_up_round_trips(target) -> None:
         )
     name = target.empty_database("roundtrip")
     try:
-        with psycopg.connect(target.admin_dsn(name), autocommit=True) as conn:
+        with db_session.connect(target.admin_dsn(name), autocommit=True) as conn:
             bare = snapshot(conn)
             apply_up(conn, target.migrations)
             first = snapshot(conn)

@@ -5,12 +5,12 @@ of what it exposes, against what the harness covers."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.checker.rest_matrix import RestRun
 from soberharness.checker.rest_surface import exposed_paths, unmodelled_paths
 from soberharness.clients.postgrest import PostgrestClient
+from soberharness.db import session as db_session
 from soberharness.lints import rest_paths as rs
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.lints.declarations import Declarations, failing
@@ -50,7 +50,7 @@ def rest_run(
 ) -> RestRun:
     sample = rm.sample_cells(matrix_world, SEED)
     sql_cells = {r.cell: r.actual for r in matrix_run.results}
-    with psycopg.connect(shared_or_fresh_database, autocommit=True) as admin:
+    with db_session.connect(shared_or_fresh_database, autocommit=True) as admin:
         run = rm.run_rest_matrix(matrix_world, rm.Callers(rest_api, _keys(target)), admin,
                                  sample, sql_cells, shared_writes=target.allows_destructive)
     run_report.notes["access matrix through PostgREST"] = run.summary()
@@ -82,7 +82,7 @@ def test_everything_postgrest_exposes_is_covered_or_declared(
     user = rm.Callers(rest_api, keys).user(Viewer.of(matrix_world.users["stranger"]))
     docs = rs.descriptions({"anon": rest_api, "authenticated": user}, exposed_schemas())
     assert docs, "PostgREST described no exposed schema"
-    with psycopg.connect(shared_or_fresh_database) as conn:
+    with db_session.connect(shared_or_fresh_database) as conn:
         surface = rs.surface_entries(conn, exposed_schemas())
     findings: list[LintFinding] = declarations.judge(storage_api.accept(
         unmodelled_paths(docs, rs.matrix_relations(matrix_world), surface)))

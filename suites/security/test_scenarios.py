@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
+from soberharness.db import session as db_session
 from soberharness.runner.visibility import compare_world, observed_in
 from soberharness.world.scenario_file import Expectation, Scenario, load_scenarios
 
@@ -17,7 +18,7 @@ SCENARIOS = load_scenarios(Path(__file__).resolve().parents[2] / "scenarios")
 
 @pytest.fixture(scope="module")
 def world_connection(module_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(module_database) as conn:
+    with db_session.connect(module_database) as conn:
         yield conn
 
 

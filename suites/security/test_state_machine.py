@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.pytest_plugin import live_progress
 from soberharness.records.steps import StepSyntaxError
@@ -29,7 +29,7 @@ REPLAY = ".venv/bin/pytest suites/security/test_state_machine.py --replay-steps"
 
 @pytest.fixture(scope="module")
 def runner(module_database: str, run_report: RunReport) -> Iterator[SequenceRunner]:
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         runner = SequenceRunner(conn, Names(run_report.run_id), schemas=exposed_schemas())
         try:
             yield runner

@@ -8,6 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.storage_api_objects import KnownStorageApi
 from soberharness.lints.storage_schema import (
     delete_path_findings,
@@ -25,7 +26,7 @@ def _lines(findings: list[LintFinding]) -> str:
 
 @pytest.fixture(scope="module")
 def storage_conn(module_database: str, run_report: RunReport):  # type: ignore[no-untyped-def]
-    with psycopg.connect(module_database, autocommit=True) as conn:
+    with db_session.connect(module_database, autocommit=True) as conn:
         run_report.notes["storage schema"] = describe(conn).as_note()
         yield conn
 

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from soberharness.db import session as db_session
 from soberharness.runner.visibility import compare_world
 from soberharness.world.entities import World
 from soberharness.world.strategies import worlds
@@ -16,7 +17,7 @@ from soberharness.world.strategies import worlds
 
 @pytest.fixture(scope="module")
 def world_connection(module_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(module_database) as conn:
+    with db_session.connect(module_database) as conn:
         yield conn
 
 

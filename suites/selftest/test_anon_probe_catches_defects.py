@@ -4,9 +4,9 @@ the clean stack admit nothing to the identity-less session that a signed-in stra
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.anon_probe import RULE, Admitted, find_admitted, findings_of
 from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
 from soberharness.world.surface_world import build_surface_world
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.needs("postgres")
 
 
 def _admitted(dsn: str, statements: list[str]) -> list[Admitted]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement.encode())
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         return find_admitted(conn, build_surface_world(), list(DEFAULT_EXPOSED_SCHEMAS))
 
 

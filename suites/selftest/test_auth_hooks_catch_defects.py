@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from soberharness.access.planted_values import TRUSTING_HOOK_HELPER, TRUSTING_TOKEN_HOOK
+from soberharness.db import session as db_session
 from soberharness.lints.auth_hooks import hook_functions
 from soberharness.lints.catalog import RULES, run_lints
 
@@ -22,7 +23,7 @@ HOOK_SETTINGS = {"GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN_URI": "pg-functions://postgres
 
 @pytest.fixture
 def db(scratch_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         yield conn
 
 

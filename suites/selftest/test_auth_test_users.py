@@ -12,6 +12,7 @@ import uuid
 import psycopg
 
 from soberharness.clients.gotrue import AuthUser
+from soberharness.db import session as db_session
 from soberharness.workload.auth_target import TestUsers
 
 
@@ -24,7 +25,7 @@ def _insert(conn: psycopg.Connection, email: str) -> AuthUser:
 
 def test_soft_deleted_and_signed_up_users_are_removed(scratch_database: str) -> None:
     made = TestUsers(admin=None, dsn=scratch_database)  # type: ignore[arg-type]
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         bystander = _insert(conn, "someone-else@example.test")
         soft = made.track(_insert(conn, made.email("soft")))
         signed_up = _insert(conn, made.email("signup"))  # only its e-mail is known

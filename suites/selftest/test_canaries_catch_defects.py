@@ -4,11 +4,11 @@ in; on the clean stack every marker found is one its viewer may know."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.planted_values import COPIED_HANDLE, HIDDEN_PREVIEW
 from soberharness.checker.canaries import leaks
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.runner.canaries import CanaryRun, run_canaries
@@ -17,7 +17,7 @@ from soberharness.world.matrix_world import build_matrix_world
 
 def _run(dsn: str, defect: str) -> CanaryRun:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     return run_canaries(dsn, mw, exposed_schemas())

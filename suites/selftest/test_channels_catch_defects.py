@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import pytest
 
 from soberharness.access.channels import ChannelOp, live_owner, live_topic, may
 from soberharness.access.model import AccessModel
 from soberharness.access.planted_values import OPEN_PRIVATE_BROADCAST
 from soberharness.checker.channels import findings
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.records.channels import ChannelAnswer, ChannelCell, ChannelFinding
 from soberharness.runner.channels import run_channels
@@ -26,7 +26,7 @@ SIGNED_IN_SHARED = {"follower", "requested", "stranger", "blocked", "blocker", "
 
 def _findings(dsn: str, defect: str) -> list[ChannelFinding]:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     return findings(run_channels(dsn, channel_cells(mw)))

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.cloud_move import main
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.targets.local import LocalTarget
@@ -31,7 +31,7 @@ def servers(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         pytest.skip(lacks(target, DatabaseProvisioning))
     source = target.new_database("movesrc")
     source_dsn = target.admin_dsn(source)
-    with psycopg.connect(source_dsn, autocommit=True) as conn:
+    with db_session.connect(source_dsn, autocommit=True) as conn:
         write_world(conn, build_matrix_world("move").world)
     other = LocalTarget(workdir=tmp_path_factory.mktemp("move-dest"), name="move-dest",
                         pg_settings={"timezone": "Pacific/Chatham", "datestyle": "SQL, DMY"})
@@ -62,7 +62,7 @@ def moved(servers: tuple[LocalTarget, str, str]) -> str:
 
 def _clone(servers: tuple[LocalTarget, str, str], moved: str, name: str) -> str:
     other, _, template = servers
-    with psycopg.connect(other.admin_dsn("postgres"), autocommit=True) as conn:
+    with db_session.connect(other.admin_dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'create database "{name}" template "{template}"')
     return other.admin_dsn(name)
 
@@ -73,7 +73,7 @@ def test_moved_data_and_policies_agree(servers: tuple[LocalTarget, str, str], mo
     _, src, _ = servers
     code, lines = _run(capsys, src, moved, "--check-only")
     assert (code, lines) == (0, ["source and destination agree"])
-    with psycopg.connect(src) as a, psycopg.connect(moved) as b:
+    with db_session.connect(src) as a, db_session.connect(moved) as b:
         for table in ("auth.users", "public.profiles", "public.follows", "storage.objects"):
             count = f"select count(*) from {table}"
             assert a.execute(count).fetchone() == b.execute(count).fetchone()
@@ -114,14 +114,14 @@ def test_each_planted_difference_is_reported(servers: tuple[LocalTarget, str, st
                                              capsys: pytest.CaptureFixture[str]) -> None:
     statement, expected = PLANTED[defect]
     dst = _clone(servers, moved, f"planted_{defect.replace(' ', '_')}")
-    with psycopg.connect(dst, autocommit=True) as conn:
+    with db_session.connect(dst, autocommit=True) as conn:
         conn.execute("set session_replication_role = replica")
         conn.execute(statement)
     code, lines = _run(capsys, servers[1], dst, "--check-only")
     assert code == 1, lines
     assert lines[-1] == "1 difference(s) between source and destination"
     assert len(lines) == 2
-    with psycopg.connect(servers[1]) as conn:
+    with db_session.connect(servers[1]) as conn:
         follows = conn.execute("select count(*) from public.follows").fetchone()[0]
         posts = conn.execute("select count(*) from public.posts").fetchone()[0]
     if defect == "lost row":

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.clients.s3 import S3Client, S3Store
@@ -26,6 +25,7 @@ from soberharness.cloud_move import main
 from soberharness.cloud_move.gateway import VersityGateway
 from soberharness.cloud_move.objects import Location
 from soberharness.cloud_move.verdict import ObjectFacts, judge
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.targets.base import DatabaseProvisioning, Target, lacks
 from soberharness.targets.services.tools import find_tool, missing_reason
@@ -62,7 +62,7 @@ def _fill_source(dsn: str, src: Location) -> dict[str, bytes]:
     rng = random.Random(24)
     bodies = {f"avatars/user-{i:03d}.png": rng.randbytes(rng.randint(8_000, 120_000))
               for i in range(OBJECTS)}
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         conn.execute("insert into storage.buckets (id, name) values (%s, %s) "
                      "on conflict do nothing", (BUCKET, BUCKET))
         for name, body in bodies.items():
@@ -197,7 +197,7 @@ def test_planted_object_without_row_and_row_without_object(
         clouds: Clouds, moved: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     stray = f"{clouds.dst.prefix}/{BUCKET}/avatars/stray.png"
     with S3Client(clouds.dst.store) as client, \
-            psycopg.connect(clouds.dst_dsn, autocommit=True) as conn:
+            db_session.connect(clouds.dst_dsn, autocommit=True) as conn:
         client.put_object(clouds.dst.bucket, stray, b"no row names me")
         conn.execute("insert into storage.objects (bucket_id, name, metadata) values "
                      "(%s, 'avatars/ghost.png', '{\"size\": 5}')", (BUCKET,))

@@ -5,10 +5,10 @@ world changed, removed or added meanwhile is named by its id; an unknown service
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.checker.contract import world_changes
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.runner.contract_scope import own_resources
 from soberharness.runner.rest_matrix import RestKeys
@@ -19,7 +19,7 @@ from soberharness.testing.storage_protocol_double import PREFIX, StorageApiDoubl
 
 
 def _buckets(dsn: str) -> set[str]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         return {r[0] for r in conn.execute("select id from storage.buckets").fetchall()}
 
 

@@ -17,9 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.targets.base import Target
 from soberharness.testing.gotrue_double_openapi import openapi_description
 from soberharness.testing.gotrue_double_users import PUT_REACHES_ANOTHER_USER
@@ -268,7 +268,7 @@ def test_writes_run_on_an_opted_in_target_on_its_own_bucket_only(
 def test_a_write_that_reaches_the_shared_world_fails_naming_what_it_removed(
     tmp_path: Path, target: Target, scratch_database: str
 ) -> None:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute("insert into storage.buckets (id, name) values ('aaa-shared', 'aaa-shared')")
     done, note = _run(tmp_path, target, scratch_database, frozenset({DELETE_FIRST_BUCKET}),
                       writes=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.lints.catalog import run_lints
 from soberharness.lints.declarations import (
@@ -31,7 +31,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_planted_warning_fails_until_declared_and_an_error_cannot_be(
     scratch_database: str, tmp_path: Path
 ) -> None:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(b"create function public.add_one(i integer) returns integer "
                      b"language sql immutable as $$ select i + 1 $$")
         conn.execute(b"alter table public.posts disable row level security")

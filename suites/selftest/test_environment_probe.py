@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.targets.environment import migrations_version, postgres_environment
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
@@ -16,7 +17,7 @@ from soberharness.targets.migrations import STACK_MIGRATIONS
 def test_planted_settings_show_in_the_environment(scratch_database: str) -> None:
     before = postgres_environment(scratch_database)
     name = psycopg.conninfo.conninfo_to_dict(scratch_database)["dbname"]
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(f'alter database "{name}" set statement_timeout = \'42s\'')
         conn.execute(f'alter role anon in database "{name}" set statement_timeout = \'7s\'')
         conn.execute(f'alter database "{name}" set lock_timeout = \'2s\'')

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from soberharness.db import session as db_session
 from soberharness.targets.base import Service
 from soberharness.targets.expose import (
     ENV_DSN,
@@ -209,7 +210,7 @@ def test_expose_end_to_end_in_bash(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert not env_file.exists()  # the keys go with the stack
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(dsn, connect_timeout=3).close()
+        db_session.connect(dsn, connect_timeout=3).close()
 
 
 def test_bad_options_are_one_line_before_anything_starts(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@ of the stack and asserts the check reports exactly what it opens, per the access
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
 from soberharness.lints.declarations import Declaration, Declarations, failing
 from soberharness.lints.exposed_surface import (
@@ -23,11 +23,11 @@ SEARCH = "public.search_posts(query text, max_rows integer)"
 
 
 def _run(dsn: str, statements: list[str]) -> tuple[SurfaceRun, SurfaceWorld]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement.encode())
     surface = build_surface_world()
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         return check_exposed_surface(conn, surface, DEFAULT_EXPOSED_SCHEMAS), surface
 
 
@@ -109,7 +109,7 @@ def test_scalar_function_is_unmodelled_surface_until_declared(scratch_database: 
 def test_discovery_sees_every_schema_and_skips_what_api_roles_cannot_reach(
     scratch_database: str,
 ) -> None:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(b"create schema api")
         conn.execute(b"grant usage on schema api to anon")
         conn.execute(b"create view api.posts_v with (security_invoker = true) "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.checker.functions import (
@@ -16,6 +15,7 @@ from soberharness.checker.functions import (
     judge_export,
 )
 from soberharness.clients.functions import FunctionsClient
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.db.seed import write_world
 from soberharness.targets.services.edge_functions import (
@@ -40,7 +40,7 @@ SECRET = "selftest-functions-secret-0123456789-abcdefghijklmnop"
 @pytest.fixture
 def world(scratch_database: str) -> MatrixWorld:
     mw = build_matrix_world("planted")
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
     return mw
 
@@ -94,7 +94,7 @@ def test_a_notification_across_a_block_names_the_event(
         client.close()
         process.stop()  # type: ignore[attr-defined]
     assert answer.status == 200
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         events = outbox_events(conn, list(world.world.users))
         counts = delivered_counts(conn, [e.id for e in events])
     problems = judge_deliveries(world.world, events, counts, row_names(world))
@@ -113,7 +113,7 @@ def test_a_deletion_that_leaves_a_like_names_the_like(
          "await tx`delete from public.account_deletion_requests where user_id = ${user}`;"),
     ])
     gone = world.users["follower"].id
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute("insert into public.account_deletion_requests (user_id, requested_at) "
                      "values (%s, '2026-01-01')", (gone,))
     process, client = _served(tmp_path, scratch_database, folder)
@@ -125,7 +125,7 @@ def test_a_deletion_that_leaves_a_like_names_the_like(
         client.close()
         process.stop()  # type: ignore[attr-defined]
     assert answer.status == 200, answer.body
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         rows = world_rows(conn, list(world.world.users))
     problems = judge_deletion(expected_after_deletion(world.world, gone), rows, row_names(world))
     assert "likes/follower_likes/public left behind" in problems, problems

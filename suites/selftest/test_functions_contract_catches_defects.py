@@ -10,10 +10,10 @@ import json
 import shutil
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.checker.contract import distinct, failing, judge
+from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for, sign
 from soberharness.db.seed import write_world
 from soberharness.records.contract import WRONGLY_ACCEPTED
@@ -42,7 +42,7 @@ def test_a_request_breaking_the_description_answered_200_is_wrongly_accepted(
     spec["paths"]["/milestones"]["get"]["parameters"].append(LIMIT)
     spec_path.write_text(json.dumps(spec))
     mw = build_matrix_world("contractdefect")
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
     process, url = start_functions(tmp_path / "run", db_url_of(scratch_database), SECRET,
                                    functions_dir=folder)

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from soberharness.checker.leftovers import Leftover, leftover_lines
+from soberharness.db import session as db_session
 from soberharness.workload.auth_target import TestUsers
 from soberharness.workload.leftovers import find_leftovers, run_mark
 
@@ -50,7 +51,7 @@ def _identity(conn: psycopg.Connection, user_id: str, subject: str) -> None:
 
 def test_a_user_with_no_email_is_removed_by_its_identity(scratch_database: str) -> None:
     made = TestUsers(admin=None, dsn=scratch_database, run_id="a1b2c3d4")  # type: ignore[arg-type]
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(IDENTITIES)
         bystander = _user(conn, "someone-else@example.test")
         _identity(conn, bystander, "someone-elses-subject")
@@ -75,7 +76,7 @@ def test_find_leftovers_names_each_kind_of_the_run_and_nothing_else(
     scratch_database: str,
 ) -> None:
     run = "f00dcafe"
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(IDENTITIES)
         _user(conn, f"login-{run}-0123456789@auth-suite.sobertube.test")
         _identity(conn, _user(conn, None), f"oidc-{run}-abc")
@@ -145,7 +146,7 @@ def test_the_run_ends_failing_with_one_line_per_leftover_kind(
     tmp_path: Path, scratch_database: str, cleans_up: bool, workers: list[str],
 ) -> None:
     """Under pytest-xdist the controller checks once, after the workers are done."""
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(IDENTITIES)
     (tmp_path / "test_planting.py").write_text(PLANTING)
     (tmp_path / "database-only.toml").write_text(DATABASE_ONLY_TARGET)

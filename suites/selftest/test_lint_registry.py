@@ -4,8 +4,7 @@ is reported by that lint, on its table, with nothing else new."""
 
 from __future__ import annotations
 
-import psycopg
-
+from soberharness.db import session as db_session
 from soberharness.lints import write_reach
 from soberharness.lints.catalog import RULES
 from soberharness.lints.registry import CATALOG_LINTS, WORLD_LINTS, lint_names, run_all
@@ -24,7 +23,7 @@ def test_every_lint_is_named_once_catalog_lints_first() -> None:
 
 def test_a_world_lint_reports_a_planted_write_policy(scratch_database: str) -> None:
     before = _keys(scratch_database)
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         # SELECT hides some posts (private owners', hidden ones); this UPDATE reaches them all.
         conn.execute("CREATE POLICY planted_update_all ON public.posts FOR UPDATE "
                      "TO authenticated USING (true) WITH CHECK (true)")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.lints.catalog import RULES, LintRule, LintScope, run_lints
 from soberharness.records.results import LintFinding, Severity
@@ -16,7 +17,7 @@ from soberharness.records.results import LintFinding, Severity
 @pytest.fixture
 def db(scratch_database: str) -> Iterator[psycopg.Connection]:
     """A throwaway clone of the migrated stack (the plugin's `scratch_database`)."""
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         yield conn
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import run_lints
 from soberharness.lints.policies import compared_for_equality
 from soberharness.records.results import LintFinding, Severity
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.needs("postgres")
 @pytest.fixture
 def db(scratch_database: str) -> Iterator[tuple[psycopg.Connection, str]]:
     owner = f"sh_owner_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         try:
             yield conn, owner
         finally:

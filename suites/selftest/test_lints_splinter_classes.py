@@ -11,6 +11,7 @@ import pytest
 from psycopg import sql
 
 from soberharness.clients.postgrest_sql import request_settings
+from soberharness.db import session as db_session
 from soberharness.db.seed import world_statements
 from soberharness.lints.catalog import run_lints
 from soberharness.lints.performance import covers, row_independent_calls
@@ -24,7 +25,7 @@ E, W = Severity.ERROR, Severity.WARN
 
 @pytest.fixture
 def db(scratch_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         yield conn
 
 
@@ -385,7 +386,7 @@ def _moderator_check_calls(dsn: str) -> tuple[int, int]:
     (track_functions: the helper is SECURITY DEFINER with its own search_path, never inlined)."""
     surface = build_surface_world()
     moderator = surface.viewers["moderator"]
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         try:
             conn.execute(sql.SQL(";\n").join(world_statements(surface.world)).as_bytes(conn))
             conn.execute(b"set local track_functions = 'all'")
@@ -408,7 +409,7 @@ def test_initplan_fix_calls_the_helper_once_per_statement(scratch_database: str)
     over every post asks private.is_moderator() once; with the per-row call undone, once for
     every post the moderator did not write (OR stops at its own)."""
     once, posts = _moderator_check_calls(scratch_database)
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(b"alter policy posts_delete_author_or_moderator on public.posts "
                      b"using (author_id = (select auth.uid()) or private.is_moderator())")
     per_row, _ = _moderator_check_calls(scratch_database)

@@ -25,11 +25,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-import psycopg
 import pytest
 
 from soberharness.checker import load_thresholds as lt
 from soberharness.clients import realtime as rp
+from soberharness.db import session as db_session
 from soberharness.db.seed import leftovers, remove_world, write_world
 from soberharness.errors import HarnessError
 from soberharness.testing.realtime_protocol_double import Faults, RealtimeProtocolDouble
@@ -539,7 +539,7 @@ def test_load_world_fits_the_schema_and_is_removed(scratch_database: str) -> Non
     world = rl.load_world(8, "selftest", follows_each=3, posts_each=2)
     population = rl.population_from_world(world)
     assert len(population.users) == 8 and all(len(u.follows) == 3 for u in population.users)
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, world)
         counted = conn.execute(
             "SELECT (SELECT count(*) FROM public.profiles WHERE handle LIKE 'load_selftest_%'),"

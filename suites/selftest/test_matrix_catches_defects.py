@@ -3,9 +3,9 @@ and asserts the matrix reports exactly the cells the defect opens (per the acces
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.records.results import Cell
 from soberharness.runner.matrix import MatrixRun, run_matrix
@@ -14,7 +14,7 @@ from soberharness.world.matrix_world import build_matrix_world
 
 def _run_with_defect(dsn: str, defect: str) -> MatrixRun:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     return run_matrix(dsn, mw, workers=2)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.runner.matrix import run_matrix
 from soberharness.world.matrix_world import build_matrix_world
@@ -21,7 +21,7 @@ BUCKETS = ("objects:avatars", "objects:videos")
 @pytest.mark.needs("postgres")
 def test_owner_folder_in_capitals_is_reported_at_exactly_its_cells(scratch_database: str) -> None:
     mw = build_matrix_world()
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(UNDO_0015.read_text().encode())
     run = run_matrix(scratch_database, mw, workers=2, tables=BUCKETS)

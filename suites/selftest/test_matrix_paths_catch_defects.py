@@ -5,7 +5,6 @@ the defect opens are reported."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.planted_values import (
@@ -14,6 +13,7 @@ from soberharness.access.planted_values import (
     TRUSTED_VERIFIED_VIA_HELPER,
 )
 from soberharness.checker.buckets import bucket_findings
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import RULES, run_lints
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
@@ -29,7 +29,7 @@ PRIVACIES = [p.value for p in Privacy]
 
 def _run(dsn: str, defect: str, tables: set[str]) -> MatrixRun:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     run = run_matrix(dsn, mw, workers=2, tables=tables)
@@ -48,7 +48,7 @@ def _cells(table: str, op: str, cases: list[str], actors: list[str],
 
 
 def _lint(dsn: str, rule: str) -> list[tuple[str, str]]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         findings = run_lints(conn, rules=[r for r in RULES if r.name == rule])
     return [(f.object, f.message) for f in findings]
 
@@ -140,7 +140,7 @@ def test_helper_trusting_user_metadata_is_linted_through_the_policies(
     scratch_database: str,
 ) -> None:
     """A helper two calls below the policy (content_visible -> is_moderator) is found."""
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(
             "create or replace function private.is_moderator() returns boolean"
             " language sql stable security definer set search_path = '' as $fn$"
@@ -161,7 +161,7 @@ def test_policy_reading_raw_user_meta_data_from_auth_users_is_linted(
     scratch_database: str,
 ) -> None:
     """The same metadata as GoTrue stores it (auth.users.raw_user_meta_data), on storage."""
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(
             "create function private.claims_admin() returns boolean"
             " language sql stable security definer set search_path = '' as $fn$"
@@ -238,7 +238,7 @@ def test_like_check_that_forgets_videos_is_caught_on_video_parents(scratch_datab
 
 
 def _coverage(dsn: str, change: str) -> list[str]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         conn.execute(change.encode())
         reachable = reachable_surface(conn)
         known = known_storage_api(conn)
@@ -364,7 +364,7 @@ def test_guard_without_the_bucket_check_lets_users_move_objects_between_buckets(
 
 
 def _buckets(dsn: str, change: str, limit: int | None = None) -> list[tuple[str, str]]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         conn.execute(change.encode())
         return [(f.object, f.message) for f in bucket_findings(conn, limit)]
 

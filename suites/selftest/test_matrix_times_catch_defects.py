@@ -3,9 +3,9 @@ in a scratch database and asserts the matrix reports exactly the cells that colu
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.records.results import Cell
 from soberharness.runner.matrix import MatrixRun, run_matrix
@@ -16,7 +16,7 @@ def _run_with_defect(
     dsn: str, defect: str, tables: tuple[str, ...] = ("likes", "profiles", "posts")
 ) -> MatrixRun:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     return run_matrix(dsn, mw, workers=2, tables=tables)
@@ -84,7 +84,7 @@ def test_insertable_request_time_is_reported_at_exactly_its_cells(scratch_databa
     """requested_at insertable by authenticated: every user who may ask for their own deletion
     may now choose when it falls due (past: no grace period)."""
     mw = build_matrix_world()
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(b"grant insert (requested_at) on public.account_deletion_requests "
                      b"to authenticated")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import psycopg
 import pytest
 
 from soberharness.access.planted_values import (
@@ -15,6 +14,7 @@ from soberharness.access.planted_values import (
     HIDDEN_PREVIEW,
     PENDING_FOLLOWER_COUNT,
 )
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.records.noninterference import Difference
@@ -25,7 +25,7 @@ from soberharness.world.matrix_world import build_matrix_world
 
 def _differences(dsn: str, defect: str, tables: Collection[str] | None) -> list[Difference]:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     run = run_noninterference(dsn, mw, invisible_changes(mw, tables), exposed_schemas())
@@ -96,7 +96,7 @@ def test_a_relation_failing_for_a_viewer_is_compared_by_its_error(scratch_databa
 @pytest.mark.needs("postgres")
 def test_a_change_the_database_refuses_is_named_not_judged(scratch_database: str) -> None:
     mw = build_matrix_world()
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(b"create function private.no_follows() returns trigger language plpgsql "
                      b"as $$ begin raise exception 'closed'; end $$; "

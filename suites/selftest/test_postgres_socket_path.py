@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
-
+from soberharness.db import session as db_session
 from soberharness.targets.postgres import SOCKET_FILE, SUN_PATH_MAX, PostgresServer
 
 
@@ -19,7 +18,7 @@ def test_a_deep_folder_gets_a_short_socket_folder_and_the_server_starts(tmp_path
         assert len(str(deep / "pg" / "sock")) + SOCKET_FILE > SUN_PATH_MAX
         assert len(str(server.sockets)) + SOCKET_FILE <= SUN_PATH_MAX, server.sockets
         server.start()
-        with psycopg.connect(server.dsn(), connect_timeout=10) as conn:
+        with db_session.connect(server.dsn(), connect_timeout=10) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
         assert any(p.name.startswith(".s.PGSQL.") for p in server.sockets.iterdir())
     finally:

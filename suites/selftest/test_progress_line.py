@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import io
 
-import psycopg
 from hypothesis import settings
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.report.progress import ProgressLine, plain_lines_wanted
 from soberharness.runner.matrix import run_matrix
@@ -117,7 +117,7 @@ def test_plain_lines_in_ci_or_off_a_terminal() -> None:
 
 def test_run_matrix_counts_cells_up_to_the_total(scratch_database: str) -> None:
     mw = build_matrix_world()
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
     seen: list[tuple[int, int | None]] = []
     run = run_matrix(scratch_database, mw, workers=2, tables={"follows"},
@@ -131,7 +131,7 @@ def test_state_machine_counts_sequences_and_steps(scratch_database: str) -> None
     how = settings(DEPTHS["ci"], max_examples=3, stateful_step_count=4, derandomize=True,
                    database=None)
     seen: list[tuple[int, int | None, str]] = []
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         runner = SequenceRunner(conn)
         failure = search(runner, how, lambda done, total, note="": seen.append((done, total, note)))
     assert failure is None

@@ -21,6 +21,7 @@ import pytest
 
 from soberharness.checker import realtime_delivery as rd
 from soberharness.clients.postgrest_sql import Request, RequestRunner
+from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.db.seed import write_world
 from soberharness.records.realtime import Change, Subscription
@@ -47,7 +48,7 @@ def _viewer(claims: Mapping[str, Any]) -> Viewer:
 
 def rls_check(dsn: str) -> Callable[[Mapping[str, Any], str, Mapping[str, Any]], bool]:
     """What Realtime does per subscriber: read the new row under its role and claims."""
-    conn = psycopg.connect(dsn, autocommit=True)
+    conn = db_session.connect(dsn, autocommit=True)
     runner = RequestRunner(conn)
 
     def visible(claims: Mapping[str, Any], table: str, record: Mapping[str, Any]) -> bool:
@@ -82,7 +83,7 @@ class Stack:
 def stack(scratch_database: str) -> Iterator[Callable[[Faults | None], Stack]]:
     mw = build_matrix_world()
     opened: list[tuple[RealtimeProtocolDouble, psycopg.Connection]] = []
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
 
         def make(faults: Faults | None = None) -> Stack:
@@ -249,7 +250,7 @@ def test_fanout_under_load_is_judged_by_the_same_checker(stack: Callable[..., St
 
         def writer_for(dsn: str = st.dsn, conns: list[psycopg.Connection] = conns
                        ) -> rf.Writer:
-            conns.append(psycopg.connect(dsn, autocommit=True))
+            conns.append(db_session.connect(dsn, autocommit=True))
             return rf.SqlWriter(conns[-1])
 
         try:

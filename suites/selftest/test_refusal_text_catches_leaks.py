@@ -4,11 +4,11 @@ blocker; the clean stack's refusals name no one (suites/security)."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
 from soberharness.checker.refusal_text import RefusalLeak, refusal_leaks
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.records.results import Cell, CellResult, Op
 from soberharness.runner.matrix import run_matrix
@@ -38,7 +38,7 @@ def test_a_refusal_naming_the_blocker_is_reported_at_exactly_its_cells(
     scratch_database: str,
 ) -> None:
     mw = build_matrix_world()
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(BLOCKER_NAMED.encode())
     run = run_matrix(scratch_database, mw, workers=2, tables=["follows"])

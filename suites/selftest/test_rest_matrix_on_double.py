@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from soberharness.access.model import AccessModel
 from soberharness.checker.rest_matrix import DISAGREE, EMBED, MISMATCH, RestRun, cells_of
 from soberharness.checker.rest_surface import unmodelled_paths
 from soberharness.clients.postgrest import PostgrestClient
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints import rest_paths as rs
 from soberharness.lints.catalog import exposed_schemas
@@ -45,7 +45,7 @@ class Rig:
     def __init__(self, target: Target, dsn: str, faults: Faults | None = None) -> None:
         self.dsn = dsn
         self.mw: MatrixWorld = build_matrix_world()
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with db_session.connect(dsn, autocommit=True) as conn:
             write_world(conn, self.mw.world)
         secret = target.keys.jwt_secret
         assert secret
@@ -57,12 +57,12 @@ class Rig:
     def run(self, sample: list[rm.RestCell] | None = None) -> RestRun:
         sample = sample if sample is not None else rm.sample_cells(self.mw)
         verdicts = rm.sql_verdicts(self.dsn, self.mw, sample)
-        with psycopg.connect(self.dsn, autocommit=True) as admin:
+        with db_session.connect(self.dsn, autocommit=True) as admin:
             return rm.run_rest_matrix(self.mw, self.callers, admin, sample, verdicts,
                                       shared_writes=True)
 
     def checksums(self) -> dict[str, str]:
-        with psycopg.connect(self.dsn) as conn:
+        with db_session.connect(self.dsn) as conn:
             return {t: conn.execute(CHECKSUM.format(t)).fetchone()[0] for t in WORLD_TABLES}
 
     def close(self) -> None:
@@ -78,7 +78,7 @@ def rig(target: Target, scratch_database: str) -> Iterator[Rig]:
 
 
 def _break(dsn: str, statement: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         conn.execute(statement.encode())
 
 
@@ -158,7 +158,7 @@ def test_double_dropping_a_filter_is_named_as_rest_sql_disagreement(
 def _surface(rig: Rig) -> list:
     user = rig.callers.user(Viewer.of(rig.mw.users["stranger"]))
     docs = rs.descriptions({"anon": rig.api, "authenticated": user}, exposed_schemas())
-    with psycopg.connect(rig.dsn) as conn:
+    with db_session.connect(rig.dsn) as conn:
         surface = rs.surface_entries(conn, exposed_schemas())
     return unmodelled_paths(docs, rs.matrix_relations(rig.mw), surface)
 
@@ -166,7 +166,7 @@ def _surface(rig: Rig) -> list:
 @pytest.mark.needs("postgres")
 def test_openapi_surface_clean_is_declared_and_planted_objects_are_unmodelled(rig: Rig) -> None:
     declarations = load_declarations(DECLARATIONS)
-    with psycopg.connect(rig.dsn) as conn:
+    with db_session.connect(rig.dsn) as conn:
         storage_api = known_storage_api(conn)
     clean = declarations.judge(storage_api.accept(_surface(rig)))
     assert not failing(clean), [f.object for f in failing(clean)]
@@ -208,7 +208,7 @@ def test_writes_to_the_stacks_own_buckets_wait_for_a_destructive_opt_in(rig: Rig
     updates = {c.cell.label() for c in sample if c.cell.op.value == "update"}
     assert updates
     sent_before = rig.double.requests
-    with psycopg.connect(rig.dsn, autocommit=True) as admin:
+    with db_session.connect(rig.dsn, autocommit=True) as admin:
         run = rm.run_rest_matrix(rig.mw, rig.callers, admin, sample, shared_writes=False)
     assert set(run.not_sent) == updates
     assert {r.cell.label() for r in run.results} == {c.cell.label() for c in sample} - updates

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.targets.base import Target
 from soberharness.testing.loopback import serve
 from soberharness.testing.postgrest_protocol_double import BASE_URL, PostgrestProtocolDouble
@@ -67,7 +67,7 @@ def test_the_rest_suite_passes_through_a_target_file_on_the_clean_stack(
 def test_a_leak_through_the_target_file_is_named_as_its_cells(
     tmp_path: Path, target: Target, scratch_database: str, rest_double: str
 ) -> None:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         conn.execute(LEAK)
     done, _ = _run_suite(tmp_path, target, scratch_database, rest_double,
                          "-k", "answers_as_the_model")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
 from soberharness.runner.rest_matrix import RestKeys
@@ -20,7 +20,7 @@ from soberharness.world.entities import Post, User, Viewer, World
 
 
 def _body(dsn: str, post: Post) -> str | None:
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         row = conn.execute("select body from public.posts where id = %s", (post.id,)).fetchone()
     return row[0] if row else None
 
@@ -32,7 +32,7 @@ def test_rest_writer_writes_as_the_viewer(target: Target, scratch_database: str)
     world = World()
     world.add(author)
     world.add(other)
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, world)
     double = PostgrestProtocolDouble(scratch_database, secret)
     writer = RestWriter(BASE_URL, RestKeys.minted(secret).anon_key, secret, transport=double)

@@ -4,7 +4,6 @@ row as the model expects; the judging itself on hand-made read-backs."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.planted_values import (
@@ -12,6 +11,7 @@ from soberharness.access.planted_values import (
     SILENT_REFUSAL_THAT_WRITES,
 )
 from soberharness.checker.row_after_write import OTHER_ROWS, ROW, TABLE, ReadBack, drifts
+from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.runner.matrix import MatrixRun, run_matrix
 from soberharness.world.matrix_world import build_matrix_world
@@ -19,7 +19,7 @@ from soberharness.world.matrix_world import build_matrix_world
 
 def _run(dsn: str, defect: str) -> MatrixRun:
     mw = build_matrix_world()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
     return run_matrix(dsn, mw, workers=2, tables={"posts", "comments", "follows"})

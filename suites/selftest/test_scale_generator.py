@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterator
 
 import numpy as np
-import psycopg
 import pytest
 
 from soberharness.checker.plans import seq_scan_findings, summary
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.runner.plans import explain
 from soberharness.workload import app_queries
@@ -87,7 +87,7 @@ def loaded(module_scratch_database: str, data: ScaleData) -> Iterator[tuple[str,
 def test_loaded_rows_match_and_indexes_are_back(loaded: tuple[str, Probes],
                                                  data: ScaleData) -> None:
     dsn, _ = loaded
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         for table, key in (("auth.users", "users"), ("public.profiles", "users"),
                            ("public.follows", "follows"), ("public.posts", "posts"),
                            ("public.videos", "videos"), ("public.comments", "comments"),
@@ -110,7 +110,7 @@ def test_loading_twice_is_refused(loaded: tuple[str, Probes], data: ScaleData) -
 def test_plan_check_finds_the_seq_scan_of_a_plain_fts_filter(loaded: tuple[str, Probes]) -> None:
     dsn, p = loaded
     viewer = Viewer(Role.AUTHENTICATED, uuid.UUID(p.feed_user))
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         runner = RequestRunner(conn)
         direct = app_queries.search_posts_direct(p.search_term)
         findings = seq_scan_findings(direct.name, explain(runner, viewer, direct.request))
@@ -125,7 +125,7 @@ def test_plan_check_finds_the_seq_scan_of_a_plain_fts_filter(loaded: tuple[str, 
 
 def test_trending_view_is_closed_to_api_roles(loaded: tuple[str, Probes]) -> None:
     dsn, p = loaded
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         runner = RequestRunner(conn)
         request = app_queries.trending_top().request
         for viewer in (Viewer.anon(), Viewer(Role.AUTHENTICATED, uuid.UUID(p.feed_user))):

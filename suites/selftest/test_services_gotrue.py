@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.targets.services.gotrue import GoTrueConfig, GoTrueProcess, database_url
 from soberharness.targets.services.mailpit import MailpitProcess
@@ -49,7 +50,7 @@ def _connect_as_gotrue(port: int) -> psycopg.Connection:
     # GoTrue's URL, as libpq takes it (it ignores search_path as a URL parameter; the role's
     # own search_path setting is what applies, and GoTrue sets it from the URL too).
     url = database_url(port).replace("?search_path=auth&", "?")
-    return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    return db_session.connect(url, autocommit=True, connect_timeout=10)
 
 
 def test_database_url_shape() -> None:

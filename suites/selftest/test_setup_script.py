@@ -168,6 +168,25 @@ def test_an_ordinary_user_missing_a_tool_is_told_which(root: Path) -> None:
     assert "docker-compose present" in done.stdout
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as an ordinary user")
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_in_ci_a_tool_a_registry_serves_must_be_installed(root: Path, ci: str) -> None:
+    """Outside CI a tool the proxy refuses is skipped (its tests skip naming it); in CI the
+    setup fails, so that no test needing it skips there."""
+    repo = _fake_repo(root, with_tools=tuple(t for t in TOOLS if t != "versitygw"))
+    _script(root / "go", REFUSING_GO)
+    env = _env(root, _path(root), GO=str(root / "go"), GO_LOG=str(root / "go.log"), CI=ci)
+    _give_to_nobody(root)
+    done = _run(["bash", str(repo / "scripts" / "setup.sh")], env, as_user=True)
+    if not ci:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "[setup] done" in done.stdout
+        return
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "[setup] done" not in done.stdout
+    assert "versitygw" in done.stdout + done.stderr
+
+
 def _apt_env(root: Path, lock_timeout: str) -> dict[str, str]:
     env = _env(root, _path(root, present=("docker-compose", "prometheus-alertmanager",
                                          "chromium")),

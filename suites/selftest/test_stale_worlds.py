@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.db.seed import leftovers, write_world
 from soberharness.workload.run_liveness import remove_stale_worlds
 from soberharness.world.matrix_world import build_matrix_world
@@ -34,13 +34,13 @@ with RunLock(dsn, "live0002"):
 @pytest.mark.needs("postgres")
 def test_only_dead_runs_worlds_are_removed(scratch_database: str) -> None:
     dead, live = build_matrix_world("dead0001"), build_matrix_world("live0002")
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         write_world(conn, dead.world)  # a run that was killed: nobody holds its lock
     holder = subprocess.Popen([sys.executable, "-c", LIVE_RUN, scratch_database],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "READY"
-        with psycopg.connect(scratch_database, autocommit=True) as conn:
+        with db_session.connect(scratch_database, autocommit=True) as conn:
             sweep = remove_stale_worlds(conn, own_run_id="mine0003")
             assert sweep.removed == ["dead0001"] and sweep.live == ["live0002"]
             assert leftovers(conn, dead.world) == {}

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from soberharness.checker.sequence import SequenceFailure
+from soberharness.db import session as db_session
 from soberharness.records.steps import Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import replay, signature
@@ -71,7 +72,7 @@ create trigger restore_follows after delete on public.blocks
 
 @pytest.fixture
 def defective(scratch_database: str) -> Iterator[tuple[psycopg.Connection, SequenceRunner]]:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         yield conn, SequenceRunner(conn)
 
 

@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from soberharness.access.planted_values import PENDING_FOLLOWER_COUNT
 from soberharness.checker.step_blindness import blind_viewers
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.records.steps import Step
 from soberharness.runner.sequence import SequenceRunner
@@ -36,7 +37,7 @@ PENDING = parse_steps("""
 
 @pytest.fixture
 def database(scratch_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         yield conn
 
 

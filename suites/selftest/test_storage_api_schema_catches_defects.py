@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints import exposed_surface
 from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS, run_lints
 from soberharness.lints.coverage import matrix_surface, reachable_surface, uncovered
@@ -58,14 +58,14 @@ class Checked:
 
 
 def _check(dsn: str, version: int, plants: tuple[str, ...] = ()) -> Checked:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         double.apply(conn, version)
         for plant in plants:
             conn.execute(plant.encode())
         known = known_storage_api(conn)
         lints = STACK.judge(known.accept(run_lints(conn, DEFAULT_EXPOSED_SCHEMAS)))
         coverage = uncovered(reachable_surface(conn), matrix_surface(build_matrix_world()), known)
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         run = exposed_surface.check_exposed_surface(conn, build_surface_world(),
                                                     DEFAULT_EXPOSED_SCHEMAS)
     return Checked(known, lints, coverage, run, STACK.judge(known.accept(run.findings())))
@@ -101,7 +101,7 @@ def test_a_real_storage_api_schema_passes_and_names_its_version(
 
 
 def run_lints_plain(dsn: str) -> list:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         return run_lints(conn, DEFAULT_EXPOSED_SCHEMAS)
 
 
@@ -109,7 +109,7 @@ def run_lints_plain(dsn: str) -> list:
 def test_the_double_needs_the_stacks_narrowing(scratch_database: str) -> None:
     # Without narrow-storage-grants.sql the API's grant-all on buckets and objects shows, and
     # its default privileges' grant-all on its own tables.
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         double.apply(conn, 63, narrow=False)
         tables = {f.object for f in grant_findings(conn)}
         double.apply_narrowing(conn)
@@ -214,7 +214,7 @@ def test_an_object_of_a_later_version_is_unknown_at_an_earlier_one(
 
 @pytest.mark.needs("postgres")
 def test_the_bootstrap_copy_is_named_as_such(scratch_database: str) -> None:
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         seen = known_storage_api(conn).seen
     assert (seen.origin, seen.migration) == ("bootstrap", None)
     assert seen.label.startswith("bootstrap copy (stack/bootstrap/20_storage.sql), empty ledger")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.access.planted import video_read_leak
 from soberharness.checker.matrix import ExpectationCache
 from soberharness.clients.storage import StorageClient, StorageError
+from soberharness.db import session as db_session
 from soberharness.db.claims import sign
 from soberharness.db.seed import write_world
 from soberharness.records.results import Cell, Op
@@ -64,7 +64,7 @@ def _on_double(dsn: str, tag: str = "dbl", **double_options: object) -> Iterator
     mw = build_matrix_world(tag)
     rows = mw.world.copy()
     rows.objects.clear()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, rows)
     with StorageApiDouble(dsn, SECRET, **double_options) as double:  # type: ignore[arg-type]
         api = StorageClient(BASE, ANON_KEY, transport=double.transport())
@@ -130,7 +130,7 @@ def _predicted(mw: MatrixWorld, cells: list[StorageCell], roles: tuple[Role, ...
 def test_a_leaky_video_policy_is_named_as_exactly_its_cells(on_double: OnDouble) -> None:
     cells = [c for c in storage_cells(on_double.mw) if c.cell.table == "objects:videos"]
     predicted = _predicted(on_double.mw, cells, (Role.AUTHENTICATED,))
-    with psycopg.connect(on_double.dsn, autocommit=True) as conn:
+    with db_session.connect(on_double.dsn, autocommit=True) as conn:
         conn.execute(LEAK)
     run = on_double.run(cells)
     assert {r.cell for r in run.mismatches} == predicted
@@ -176,7 +176,7 @@ def test_bucket_administration_refusals_name_call_caller_and_status(
     (the bucket of the test's own, made visible as the destructive suite test makes it)."""
     mw = build_matrix_world("dbl")
     user = Viewer.of(mw.owners[Privacy.PUBLIC])
-    with psycopg.connect(scratch_database, autocommit=True) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         for statement in visible_to_everyone("sober-own-x"):
             conn.execute(statement.encode())
     seen: dict[frozenset[str], list[str]] = {}

@@ -12,6 +12,7 @@ import pytest
 from soberharness.checker import matrix
 from soberharness.clients import postgrest_sql
 from soberharness.clients.postgrest_sql import RequestRunner
+from soberharness.db import session as db_session
 from soberharness.db.seed import remove_world, write_world
 from soberharness.lints.storage_schema import (
     delete_path_findings,
@@ -29,7 +30,7 @@ NARROW = REPO / "stack" / "compose" / "db" / "narrow-storage-grants.sql"
 
 @pytest.fixture
 def conn(scratch_database: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(scratch_database, autocommit=True) as c:
+    with db_session.connect(scratch_database, autocommit=True) as c:
         yield c
 
 

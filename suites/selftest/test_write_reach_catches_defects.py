@@ -4,20 +4,20 @@ statement change unseen; the clean stack reaches none."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.lints.catalog import DEFAULT_EXPOSED_SCHEMAS
 from soberharness.lints.write_reach import RULE, Reach, find_reaches, findings_of
 from soberharness.world.surface_world import SurfaceWorld, build_surface_world
 
 
 def _reaches(dsn: str, statements: list[str]) -> tuple[list[Reach], SurfaceWorld]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with db_session.connect(dsn, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement.encode())
     surface = build_surface_world()
-    with psycopg.connect(dsn) as conn:
+    with db_session.connect(dsn) as conn:
         return find_reaches(conn, surface, list(DEFAULT_EXPOSED_SCHEMAS)), surface
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.clients.storage import StorageClient
+from soberharness.db import session as db_session
 from soberharness.lints.storage_schema import describe
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Target
@@ -24,7 +24,7 @@ from soberharness.workload.storage_target import StorageWorld, storage_client
 def storage_world(target: Target, run_report: RunReport,
                   storage_sample: int | None) -> Iterator[StorageWorld]:
     world = StorageWorld.put(target, run_report.run_id, storage_sample)
-    with psycopg.connect(world.dsn, autocommit=True) as conn:
+    with db_session.connect(world.dsn, autocommit=True) as conn:
         run_report.notes["storage schema"] = describe(conn).as_note()
     try:
         yield world

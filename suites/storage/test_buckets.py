@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from soberharness.clients.storage import StorageClient, StorageError
+from soberharness.db import session as db_session
 from soberharness.report.run_report import RunReport
 from soberharness.workload.bucket_admin import (
     admin_calls,
@@ -107,7 +107,7 @@ def test_a_bucket_callers_can_see_is_still_emptied_and_deleted_by_service_only(
     """The bucket of the test's own, made visible to every caller with its objects (as avatars
     is): the Storage API's own guard must refuse, not RLS's invisibility (v1.44.2 let any
     signed-in user empty a bucket it could see). Changes the target's policies for a moment."""
-    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+    with db_session.connect(storage_world.dsn, autocommit=True) as conn:
         for statement in visible_to_everyone(own_bucket):
             conn.execute(statement.encode())
         try:
@@ -131,7 +131,7 @@ def test_a_user_who_may_delete_the_first_object_still_cannot_empty_the_bucket(
     service = storage_world.callers.service
     service.upload(own_bucket, FIRST_OBJECT, content_of(own_bucket, FIRST_OBJECT),
                    content_type="image/png")
-    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+    with db_session.connect(storage_world.dsn, autocommit=True) as conn:
         conn.execute("update storage.objects set owner = %s where bucket_id = %s and name = %s",
                      (owner.id, own_bucket, FIRST_OBJECT))
         for statement in visible_to_everyone(own_bucket) + deletable_by_owner(own_bucket):

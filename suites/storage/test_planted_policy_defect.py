@@ -5,10 +5,10 @@ denies to anon and signed-in users. Destructive: it changes the target's policie
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from soberharness.access.planted import video_read_leak
+from soberharness.db import session as db_session
 from soberharness.runner.storage_matrix import predicted_mismatches, run_storage_matrix
 from soberharness.workload.storage_target import StorageWorld
 from soberharness.world.entities import Role
@@ -24,7 +24,7 @@ def test_leaky_video_policy_is_caught_over_http(storage_world: StorageWorld) -> 
     predicted = predicted_mismatches(storage_world.mw, cells,
                                      video_read_leak(Role.ANON, Role.AUTHENTICATED))
     assert predicted, "the model denies some video reads"
-    with psycopg.connect(storage_world.dsn, autocommit=True) as conn:
+    with db_session.connect(storage_world.dsn, autocommit=True) as conn:
         conn.execute(LEAK)
         try:
             run = run_storage_matrix(storage_world.mw, storage_world.callers,

@@ -188,6 +188,10 @@ def main(argv: list[str]) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot write {args.folder / MANIFEST}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return Exit.BAD_INPUT
     return Exit.OK
 
 
