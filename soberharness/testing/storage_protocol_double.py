@@ -54,6 +54,7 @@ import httpx
 import jwt
 import psycopg
 
+from soberharness.access.storage_keys import accepts_object_key
 from soberharness.testing.storage_double_openapi import (
     CONTRACT_PLANTED,
     DELETE_FIRST_BUCKET,
@@ -108,6 +109,12 @@ class ApiError(Exception):
 
 class _Rollback(Exception):
     """Ends a permission test: what the caller did is rolled back."""
+
+
+def _writable(name: str) -> None:
+    """The Storage API writes only names of its key characters (access.storage_keys)."""
+    if not accepts_object_key(name):
+        raise ApiError(400, "InvalidKey", f"Invalid key: {name}")
 
 
 def _no_such_key() -> ApiError:
@@ -420,6 +427,7 @@ class StorageApiDouble:
 
     def _upload(self, caller: Caller, bucket: str, name: str, request: httpx.Request,
                 upsert: bool) -> httpx.Response:
+        _writable(name)
         data = request.content
         mime = request.headers.get("content-type", "application/octet-stream")
         self._bucket_allows(bucket, len(data), mime)
@@ -510,6 +518,7 @@ class StorageApiDouble:
     def _move(self, caller: Caller, body: Any) -> httpx.Response:
         bucket, source, dest = body["bucketId"], body["sourceKey"], body["destinationKey"]
         into = (body.get("destinationBucket") or bucket) if self.cross_bucket else bucket
+        _writable(dest)
 
         def probe(conn: psycopg.Connection) -> None:
             self._find(conn, bucket, source)
@@ -537,6 +546,7 @@ class StorageApiDouble:
     def _copy(self, caller: Caller, body: Any, upsert: bool) -> httpx.Response:
         bucket, source, dest = body["bucketId"], body["sourceKey"], body["destinationKey"]
         into = (body.get("destinationBucket") or bucket) if self.cross_bucket else bucket
+        _writable(dest)
         with self._as(caller, "copy") as conn:
             found = self._find(conn, bucket, source)
         metadata = found["metadata"] or {}
