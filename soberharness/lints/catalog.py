@@ -259,16 +259,24 @@ def security_definer_function_executable(
     ]
 
 
+def _in_service_schema(qualified: str) -> bool:
+    return qualified.partition(".")[0] in lints_performance.SERVICE_SCHEMAS
+
+
 def function_search_path_mutable(conn: psycopg.Connection, scope: LintScope) -> list[LintFinding]:
-    # A warning in the exposed and helper schemas and for any function an exposed path calls
-    # (definer_chains.reached_objects); an info in the project's other schemas.
+    # A warning in the exposed and helper schemas and for any function of the project an
+    # exposed path calls (definer_chains.reached_objects); an info in the project's other
+    # schemas, and for a function a service's own migrations create in its schema (GoTrue's
+    # auth.uid() and auth.jwt() have no fixed search_path: the stack cannot pin them, the
+    # service's next migration replaces them, and splinter leaves those schemas out too).
     reached = sorted({r.oid for r in reached_objects(conn, scope) if r.kind == "function"})
     rows = _rows(
         conn,
         """
         select n.nspname || '.' || p.proname
                    || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
-               n.nspname = any(%(schemas)s) or p.oid = any(%(reached)s::oid[])
+               n.nspname = any(%(schemas)s)
+               or (p.oid = any(%(reached)s::oid[]) and not n.nspname = any(%(quiet)s))
         from pg_catalog.pg_proc p
         join pg_catalog.pg_namespace n on n.oid = p.pronamespace
         where (n.nspname = any(%(schemas)s) or p.oid = any(%(reached)s::oid[])
@@ -294,7 +302,8 @@ def function_search_path_mutable(conn: psycopg.Connection, scope: LintScope) -> 
             Severity.WARN if warn else Severity.INFO,
             name,
             f"function {name} has no fixed search_path (set one with SET search_path)"
-            + ("" if warn else "; no exposed path calls it yet"),
+            + ("" if warn else "; no exposed path calls it yet" if not _in_service_schema(name)
+               else "; a service's own migrations create it"),
         )
         for name, warn in rows
     ]

@@ -163,6 +163,13 @@ CASES: list[tuple[str, list[str], set[Key]]] = [
         {("function_search_path_mutable", W, "app_jobs.tick()")},
     ),
     (
+        "a service's own function (GoTrue's schema) called by an exposed function: an info",
+        ["create function auth.sober_tick() returns integer language sql as $$ select 1 $$",
+         "create function public.tick() returns integer language sql set search_path = '' "
+         "as $$ select auth.sober_tick() $$"],
+        {("function_search_path_mutable", INFO, "auth.sober_tick()")},
+    ),
+    (
         "near-miss: the function in a schema not exposed pins its search_path",
         ["create schema app_jobs",
          "create function app_jobs.tick() returns integer language sql "
