@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import psycopg
 
-from soberharness.lints.base import rows
+from soberharness.lints.base import rows, user_functions
 from soberharness.records.results import LintFinding, Severity
 
 AUTH_ROLE = "supabase_auth_admin"
@@ -34,22 +34,14 @@ def hook_functions(settings: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-_QUERY = r"""
-with recursive fn as (
-    select f.oid, n.nspname || '.' || f.proname
-               || '(' || pg_catalog.pg_get_function_identity_arguments(f.oid) || ')' as name,
-           n.nspname || '.' || f.proname as qualified, n.nspname::text as schema,
-           f.proname::text as short, coalesce(f.prosrc, '') as body,
-           exists (select 1 from pg_catalog.aclexplode(f.proacl) a
+_GRANTED_TO_AUTH = """exists (select 1 from pg_catalog.aclexplode(f.proacl) a
                    where a.grantee = pg_catalog.to_regrole(%(auth_role)s)
-                     and a.grantee <> f.proowner and a.privilege_type = 'EXECUTE') as granted
-    from pg_catalog.pg_proc f
-    join pg_catalog.pg_namespace n on n.oid = f.pronamespace
-    where n.nspname not in ('pg_catalog', 'information_schema')
-      and not exists (
-          select 1 from pg_catalog.pg_depend d
-          where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = f.oid
-            and d.deptype = 'e')
+                     and a.grantee <> f.proowner and a.privilege_type = 'EXECUTE') as granted"""
+_FN = user_functions("n.nspname || '.' || f.proname as qualified",
+                     "n.nspname::text as schema", _GRANTED_TO_AUTH)
+
+_QUERY = rf"""
+with recursive fn as ({_FN}
 ),
 root as (
     select oid, qualified from fn

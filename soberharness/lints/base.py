@@ -51,5 +51,27 @@ def scope_params(scope: LintScope) -> dict[str, object]:
 EXPOSED_OR_REACHED = "(n.nspname = any(%(schemas)s) or c.oid = any(%(reached)s::oid[]))"
 
 
+_FUNCTION_NAME = ("n.nspname || '.' || f.proname"
+                  " || '(' || pg_catalog.pg_get_function_identity_arguments(f.oid) || ')' as name")
+
+
+def user_functions(*extra_columns: str) -> str:
+    """A select of the database's own functions `f` of namespace `n` (outside the system
+    schemas; an extension's members are the extension's business) as a body-text walk needs
+    them: `oid`, `name` (schema.name(argument types)), `short` (its bare name), `body` (its
+    source text), then `extra_columns`. The `fn` CTE of the user_metadata lints."""
+    columns = ",\n           ".join(("f.oid", _FUNCTION_NAME, "f.proname::text as short",
+                                     "coalesce(f.prosrc, '') as body", *extra_columns))
+    return f"""
+    select {columns}
+    from pg_catalog.pg_proc f
+    join pg_catalog.pg_namespace n on n.oid = f.pronamespace
+    where n.nspname not in ('pg_catalog', 'information_schema')
+      and not exists (
+          select 1 from pg_catalog.pg_depend d
+          where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = f.oid
+            and d.deptype = 'e')"""
+
+
 def roles_text(roles: Sequence[str]) -> str:
     return " and ".join(roles)

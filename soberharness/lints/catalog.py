@@ -58,6 +58,7 @@ from soberharness.lints.base import (
     roles_text,
     rows,
     scope_params,
+    user_functions,
 )
 from soberharness.lints.definer_chains import (
     definer_behind_invoker,
@@ -545,7 +546,7 @@ def policy_uses_user_metadata(conn: psycopg.Connection, scope: LintScope) -> lis
     # calls; any function whose name appears followed by "(" counts, erring towards looking).
     rows = _rows(
         conn,
-        r"""
+        rf"""
         with recursive pol as (
             select p.oid, n.nspname || '.' || c.relname as relation, p.polname::text as name,
                    coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') || ' ' ||
@@ -555,18 +556,7 @@ def policy_uses_user_metadata(conn: psycopg.Connection, scope: LintScope) -> lis
             join pg_catalog.pg_namespace n on n.oid = c.relnamespace
             where n.nspname = any(%(schemas)s)
         ),
-        fn as (
-            select f.oid, n.nspname || '.' || f.proname
-                       || '(' || pg_catalog.pg_get_function_identity_arguments(f.oid) || ')'
-                       as name,
-                   f.proname::text as short, coalesce(f.prosrc, '') as body
-            from pg_catalog.pg_proc f
-            join pg_catalog.pg_namespace n on n.oid = f.pronamespace
-            where n.nspname not in ('pg_catalog', 'information_schema')
-              and not exists (
-                  select 1 from pg_catalog.pg_depend d
-                  where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = f.oid
-                    and d.deptype = 'e')
+        fn as ({user_functions()}
         ),
         reached(policy_oid, fn_oid) as (
             select d.objid, d.refobjid

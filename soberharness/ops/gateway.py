@@ -8,14 +8,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from soberharness.errors import HarnessError
 from soberharness.ops import tls, tools, waf
+from soberharness.ops.loopback_server import LoopbackServer, QuietHandler
 from soberharness.targets.services.process import ManagedProcess, free_port, tcp_ready
 from soberharness.targets.services.tools import REPO_ROOT
 
@@ -108,7 +106,7 @@ def scale_limits(text: str, wanted: Mapping[str, Limit]) -> str:
     return text
 
 
-class OkUpstream:
+class OkUpstream(LoopbackServer):
     """An upstream that answers 200 to every request (the gateway's behaviour is under test,
     not a service behind it); counts what reached it."""
 
@@ -116,7 +114,7 @@ class OkUpstream:
         self.hits = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -126,25 +124,7 @@ class OkUpstream:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="ok-upstream")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> OkUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Handler, "ok-upstream")
 
 
 class Gateway:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import threading
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
+
+from soberharness.ops.loopback_server import LoopbackServer, QuietHandler
 
 TIMEOUT_S = 5.0
 USER_TOKEN = {"Authorization": "Bearer a-signed-in-readers-token"}
@@ -52,7 +51,7 @@ class Seen:
     upstream_reads: int
 
 
-class ObjectUpstream:
+class ObjectUpstream(LoopbackServer):
     """A Storage API stand-in (the gateway is under test): every object answers 200 with a
     body naming its path and `Cache-Control: max-age=3600`; reads are counted per path."""
 
@@ -60,7 +59,7 @@ class ObjectUpstream:
         self.reads: collections.Counter[str] = collections.Counter()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -73,25 +72,7 @@ class ObjectUpstream:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="object-upstream")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ObjectUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Handler, "object-upstream")
 
 
 def upstream_path(path: str) -> str:

@@ -7,8 +7,8 @@ import dataclasses
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+
+from soberharness.ops.loopback_server import LoopbackServer, QuietHandler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Received:
     labels: dict[str, str]
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """Use as a context manager; `url` is what Alertmanager posts to."""
 
     def __init__(self) -> None:
@@ -27,7 +27,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -36,17 +36,11 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.timeout = 5
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="webhook-receiver")
+        super().__init__(Handler, "webhook-receiver", timeout=5)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/alerts"
+        return f"http://{self.address}/alerts"
 
     def _record(self, body: bytes) -> None:
         now = time.monotonic()
@@ -77,12 +71,3 @@ class WebhookReceiver:
                 return found
             time.sleep(0.1)
         return self.first(alertname, status, after)
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
-import threading
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from soberharness.ops.loopback_server import LoopbackServer, QuietHandler
 from soberharness.targets.services.tools import REPO_ROOT
 
 MODULE = "ngx_http_modsecurity_module.so"
@@ -115,7 +113,7 @@ LEGITIMATE: tuple[Probe, ...] = (
 )
 
 
-class AnyUpstream:
+class AnyUpstream(LoopbackServer):
     """A stand-in for the services behind the gateway (the gateway is under test): answers
     200 to every method; counts what reached it."""
 
@@ -123,7 +121,7 @@ class AnyUpstream:
         self.hits: collections.Counter[str] = collections.Counter()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _answer(self) -> None:
@@ -139,25 +137,7 @@ class AnyUpstream:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="any-upstream")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> AnyUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Handler, "any-upstream")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,19 +6,29 @@ every `<details>`, scrolls the first matrix grid so that its head would leave th
 writes what it measured as JSON into `<body data-probe>`; Chromium's `--dump-dom` prints the
 DOM after the scripts ran, and the JSON is read back from it. Chromium missing is an error
 (`BrowserMissing`), never a skip: the selftest must not pass without it.
+
+Chromium forks renderer, GPU and zygote children: it runs in a process group of its own, gets
+SIGTERM when the harness dies (parent-death signal) and is watched by the harness's watchdog;
+on a timeout or any error (Ctrl-C included) its whole group is SIGKILLed (`run_in_group`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from soberharness.targets.lifecycle import preexec_as
+from soberharness.targets.watchdog import WATCHDOG
 
 TIMEOUT_S = 90
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -79,8 +89,35 @@ def _run(page: Path, width: int, height: int, *args: str) -> subprocess.Complete
                 f"--window-size={width},{height}", "--virtual-time-budget=3000", *args,
                 page.resolve().as_uri()]
         env = {**os.environ, "HOME": profile}
-        return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, env=env,
-                              check=False)
+        return run_in_group(argv, TIMEOUT_S, env)
+
+
+def run_in_group(argv: Sequence[str], timeout: float,
+                 env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Like subprocess.run(argv, capture_output=True, text=True, timeout=timeout), with the
+    child leading a process group of its own: on a timeout (subprocess.TimeoutExpired is
+    raised) or any other exception, every process of that group is SIGKILLed and reaped."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(env), start_new_session=True,
+                            preexec_fn=preexec_as(None, signal.SIGTERM))
+    WATCHDOG.watch_process(proc.pid, signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:  # a timeout, Ctrl-C, SIGTERM: the whole group goes
+        _kill_group(proc.pid)  # the leader is not reaped yet: its pgid cannot be reused
+        proc.wait()  # not communicate(): a process that left the group may hold the pipes
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        raise
+    finally:
+        WATCHDOG.forget_process(proc.pid)
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def screenshot(page: Path, out: Path, width: int = 1400, height: int = 1000) -> tuple[int, int]:
