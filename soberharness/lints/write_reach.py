@@ -56,7 +56,7 @@ select r, array(
       and not (a.atthasdef and a.attname::text = any(%(key)s::text[]))
     order by a.attnum)
 from unnest(%(roles)s::text[]) r
-where pg_catalog.has_table_privilege(r, %(oid)s, 'INSERT')
+where pg_catalog.has_any_column_privilege(r, %(oid)s, 'INSERT')
 """
 
 _TABLES = """

@@ -330,9 +330,7 @@ class PostgrestProtocolDouble(httpx.BaseTransport):
             """select c.relname, c.relkind from pg_class c
                join pg_namespace n on n.oid = c.relnamespace
                where n.nspname = %(s)s and c.relkind in ('r', 'p', 'v', 'm', 'f')
-                 and (has_table_privilege(%(r)s, c.oid, 'SELECT') or
-                      has_table_privilege(%(r)s, c.oid, 'INSERT') or
-                      has_table_privilege(%(r)s, c.oid, 'UPDATE') or
+                 and (has_any_column_privilege(%(r)s, c.oid, 'SELECT, INSERT, UPDATE') or
                       has_table_privilege(%(r)s, c.oid, 'DELETE'))
                order by 1""", {"s": schema, "r": role}).fetchall()
         functions = self.conn.execute(
