@@ -51,9 +51,13 @@ fi
 # `apt-get download` fetches a .deb only; its maintainer scripts never run.
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# It needs no root: an ordinary user downloads from the package lists already on the machine,
+# and only when that fails are the lists refreshed (as root, or with sudo).
 unpack_deb() { # PACKAGE DEST
-  apt_update_once "$1 (unpacked into $2)"
-  (cd "$work" && chmod 777 . && apt-get download -qq "$1")
+  if [ "$APT_UPDATED" -eq 1 ] || ! (cd "$work" && chmod 777 . && apt-get download -qq "$1" 2>/dev/null); then
+    apt_update_once "$1 (unpacked into $2)"
+    (cd "$work" && apt-get download -qq "$1")
+  fi
   mkdir -p "$2"
   dpkg-deb -x "$work"/"$1"_*.deb "$2"
 }
