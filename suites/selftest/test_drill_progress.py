@@ -184,17 +184,10 @@ def test_a_pitr_drill_under_ci_prints_plain_step_lines(tmp_path: Path) -> None:
     reason = next((r for r in map(missing, NEEDS["pitr-restore-to-a-time.json"]) if r), None)
     if reason:
         pytest.skip(reason)
-    repo = Path(__file__).resolve().parents[2]
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites/dr/test_dr_drills.py", "-q",
-         "-p", "no:cacheprovider", "--report-dir", str(tmp_path / "reports"),
-         "-k", "test_pitr_restores_exactly_the_writes_before_the_target"],
-        cwd=repo, env={**os.environ, "CI": "1"}, capture_output=True, text=True, timeout=600)
-    out = ran.stdout + ran.stderr
-    assert ran.returncode == 0, out[-3000:]
-    lines = [ln for ln in out.splitlines()
-             if ln.startswith("[soberharness] drill pitr-restore-to-a-time: ")]
-    assert "\r" not in "".join(lines)
+    lines = _plain_progress_lines(
+        tmp_path, "suites/dr/test_dr_drills.py",
+        "test_pitr_restores_exactly_the_writes_before_the_target",
+        "[soberharness] drill pitr-restore-to-a-time: ", timeout=600)
     counts = [ln.split(": ", 1)[1].split(" steps")[0] for ln in lines]
     assert counts[0] == "0/10" and counts[-1] == "10/10", lines
     assert [int(c.split("/")[0]) for c in counts] == sorted(int(c.split("/")[0]) for c in counts)
@@ -245,17 +238,9 @@ def test_chaos_control_without_a_progress_file_writes_nothing(
 def test_a_chaos_experiment_under_ci_prints_plain_activity_lines(tmp_path: Path) -> None:
     """The SIGKILL experiment's test run by pytest with CI=1: plain lines counting the method's
     four activities, the fault named as it runs."""
-    repo = Path(__file__).resolve().parents[2]
-    ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites/chaos/test_chaos_experiments.py", "-q",
-         "-p", "no:cacheprovider", "--report-dir", str(tmp_path / "reports"),
-         "-k", "test_chaos_run and postgres-sigkill"],
-        cwd=repo, env={**os.environ, "CI": "1"}, capture_output=True, text=True, timeout=300)
-    out = ran.stdout + ran.stderr
-    assert ran.returncode == 0, out[-3000:]
-    lines = [ln for ln in out.splitlines()
-             if ln.startswith("[soberharness] chaos postgres-sigkill: ")]
-    assert "\r" not in "".join(lines)
+    lines = _plain_progress_lines(
+        tmp_path, "suites/chaos/test_chaos_experiments.py", "test_chaos_run and postgres-sigkill",
+        "[soberharness] chaos postgres-sigkill: ", timeout=300)
     assert lines[0].startswith("[soberharness] chaos postgres-sigkill: 0/4 activities (0%), "
                                "steady state: "), lines
     assert any(": 1/4 activities (25%), sigkill-every-postgres-process, " in ln
@@ -263,3 +248,20 @@ def test_a_chaos_experiment_under_ci_prints_plain_activity_lines(tmp_path: Path)
     assert lines[-1].startswith("[soberharness] chaos postgres-sigkill: 4/4 activities (100%), "
                                 "rollback: "), lines
     assert " in " in lines[-1].rsplit(", ", 1)[1], lines
+
+
+def _plain_progress_lines(tmp_path: Path, module: str, select: str, prefix: str,
+                          timeout: float) -> list[str]:
+    """The progress lines starting with `prefix` of `pytest module -k select` run with CI=1
+    (it must pass, and CI's lines carry no carriage return)."""
+    repo = Path(__file__).resolve().parents[2]
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", module, "-q", "-p", "no:cacheprovider",
+         "--report-dir", str(tmp_path / "reports"), "-k", select],
+        cwd=repo, env={**os.environ, "CI": "1"}, capture_output=True, text=True,
+        timeout=timeout)
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 0, out[-3000:]
+    lines = [ln for ln in out.splitlines() if ln.startswith(prefix)]
+    assert "\r" not in "".join(lines)
+    return lines
