@@ -4,14 +4,13 @@ drill (primary, standbys, restored copies), and a primary that can move (failove
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from soberharness.chaos.stack import ChaosStack
 from soberharness.targets.lifecycle import register_cleanup
 from soberharness.targets.postgres import PostgresServer
+from soberharness.targets.workdirs import make_workdir, remove_workdir
 
 
 class DrillStack(ChaosStack):
@@ -22,7 +21,9 @@ class DrillStack(ChaosStack):
 
     def __init__(self, name: str, settings: dict[str, str] | None = None, writers: int = 3,
                  config: str = "clean") -> None:
-        self.root = Path(tempfile.mkdtemp(prefix=f"soberharness-dr-{name}-"))
+        # A workdir like every run's: its owner file lets the dead-run sweep remove it, and the
+        # watchdog removes it when the process is killed (SIGKILL leaves no cleanup to run).
+        self.root = make_workdir()
         self.root.chmod(0o711)  # the server account walks down to its directories
         register_cleanup(self._remove_root)
         super().__init__(config, writers=writers, workdir=self.root / "primary",
@@ -64,4 +65,4 @@ class DrillStack(ChaosStack):
         self._remove_root()
 
     def _remove_root(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_workdir(self.root)
