@@ -106,6 +106,10 @@ GOTRUE_DEFAULTS: Mapping[str, Default] = {
         "false", f"{_CONF} GlobalConfiguration.DisableSignup: no default tag"),
     "GOTRUE_EXTERNAL_EMAIL_ENABLED": Default(
         "true", f"{_CONF} EmailProviderConfiguration.Enabled default:\"true\""),
+    # Whether GoTrue writes its audit trail to auth.audit_log_entries (it always logs it too):
+    # AuditLogConfiguration, `AuditLog` of GlobalConfiguration (split words: AUDIT_LOG).
+    "GOTRUE_AUDIT_LOG_DISABLE_POSTGRES": Default(
+        "false", f"{_CONF} AuditLogConfiguration.DisablePostgres default:\"false\""),
     # 0 becomes one minute in ApplyDefaults.
     "GOTRUE_SMTP_MAX_FREQUENCY": Default(
         "1m", f"{_CONF} ApplyDefaults: SMTP.MaxFrequency 0 becomes 1 minute"),

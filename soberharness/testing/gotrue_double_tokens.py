@@ -10,7 +10,11 @@ It answers as supabase/auth's internal/api does at v2.186.0 (read there, not cop
   access token hook: claims in, claims out); bad credentials 400 `invalid_credentials`, an
   unknown or used refresh token 400 `refresh_token_not_found`;
 - `PUT /user` with `data`: merged into the bearer's `user_metadata`, as GoTrue does; a token
-  the double did not sign is 401 `bad_jwt`.
+  the double did not sign is 401 `bad_jwt`;
+- `POST /logout` (scope global): the bearer's refresh tokens revoked, 204; a token the double
+  did not sign is 401 `bad_jwt`;
+- a password sign-in of a user whose e-mail is not confirmed (`confirmed`, which the double sets
+  from its admin users) is 400 `email_not_confirmed`.
 
 `add_user` makes a confirmed e-mail user first.
 """
@@ -37,12 +41,14 @@ class TokenRoutes:
         self.jwt_secret = "gotrue-protocol-double-secret-of-32-chars"
         self.users: dict[str, dict[str, Any]] = {}  # by e-mail
         self.access_token_hook: Hook | None = None
+        self.confirmed: Callable[[str], bool] = lambda email: True
         self._refresh: dict[str, str] = {}  # refresh token -> e-mail
 
     def add_user(self, email: str, password: str,
-                 app_metadata: dict[str, Any] | None = None) -> str:
-        """A confirmed e-mail user (as the admin API makes one); returns its id."""
-        uid = str(uuid.uuid4())
+                 app_metadata: dict[str, Any] | None = None, user_id: str = "") -> str:
+        """An e-mail user who signs in with `password` (confirmed unless `confirmed` says
+        otherwise); returns its id."""
+        uid = user_id or str(uuid.uuid4())
         self.users[email] = {"id": uid, "password": password, "user_metadata": {},
                              "app_metadata": {"provider": "email", "providers": ["email"],
                                               **(app_metadata or {})}}
@@ -60,8 +66,14 @@ class TokenRoutes:
                 return error(400, "refresh_token_not_found",
                              "Invalid Refresh Token: Refresh Token Not Found")
             return 200, self._session(email)
+        if method == "POST" and route == "/logout":
+            email = self.email_of(bearer)
+            if email is None:
+                return error(401, "bad_jwt", "invalid JWT")
+            self._refresh = {t: e for t, e in self._refresh.items() if e != email}
+            return 204, None
         if method == "PUT" and route == "/user":
-            email = self._email_of(bearer)
+            email = self.email_of(bearer)
             if email is None:
                 return error(401, "bad_jwt", "invalid JWT")
             user = self.users[email]
@@ -73,9 +85,17 @@ class TokenRoutes:
         user = self.users.get(str(data.get("email", "")))
         if user is None or user["password"] != data.get("password"):
             return error(400, "invalid_credentials", "Invalid login credentials")
+        if not self.confirmed(str(data["email"])):
+            return error(400, "email_not_confirmed", "Email not confirmed")
         return 200, self._session(str(data["email"]))
 
-    def _email_of(self, bearer: str) -> str | None:
+    def forget(self, user_id: str) -> None:
+        """Remove a user (deleted through the admin API) and their refresh tokens."""
+        gone = {e for e, u in self.users.items() if u["id"] == user_id}
+        self.users = {e: u for e, u in self.users.items() if e not in gone}
+        self._refresh = {t: e for t, e in self._refresh.items() if e not in gone}
+
+    def email_of(self, bearer: str) -> str | None:
         try:
             claims = jwt.decode(bearer, self.jwt_secret, algorithms=["HS256"],
                                 audience="authenticated")

@@ -23,6 +23,14 @@ v2.186.0 (the version the stack pins):
 - the token routes (`POST /token` password and refresh grants, `PUT /user`), in memory:
   soberharness/testing/gotrue_double_tokens.py; `double.tokens.add_user` makes a user who
   signs in, `double.tokens.access_token_hook` stands for GoTrue's custom access token hook;
+- `POST /signup` (e-mail and password): a user for the admin and the token routes, confirmed
+  and signed in (a session) when the double's settings say `mailer_autoconfirm`, else the user
+  alone (a password sign-in is then 400 `email_not_confirmed` until an admin PUT confirms the
+  e-mail); a taken e-mail is 422 `user_already_exists` with autoconfirm, else an obfuscated
+  user; a password under 6 characters 422 `weak_password`;
+- the audit trail: given `audit_dsn`, each audited action (sign-up, password sign-in, refresh,
+  logout, admin create/update/delete) is written into that database's auth.audit_log_entries as
+  GoTrue writes it: soberharness/testing/gotrue_double_audit.py (planted `REFRESH_NOT_AUDITED`);
 - anything else: 404 with GoTrue's error body `{"code", "error_code", "msg"}`.
 
 `with GoTrueProtocolDouble() as double:` serves on `double.url` (`http://127.0.0.1:N/auth/v1`,
@@ -34,12 +42,21 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+import jwt
+
+from soberharness.testing.gotrue_double_audit import (
+    AUDIT_PLANTED,
+    Actor,
+    AuditTrail,
+    subject_traits,
+)
 from soberharness.testing.gotrue_double_tokens import TokenRoutes
-from soberharness.testing.gotrue_double_users import AdminUsers, Answer, error
+from soberharness.testing.gotrue_double_users import PASSWORD_MIN, AdminUsers, Answer, error
 
 PREFIX = "/auth/v1"
 PROVIDERS = ("anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook",
@@ -70,13 +87,31 @@ def _audit(query: dict[str, list[str]]) -> tuple[int, Any]:
 USER = "/admin/users/"
 
 
+def _body(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _role_of(bearer: str) -> str:
+    """The role claim of the bearer (read, not verified: the double checks no signature)."""
+    try:
+        return str(jwt.decode(bearer, options={"verify_signature": False}).get("role") or "")
+    except jwt.PyJWTError:
+        return ""
+
+
 class GoTrueProtocolDouble:
     def __init__(self, settings: dict[str, Any] | None = None,
                  users: list[dict[str, Any]] | None = None,
-                 planted: frozenset[str] = frozenset()) -> None:
+                 planted: frozenset[str] = frozenset(), audit_dsn: str | None = None) -> None:
         self.settings = settings if settings is not None else default_settings()
-        self.admin = AdminUsers(users, planted)
+        self.admin = AdminUsers(users, planted - AUDIT_PLANTED)
         self.tokens = TokenRoutes()
+        self.tokens.confirmed = self._confirmed
+        self.audit = AuditTrail(audit_dsn, planted)
         self.requests: list[tuple[str, str, str]] = []
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -87,7 +122,84 @@ class GoTrueProtocolDouble:
         assert self._server is not None, "not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}{PREFIX}"
 
+    def _confirmed(self, email: str) -> bool:
+        user = self._admin_user_by_email(email)
+        return user is None or user["email_confirmed_at"] is not None
+
+    def _admin_user_by_email(self, email: str) -> dict[str, Any] | None:
+        return next((u for u in self.admin.users.values() if u["email"] == email.lower()), None)
+
+    def _signup(self, raw: bytes) -> Answer:
+        data = _body(raw)
+        email, password = str(data.get("email") or ""), str(data.get("password") or "")
+        if not email or not password:
+            return error(400, "validation_failed", "Signup requires a valid password")
+        if len(password) < PASSWORD_MIN:
+            return error(422, "weak_password",
+                         f"Password should be at least {PASSWORD_MIN} characters.")
+        autoconfirm = bool(self.settings.get("mailer_autoconfirm"))
+        existing = self._admin_user_by_email(email)
+        if existing is not None:
+            self.audit.log(Actor.of_user(existing), "user_repeated_signup", {"provider": "email"})
+            if autoconfirm:
+                return error(422, "user_already_exists", "User already registered")
+            return 200, {**existing, "id": str(uuid.uuid4()), "identities": []}
+        status, user = self.admin.create(json.dumps({
+            "email": email, "email_confirm": autoconfirm,
+            "user_metadata": data.get("data") or {}}).encode())
+        if status != 200:
+            return status, user
+        self.tokens.add_user(user["email"], password, user_id=user["id"])
+        if not autoconfirm:
+            self.audit.log(Actor.of_user(user), "user_confirmation_requested",
+                           {"provider": "email"})
+            return 200, user
+        self.audit.log(Actor.of_user(user), "user_signedup", {"provider": "email"})
+        self.audit.log(Actor.of_user(user), "login", {"provider": "email"})
+        return self.tokens.answer("POST", "/token", "password", json.dumps(
+            {"email": user["email"], "password": password}).encode(), "") or (500, {})
+
+    def _audited(self, method: str, route: str, grant: str, bearer: str, answer: Answer,
+                 before: dict[str, Any] | None) -> Answer:
+        """Log what GoTrue logs for a route's answer (only successful calls are audited)."""
+        status, data = answer
+        if status >= 300:
+            return answer
+        key = Actor.of_key(_role_of(bearer))
+        if route == "/token" and isinstance(data, dict) and "user" in data:
+            actor = Actor.of_user(data["user"])
+            if grant == "password":
+                self.audit.log(actor, "login", {"provider": "email"})
+            else:
+                self.audit.log(actor, "token_refreshed")
+                self.audit.log(actor, "token_revoked")
+        elif route == "/logout":
+            email = self.tokens.email_of(bearer) or ""
+            self.audit.log(Actor.of_user(self.tokens.users[email] | {"email": email}), "logout")
+        elif route == "/admin/users" and method == "POST":
+            self.audit.log(key, "user_signedup", subject_traits(data))
+        elif route.startswith(USER) and method in ("PUT", "DELETE"):
+            user = data if method == "PUT" else before
+            if isinstance(user, dict):
+                self.audit.log(key, "user_modified" if method == "PUT" else "user_deleted",
+                               subject_traits(user))
+        return answer
+
     def answer(self, method: str, path: str, body: bytes = b"",
+               authorized: bool = True, bearer: str = "") -> Answer:
+        route = path.split("?", 1)[0].removeprefix(PREFIX)
+        grant = parse_qs(path.split("?", 1)[1] if "?" in path else "").get(
+            "grant_type", [""])[-1]
+        if method == "POST" and route == "/signup":
+            return self._signup(body)
+        user_id = route.removeprefix(USER) if route.startswith(USER) else ""
+        before = self.admin.users.get(user_id)  # what a DELETE logs about the user it removes
+        answer = self._route(method, path, body, authorized, bearer)
+        if method == "DELETE" and before is not None and answer[0] == 200:
+            self.tokens.forget(user_id)
+        return self._audited(method, route, grant, bearer, answer, before)
+
+    def _route(self, method: str, path: str, body: bytes = b"",
                authorized: bool = True, bearer: str = "") -> Answer:
         route = path.split("?", 1)[0].removeprefix(PREFIX)
         query = parse_qs(path.split("?", 1)[1] if "?" in path else "", keep_blank_values=True)
@@ -129,7 +241,7 @@ class GoTrueProtocolDouble:
                     authorization = self.headers.get("authorization") or ""
                     status, body = double.answer(method, self.path, raw, bool(authorization),
                                                  authorization.removeprefix("Bearer "))
-                data = json.dumps(body).encode()
+                data = b"" if status == 204 else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -144,6 +256,7 @@ class GoTrueProtocolDouble:
         return Handler
 
     def __enter__(self) -> GoTrueProtocolDouble:
+        self.audit.prepare()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
