@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from soberharness.checker.regression import ALPHA, MIN_EFFECT
-from soberharness.report import dr_section, plots, run_index
+from soberharness.report import audit_section, dr_section, plots, run_index
 from soberharness.report.failure_text import for_people
 from soberharness.report.html import STYLE as MATRIX_STYLE
 from soberharness.report.html import _tables as matrix_tables
@@ -84,7 +84,8 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
         f"{_e(doc['started'])} · {doc['duration_s']:.0f} s · tests: "
         + ", ".join(f"{_e(k)} {v}" for k, v in sorted(counts.items())) + "</p>",
         "<nav><a href='#failures'>Failures</a><a href='#benchmarks'>Benchmarks</a>"
-        "<a href='#matrix'>Security matrix</a><a href='#auth'>Auth</a><a href='#chaos'>Chaos</a>"
+        "<a href='#matrix'>Security matrix</a><a href='#auth'>Auth</a>"
+        "<a href='#audit'>Audit log</a><a href='#chaos'>Chaos</a>"
         "<a href='#dr'>Disaster recovery</a>"
         "<a href='#load'>Load</a><a href='#tests'>All tests</a></nav>",
     ]
@@ -94,6 +95,7 @@ def render_page(doc: Mapping[str, Any], report: RunReport,
     out += _benchmarks(doc, current_ms, baseline_ms, history)
     out += _matrix(doc, report)
     out += _auth(doc)
+    out += audit_section.section(doc["notes"])
     out += _chaos(doc)
     out += dr_section.section(doc["chaos"])
     out += _load(doc)

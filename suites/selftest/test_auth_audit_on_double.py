@@ -27,6 +27,7 @@ from soberharness.records.auth_audit import (
     ExpectedAuthAction,
     Window,
 )
+from soberharness.report import audit_section
 from soberharness.targets.base import Target
 from soberharness.testing.gotrue_double_audit import REFRESH_NOT_AUDITED
 from soberharness.testing.gotrue_protocol_double import GoTrueProtocolDouble, default_settings
@@ -88,6 +89,10 @@ def test_every_action_logged_passes_and_is_reported_by_id(
     assert {r["who"] for r in rows} == {user, "service_role (API key)"}, rows
     assert "GOTRUE_AUDIT_LOG_DISABLE_POSTGRES=false (from GoTrue's default" in note["setting"]
     assert auth_audit.leaks(note) == []
+    page = next((tmp_path / "reports" / "runs").glob("*/index.html")).read_text()
+    assert "<h3>audit log (GoTrue): 7 entries</h3>" in page
+    audit = page.split("id='audit'")[1].split("id='chaos'")[0]
+    assert f"<td class='l wrap'>{user}</td>" in audit and "@" not in audit
 
 
 @pytest.mark.needs("postgres")
@@ -177,3 +182,21 @@ def test_a_token_or_a_known_secret_in_a_report_is_caught() -> None:
     # an admin actor that is no role name is never shown as it was logged
     odd = _entry("user_deleted", NIL_ACTOR, "ops@example.test", traits={"user_id": USER})
     assert auth_audit.actor_ref(odd) == "unnamed (API key)"
+
+
+def test_the_run_page_shows_both_audit_logs_and_withholds_a_leaking_one() -> None:
+    pgaudit = [{"when": "2026-01-01 12:00:00.000 UTC", "who": "supabase_admin@db",
+                "what": "ROLE GRANT", "object": "", "statement": "grant select on t to anon"}]
+    gotrue = {"setting": "GOTRUE_AUDIT_LOG_DISABLE_POSTGRES=false", "actions": ["sign in: login"],
+              "rows": auth_audit.compliance(GOOD)}
+    page = "\n".join(audit_section.section({"audit log (pgaudit)": pgaudit,
+                                             "audit log (GoTrue)": gotrue, "other": 1}))
+    assert "<h3>audit log (GoTrue): 2 entries</h3>" in page
+    assert "<h3>audit log (pgaudit): 1 entries</h3>" in page
+    assert "service_role (API key)" in page and "ROLE GRANT" in page and "@example" not in page
+    leaking = {"rows": auth_audit.compliance(GOOD, {**auth_audit.COLUMNS,
+                                                    "who": lambda e: e.actor_username})}
+    page = "\n".join(audit_section.section({"audit log (GoTrue)": leaking}))
+    assert "withheld: personal data or secrets at rows[0].who: an e-mail address" in page
+    assert "someone@example.test" not in page
+    assert "No audit log was read" in "".join(audit_section.section({"other": 1}))
