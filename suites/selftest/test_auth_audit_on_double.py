@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from soberharness.checker import auth_audit
+from soberharness.clients.gotrue import GoTrueClient
 from soberharness.records.auth_audit import (
     NIL_ACTOR,
     AuthAuditEntry,
@@ -28,6 +29,13 @@ from soberharness.records.auth_audit import (
     Window,
 )
 from soberharness.report import audit_section
+from soberharness.runner.auth_audit import (
+    AuditedActions,
+    audit_entries,
+    key_role,
+    make_audited_actions,
+)
+from soberharness.runner.rest_matrix import RestKeys
 from soberharness.targets.base import Target
 from soberharness.testing.gotrue_double_audit import REFRESH_NOT_AUDITED
 from soberharness.testing.gotrue_protocol_double import GoTrueProtocolDouble, default_settings
@@ -126,6 +134,29 @@ def test_a_target_whose_gotrue_writes_no_audit_rows_is_skipped_naming_the_settin
     assert "1 skipped" in output, output[-2000:]
     assert "GOTRUE_AUDIT_LOG_DISABLE_POSTGRES=true (from target file" in output, output[-2000:]
     assert note == {}
+
+
+@pytest.mark.needs("postgres")
+def test_the_flow_in_process_reads_back_what_the_double_wrote(scratch_database: str) -> None:
+    """The runner's flow and read-back in this process (the suite runs them in a subprocess
+    above): with autoconfirm, the sign-up's own login row comes first and is not required."""
+    keys = RestKeys.minted("a-jwt-secret-for-the-audit-selftest-32")
+    settings = default_settings() | {"mailer_autoconfirm": True}
+    made = AuditedActions()
+    with GoTrueProtocolDouble(settings=settings, audit_dsn=scratch_database) as double, \
+            GoTrueClient(double.url, keys.anon_key, timeout=5.0) as auth, \
+            GoTrueClient(double.url, keys.service_key, timeout=5.0) as admin:
+        make_audited_actions(auth, admin, scratch_database, "reader@example.test",
+                             "a-long-password-1", True, key_role(keys.service_key), made)
+    entries = audit_entries(scratch_database, made.user_id)
+    assert made.window is not None and made.window.began <= made.window.ended
+    assert [e.action for e in entries] == [
+        "user_signedup", "login", "user_modified", "login", "token_refreshed", "token_revoked",
+        "logout", "user_deleted"]
+    assert auth_audit.unlogged(made.expected, entries, made.window) == []
+    assert {e.actor_username for e in entries if e.actor_id == NIL_ACTOR} == {"service_role"}
+    assert "reader@example.test" in made.secrets and len(made.secrets) == 8
+    assert audit_entries(scratch_database, "22222222-2222-4222-8222-222222222222") == []
 
 
 # ------------------------------------------------------------------ the judge, in process
