@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from soberharness.checker import auth_audit
 from soberharness.ops import audit_log
 from soberharness.ops.audit import PROBES, AuditStack
 from soberharness.ops.audit_log import AuditRecord, Expected
@@ -38,6 +39,7 @@ def test_the_log_says_who_where_and_when(
         run_report: RunReport) -> None:
     stack, expected, records = audited
     report = audit_log.compliance(records, expected)
+    assert auth_audit.leaks(report) == []  # the compliance report names roles, no e-mails
     run_report.notes["audit log (pgaudit)"] = report
     assert len(report) == len(expected)
     by_what = {row["what"]: row for row in report}
