@@ -1,0 +1,176 @@
+"""TLS to PostgreSQL (seed 1.1.3, 5.2.1) on a real server with a test CA.
+
+`TlsPostgres` starts a PostgreSQL cluster of its own with `ssl=on`, a certificate the test CA
+(ops/tls.py) signs for `localhost` and 127.0.0.1, and the stack's pg_hba.conf
+(stack/compose/db/pg_hba.conf) as a network client here meets it (`render_hba`). `attempt`
+opens one session with given libpq options and reads `pg_stat_ssl` for its backend.
+`findings` (pure) judges the standard cases (`cases`): a verified session served and
+encrypted; a wrong host name, a plain connection and an untrusted CA each refused, for that
+reason; and each service's declared connection (read from the compose file by
+config/dbtls.py) served with TLS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from soberharness.config.dbtls import (
+    STACK_HBA,
+    Connection,
+    HbaLine,
+    parse_hba,
+    service_connections,
+)
+from soberharness.db import session as db_session
+from soberharness.ops import tls
+from soberharness.targets.postgres import SUPERUSER, PostgresServer
+
+SERVER_NAME = "localhost"
+SERVER_IP = "127.0.0.1"
+WRONG_NAME = "db.sobertube.test"  # a name the certificate does not carry
+PROBE_TIMEOUT_S = 5
+PASSWORD_METHODS = frozenset({"scram-sha-256", "md5", "password"})
+# Case -> what its refusal must say, one of (libpq's, OpenSSL's or the server's words). The
+# untrusted CA carries the same name as the trusted one, so OpenSSL takes it for the issuer
+# and the signature check fails.
+REFUSED_BECAUSE: Mapping[str, tuple[str, ...]] = {
+    "wrong host name": ("does not match host name",),
+    "plain": ("no encryption",),
+    "untrusted CA": ("certificate verify failed", "signature failure"),
+}
+
+
+def render_hba(lines: Sequence[HbaLine]) -> tuple[str, list[str]]:
+    """The stack's pg_hba.conf as a network client here meets it, and what was changed:
+    `local` lines dropped (the image's Unix socket; the harness connects over TCP), password
+    methods made `trust` (the test's cluster has no passwords: under test is which
+    connections get in at all, not the password check)."""
+    kept, changes = [], []
+    for line in lines:
+        if line.kind == "local":
+            changes.append(f"line {line.number} dropped (Unix socket)")
+            continue
+        method = line.method
+        if method in PASSWORD_METHODS:
+            changes.append(f"line {line.number}: {method} -> trust")
+            method = "trust"
+        kept.append(f"{line.kind} {line.database} {line.user} {line.address} {method}")
+    return "\n".join(kept) + "\n", changes
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    accepted: bool
+    encrypted: bool
+    why: str  # the refusal, one line ("" when accepted)
+
+
+def attempt(port: int, options: Mapping[str, str]) -> Attempt:
+    """One session to 127.0.0.1:`port` as the superuser with libpq `options` (host names
+    the server for verification; hostaddr is always 127.0.0.1)."""
+    conninfo = make_conninfo(hostaddr=SERVER_IP, port=str(port), dbname="postgres",
+                             user=SUPERUSER, **options)
+    try:
+        with db_session.connect(conninfo, connect_timeout=PROBE_TIMEOUT_S,
+                                timeout_s=PROBE_TIMEOUT_S) as conn:
+            row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+                               ).fetchone()
+    except psycopg.OperationalError as error:
+        return Attempt(False, False, " ".join(str(error).split()) or type(error).__name__)
+    return Attempt(True, bool(row and row[0]), "")
+
+
+def cases(ca_file: Path, other_ca_file: Path) -> dict[str, dict[str, str]]:
+    """The standard cases: name -> libpq options."""
+    verify = {"sslmode": "verify-full", "sslrootcert": str(ca_file)}
+    return {
+        "verified": {"host": SERVER_NAME, **verify},
+        "wrong host name": {"host": WRONG_NAME, **verify},
+        "plain": {"host": SERVER_NAME, "sslmode": "disable"},
+        "untrusted CA": {"host": SERVER_NAME, "sslmode": "verify-full",
+                         "sslrootcert": str(other_ca_file)},
+    }
+
+
+def declared_options(conn: Connection, ca_file: Path) -> dict[str, str]:
+    """A service's declared connection made local: its sslmode, the test CA for its CA."""
+    options = {"host": SERVER_NAME, "sslmode": conn.sslmode}
+    if conn.ca_file:
+        options["sslrootcert"] = str(ca_file)
+    return options
+
+
+def declared_cases(compose: Mapping[str, object], ca_file: Path) -> dict[str, dict[str, str]]:
+    """"<service> <setting>" -> libpq options, for each database connection the compose
+    file's services declare (config/dbtls.py reads them)."""
+    services = compose.get("services")
+    assert isinstance(services, Mapping)
+    return {f"{name} {conn.key}": declared_options(conn, ca_file)
+            for name, service in services.items()
+            for conn in service_connections({str(k): str(v) for k, v in
+                                             (service.get("environment") or {}).items()})}
+
+
+def findings(results: Mapping[str, Attempt]) -> list[str]:
+    """One line per way the results fall short (pure). Keys: the standard cases, and any
+    other key is a service's declared connection, which must be served with TLS."""
+    out = []
+    for case, result in results.items():
+        if case in REFUSED_BECAUSE:
+            if result.accepted:
+                out.append(f"{case}: accepted ({'TLS' if result.encrypted else 'no TLS'}), "
+                           "must be refused")
+            elif not any(reason in result.why for reason in REFUSED_BECAUSE[case]):
+                out.append(f"{case}: refused, but not for {' or '.join(REFUSED_BECAUSE[case])}: "
+                           f"{result.why}")
+        elif not result.accepted:
+            out.append(f"{case}: refused: {result.why}")
+        elif not result.encrypted:
+            out.append(f"{case}: served without TLS (pg_stat_ssl.ssl is false)")
+    return out
+
+
+class TlsPostgres:
+    """A PostgreSQL cluster under `root` with ssl=on, the test CA's certificate and
+    `hba_text` (by default the stack's pg_hba.conf, rendered). The harness's own sessions
+    to it verify the certificate (sslmode=verify-full)."""
+
+    def __init__(self, root: Path, hba_text: str | None = None) -> None:
+        self.root = root
+        stack_text = STACK_HBA.read_text(encoding="utf-8")
+        self.hba_text, self.hba_changes = render_hba(parse_hba(hba_text or stack_text))
+        self.ca = tls.make_test_ca(root / "tls", names=(SERVER_NAME,), ips=(SERVER_IP,))
+        self.other_ca = tls.make_test_ca(root / "other-ca", names=(SERVER_NAME,), ips=(SERVER_IP,))
+        hba = root / "pg_hba.conf"
+        hba.write_text(self.hba_text)
+        self.server = PostgresServer(
+            root / "pg",
+            settings={"ssl": "on", "ssl_cert_file": str(self.ca.folder / "tls.crt"),
+                      "ssl_key_file": str(self.ca.folder / "tls.key"), "hba_file": str(hba),
+                      "max_connections": "20", "shared_buffers": "16MB"},
+            client_options=f"sslmode=verify-full sslrootcert={self.ca.ca_file}")
+        if self.server.account is not None:  # as root the server runs as another account
+            account = self.server.account
+            os.chown(self.ca.folder / "tls.key", account.pw_uid, account.pw_gid)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def standard_cases(self) -> dict[str, dict[str, str]]:
+        return cases(self.ca.ca_file, self.other_ca.ca_file)
+
+    def __enter__(self) -> TlsPostgres:
+        self.server.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.server.stop()
