@@ -139,14 +139,16 @@ def findings(results: Mapping[str, Attempt]) -> list[str]:
 
 class TlsPostgres:
     """A PostgreSQL cluster under `root` with ssl=on, the test CA's certificate and
-    `hba_text` (by default the stack's pg_hba.conf, rendered). The harness's own sessions
-    to it verify the certificate (sslmode=verify-full)."""
+    `hba_text` (by default the stack's pg_hba.conf, rendered), its certificate naming
+    `names` and 127.0.0.1. The harness's own sessions to it verify the certificate
+    (sslmode=verify-full)."""
 
-    def __init__(self, root: Path, hba_text: str | None = None) -> None:
+    def __init__(self, root: Path, hba_text: str | None = None,
+                 names: tuple[str, ...] = (SERVER_NAME,)) -> None:
         self.root = root
         stack_text = STACK_HBA.read_text(encoding="utf-8")
         self.hba_text, self.hba_changes = render_hba(parse_hba(hba_text or stack_text))
-        self.ca = tls.make_test_ca(root / "tls", names=(SERVER_NAME,), ips=(SERVER_IP,))
+        self.ca = tls.make_test_ca(root / "tls", names=names, ips=(SERVER_IP,))
         self.other_ca = tls.make_test_ca(root / "other-ca", names=(SERVER_NAME,), ips=(SERVER_IP,))
         hba = root / "pg_hba.conf"
         hba.write_text(self.hba_text)
