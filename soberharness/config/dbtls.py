@@ -19,6 +19,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from soberharness.config.envcheck import COMPOSE_FILE
@@ -101,24 +102,21 @@ def connection_problems(where: str, environment: Mapping[str, str],
     return problems
 
 
-def compose_problems(compose: Mapping[str, object], source: str = COMPOSE_FILE.name) -> list[str]:
+def compose_problems(compose: Mapping[str, Any], source: str = COMPOSE_FILE.name) -> list[str]:
     """connection_problems for every service of a compose file."""
     problems: list[str] = []
-    services = compose.get("services")
-    assert isinstance(services, Mapping)
-    for name, service in services.items():
+    for name, service in compose["services"].items():
         environment = {str(k): str(v) for k, v in (service.get("environment") or {}).items()}
         mounts = [str(v).split(":")[1] for v in service.get("volumes") or [] if ":" in str(v)]
         problems += connection_problems(f"{source}: service {name}", environment, mounts)
     return problems
 
 
-def container_problems(where: str, container: Mapping[str, object]) -> list[str]:
+def container_problems(where: str, container: Mapping[str, Any]) -> list[str]:
     """connection_problems for one Kubernetes container (its literal `env` values)."""
-    env = container.get("env") or []
-    assert isinstance(env, list)
-    environment = {str(e["name"]): str(e["value"]) for e in env if "value" in e}
-    mounts = [str(m.get("mountPath")) for m in container.get("volumeMounts") or []]  # type: ignore[union-attr]
+    environment = {str(e["name"]): str(e["value"]) for e in container.get("env") or []
+                   if "value" in e}
+    mounts = [str(m.get("mountPath")) for m in container.get("volumeMounts") or []]
     return connection_problems(where, environment, mounts)
 
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -107,13 +108,11 @@ def declared_options(conn: Connection, ca_file: Path) -> dict[str, str]:
     return options
 
 
-def declared_cases(compose: Mapping[str, object], ca_file: Path) -> dict[str, dict[str, str]]:
+def declared_cases(compose: Mapping[str, Any], ca_file: Path) -> dict[str, dict[str, str]]:
     """"<service> <setting>" -> libpq options, for each database connection the compose
     file's services declare (config/dbtls.py reads them)."""
-    services = compose.get("services")
-    assert isinstance(services, Mapping)
     return {f"{name} {conn.key}": declared_options(conn, ca_file)
-            for name, service in services.items()
+            for name, service in compose["services"].items()
             for conn in service_connections({str(k): str(v) for k, v in
                                              (service.get("environment") or {}).items()})}
 

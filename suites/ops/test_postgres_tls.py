@@ -17,7 +17,7 @@ from soberharness.db import session as db_session
 from soberharness.errors import TargetUnavailable
 from soberharness.ops import pg_tls
 from soberharness.ops.pg_tls import TlsPostgres
-from soberharness.targets.remote import load_target_file
+from soberharness.targets.remote import RemoteTarget, load_target_file
 
 # The stack's configuration on a PostgreSQL of the test's own, not the selected target.
 pytestmark = pytest.mark.target_independent
@@ -46,7 +46,7 @@ def test_each_declared_service_connection_is_served_with_tls(pg: TlsPostgres) ->
     assert pg_tls.findings(results) == []
 
 
-def _remote(tmp_path: Path, database: str, dsn: str) -> object:
+def _remote(tmp_path: Path, database: str, dsn: str) -> RemoteTarget:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "ca.crt").write_bytes(Path(database).read_bytes() if database else b"")
     table = ('[database]\nsslmode = "verify-full"\nca_file = "ca.crt"\n' if database else "")
@@ -58,20 +58,19 @@ def _remote(tmp_path: Path, database: str, dsn: str) -> object:
 def test_a_remote_target_files_verify_full_is_honoured(pg: TlsPostgres, tmp_path: Path) -> None:
     plain = f"host=localhost port={pg.port} dbname=postgres user=supabase_admin sslmode=disable"
     target = _remote(tmp_path, str(pg.ca.ca_file), plain)
-    target.start()  # type: ignore[attr-defined]
-    with db_session.connect(target.admin_dsn()) as conn:  # type: ignore[attr-defined]
+    target.start()
+    with db_session.connect(target.admin_dsn()) as conn:
         assert conn.execute(SSL_OF_SESSION).fetchone() == (True,)
-    assert "sslmode=disable" not in target.admin_dsn("postgres")  # type: ignore[attr-defined]
+    assert "sslmode=disable" not in target.admin_dsn("postgres")
 
 
 def test_a_remote_target_without_tls_or_with_another_ca_is_refused_in_one_line(
         pg: TlsPostgres, tmp_path: Path) -> None:
     plain = f"host=localhost port={pg.port} dbname=postgres user=supabase_admin sslmode=disable"
     with pytest.raises(TargetUnavailable) as refused:
-        _remote(tmp_path / "plain", "", plain).start()  # type: ignore[attr-defined]
+        _remote(tmp_path / "plain", "", plain).start()
     assert "pg_hba.conf rejects connection" in str(refused.value) and "\n" not in str(refused.value)
     (tmp_path / "other").mkdir()
     with pytest.raises(TargetUnavailable) as untrusted:
-        _remote(tmp_path / "other", str(pg.other_ca.ca_file),
-                plain).start()  # type: ignore[attr-defined]
+        _remote(tmp_path / "other", str(pg.other_ca.ca_file), plain).start()
     assert "tls-remote" in str(untrusted.value) and "\n" not in str(untrusted.value)
