@@ -4,16 +4,19 @@
 (ops/tls.py) signs for `localhost` and 127.0.0.1, and the stack's pg_hba.conf
 (stack/compose/db/pg_hba.conf) as a network client here meets it (`render_hba`). `attempt`
 opens one session with given libpq options and reads `pg_stat_ssl` for its backend.
-`findings` (pure) judges the standard cases (`cases`): a verified session served and
-encrypted; a wrong host name, a plain connection and an untrusted CA each refused, for that
-reason; and each service's declared connection (read from the compose file by
-config/dbtls.py) served with TLS.
+`functions_attempt` does the same through the edge functions' own client
+(stack/functions/_shared/db.ts under Deno). `findings` (pure) judges the standard cases
+(`cases`): a verified session served and encrypted; a wrong host name, a plain connection and
+an untrusted CA each refused, for that reason; and each service's declared connection (read
+from the compose file by config/dbtls.py) served with TLS.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -30,21 +33,31 @@ from soberharness.config.dbtls import (
     service_connections,
 )
 from soberharness.db import session as db_session
+from soberharness.errors import TargetUnavailable
 from soberharness.ops import tls
 from soberharness.targets.postgres import SUPERUSER, PostgresServer
+from soberharness.targets.services.edge_functions import STACK_FUNCTIONS
+from soberharness.targets.services.tools import find_tool, missing_reason
 
 SERVER_NAME = "localhost"
 SERVER_IP = "127.0.0.1"
 WRONG_NAME = "db.sobertube.test"  # a name the certificate does not carry
 PROBE_TIMEOUT_S = 5
+DENO_TIMEOUT_S = 60.0  # the first run on a machine fetches npm:postgres
+# The functions' own client (stack/functions/_shared/db.ts) reading its session's TLS.
+_FUNCTIONS_PROBE = (
+    'import {{ database }} from "{db}";\n'
+    "const [row] = await database()`select ssl from pg_stat_ssl where pid = pg_backend_pid()`;\n"
+    "console.log(JSON.stringify(row));\nawait database().end();\n")
 PASSWORD_METHODS = frozenset({"scram-sha-256", "md5", "password"})
-# Case -> what its refusal must say, one of (libpq's, OpenSSL's or the server's words). The
-# untrusted CA carries the same name as the trusted one, so OpenSSL takes it for the issuer
-# and the signature check fails.
+# Case -> what its refusal must say, one of (libpq's, OpenSSL's, the server's or Deno's
+# words). The untrusted CA carries the same name as the trusted one, so OpenSSL takes it for
+# the issuer and the signature check fails.
 REFUSED_BECAUSE: Mapping[str, tuple[str, ...]] = {
     "wrong host name": ("does not match host name",),
     "plain": ("no encryption",),
-    "untrusted CA": ("certificate verify failed", "signature failure"),
+    "untrusted CA": ("certificate verify failed", "signature failure",
+                     "unable to verify the first certificate"),
 }
 
 
@@ -86,6 +99,37 @@ def attempt(port: int, options: Mapping[str, str]) -> Attempt:
     except psycopg.OperationalError as error:
         return Attempt(False, False, " ".join(str(error).split()) or type(error).__name__)
     return Attempt(True, bool(row and row[0]), "")
+
+
+def functions_attempt(port: int, options: Mapping[str, str], workdir: Path,
+                      functions_dir: Path = STACK_FUNCTIONS) -> Attempt:
+    """One session through the edge functions' own client (`_shared/db.ts` under Deno) with
+    SUPABASE_DB_URL in the stack's form: `options` host, sslmode, sslrootcert."""
+    deno = find_tool("deno")
+    if deno is None:
+        raise TargetUnavailable(missing_reason("deno"))
+    db = (functions_dir / "_shared" / "db.ts").resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    probe = workdir / "tls-probe.ts"
+    probe.write_text(_FUNCTIONS_PROBE.format(db=db))
+    query = "&".join(f"{key}={options[key]}" for key in ("sslmode", "sslrootcert")
+                     if key in options)
+    url = f"postgresql://{SUPERUSER}@{options['host']}:{port}/postgres?{query}"
+    readable = ",".join([str(db.parent.parent), *([options["sslrootcert"]]
+                                                  if "sslrootcert" in options else [])])
+    argv = [str(deno), "run", "--no-prompt", f"--allow-net={options['host']},{SERVER_IP}",
+            "--allow-env", f"--allow-read={readable}", str(probe)]
+    env = {**os.environ, "SUPABASE_DB_URL": url, "DENO_NO_UPDATE_CHECK": "1", "NO_COLOR": "1"}
+    try:
+        done = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True,
+                              timeout=DENO_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return Attempt(False, False, f"no answer within {DENO_TIMEOUT_S:g} s")
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[0]
+        return Attempt(False, False, first)
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    return Attempt(True, bool(row.get("ssl")), "")
 
 
 def cases(ca_file: Path, other_ca_file: Path) -> dict[str, dict[str, str]]:

@@ -3,7 +3,9 @@
 (sslmode=verify-full) is served over TLS (pg_stat_ssl); a wrong host name, a plain connection
 and a certificate of an untrusted CA are refused, each for that reason; every database
 connection the compose file declares (its sslmode, read from the file) is served with TLS;
-and the harness's own sessions to a remote target honour the target file's [database] TLS."""
+the edge functions' own client (postgres.js, which reads no sslrootcert itself) verifies the
+server; and the harness's own sessions to a remote target honour the target file's
+[database] TLS."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from soberharness.errors import TargetUnavailable
 from soberharness.ops import pg_tls
 from soberharness.ops.pg_tls import TlsPostgres
 from soberharness.targets.remote import RemoteTarget, load_target_file
+from soberharness.targets.services.edge_functions import deno_available
+from soberharness.targets.services.tools import missing_reason
 
 # The stack's configuration on a PostgreSQL of the test's own, not the selected target.
 pytestmark = pytest.mark.target_independent
@@ -43,6 +47,16 @@ def test_each_declared_service_connection_is_served_with_tls(pg: TlsPostgres) ->
     assert {"rest PGRST_DB_URI", "realtime DB_HOST", "postgres-exporter DATA_SOURCE_NAME",
             "migrate PGHOST"} <= declared.keys()
     results = {name: pg_tls.attempt(pg.port, options) for name, options in declared.items()}
+    assert pg_tls.findings(results) == []
+
+
+def test_the_functions_client_verifies_the_database(pg: TlsPostgres, tmp_path: Path) -> None:
+    if not deno_available():
+        pytest.skip(missing_reason("deno"))
+    cases = pg.standard_cases()
+    results = {"functions SUPABASE_DB_URL": pg_tls.functions_attempt(pg.port, cases["verified"],
+                                                                      tmp_path),
+               "untrusted CA": pg_tls.functions_attempt(pg.port, cases["untrusted CA"], tmp_path)}
     assert pg_tls.findings(results) == []
 
 

@@ -1,17 +1,23 @@
 """Planted defects the PostgreSQL TLS check (suites/ops/test_postgres_tls.py) must report, each
 as exactly its finding, on a real PostgreSQL: a pg_hba.conf that lets plain connections in
 before the stack's TLS-only lines, together with a certificate that also names
-db.sobertube.test; and a compose file whose postgres-exporter connects with sslmode=disable,
-refused by the stack's own pg_hba.conf."""
+db.sobertube.test; a compose file whose postgres-exporter connects with sslmode=disable,
+refused by the stack's own pg_hba.conf; and an edge functions client that encrypts but verifies
+nothing (postgres.js `ssl: "require"`), which lets an untrusted CA's certificate through."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from soberharness.config.composecheck import load_compose
 from soberharness.config.dbtls import STACK_HBA
 from soberharness.ops import pg_tls
 from soberharness.ops.pg_tls import TlsPostgres
+from soberharness.targets.services.edge_functions import STACK_FUNCTIONS, deno_available
+from soberharness.targets.services.tools import missing_reason
 
 EXPORTER = "postgres-exporter"
 
@@ -45,3 +51,17 @@ def test_the_judge_names_a_refusal_for_another_reason_and_an_unencrypted_session
     assert pg_tls.findings({"plain": refused, "rest PGRST_DB_URI": pg_tls.Attempt(True, False, "")}
                            ) == ["plain: refused, but not for no encryption: connection refused",
                                  "rest PGRST_DB_URI: served without TLS (pg_stat_ssl.ssl is false)"]
+
+
+def test_a_functions_client_that_verifies_nothing_is_reported(tmp_path: Path) -> None:
+    if not deno_available():
+        pytest.skip(missing_reason("deno"))
+    planted = tmp_path / "functions"
+    shutil.copytree(STACK_FUNCTIONS, planted)
+    db = planted / "_shared" / "db.ts"
+    db.write_text(db.read_text().replace("...(ssl ? { ssl } : {}),", 'ssl: "require",'))
+    with TlsPostgres(tmp_path / "pg") as pg:
+        cases = pg.standard_cases()
+        results = {case: pg_tls.functions_attempt(pg.port, cases[case], tmp_path, planted)
+                   for case in ("verified", "untrusted CA")}
+    assert pg_tls.findings(results) == ["untrusted CA: accepted (TLS), must be refused"]
