@@ -4,7 +4,8 @@
 (ops/tls.py) signs for `localhost` and 127.0.0.1, and the stack's pg_hba.conf
 (stack/compose/db/pg_hba.conf) as a network client here meets it (`render_hba`). `attempt`
 opens one session with given libpq options and reads `pg_stat_ssl` for its backend.
-`functions_attempt` does the same through the edge functions' own client
+`exporter_attempt` and `functions_attempt` do the same through the postgres exporter
+(Debian's build, DATA_SOURCE_NAME in the stack's form) and the edge functions' own client
 (stack/functions/_shared/db.ts under Deno). `findings` (pure) judges the standard cases
 (`cases`): a verified session served and encrypted; a wrong host name, a plain connection and
 an untrusted CA each refused, for that reason; and each service's declared connection (read
@@ -16,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg.conninfo import make_conninfo
 
@@ -34,15 +37,20 @@ from soberharness.config.dbtls import (
 )
 from soberharness.db import session as db_session
 from soberharness.errors import TargetUnavailable
-from soberharness.ops import tls
+from soberharness.ops import tls, tools
 from soberharness.targets.postgres import SUPERUSER, PostgresServer
 from soberharness.targets.services.edge_functions import STACK_FUNCTIONS
+from soberharness.targets.services.process import ManagedProcess, free_port, http_ready
 from soberharness.targets.services.tools import find_tool, missing_reason
 
 SERVER_NAME = "localhost"
 SERVER_IP = "127.0.0.1"
 WRONG_NAME = "db.sobertube.test"  # a name the certificate does not carry
 PROBE_TIMEOUT_S = 5
+EXPORTER_READY_S = 15.0
+_PG_UP = re.compile(r"^pg_up (\S+)$", re.M)
+_CLIENT_SSL = ("SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a "
+               "USING (pid) WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()")
 DENO_TIMEOUT_S = 60.0  # the first run on a machine fetches npm:postgres
 # The functions' own client (stack/functions/_shared/db.ts) reading its session's TLS.
 _FUNCTIONS_PROBE = (
@@ -57,7 +65,7 @@ REFUSED_BECAUSE: Mapping[str, tuple[str, ...]] = {
     "wrong host name": ("does not match host name",),
     "plain": ("no encryption",),
     "untrusted CA": ("certificate verify failed", "signature failure",
-                     "unable to verify the first certificate"),
+                     "unable to verify the first certificate", "signed by unknown authority"),
 }
 
 
@@ -112,9 +120,7 @@ def functions_attempt(port: int, options: Mapping[str, str], workdir: Path,
     workdir.mkdir(parents=True, exist_ok=True)
     probe = workdir / "tls-probe.ts"
     probe.write_text(_FUNCTIONS_PROBE.format(db=db))
-    query = "&".join(f"{key}={options[key]}" for key in ("sslmode", "sslrootcert")
-                     if key in options)
-    url = f"postgresql://{SUPERUSER}@{options['host']}:{port}/postgres?{query}"
+    url = _url(port, options)
     readable = ",".join([str(db.parent.parent), *([options["sslrootcert"]]
                                                   if "sslrootcert" in options else [])])
     argv = [str(deno), "run", "--no-prompt", f"--allow-net={options['host']},{SERVER_IP}",
@@ -130,6 +136,43 @@ def functions_attempt(port: int, options: Mapping[str, str], workdir: Path,
         return Attempt(False, False, first)
     row = json.loads(done.stdout.strip().splitlines()[-1])
     return Attempt(True, bool(row.get("ssl")), "")
+
+
+def _url(port: int, options: Mapping[str, str]) -> str:
+    """The stack's URL form (postgresql://user@host:port/db?sslmode=...&sslrootcert=...)."""
+    query = "&".join(f"{key}={options[key]}" for key in ("sslmode", "sslrootcert")
+                     if key in options)
+    return f"postgresql://{SUPERUSER}@{options['host']}:{port}/postgres?{query}"
+
+
+def exporter_attempt(server: PostgresServer, options: Mapping[str, str],
+                     workdir: Path) -> Attempt:
+    """The postgres exporter (the stack's, Debian's build) with DATA_SOURCE_NAME in the stack's
+    form: accepted when its /metrics says pg_up 1, encrypted when every client session the
+    server has then (the exporter's) is TLS."""
+    program = tools.find("postgres-exporter")
+    if program is None:
+        raise TargetUnavailable(tools.missing("postgres-exporter") or "no postgres-exporter")
+    listen = f"127.0.0.1:{free_port()}"
+    process = ManagedProcess(
+        "postgres-exporter-tls", [str(program), f"--web.listen-address={listen}"],
+        {"DATA_SOURCE_NAME": _url(server.port, options) + "&connect_timeout=3"},
+        workdir / "postgres-exporter-tls.log", http_ready(f"http://{listen}/"),
+        EXPORTER_READY_S)
+    workdir.mkdir(parents=True, exist_ok=True)
+    process.start()
+    try:
+        text = httpx.get(f"http://{listen}/metrics", timeout=PROBE_TIMEOUT_S * 2).text
+        with server.admin() as conn:
+            row = conn.execute(_CLIENT_SSL).fetchone()
+    finally:
+        process.stop()
+    found = _PG_UP.search(text)
+    if found and found.group(1) == "1":
+        return Attempt(True, bool(row and row[0]), "")
+    errors = [line for line in process.log_tail(40).splitlines() if "rror" in line]
+    return Attempt(False, False, f"pg_up {found.group(1) if found else 'missing'}: "
+                   + (errors[-1].strip() if errors else "(no error logged)"))
 
 
 def cases(ca_file: Path, other_ca_file: Path) -> dict[str, dict[str, str]]:

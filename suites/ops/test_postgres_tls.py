@@ -3,8 +3,9 @@
 (sslmode=verify-full) is served over TLS (pg_stat_ssl); a wrong host name, a plain connection
 and a certificate of an untrusted CA are refused, each for that reason; every database
 connection the compose file declares (its sslmode, read from the file) is served with TLS;
-the edge functions' own client (postgres.js, which reads no sslrootcert itself) verifies the
-server; and the harness's own sessions to a remote target honour the target file's
+the postgres exporter (Debian's build) with the stack's DATA_SOURCE_NAME form and the edge
+functions' own client (postgres.js, which reads no sslrootcert itself) each verify the server;
+and the harness's own sessions to a remote target honour the target file's
 [database] TLS."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from soberharness.config.composecheck import load_compose
 from soberharness.db import session as db_session
 from soberharness.errors import TargetUnavailable
-from soberharness.ops import pg_tls
+from soberharness.ops import pg_tls, tools
 from soberharness.ops.pg_tls import TlsPostgres
 from soberharness.targets.remote import RemoteTarget, load_target_file
 from soberharness.targets.services.edge_functions import deno_available
@@ -47,6 +48,17 @@ def test_each_declared_service_connection_is_served_with_tls(pg: TlsPostgres) ->
     assert {"rest PGRST_DB_URI", "realtime DB_HOST", "postgres-exporter DATA_SOURCE_NAME",
             "migrate PGHOST"} <= declared.keys()
     results = {name: pg_tls.attempt(pg.port, options) for name, options in declared.items()}
+    assert pg_tls.findings(results) == []
+
+
+def test_the_exporter_verifies_the_database(pg: TlsPostgres, tmp_path: Path) -> None:
+    reason = tools.missing("postgres-exporter")
+    if reason:
+        pytest.skip(reason)
+    cases = pg.standard_cases()
+    results = {"postgres-exporter DATA_SOURCE_NAME": pg_tls.exporter_attempt(
+        pg.server, cases["verified"], tmp_path),
+        "untrusted CA": pg_tls.exporter_attempt(pg.server, cases["untrusted CA"], tmp_path)}
     assert pg_tls.findings(results) == []
 
 
