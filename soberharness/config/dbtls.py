@@ -4,8 +4,9 @@
   configures (a `postgres://` URL, libpq's PGHOST with PGSSLMODE, Realtime's DB_HOST with
   DB_SSL), with the TLS mode it asks for, in libpq's words (`disable`, `prefer`, `require`,
   `verify-ca`, `verify-full`) and the CA file it verifies with;
-- `connection_problems`: every connection must ask for `verify-full` with a CA file that lies
-  in one of the service's mounts (the compose file and the Kubernetes manifests alike);
+- `connection_problems`: every connection must ask for `verify-full` (or what
+  `ACCEPTED_WEAKER` accepts, with its reason, where the client offers nothing stronger) with
+  a CA file that lies in one of the service's mounts (compose and Kubernetes alike);
 - `hba_problems`: the stack's pg_hba.conf lets no plain TCP connection in from the network.
 
 One line per problem, naming the file, the service and the setting. Used by
@@ -29,10 +30,16 @@ STACK_HBA = COMPOSE_FILE.parent / "db" / "pg_hba.conf"
 # libpq's default when a connection names no sslmode.
 LIBPQ_DEFAULT = "prefer"
 # Environment keys naming a database host, and the keys that give its TLS settings:
-# (host key, mode key, CA key). Realtime's DB_SSL is a boolean: true with a CA file is its
-# verify-full (Erlang's ssl verifies the peer and its name), true alone verifies nothing.
+# (host key, mode key, CA key). Realtime's DB_SSL is a boolean: true with a CA file verifies
+# the server's certificate against it (verify-ca: Postgrex upgrades the socket without a
+# server name, so Erlang's ssl has no name to check), true alone verifies nothing.
 LIBPQ_PARTS = ("PGHOST", "PGSSLMODE", "PGSSLROOTCERT")
 REALTIME_PARTS = ("DB_HOST", "DB_SSL", "DB_SSL_CA_CERT")
+# Settings whose client offers nothing stronger than REQUIRED: the mode accepted, and why.
+ACCEPTED_WEAKER: Mapping[str, tuple[str, str]] = {
+    "DB_HOST": ("verify-ca", "Realtime's DB_SSL/DB_SSL_CA_CERT verify the CA; no setting of "
+                "it makes Postgrex check the server's name"),
+}
 URL_SCHEMES = ("postgres", "postgresql")
 
 
@@ -61,7 +68,7 @@ def _url_connection(key: str, value: str) -> Connection | None:
 def _realtime_mode(flag: str, ca_file: str) -> str:
     if flag.strip().lower() != "true":
         return "disable"
-    return REQUIRED if ca_file else "require"
+    return "verify-ca" if ca_file else "require"
 
 
 def service_connections(environment: Mapping[str, str]) -> list[Connection]:
@@ -91,7 +98,8 @@ def connection_problems(where: str, environment: Mapping[str, str],
     mounts = list(mounts)
     problems = []
     for conn in service_connections(environment):
-        if conn.sslmode != REQUIRED:
+        accepted = {REQUIRED, ACCEPTED_WEAKER.get(conn.key, (REQUIRED, ""))[0]}
+        if conn.sslmode not in accepted:
             problems.append(f"{where}: {conn.key} connects to PostgreSQL with "
                             f"sslmode={conn.sslmode} (the stack requires {REQUIRED})")
         elif not conn.ca_file:

@@ -76,6 +76,15 @@ def test_a_socket_pghost_and_a_verified_url_pass() -> None:
                                ["/etc/sobertube/db-ca"]) == []
 
 
+def test_verify_ca_is_accepted_only_where_the_client_offers_nothing_stronger() -> None:
+    realtime = {"DB_HOST": "db", "DB_SSL": "true", "DB_SSL_CA_CERT": CA}
+    assert connection_problems("s", realtime, ["/etc/sobertube/db-ca"]) == []
+    url = URL.replace("verify-full", "verify-ca")
+    assert connection_problems("s", {"DATABASE_URL": url}, ["/etc/sobertube/db-ca"]) == [
+        "s: DATABASE_URL connects to PostgreSQL with sslmode=verify-ca (the stack requires "
+        "verify-full)"]
+
+
 def test_a_pg_hba_line_letting_plain_connections_in_is_named() -> None:
     planted = "host all all 10.0.0.0/8 scram-sha-256\n" + STACK_HBA.read_text()
     assert hba_problems(parse_hba(planted)) == [
