@@ -4,8 +4,9 @@ A real compose implementation validates the syntax (see `compose_config_command`
 checks cover what it does not: every `${VAR}` is defined by every template and known to the
 env validator, published ports are bound to 127.0.0.1 only, the seed's services are all
 there, health conditions point at services that have a health check, `depends_on`
-has no cycle, the stack's migrations run after the Storage API's first start, and no image
-is pinned at a version known to be unfit (`known_bad_pins`).
+has no cycle, the stack's migrations run after the Storage API's first start, no image
+is pinned at a version known to be unfit (`known_bad_pins`), and every service connects to
+PostgreSQL with verified TLS, which the stack's pg_hba.conf requires (`dbtls`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from soberharness.config.cli import report_problems
+from soberharness.config.dbtls import compose_problems, stack_hba_problems
 from soberharness.config.envcheck import COMPOSE_FILE, REQUIRED_KEYS, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.config.known_bad_pins import pin_problems
@@ -162,7 +164,12 @@ def check_compose_against_templates(
 ) -> list[str]:
     """One line per disagreement between the compose file, the templates and the validator."""
     templates = dict(TEMPLATES if templates is None else templates)
-    problems = check_compose_structure(load_compose(compose_file))
+    compose = load_compose(compose_file)
+    problems = check_compose_structure(compose)
+    problems += compose_problems(compose, Path(compose_file).name)
+    hba = Path(compose_file).parent / "db" / "pg_hba.conf"
+    if hba.is_file():
+        problems += stack_hba_problems(hba)
     variables = compose_variables(compose_file)
     for name, has_default in sorted(variables.items()):
         if not has_default and name not in REQUIRED_KEYS:

@@ -8,10 +8,10 @@ namespace), without hash suffixes, so the checks need no cluster and no kustomiz
   kubernetes-validate ships (strict: unknown fields are errors);
 - `rule_problems`: every container has resource requests and limits, no privilege escalation,
   all capabilities dropped, a pinned image at no version known to be unfit
-  (`known_bad_pins`); every long-running one liveness and readiness
-  probes; every pod runs as non-root; every workload has a Service, a PodDisruptionBudget and
-  a NetworkPolicy, the stateless ones an HPA; a default-deny NetworkPolicy exists; the
-  database is a StatefulSet;
+  (`known_bad_pins`), a verified TLS connection to PostgreSQL (`dbtls`); every long-running
+  one liveness and readiness probes; every pod runs as non-root; every workload has a
+  Service, a PodDisruptionBudget and a NetworkPolicy, the stateless ones an HPA; a
+  default-deny NetworkPolicy exists; the database is a StatefulSet;
 - `agreement_problems`: the same services and images as stack/compose/docker-compose.yml, the
   same environment variables (values with `${X}` written `$(X)`), ConfigMap and Secret keys
   that are the env templates' names, the ports the compose edges use, the compose file's mount
@@ -31,6 +31,7 @@ import yaml
 
 from soberharness.config.cli import report_problems
 from soberharness.config.composecheck import load_compose
+from soberharness.config.dbtls import container_problems
 from soberharness.config.envcheck import COMPOSE_FILE, SECRET_KEYS, TEMPLATES
 from soberharness.config.envfile import read_env_file
 from soberharness.config.known_bad_pins import pin_problems
@@ -190,6 +191,7 @@ def rule_problems(docs: Sequence[Mapping[str, Any]]) -> list[str]:
             if not tag or tag == "latest":
                 problems.append(f"{cwhere}: image {image!r} has no pinned tag")
             problems += pin_problems({cwhere: image})
+            problems += container_problems(cwhere, container)
             if kind in LONG_RUNNING:
                 for probe in ("livenessProbe", "readinessProbe"):
                     if not container.get(probe):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import ipaddress
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
@@ -35,8 +36,10 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_test_ca(folder: Path, names: Sequence[str] = (HOST,)) -> GatewayCA:
-    """A CA of the test's own and a certificate it signs for `names` (valid for a day)."""
+def make_test_ca(folder: Path, names: Sequence[str] = (HOST,),
+                 ips: Sequence[str] = ()) -> GatewayCA:
+    """A CA of the test's own and a certificate it signs for `names` and the IP addresses
+    `ips` (valid for a day)."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -52,8 +55,9 @@ def make_test_ca(folder: Path, names: Sequence[str] = (HOST,)) -> GatewayCA:
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                           critical=False)
+            .add_extension(x509.SubjectAlternativeName(
+                [*(x509.DNSName(n) for n in names),
+                 *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
     (folder / "ca.crt").write_bytes(ca.public_bytes(pem))

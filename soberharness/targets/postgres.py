@@ -131,8 +131,12 @@ class PostgresServer:
         port: int | None = None,
         settings: Mapping[str, str] | None = None,
         bindir: Path | None = None,
+        client_options: str = "",
     ) -> None:
         self.root = root
+        # libpq options the harness's own sessions add (e.g. sslmode and sslrootcert when the
+        # server's pg_hba.conf refuses plain connections).
+        self.client_options = client_options
         self.data = root / "data"
         self.sockets = socket_dir(root)
         self.log_path = root / "postgres.log"
@@ -290,7 +294,8 @@ class PostgresServer:
 
     # -- databases -------------------------------------------------------------------
     def dsn(self, database: str = "postgres", user: str = SUPERUSER) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname={database} user={user} connect_timeout=10"
+        dsn = f"host=127.0.0.1 port={self.port} dbname={database} user={user} connect_timeout=10"
+        return f"{dsn} {self.client_options}".rstrip()
 
     @contextlib.contextmanager
     def admin(self, database: str = "postgres") -> Iterator[psycopg.Connection]:

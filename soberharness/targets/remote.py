@@ -48,8 +48,12 @@ UPSTREAM_DOWN = frozenset({502, 503, 504})
 
 TOP_KEYS = frozenset(
     {"name", "kind", "cloud", "region", "labels", "capabilities", "urls", "secrets", "destructive",
-     "settings"}
+     "settings", "database"}
 )
+# [database]: the TLS the harness's sessions must use, over whatever the DSN says.
+DATABASE_KEYS = frozenset({"sslmode", "ca_file"})
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+VERIFYING = ("verify-ca", "verify-full")
 SECRET_REFS = ("anon_key_env", "service_key_env", "jwt_secret_env", "database_dsn_env")
 REQUIRED_SECRET_REFS = ("anon_key_env", "service_key_env")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -80,6 +84,8 @@ class RemoteConfig:
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     settings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     origin: str = "<target file>"
+    database_sslmode: str | None = None
+    database_ca_file: str | None = None
 
 
 def _looks_secret(value: str) -> bool:
@@ -214,6 +220,8 @@ def parse_target_config(data: Mapping[str, Any], origin: str = "<target file>") 
                                   "in env vars")
         settings[key] = text
 
+    sslmode, ca_file = _database_tls(data.get("database", {}), origin,
+                                     bool(refs["database_dsn_env"]))
     return RemoteConfig(
         name=name,
         cloud=data.get("cloud", "unknown"),
@@ -228,7 +236,39 @@ def parse_target_config(data: Mapping[str, Any], origin: str = "<target file>") 
         labels=dict(labels_in),
         settings=settings,
         origin=origin,
+        database_sslmode=sslmode,
+        database_ca_file=ca_file,
     )
+
+
+def _database_tls(table: Any, origin: str, has_dsn: bool) -> tuple[str | None, str | None]:
+    """[database] sslmode and ca_file (a path relative to the target file's folder), checked."""
+    if not isinstance(table, Mapping):
+        raise TargetFileError(f"{origin}: [database] must be a table")
+    if not table:
+        return None, None
+    unknown = sorted(set(table) - DATABASE_KEYS)
+    if unknown:
+        raise TargetFileError(f"{origin}: [database] takes only sslmode and ca_file, not "
+                              f"{', '.join(unknown)}")
+    if not has_dsn:
+        raise TargetFileError(f"{origin}: [database] given without secrets.database_dsn_env")
+    sslmode = table.get("sslmode")
+    if sslmode is not None and sslmode not in SSLMODES:
+        raise TargetFileError(f"{origin}: database.sslmode = {sslmode!r}; one of "
+                              f"{', '.join(SSLMODES)}")
+    ca_file = table.get("ca_file")
+    if ca_file is None:
+        return sslmode, None
+    if not isinstance(ca_file, str) or not ca_file:
+        raise TargetFileError(f"{origin}: database.ca_file must be the path of a CA certificate")
+    if sslmode not in VERIFYING:
+        raise TargetFileError(f"{origin}: database.ca_file needs sslmode verify-ca or "
+                              "verify-full (other modes do not verify the server)")
+    path = Path(ca_file).expanduser()
+    if not path.is_absolute() and not origin.startswith("<"):
+        path = Path(origin).parent / path
+    return sslmode, str(path)
 
 
 def _describe_dsn(dsn: str) -> str:
@@ -319,12 +359,22 @@ class RemoteTarget(Target, Deployment):
         return self._keys
 
     def _dsn(self) -> str:
+        """The DSN from the environment, with the file's [database] TLS over its own."""
         dsn = self._env("database_dsn_env", self.config.database_dsn_env, required=True)
         if dsn is None:
             raise ServiceMissing(
                 Service.POSTGRES.value, self.name, "no database_dsn_env in its file"
             )
-        return dsn
+        tls = {"sslmode": self.config.database_sslmode,
+               "sslrootcert": self.config.database_ca_file}
+        tls = {key: value for key, value in tls.items() if value}
+        if not tls:
+            return dsn
+        try:
+            return make_conninfo(dsn, **tls)
+        except psycopg.ProgrammingError:
+            raise TargetUnavailable(f"target '{self.name}': the DSN in "
+                                    f"{self.config.database_dsn_env} does not parse") from None
 
     # -- Target contract ---------------------------------------------------------------------
     def url(self, service: Service) -> str:

@@ -31,7 +31,7 @@ def release(tmp_path: Path) -> Path:
 def test_a_changed_shared_file_names_the_shared_part(release: Path) -> None:
     with (release / "_shared" / "http.ts").open("a") as out:
         out.write("\n// a change\n")
-    assert verify(release) == ["_shared: its files do not match version 1.0.0's hash"]
+    assert verify(release) == ["_shared: its files do not match version 1.1.0's hash"]
 
 
 def test_a_new_function_and_a_removed_one_are_both_named(release: Path) -> None:

@@ -18,16 +18,35 @@ const ROLE_SQL: Record<Claims["role"], string> = {
 
 let pool: Sql | null = null;
 
+/** The URL and TLS options for postgres.js. It reads `sslmode` but not libpq's `sslrootcert`
+ * (it would send that to the server as a setting, which refuses it): a URL naming a CA file
+ * (the stack's `sslmode=verify-full&sslrootcert=...`) verifies the server against that CA
+ * and the URL's host name. */
+export function tlsOf(raw: string): { url: string; ssl?: { ca: string } } {
+  const url = new URL(raw);
+  const caFile = url.searchParams.get("sslrootcert");
+  if (caFile === null) return { url: raw };
+  const mode = url.searchParams.get("sslmode");
+  if (mode !== "verify-full") {
+    throw new HttpError(500, "not_configured", `SUPABASE_DB_URL: sslrootcert needs sslmode=verify-full, not ${mode}`);
+  }
+  url.searchParams.delete("sslrootcert");
+  url.searchParams.delete("sslmode");
+  return { url: url.toString(), ssl: { ca: Deno.readTextFileSync(caFile) } };
+}
+
 /** The connection pool to SUPABASE_DB_URL (a login role that may switch to the API roles). */
 export function database(): Sql {
   if (pool === null) {
-    const url = Deno.env.get("SUPABASE_DB_URL");
-    if (!url) throw new HttpError(500, "not_configured", "SUPABASE_DB_URL is not set");
+    const raw = Deno.env.get("SUPABASE_DB_URL");
+    if (!raw) throw new HttpError(500, "not_configured", "SUPABASE_DB_URL is not set");
+    const { url, ssl } = tlsOf(raw);
     pool = postgres(url, {
       max: Number(Deno.env.get("FUNCTIONS_DB_POOL") ?? "4"),
       idle_timeout: 30,
       connect_timeout: 10,
       onnotice: () => {},
+      ...(ssl ? { ssl } : {}),
     });
   }
   return pool;
