@@ -10,7 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+from soberharness.config.composecheck import load_compose
+from soberharness.config.k8scheck import OVERLAYS, render
 from soberharness.errors import HarnessError
 from soberharness.ops import dashboards, judge
 from soberharness.ops.monitoring import MONITORING
@@ -120,3 +123,25 @@ def test_panels_without_series_and_kpis_off_are_findings() -> None:
     assert [f.line() for f in found] == [
         "KPI off: Gone: shows no value, the world holds 1",
         "KPI off: Users: shows 2, 2, the world holds 2"]
+
+
+def test_grafana_is_provisioned_with_these_dashboards_on_compose_and_k8s() -> None:
+    """The provider reads the folder the compose file mounts the dashboards at; the data source
+    has the uid the dashboards' `datasource` variable names, and reads $PROMETHEUS_URL, which
+    compose sets to Prometheus; k8s carries every dashboard file, byte for byte."""
+    compose = load_compose()["services"]["grafana"]
+    mounts = dict(str(v).rsplit(":", 1)[0].split(":", 1) for v in compose["volumes"])
+    provider = yaml.safe_load((MONITORING / "grafana" / "dashboards" / "sobertube.yml")
+                              .read_text())["providers"][0]
+    assert mounts["../monitoring/dashboards"] == provider["options"]["path"]
+    assert mounts["../monitoring/grafana"] == "/etc/grafana/provisioning"
+    source = yaml.safe_load((MONITORING / "grafana" / "datasources" / "prometheus.yml")
+                            .read_text())["datasources"][0]
+    assert source["url"] == "$PROMETHEUS_URL"
+    assert compose["environment"]["PROMETHEUS_URL"] == "http://prometheus:9090"
+    for dashboard in dashboards.load(STACK):
+        variable = dashboard.variables()[0]
+        assert variable["current"]["value"] == source["uid"], dashboard.title
+    config = next(d for d in render(OVERLAYS / "aws") if d["kind"] == "ConfigMap"
+                  and d["metadata"]["name"] == "sobertube-dashboards")
+    assert config["data"] == {p.name: p.read_text() for p in sorted(STACK.glob("*.json"))}
