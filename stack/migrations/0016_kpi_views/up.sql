@@ -18,7 +18,9 @@
 -- - follows: accepted follows; pending follow requests are counted apart (a request is not a
 --   follow until the followed user accepts it);
 -- - realtime subscribers: Realtime's postgres_changes subscriptions (realtime.subscription,
---   a table the Realtime server's own migrations create): distinct subscription ids. Where
+--   a table the Realtime server's own migrations create): distinct subscription ids, one per
+--   postgres_changes entry of a joined channel (Realtime writes a row per entry and matching
+--   published table, all with the entry's id; broadcast and presence leave no row). Where
 --   Realtime never ran, the table does not exist and the function returns no row, so the
 --   exporter exports no series (not a misleading 0).
 create schema if not exists monitoring;
