@@ -55,12 +55,21 @@ class DashboardLook:
         return [f.line() for f in self.findings]
 
 
-def _rendered(prometheus_url: str, folder: Path) -> list[tuple[dashboards.PanelQuery, str]]:
-    """Every panel query of the dashboards in `folder`, its variables given values."""
+def _rendered(prometheus_url: str, folder: Path, refused: list[judge.Finding] | None = None
+              ) -> list[tuple[dashboards.PanelQuery, str]]:
+    """Every panel query of the dashboards in `folder`, its variables given values. A dashboard
+    whose variables get none is a finding in `refused` when given (else the error goes up)."""
     out = []
     for dashboard in dashboards.load(folder):
-        given = dashboards.values(
-            dashboard, lambda sel, label: promapi.label_values(prometheus_url, sel, label))
+        try:
+            given = dashboards.values(
+                dashboard, lambda sel, label: promapi.label_values(prometheus_url, sel, label))
+        except HarnessError as exc:
+            if refused is None:
+                raise
+            refused.append(judge.Finding("dashboard variables without value", dashboard.title,
+                                         str(exc)))
+            continue
         out += [(q, dashboards.render(q.expr, given)) for q in dashboards.queries(dashboard)]
     return out
 
@@ -71,8 +80,8 @@ def look_dashboards(prometheus_url: str, folder: Path, services: Collection[Any]
     a finding, unless it reads a metric only a service `where` lacks exports (skipped, named)."""
     results: dict[str, tuple[str, int]] = {}
     skipped: dict[str, str] = {}
-    refused = []
-    for query, expr in _rendered(prometheus_url, folder):
+    refused: list[judge.Finding] = []
+    for query, expr in _rendered(prometheus_url, folder, refused):
         try:
             count = len(promapi.series(prometheus_url, expr))
         except HarnessError as exc:

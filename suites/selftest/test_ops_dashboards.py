@@ -16,6 +16,7 @@ from soberharness.config.composecheck import load_compose
 from soberharness.config.k8scheck import OVERLAYS, render
 from soberharness.errors import HarnessError
 from soberharness.ops import dashboards, judge
+from soberharness.ops.checks import look_dashboards
 from soberharness.ops.monitoring import MONITORING
 from soberharness.targets.base import Service
 
@@ -145,3 +146,14 @@ def test_grafana_is_provisioned_with_these_dashboards_on_compose_and_k8s() -> No
     config = next(d for d in render(OVERLAYS / "aws") if d["kind"] == "ConfigMap"
                   and d["metadata"]["name"] == "sobertube-dashboards")
     assert config["data"] == {p.name: p.read_text() for p in sorted(STACK.glob("*.json"))}
+
+
+def test_a_dashboard_whose_variable_gets_no_value_is_a_finding(tmp_path: Path) -> None:
+    """Its panels are not run (they would query `$instance` as written); the other dashboards
+    are. Prometheus is not asked: the variable's query is not one the check renders."""
+    _write(tmp_path, "a.json", {"title": "A", "panels": [], "templating": {"list": [
+        {"name": "v", "type": "query", "query": "query_result(up)"}]}})
+    look = look_dashboards("http://127.0.0.1:9", tmp_path, set(), "here")
+    assert look.lines() == ["dashboard variables without value: A: dashboard A: variable v: "
+                            "only label_values(...) queries are rendered"]
+    assert look.results == {} and look.skipped == {}
