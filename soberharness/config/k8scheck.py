@@ -15,7 +15,9 @@ namespace), without hash suffixes, so the checks need no cluster and no kustomiz
 - `agreement_problems`: the same services and images as stack/compose/docker-compose.yml, the
   same environment variables (values with `${X}` written `$(X)`), ConfigMap and Secret keys
   that are the env templates' names, the ports the compose edges use, the compose file's mount
-  targets, files that exist, and NetworkPolicies allowing exactly the compose file's edges.
+  targets, files that exist, and NetworkPolicies allowing exactly the compose file's edges;
+  every step of stack/migrations in the migrate Job's ConfigMap, mounted where
+  apply-migrations.sh looks (`migration_problems`).
 `python -m soberharness.config.k8scheck [OVERLAY...]` prints one line per problem, or `ok`.
 """
 
@@ -391,6 +393,33 @@ def agreement_problems(docs: Sequence[Mapping[str, Any]], compose_file: Path = C
     for edge in sorted(edges - ingress):
         problems.append(f"NetworkPolicy blocks compose edge {edge[0]} -> {edge[1]}:{edge[2]} "
                         "(no ingress rule)")
+    return problems + migration_problems(docs, compose_file.parents[1] / "migrations")
+
+
+MIGRATIONS_CONFIG_MAP = "sobertube-migrations"
+
+
+def migration_problems(docs: Sequence[Mapping[str, Any]], migrations: Path) -> list[str]:
+    """Every step of the stack's migrations (NNNN_name/up.sql, down.sql; the compose file mounts
+    the whole folder) is in the ConfigMap sobertube-migrations with the file's text, and a Job
+    mounts it at NNNN_name/<step>.sql, where apply-migrations.sh looks."""
+    data: Mapping[str, Any] = next((d.get("data") or {} for d in _by_kind(docs, "ConfigMap")
+                                    if d["metadata"]["name"] == MIGRATIONS_CONFIG_MAP), {})
+    mounted: dict[str, str] = {}
+    for doc in _by_kind(docs, "Job"):
+        for volume in _pod(doc).get("volumes") or []:
+            if (volume.get("configMap") or {}).get("name") == MIGRATIONS_CONFIG_MAP:
+                mounted.update({str(i.get("key")): str(i.get("path"))
+                                for i in volume["configMap"].get("items") or []})
+    problems = []
+    for step in sorted(migrations.glob("*/*.sql")):
+        where = f"{step.parent.name}/{step.name}"
+        key = f"{step.parent.name}.{step.name}"
+        if data.get(key) != step.read_text():
+            problems.append(f"migration {where}: not in ConfigMap {MIGRATIONS_CONFIG_MAP} "
+                            f"(key {key})")
+        elif mounted.get(key) != where:
+            problems.append(f"migration {where}: no Job mounts it at {where}")
     return problems
 
 

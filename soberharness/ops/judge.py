@@ -90,3 +90,23 @@ def partly_without_data(rules: Mapping[str, Any], exported: set[str]) -> dict[st
         if absent and len(absent) < len(names):
             out[alert] = absent
     return out
+
+
+def panels_without_series(results: Mapping[str, tuple[str, int]]) -> list[Finding]:
+    """From `{panel name: (rendered expression, series it returned)}`: every panel query that
+    returned none (a dashboard panel that can only say "No data")."""
+    return [Finding("panel without series", name, expr)
+            for name, (expr, count) in sorted(results.items()) if count == 0]
+
+
+def kpi_mismatches(expected: Mapping[str, float],
+                   shown: Mapping[str, list[float]]) -> list[Finding]:
+    """KPI panels whose value is not the count the world holds (`expected`, written by the test,
+    never computed by the code under test): one value each is expected."""
+    found = []
+    for panel, want in sorted(expected.items()):
+        got = shown.get(panel, [])
+        if got != [want]:
+            said = ", ".join(f"{v:g}" for v in got) if got else "no value"
+            found.append(Finding("KPI off", panel, f"shows {said}, the world holds {want:g}"))
+    return found

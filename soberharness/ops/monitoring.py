@@ -33,6 +33,14 @@ from soberharness.ops.gateway import (
 from soberharness.ops.render import Rendered, Timing, render
 from soberharness.targets import workdirs
 from soberharness.targets.local import LocalTarget
+from soberharness.targets.migrations import (
+    STACK_BOOTSTRAP,
+    STACK_MIGRATIONS,
+    apply_file,
+    apply_up,
+    bootstrap_files,
+    discover,
+)
 from soberharness.targets.postgres import SUPERUSER
 from soberharness.targets.services.process import (
     ManagedProcess,
@@ -51,8 +59,10 @@ EXPORTER_QUERIES = Path(__file__).with_name("postgres_exporter_queries.yml")
 class MonitoringStack:
     def __init__(self, webhook_url: str, timing: Timing | None = None,
                  monitoring: Path = MONITORING, compose_file: Path = COMPOSE_FILE,
-                 gateway_template: Path = GATEWAY_TEMPLATE) -> None:
+                 gateway_template: Path = GATEWAY_TEMPLATE,
+                 migrations: Path = STACK_MIGRATIONS) -> None:
         self.webhook_url = webhook_url
+        self.migrations = migrations
         self.timing = timing or Timing()
         self.monitoring = monitoring
         self.compose_file = compose_file
@@ -106,6 +116,17 @@ class MonitoringStack:
     @property
     def pg(self) -> Any:
         return self.target.pg
+
+    @property
+    def dashboards(self) -> Path:
+        """The stack's dashboard JSON files (Grafana's provisioned dashboards)."""
+        return self.monitoring / "dashboards"
+
+    @property
+    def exporter_dsn(self) -> str:
+        """The database the postgres exporter reads, as its owner (the compose file's DSN
+        names the database the migrations run in: the local one is `postgres`)."""
+        return self.pg.dsn("postgres")
 
     # -- pieces -------------------------------------------------------------------------------
     def _roles_needed(self) -> list[str]:
@@ -164,9 +185,11 @@ class MonitoringStack:
         return match.group(1) if match else None
 
     def _start_database(self) -> None:
-        """The stack's PostgreSQL, archiving into a pgBackRest repository of its own, with
-        the monitoring folder's init scripts the compose file mounts into the database
-        applied, and one full backup (so the backup age has a series from the start)."""
+        """The stack's PostgreSQL, archiving into a pgBackRest repository of its own: in the
+        database the exporter reads, the bootstrap (the image's part), the monitoring folder's
+        init scripts the compose file mounts into the database, then the stack's migrations
+        (the KPI views among them); and one full backup (so the backup age has a series from
+        the start)."""
         program = tools.find("pgbackrest")
         if program is None or self._service("postgres-exporter") is None:
             self.target.pg.start()
@@ -178,10 +201,13 @@ class MonitoringStack:
         pg.start()
         db = self._db_service()
         scripts = self._mounted(db, "/docker-entrypoint-initdb.d") if db else []
-        with db_session.connect(pg.dsn("postgres"), connect_timeout=5, autocommit=True) as conn:
+        with db_session.connect(self.exporter_dsn, connect_timeout=5, autocommit=True) as conn:
+            for path in bootstrap_files(STACK_BOOTSTRAP):  # the image's roles and schemas
+                apply_file(conn, path)
             for script in scripts:
                 if script.is_relative_to(self.monitoring.resolve()) and script.suffix == ".sql":
                     conn.execute(script.read_text())  # type: ignore[call-overload]
+            apply_up(conn, discover(self.migrations))  # the compose file's `migrate`
         self.backups.create()
         self.backed_up_at = self.backups.backup()
 

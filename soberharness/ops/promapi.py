@@ -51,3 +51,18 @@ def instant(base: str, query: str) -> list[tuple[dict[str, str], float]]:
     """An instant query's vector: (labels, value) per series."""
     data = _get(base, "/api/v1/query", {"query": query})
     return [(dict(r["metric"]), float(r["value"][1])) for r in data.get("result") or []]
+
+
+def series(base: str, query: str) -> list[tuple[dict[str, str], float]]:
+    """An instant query's series; a scalar or string result has none (it reads no metric)."""
+    data = _get(base, "/api/v1/query", {"query": query})
+    if data.get("resultType") not in ("vector", "matrix"):
+        return []
+    return [(dict(r["metric"]), float((r.get("value") or r["values"][-1])[1]))
+            for r in data.get("result") or []]
+
+
+def label_values(base: str, selector: str | None, label: str) -> list[str]:
+    """Values of `label` (on the series `selector` picks, when given) that have series now."""
+    params = {"match[]": selector} if selector else None
+    return [str(v) for v in _get(base, f"/api/v1/label/{label}/values", params)]

@@ -5,6 +5,10 @@ routes to a webhook receiver here.
 
 The rendered copy scrapes and evaluates every second and shortens each `for:` to 4 s (the
 stack's are 1 to 10 minutes); the report of a run says so (stack.rendered.shortened).
+
+Dashboards (5.1.2, 5.1.5): every panel query of stack/monitoring/dashboards, its template
+variables given values Prometheus has, runs as an instant query on that Prometheus and must
+return series; the KPI panels show the counts of a small world the test inserts.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import pytest
 
 from soberharness.config.envcheck import TEMPLATES
 from soberharness.config.envfile import read_env_file
-from soberharness.ops import gaps, promapi
-from soberharness.ops.checks import LiveMonitoring
+from soberharness.db import session as db_session
+from soberharness.ops import dashboards, gaps, kpi_world, promapi
+from soberharness.ops.checks import LiveMonitoring, panel_values, wait_kpis
 from soberharness.ops.render import alert_for
 from soberharness.ops.traffic import RequestStream
 from soberharness.report.run_report import RunReport
@@ -109,6 +114,50 @@ def test_an_old_backup_fires_postgres_backup_too_old(monitoring: LiveMonitoring,
     resolved = monitoring.receiver.wait_for("PostgresBackupTooOld", timeout=budget + 10,
                                             after=fresh, status="resolved")
     assert resolved is not None, "a fresh backup did not resolve PostgresBackupTooOld"
+
+
+REALTIME_PANEL = "SoberTube KPIs / Realtime subscribers (A)"
+
+
+def test_every_dashboard_panel_returns_series(monitoring: LiveMonitoring,
+                                              run_report: RunReport) -> None:
+    """Each panel query of each dashboard, run on the live Prometheus, returns a series; none
+    is refused. Skipped only: panels on a metric a service the stack lacks exports (named)."""
+    look = monitoring.dashboards
+    written = [q.name for d in dashboards.load(monitoring.stack.dashboards)
+               for q in dashboards.queries(d)]
+    assert sorted([*look.results, *look.skipped]) == sorted(written)  # every one was run
+    assert len(written) >= 18
+    assert look.lines() == []
+    assert all("lacks" in reason for reason in look.skipped.values()), look.skipped
+    run_report.notes["monitoring end to end"]["dashboard panels skipped"] = look.skipped
+
+
+def test_realtime_subscribers_panel_has_series(monitoring: LiveMonitoring) -> None:
+    """Realtime subscribers come from realtime.subscription, a table of the Realtime server's
+    own migrations: a stack without Realtime has no such series, and this panel is skipped."""
+    reason = monitoring.dashboards.skipped.get(REALTIME_PANEL)
+    if reason is not None:
+        pytest.skip(f"{REALTIME_PANEL}: {reason}")
+    assert monitoring.dashboards.results[REALTIME_PANEL][1] >= 1
+
+
+def test_kpi_panels_show_the_worlds_counts(monitoring: LiveMonitoring,
+                                           run_report: RunReport) -> None:
+    """On a stack holding nothing, every KPI panel shows 0; once a small world is in (three
+    accounts, three posts, three follows: soberharness.ops.kpi_world), each shows the count
+    written out by hand for it, within three scrapes and 5 s."""
+    stack = monitoring.stack
+    before = panel_values(stack.prometheus_url, stack.dashboards, kpi_world.EXPECTED)
+    assert before == {title: [0.0] for title in kpi_world.EXPECTED}
+    with db_session.connect(stack.exporter_dsn, connect_timeout=5, autocommit=True) as conn:
+        kpi_world.insert(conn)
+    began = time.monotonic()
+    found = wait_kpis(stack.prometheus_url, stack.dashboards, kpi_world.EXPECTED,
+                      timeout=3 * stack.timing.interval_s + 5)
+    assert [f.line() for f in found] == []
+    run_report.notes["monitoring end to end"]["KPI panels agreed after (s)"] = round(
+        time.monotonic() - began, 1)
 
 
 def test_postgres_primary_down_reaches_the_receiver(monitoring: LiveMonitoring,

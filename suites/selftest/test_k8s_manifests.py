@@ -215,6 +215,31 @@ def test_a_template_variable_missing_from_the_manifests_is_reported(aws: Docs) -
     assert all("SITE_URL" in p for p in problems), problems
 
 
+def _migrations_volume(docs: Docs) -> dict[str, Any]:
+    pod = workloads(docs)["migrate"]["spec"]["template"]["spec"]
+    return next(v for v in pod["volumes"] if v["name"] == "migrations")
+
+
+def test_a_migration_the_migrate_job_does_not_mount_is_reported(aws: Docs) -> None:
+    """The compose file mounts the whole migrations folder; the Job mounts the ConfigMap's keys
+    one by one (0010-0015 were once left out: Kubernetes never applied them)."""
+    docs = copy.deepcopy(aws)
+    volume = _migrations_volume(docs)["configMap"]
+    volume["items"] = [i for i in volume["items"] if i["key"] != "0016_kpi_views.up.sql"]
+    assert agreement_problems(docs) == [
+        "migration 0016_kpi_views/up.sql: no Job mounts it at 0016_kpi_views/up.sql"]
+
+
+def test_a_migration_missing_from_its_config_map_is_reported(aws: Docs) -> None:
+    docs = copy.deepcopy(aws)
+    config = next(d for d in docs if d["kind"] == "ConfigMap"
+                  and d["metadata"]["name"] == "sobertube-migrations")
+    del config["data"]["0015_object_folder_exact_id.down.sql"]
+    assert agreement_problems(docs) == [
+        "migration 0015_object_folder_exact_id/down.sql: not in ConfigMap sobertube-migrations "
+        "(key 0015_object_folder_exact_id.down.sql)"]
+
+
 def test_a_compose_mount_of_a_missing_folder_is_reported(tmp_path: Path, aws: Docs) -> None:
     stack = tmp_path / "stack"
     shutil.copytree(STACK, stack, ignore=shutil.ignore_patterns("k8s"))

@@ -5,11 +5,18 @@
 - an alert rule on a series nobody exports: a rule without data, named by its alert;
 - the gateway's request log not on the volume mtail reads (gateway-requests): mtail counts
   nothing, so ServiceHigh5xxRate is a rule without data (http_requests_total);
-- postgres-exporter without its queries file (no --extend.query-path): PostgresBackupTooOld
-  is a rule without data (pgbackrest_backup_since_last_completion_seconds)."""
+- postgres-exporter's queries file without the pgBackRest query: PostgresBackupTooOld is a
+  rule without data (pgbackrest_backup_since_last_completion_seconds);
+- a dashboard panel on a series nobody exports: a panel without series, named by dashboard and
+  panel (beside the panels the plants above leave without data: the gateway's and the backup's);
+- a KPI view counting pending follow requests as follows: the "Follows (accepted)" panel shows
+  3 where the world holds 2, that panel and no other reported.
+
+One planted stack for all of them (one start, ~15 s)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,10 +24,12 @@ import pytest
 import yaml
 
 from soberharness.config.envcheck import COMPOSE_FILE
-from soberharness.ops import gaps, tools
-from soberharness.ops.checks import look
+from soberharness.db import session as db_session
+from soberharness.ops import gaps, kpi_world, tools
+from soberharness.ops.checks import look, look_dashboards, wait_kpis
 from soberharness.ops.monitoring import MONITORING, MonitoringStack
 from soberharness.ops.receiver import WebhookReceiver
+from soberharness.targets.migrations import STACK_MIGRATIONS
 
 TOOLS = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter", "nginx", "mtail",
          "pgbackrest")
@@ -32,7 +41,6 @@ def _compose_without_gateway_exporter(tmp_path: Path) -> Path:
     compose["services"]["prometheus"]["depends_on"].pop("gateway-exporter")
     gateway = compose["services"]["gateway"]
     gateway["volumes"] = [v for v in gateway["volumes"] if not v.startswith("gateway-logs:")]
-    del compose["services"]["postgres-exporter"]["command"]
     (tmp_path / "compose").mkdir()
     path = tmp_path / "compose" / "docker-compose.yml"  # ../monitoring: the planted copy
     path.write_text(yaml.safe_dump(compose))
@@ -54,6 +62,29 @@ def _monitoring_with_planted(tmp_path: Path) -> Path:
         {"alert": "PlantedNobodyExports", "expr": "rate(sober_planted_series_total[5m]) > 0",
          "for": "1m", "labels": {"severity": "warning"}})
     (folder / "alerts.yml").write_text(yaml.safe_dump(rules))
+    queries = yaml.safe_load((folder / "postgres-exporter-queries.yml").read_text())
+    del queries["pgbackrest_backup"]
+    (folder / "postgres-exporter-queries.yml").write_text(yaml.safe_dump(queries))
+    kpis = folder / "dashboards" / "sobertube-kpis.json"
+    model = json.loads(kpis.read_text())
+    model["panels"].append({"id": 99, "type": "stat", "title": "Planted panel", "targets": [
+        {"refId": "A", "expr": 'sum(sober_planted_dashboard_series{instance=~"$instance"})'}]})
+    kpis.write_text(json.dumps(model))
+    return folder
+
+
+ACCEPTED = "(select count(*) from public.follows where status = 'accepted') as follows_accepted"
+
+
+def _migrations_with_planted(tmp_path: Path) -> Path:
+    """The stack's migrations, the KPI view counting every follow as accepted."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(STACK_MIGRATIONS, folder)
+    up = folder / "0016_kpi_views" / "up.sql"
+    text = up.read_text()
+    assert ACCEPTED in text
+    up.write_text(text.replace(ACCEPTED, "(select count(*) from public.follows) "
+                                         "as follows_accepted"))
     return folder
 
 
@@ -63,10 +94,17 @@ def test_planted_dead_targets_and_rule_without_data_are_reported(tmp_path: Path)
         pytest.skip(reason)
     compose = _compose_without_gateway_exporter(tmp_path)
     monitoring = _monitoring_with_planted(tmp_path)
+    migrations = _migrations_with_planted(tmp_path)
     with WebhookReceiver() as receiver, \
-            MonitoringStack(receiver.url, monitoring=monitoring, compose_file=compose) as stack:
+            MonitoringStack(receiver.url, monitoring=monitoring, compose_file=compose,
+                            migrations=migrations) as stack:
         assert stack.rendered is not None
         seen = look(stack.prometheus_url, stack.rendered.rules)
+        panels = look_dashboards(stack.prometheus_url, stack.dashboards, stack.target.services,
+                                 stack.target.name)
+        with db_session.connect(stack.exporter_dsn, connect_timeout=5, autocommit=True) as conn:
+            kpi_world.insert(conn)
+        kpis = wait_kpis(stack.prometheus_url, stack.dashboards, kpi_world.EXPECTED, timeout=4)
     assert sorted(stack.rendered.unmapped) == ["gateway: gateway:9113",
                                                "planted-dead: dead-exporter:9100"]
     assert [f.subject for f in seen.down] == ["gateway gateway:9113",
@@ -79,4 +117,19 @@ def test_planted_dead_targets_and_rule_without_data_are_reported(tmp_path: Path)
     assert details["ServiceHigh5xxRate"] == "no target exports http_requests_total"
     assert details["PostgresBackupTooOld"] == \
         "no target exports pgbackrest_backup_since_last_completion_seconds"
+    assert panels.refused == []
+    details = {f.subject: f.detail for f in panels.without_series}
+    assert sorted(details) == [
+        "SoberTube KPIs / Planted panel (A)",
+        "SoberTube stack health / Gateway 5xx share by service (A)",
+        "SoberTube stack health / Gateway connections (A)",
+        "SoberTube stack health / Gateway requests by service (A)",
+        "SoberTube stack health / Newest backup age (A)",
+    ]
+    # the expression as run: the dashboard's variable given the exporter's address
+    assert details["SoberTube KPIs / Planted panel (A)"].startswith(
+        'sum(sober_planted_dashboard_series{instance=~"127.0.0.1:')
+    assert [f.line() for f in kpis] == [
+        "KPI off: Follows (accepted): shows 3, the world holds 2"]
     assert stack.processes == [] and stack.workdir is None  # everything stopped
+
