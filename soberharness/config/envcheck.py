@@ -73,6 +73,7 @@ REQUIRED_KEYS: frozenset[str] = frozenset(
         "SMTP_PORT",
         "SMTP_USER",
         "SMTP_PASS",
+        "GRAFANA_ADMIN_PASSWORD",
         "SMTP_SENDER_NAME",
         "MAILER_URLPATHS_INVITE",
         "MAILER_URLPATHS_CONFIRMATION",
@@ -104,8 +105,11 @@ SECRET_KEYS: tuple[str, ...] = (
     "MINIO_ROOT_PASSWORD",
     "REDIS_PASSWORD",
     "SMTP_PASS",
+    "GRAFANA_ADMIN_PASSWORD",
 )
-PASSWORD_KEYS: tuple[str, ...] = ("POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "REDIS_PASSWORD")
+PASSWORD_KEYS: tuple[str, ...] = (
+    "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD", "REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+)
 
 MIN_JWT_SECRET = 32
 MIN_PRODUCTION_PASSWORD = 16
@@ -123,6 +127,7 @@ KNOWN_PLACEHOLDERS: frozenset[str] = frozenset(
         "your-32-character-encryption-key",
         "your-encryption-key-32-chars-min",
         "supabaserealtime",
+        "admin",  # Grafana's built-in admin password
         "secret1234",
         "super-secret-jwt-token-with-at-least-32-characters-long",
         "postgres",

@@ -39,6 +39,7 @@ def good_production() -> dict[str, str]:
         SMTP_HOST="smtp.mailprovider.net",
         SMTP_USER="sobertube",
         SMTP_PASS="sM7tP9pA2sS4wO6rD8zX",
+        GRAFANA_ADMIN_PASSWORD="gR4fAn9aD7mIn2pW5qZ8",
         REGION="eu-central-1",
     )
     return env
@@ -164,6 +165,13 @@ def test_published_defaults_refused_in_production() -> None:
     problems = check_env(env, production=True, now=NOW)
     assert "POSTGRES_PASSWORD: placeholder value in a production file" in problems
     assert "MINIO_ROOT_PASSWORD: placeholder value in a production file" in problems
+
+
+def test_grafana_built_in_admin_password_refused_in_production() -> None:
+    env = good_production()
+    env["GRAFANA_ADMIN_PASSWORD"] = "admin"
+    assert check_env(env, production=True, now=NOW) == [
+        "GRAFANA_ADMIN_PASSWORD: placeholder value in a production file"]
 
 
 def test_realtime_key_lengths_checked() -> None:
