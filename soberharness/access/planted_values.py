@@ -134,3 +134,13 @@ TRUSTED_VERIFIED_VIA_HELPER = TRUSTED_VERIFIED.replace(
   as $f$ select p.verified from public.profiles p where p.id = uid $f$;
 create policy posts_read_verified on public.posts for select to anon
   using (private.author_verified(author_id));""")
+
+# A count of the likes a user gave, callable by every API role and run as its definer: it
+# counts likes on parents the caller may not see (a private user's likes included).
+LIKES_GIVEN_COUNT = """
+create function public.likes_given(user_id uuid) returns bigint language sql stable
+  security definer set search_path = '' as $$
+  select count(*) from public.likes l where l.user_id = likes_given.user_id
+$$;
+grant execute on function public.likes_given(uuid) to anon, authenticated;
+"""

@@ -14,6 +14,7 @@ from soberharness.checker.canaries import leaks
 from soberharness.records.noninterference import CanaryLeak
 from soberharness.runner.noninterference import Reader, connect, reader
 from soberharness.workload.canaries import PATTERN, Canary, canaries, marking
+from soberharness.workload.function_args import argument_samples
 from soberharness.workload.invisible_changes import matrix_viewers
 from soberharness.world.matrix_world import MatrixWorld
 
@@ -24,7 +25,7 @@ def search_query(r: Reader) -> bytes:
         sql.SQL("select {} as rel, e.key, m[1] from ({}) x, jsonb_each_text(to_jsonb(x)) e, "
                 "regexp_matches(e.value, {}, 'g') m").format(
             sql.Literal(rel), r.select(rel), sql.Literal(PATTERN))
-        for rel in sorted(r.relations)
+        for rel in r.names
     ]
     return sql.SQL(" union all ").join(parts).as_bytes(None)
 
@@ -46,7 +47,9 @@ def run_canaries(dsn: str, mw: MatrixWorld, schemas: Sequence[str]) -> CanaryRun
     out: list[CanaryLeak] = []
     found = 0
     with connect(dsn, autocommit=True) as conn:
-        readers = [reader(conn, label, v, schemas) for label, v in matrix_viewers(mw).items()]
+        samples = argument_samples(mw)
+        readers = [reader(conn, label, v, schemas, samples)
+                   for label, v in matrix_viewers(mw).items()]
         with conn.transaction(force_rollback=True):
             conn.execute(sql.SQL(";\n").join(marking(c) for c in planted).as_bytes(None))
             for r in readers:
