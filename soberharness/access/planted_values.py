@@ -144,3 +144,23 @@ create function public.likes_given(user_id uuid) returns bigint language sql sta
 $$;
 grant execute on function public.likes_given(uuid) to anon, authenticated;
 """
+
+# A trigger refusing comments on hidden posts whose error detail quotes the hidden post's text
+# (it runs as its definer, before the policies, for whoever asks).
+HIDDEN_TEXT_IN_REFUSAL = """
+create function private.no_comments_on_hidden() returns trigger language plpgsql
+  security definer set search_path = '' as $$
+declare
+  hidden_body text;
+begin
+  select p.body into hidden_body from public.posts p
+   where p.id = new.post_id and p.hidden_at is not null;
+  if found then
+    raise exception using errcode = '42501', message = 'comments are closed',
+      detail = format('the post "%s" is hidden', hidden_body);
+  end if;
+  return new;
+end $$;
+create trigger aa_no_comments_on_hidden before insert on public.comments
+  for each row execute function private.no_comments_on_hidden();
+"""
