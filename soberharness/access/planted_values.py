@@ -164,3 +164,10 @@ end $$;
 create trigger aa_no_comments_on_hidden before insert on public.comments
   for each row execute function private.no_comments_on_hidden();
 """
+
+# A storage policy letting every signed-in user list every clip: a stranger lists the object
+# names of a private owner's folder once the owner uploads.
+CLIPS_LISTED_TO_ALL = """
+create policy list_all_clips on storage.objects for select to authenticated
+  using (bucket_id = 'videos');
+"""

@@ -10,6 +10,7 @@ from collections.abc import Collection
 import pytest
 
 from soberharness.access.planted_values import (
+    CLIPS_LISTED_TO_ALL,
     COPIED_HANDLE,
     HIDDEN_PREVIEW,
     LIKES_GIVEN_COUNT,
@@ -155,3 +156,19 @@ def test_only_stable_callable_functions_are_called(scratch_database: str) -> Non
             called = {f.label for f in callable_functions(conn, ["public"])}
     assert "public.likes_given(uuid)" in called
     assert not called & {"public.touch(integer)", "public.for_service(integer)"}
+
+
+@pytest.mark.needs("postgres")
+def test_clips_listed_to_every_user_are_named_in_the_database_snapshot(
+    scratch_database: str,
+) -> None:
+    """What a viewer may list is what it may select of storage.objects (the local target has
+    no Storage API): a policy listing every clip shows the private owner's new clip to a
+    blind signed-in viewer, as a new row of storage.objects."""
+    diffs = _differences(scratch_database, CLIPS_LISTED_TO_ALL, {"objects"})
+    assert {(d.relation, d.column) for d in diffs} <= {
+        ("storage.objects", "(row)"),
+        ("storage.search(text, text, integer, integer, integer, text, text, text)", "result")}
+    upload = "insert objects (videos/sibling-clip.mp4 of O_private)"
+    assert (upload, "stranger", "storage.objects", "(row)") in _cells(diffs)
+    assert "anon" not in {d.viewer for d in diffs}
