@@ -385,9 +385,10 @@ class AccessModel:
             case Video():
                 return self.has_profile(entity.owner)
             case Comment():
-                return self._reaction_refs_ok(entity.author, entity.parent)
+                return self._reaction_refs_ok(entity.author, entity.parent, entity.second_parent)
             case Like():
-                return self._reaction_refs_ok(entity.user, entity.parent) and not any(
+                return self._reaction_refs_ok(
+                    entity.user, entity.parent, entity.second_parent) and not any(
                     like.user == entity.user and like.parent == entity.parent
                     for like in self.world.likes.values()
                 )
@@ -402,8 +403,12 @@ class AccessModel:
     def _pair_ok(self, a: uuid.UUID, b: uuid.UUID) -> bool:
         return a != b and self.has_profile(a) and self.has_profile(b)
 
-    def _reaction_refs_ok(self, user: uuid.UUID, parent: ContentRef) -> bool:
-        return self.has_profile(user) and self.content_owner(parent) is not None
+    def _reaction_refs_ok(
+        self, user: uuid.UUID, parent: ContentRef, second: ContentRef | None = None
+    ) -> bool:
+        """The user has a profile, the parent exists, and there is one parent (D11: the
+        schema's one-parent check refuses a row naming a post and a video, whoever asks)."""
+        return second is None and self.has_profile(user) and self.content_owner(parent) is not None
 
     def _name_taken(self, obj: StoredObject) -> bool:
         """Storage keeps one object per (bucket, name)."""
@@ -479,9 +484,10 @@ class AccessModel:
             case Video():
                 return self.has_profile(after.owner)
             case Comment():
-                return self._reaction_refs_ok(after.author, after.parent)
+                return self._reaction_refs_ok(after.author, after.parent, after.second_parent)
             case Like():
-                return self._reaction_refs_ok(after.user, after.parent) and not any(
+                return self._reaction_refs_ok(
+                    after.user, after.parent, after.second_parent) and not any(
                     like.id != after.id and like.user == after.user and like.parent == after.parent
                     for like in self.world.likes.values()
                 )

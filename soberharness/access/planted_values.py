@@ -134,3 +134,40 @@ TRUSTED_VERIFIED_VIA_HELPER = TRUSTED_VERIFIED.replace(
   as $f$ select p.verified from public.profiles p where p.id = uid $f$;
 create policy posts_read_verified on public.posts for select to anon
   using (private.author_verified(author_id));""")
+
+# A count of the likes a user gave, callable by every API role and run as its definer: it
+# counts likes on parents the caller may not see (a private user's likes included).
+LIKES_GIVEN_COUNT = """
+create function public.likes_given(user_id uuid) returns bigint language sql stable
+  security definer set search_path = '' as $$
+  select count(*) from public.likes l where l.user_id = likes_given.user_id
+$$;
+grant execute on function public.likes_given(uuid) to anon, authenticated;
+"""
+
+# A trigger refusing comments on hidden posts whose error detail quotes the hidden post's text
+# (it runs as its definer, before the policies, for whoever asks).
+HIDDEN_TEXT_IN_REFUSAL = """
+create function private.no_comments_on_hidden() returns trigger language plpgsql
+  security definer set search_path = '' as $$
+declare
+  hidden_body text;
+begin
+  select p.body into hidden_body from public.posts p
+   where p.id = new.post_id and p.hidden_at is not null;
+  if found then
+    raise exception using errcode = '42501', message = 'comments are closed',
+      detail = format('the post "%s" is hidden', hidden_body);
+  end if;
+  return new;
+end $$;
+create trigger aa_no_comments_on_hidden before insert on public.comments
+  for each row execute function private.no_comments_on_hidden();
+"""
+
+# A storage policy letting every signed-in user list every clip: a stranger lists the object
+# names of a private owner's folder once the owner uploads.
+CLIPS_LISTED_TO_ALL = """
+create policy list_all_clips on storage.objects for select to authenticated
+  using (bucket_id = 'videos');
+"""

@@ -1,20 +1,35 @@
 """The canary run: every text of the matrix world marked (rolled back), then every viewer's
 readable surface searched in the database for markers, each found marker judged by
-soberharness.checker.canaries against the viewers the model lets know it."""
+soberharness.checker.canaries against the viewers the model lets know it.
+
+The surface is what the viewer reads (every relation and function of its non-interference
+snapshot) and what it is told when refused: the matrix cells the model refuses are sent again
+inside the marked transaction (all in one server-side call, each cell in a subtransaction as
+its actor), and the error's message, detail and hint searched for markers (a marker there is
+named with the refused request)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 
+import psycopg
 from psycopg import sql
 
 from soberharness.checker.canaries import leaks
+from soberharness.checker.matrix import ExpectationCache
+from soberharness.clients.postgrest_sql import request_settings
 from soberharness.records.noninterference import CanaryLeak
+from soberharness.records.results import Cell
+from soberharness.runner.matrix import request_for
 from soberharness.runner.noninterference import Reader, connect, reader
 from soberharness.workload.canaries import PATTERN, Canary, canaries, marking
+from soberharness.workload.function_args import argument_samples
 from soberharness.workload.invisible_changes import matrix_viewers
+from soberharness.workload.matrix_cases import Case, Ctx, cells
 from soberharness.world.matrix_world import MatrixWorld
 
 
@@ -24,7 +39,7 @@ def search_query(r: Reader) -> bytes:
         sql.SQL("select {} as rel, e.key, m[1] from ({}) x, jsonb_each_text(to_jsonb(x)) e, "
                 "regexp_matches(e.value, {}, 'g') m").format(
             sql.Literal(rel), r.select(rel), sql.Literal(PATTERN))
-        for rel in sorted(r.relations)
+        for rel in r.names
     ]
     return sql.SQL(" union all ").join(parts).as_bytes(None)
 
@@ -35,10 +50,87 @@ class CanaryRun:
     canaries: int
     found: int  # markers found in all (known or not)
     seconds: float
+    refusals: int = 0  # refused requests whose error text was searched
 
 
-def run_canaries(dsn: str, mw: MatrixWorld, schemas: Sequence[str]) -> CanaryRun:
-    """Mark every text, search every viewer's surface, roll back; leaks judged by the model."""
+def refused_cells(mw: MatrixWorld, tables: Collection[str] | None = None) -> set[Cell]:
+    """The matrix cells (of `tables`, when given) the access model refuses."""
+    cache = ExpectationCache(mw.world)
+    return {cell for cell, ctx, case in cells(mw)
+            if (tables is None or cell.table in tables)
+            and not cache.expected(ctx, case.build(ctx))}
+
+
+def _viewer_label(cell: Cell) -> str:
+    """The cell's actor as matrix_viewers names it."""
+    return f"self/{cell.privacy}" if cell.actor == "self" else cell.actor
+
+
+def _statements(ctx: Ctx, case: Case) -> list[str]:
+    """The cell's setup (as the superuser), then its request as the actor."""
+    request = request_for(case.build(ctx))
+    parts = [*request.setup,
+             request_settings(ctx.viewer, request.method, request.path, claims=ctx.claims()),
+             request.query]
+    return [part.as_bytes(None).decode() for part in parts]
+
+
+# Sends every refused cell's statements in one call: each cell in a subtransaction ended by an
+# error (its own, or the sentinel that rolls a cell that went through back), the error's
+# message, detail and hint returned with the cell's position. Lives in pg_temp, inside the
+# marked (rolled-back) transaction.
+TRY_ALL = """
+create function pg_temp.soberharness_refusals(cells jsonb)
+  returns table(n integer, message text, detail text, hint text) language plpgsql as $fn$
+declare
+  statements jsonb;
+  statement text;
+  state text;
+begin
+  n := 0;
+  for statements in select value from jsonb_array_elements(cells) loop
+    begin
+      for statement in select value from jsonb_array_elements_text(statements) loop
+        execute statement;
+      end loop;
+      raise exception using errcode = 'SHRBK';
+    exception when others then
+      get stacked diagnostics state = returned_sqlstate, message = message_text,
+        detail = pg_exception_detail, hint = pg_exception_hint;
+      if state <> 'SHRBK' then
+        return next;
+      end if;
+    end;
+    n := n + 1;
+  end loop;
+end
+$fn$
+"""
+
+
+def _refusal_markers(
+    conn: psycopg.Connection, mw: MatrixWorld, refused: Collection[Cell]
+) -> Iterator[tuple[str, tuple[str, str, str]]]:
+    """(viewer label, (where, part, marker)) for every marker in a refused cell's error."""
+    tried = [(cell, _statements(ctx, case)) for cell, ctx, case in cells(mw) if cell in refused]
+    if not tried:
+        return
+    conn.execute(TRY_ALL.encode())
+    answers = conn.execute("select * from pg_temp.soberharness_refusals(%s::jsonb)",
+                           [json.dumps([statements for _, statements in tried])]).fetchall()
+    for n, *texts in answers:
+        cell = tried[n][0]
+        where = f"the refusal of [{cell.label()}]"
+        for part, text in zip(("message", "detail", "hint"), texts, strict=True):
+            for marker in re.findall(PATTERN, text or ""):
+                yield _viewer_label(cell), (where, part, marker)
+
+
+def run_canaries(
+    dsn: str, mw: MatrixWorld, schemas: Sequence[str], refused: Collection[Cell] = ()
+) -> CanaryRun:
+    """Mark every text, search every viewer's surface and the error texts of the `refused`
+    cells, roll back; leaks judged by the model."""
     started = time.perf_counter()
     planted: list[Canary] = canaries(mw)
     knowers = {c.marker: c.knowers for c in planted}
@@ -46,7 +138,9 @@ def run_canaries(dsn: str, mw: MatrixWorld, schemas: Sequence[str]) -> CanaryRun
     out: list[CanaryLeak] = []
     found = 0
     with connect(dsn, autocommit=True) as conn:
-        readers = [reader(conn, label, v, schemas) for label, v in matrix_viewers(mw).items()]
+        samples = argument_samples(mw)
+        readers = [reader(conn, label, v, schemas, samples)
+                   for label, v in matrix_viewers(mw).items()]
         with conn.transaction(force_rollback=True):
             conn.execute(sql.SQL(";\n").join(marking(c) for c in planted).as_bytes(None))
             for r in readers:
@@ -55,4 +149,7 @@ def run_canaries(dsn: str, mw: MatrixWorld, schemas: Sequence[str]) -> CanaryRun
                     rows = conn.execute(search_query(r)).fetchall()
                 found += len(rows)
                 out += leaks(r.label, rows, knowers, sources)
-    return CanaryRun(out, len(planted), found, time.perf_counter() - started)
+            for viewer, marker in _refusal_markers(conn, mw, set(refused)):
+                found += 1
+                out += leaks(viewer, [marker], knowers, sources)
+    return CanaryRun(out, len(planted), found, time.perf_counter() - started, len(refused))

@@ -3,7 +3,9 @@ each change the model says that viewer cannot observe (soberharness.workload.inv
 
 A viewer's snapshot is read as PostgREST would read it (the API role and the viewer's claims,
 transaction-local): every column the role may select of every table, view and materialized view
-of the exposed schemas, each relation reduced to a digest in the database (a row count and the
+of the exposed schemas, and the results of every exposed function it may call on a fixed
+argument set (soberharness.runner.function_calls, each function a pseudo-relation of
+(args, result) rows), each relation reduced to a digest in the database (a row count and the
 sum of the rows' 64-bit hashes: independent of row order, so nothing is sorted), all relations in
 one statement. A change and the snapshots of its blind viewers go to the server in one round
 trip and are rolled back. Where a digest moved, the relation's rows are fetched before and after
@@ -25,6 +27,8 @@ from soberharness.clients.postgrest_sql import STORAGE_SETTINGS, request_setting
 from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for
 from soberharness.records.noninterference import Difference, Rows, Snapshot
+from soberharness.runner.function_calls import calls as function_calls
+from soberharness.workload.function_args import Samples, argument_samples
 from soberharness.workload.invisible_changes import InvisibleChange, matrix_viewers, names
 from soberharness.world.entities import Viewer
 from soberharness.world.matrix_world import MatrixWorld
@@ -71,8 +75,30 @@ class Reader:
     label: str
     settings: bytes  # the SELECT set_config(...) of a GET request as this viewer
     relations: dict[str, tuple[str, ...]]  # qualified relation -> readable columns
+    # schema.function(types) -> the select of its (args, result) rows on the sample set
+    calls: dict[str, sql.Composed] = dataclasses.field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """Every relation and function of the snapshot, in name order."""
+        return sorted({*self.relations, *self.calls})
+
+    def only(self, name: str) -> Reader:
+        """The reader of one relation or function."""
+        return dataclasses.replace(
+            self, relations={k: v for k, v in self.relations.items() if k == name},
+            calls={k: v for k, v in self.calls.items() if k == name})
+
+    def key(self, name: str, keys: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """The columns pairing a relation's rows (its primary key, or id) or a function's
+        (its arguments)."""
+        if name in self.calls:
+            return ("args",)
+        return keys.get(name) or (("id",) if "id" in self.relations.get(name, ()) else ())
 
     def select(self, relation: str) -> sql.Composed:
+        if relation in self.calls:
+            return self.calls[relation]
         schema, name = relation.split(".", 1)
         return sql.SQL("select {} from {}.{}").format(
             sql.SQL(", ").join(map(sql.Identifier, self.relations[relation])),
@@ -84,7 +110,7 @@ class Reader:
             sql.SQL("select {} as rel, count(*) || ':' || "
                     "coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) from ({}) x").format(
                 sql.Literal(rel), self.select(rel))
-            for rel in sorted(self.relations)
+            for rel in self.names
         ]
         return sql.SQL(" union all ").join(parts).as_bytes(None)
 
@@ -98,13 +124,21 @@ def _settings(viewer: Viewer) -> bytes:
     return text
 
 
-def reader(conn: psycopg.Connection, label: str, viewer: Viewer, schemas: Sequence[str]) -> Reader:
-    """What `viewer` may select in `schemas`, listed as the viewer (autocommit connection)."""
+def reader(
+    conn: psycopg.Connection,
+    label: str,
+    viewer: Viewer,
+    schemas: Sequence[str],
+    samples: Samples | None = None,
+) -> Reader:
+    """What `viewer` may select in `schemas`, listed as the viewer (autocommit connection);
+    with `samples`, also the functions it may call there on that argument set."""
     settings = _settings(viewer)
     with conn.transaction(force_rollback=True):
         conn.execute(settings)
         listed = conn.execute(READABLE, [list(schemas)]).fetchall()
-    return Reader(label, settings, {rel: tuple(cols) for rel, cols in listed})
+        called = function_calls(conn, schemas, samples) if samples is not None else {}
+    return Reader(label, settings, {rel: tuple(cols) for rel, cols in listed}, called)
 
 
 def _change_prefix(statements: Sequence[bytes]) -> bytes:
@@ -219,14 +253,14 @@ def _snapshots_one_by_one(
         with conn.transaction(force_rollback=True):
             conn.execute(_change_prefix(change)[len(b"BEGIN;\n"):])
             conn.execute(r.settings)
-            for rel in sorted(r.relations):
+            for rel in r.names:
                 snap[rel] = _digest_or_error(conn, r, rel)
         out[r.label] = snap
     return out
 
 
 def _digest_or_error(conn: psycopg.Connection, r: Reader, rel: str) -> str:
-    one = dataclasses.replace(r, relations={rel: r.relations[rel]})
+    one = r.only(rel)
     try:
         with conn.transaction():
             row = conn.execute(one.digest_query()).fetchone()
@@ -284,7 +318,7 @@ def _judge_change(
     out: list[Difference] = []
     for r in blind:
         for rel in changed_relations(base[r.label], after[r.label]):
-            key = keys.get(rel) or (("id",) if "id" in r.relations.get(rel, ()) else ())
+            key = r.key(rel, keys)
             out += explain(ic.change.change.label, r.label, rel,
                            fetch_rows(conn, r, rel, []), fetch_rows(conn, r, rel, change), key)
     return out
@@ -312,7 +346,8 @@ def run_noninterference(
     """Every change against the snapshots of its blind viewers; the world at `dsn` is `mw`'s."""
     started = time.perf_counter()
     with connect(dsn, autocommit=True) as conn:
-        readers = {label: reader(conn, label, v, schemas)
+        samples = argument_samples(mw)
+        readers = {label: reader(conn, label, v, schemas, samples)
                    for label, v in matrix_viewers(mw).items()}
         keys = {rel: tuple(cols) for rel, cols in
                 conn.execute(PRIMARY_KEYS, [list(schemas)]).fetchall()}

@@ -25,6 +25,7 @@ from soberharness.world.entities import (
     Block,
     Bucket,
     Comment,
+    ContentRef,
     DeletionRequest,
     Entity,
     Follow,
@@ -643,6 +644,51 @@ def _constraint_cases() -> list[Case]:
     ]
 
 
+# A comment or like naming two parents: the owner's visible post (its parent, which the rules
+# read) and the owner's hidden video (a second one the writer may not engage with).
+TWO_PARENTS = "two parents (visible post, hidden video)"
+
+
+def _two_parent_cases() -> list[Case]:
+    """One parent per comment and like (comments_one_parent, likes_one_parent), tried by an
+    insert naming two and by an update adding a second; refused for everyone (D11)."""
+    one = (Privacy.PUBLIC,)
+
+    def second(c: Ctx) -> ContentRef:
+        return c.mw.hidden_videos[c.privacy].ref
+
+    def comment(c: Ctx) -> Action:
+        return Action(Op.INSERT, Comment(c.new_id("comment/two-parents"), c.me,
+                                         c.mw.posts[c.privacy].ref, second_parent=second(c)))
+
+    def like(c: Ctx) -> Action:
+        parents = (c.mw.posts[c.privacy].ref, second(c))
+        mine = tuple(lk for lk in c.mw.world.likes.values()
+                     if lk.user == c.me and lk.parent in parents)
+        return Action(Op.INSERT, Like(c.new_id("like/two-parents"), c.me, parents[0],
+                                      second_parent=parents[1]), removed=mine)
+
+    def fc(c: Ctx) -> Comment:
+        return c.mw.follower_comments_on[c.privacy]["posts"]
+
+    def fl(c: Ctx) -> Like:
+        return c.mw.follower_likes_on[c.privacy]["posts"]
+
+    # The like update first removes the follower's like on the video (one like per user and
+    # parent would refuse it otherwise, whatever the one-parent check says).
+    return [
+        Case("comments", Op.INSERT, f"on {TWO_PARENTS}", comment, privacies=one),
+        Case("likes", Op.INSERT, f"on {TWO_PARENTS}", like, privacies=one),
+        Case("comments", Op.UPDATE, "second parent for follower's comment on visible post",
+             lambda c: Action(Op.UPDATE, fc(c), _replace(fc(c), second_parent=second(c))),
+             privacies=one),
+        Case("likes", Op.UPDATE, "second parent for follower's like on visible post",
+             lambda c: Action(Op.UPDATE, fl(c), _replace(fl(c), second_parent=second(c)),
+                              removed=(c.mw.follower_likes_on[c.privacy]["hidden_videos"],)),
+             privacies=one),
+    ]
+
+
 CASES += _content_cases("posts", Post)
 CASES += _content_cases("videos", Video)
 CASES += _reaction_cases()
@@ -656,6 +702,7 @@ CASES += _hidden_time_cases("posts", Post)
 CASES += _hidden_time_cases("videos", Video)
 CASES += _object_name_cases("avatars", "avatar.png")
 CASES += _object_name_cases("videos", "clip.mp4")
+CASES += _two_parent_cases()  # last: the token rotation of the cells before is unchanged
 
 
 def cells(mw: MatrixWorld) -> Iterator[tuple[Cell, Ctx, Case]]:

@@ -126,6 +126,9 @@ class Comment:
     # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
     # the writer instead, as (column, value): empty, the database's defaults (D33).
     overrides: tuple[tuple[str, str], ...] = ()
+    # The other parent column set too (the schema allows one parent: a row with two is refused
+    # for everyone; matrix cases try it).
+    second_parent: ContentRef | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +139,9 @@ class Like:
     # Columns the database fills (created_at, updated_at, profiles.time_zone) given a value by
     # the writer instead, as (column, value): empty, the database's defaults (D33).
     overrides: tuple[tuple[str, str], ...] = ()
+    # The other parent column set too (the schema allows one parent: a row with two is refused
+    # for everyone; matrix cases try it).
+    second_parent: ContentRef | None = None
 
 
 @dataclasses.dataclass(frozen=True)

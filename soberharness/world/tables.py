@@ -76,17 +76,23 @@ def _id(entity: Any) -> Key:
     return entity.id  # type: ignore[no-any-return]
 
 
-def _parent_columns(ref: ContentRef) -> dict[str, Any]:
-    return {
-        "post_id": ref.id if ref.kind == "post" else None,
-        "video_id": ref.id if ref.kind == "video" else None,
-    }
+def _parent_columns(ref: ContentRef, second: ContentRef | None = None) -> dict[str, Any]:
+    """post_id and video_id of a comment or like: its parent's column set, and the other one
+    too for a row with a second parent (which the schema refuses)."""
+    refs = [ref, *([second] if second is not None else [])]
+    return {f"{kind}_id": next((r.id for r in refs if r.kind == kind), None)
+            for kind in ("post", "video")}
 
 
 def _parent(post_id: uuid.UUID | None, video_id: uuid.UUID | None) -> ContentRef:
     if post_id is not None:
         return ContentRef("post", post_id)
     return ContentRef("video", video_id)  # type: ignore[arg-type]
+
+
+def _second_parent(post_id: uuid.UUID | None, video_id: uuid.UUID | None) -> ContentRef | None:
+    """The video of a row that names both a post and a video (the post is its parent)."""
+    return ContentRef("video", video_id) if post_id and video_id else None
 
 
 def _overridden(values: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
@@ -189,23 +195,26 @@ REGISTRY: tuple[Table, ...] = (
     Table(
         "comments", Comment, "public", "comments", ("id",), _id,
         _overridden(lambda c: {"id": c.id, "author_id": c.author, "body": c.body}
-                    | _parent_columns(c.parent)),
+                    | _parent_columns(c.parent, c.second_parent)),
         rows_of=lambda w: w.comments.values(),
         list_keys="SELECT id FROM public.comments",
         dump="SELECT id, author_id, post_id, video_id, body FROM public.comments "
              "WHERE author_id = ANY({pool})",
-        from_dump=lambda r, _: Comment(r[0], r[1], _parent(r[2], r[3]), r[4]),
+        from_dump=lambda r, _: Comment(r[0], r[1], _parent(r[2], r[3]), r[4],
+                                       second_parent=_second_parent(r[2], r[3])),
         clean="DELETE FROM public.comments WHERE author_id = ANY({pool})",
         surface=True,
     ),
     Table(
         "likes", Like, "public", "likes", ("id",), _id,
-        _overridden(lambda lk: {"id": lk.id, "user_id": lk.user} | _parent_columns(lk.parent)),
+        _overridden(lambda lk: {"id": lk.id, "user_id": lk.user}
+                    | _parent_columns(lk.parent, lk.second_parent)),
         rows_of=lambda w: w.likes.values(),
         list_keys="SELECT id FROM public.likes",
         dump="SELECT id, user_id, post_id, video_id FROM public.likes "
              "WHERE user_id = ANY({pool})",
-        from_dump=lambda r, _: Like(r[0], r[1], _parent(r[2], r[3])),
+        from_dump=lambda r, _: Like(r[0], r[1], _parent(r[2], r[3]),
+                                    second_parent=_second_parent(r[2], r[3])),
         clean="DELETE FROM public.likes WHERE user_id = ANY({pool})",
         surface=True,
     ),

@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import pytest
 
-from soberharness.access.planted_values import COPIED_HANDLE, HIDDEN_PREVIEW
+from soberharness.access.planted_values import (
+    COPIED_HANDLE,
+    HIDDEN_PREVIEW,
+    HIDDEN_TEXT_IN_REFUSAL,
+)
 from soberharness.checker.canaries import leaks
 from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import exposed_schemas
-from soberharness.runner.canaries import CanaryRun, run_canaries
+from soberharness.runner.canaries import CanaryRun, refused_cells, run_canaries
 from soberharness.world.matrix_world import build_matrix_world
 
 
-def _run(dsn: str, defect: str) -> CanaryRun:
+def _run(dsn: str, defect: str, refusals_of: set[str] | None = None) -> CanaryRun:
     mw = build_matrix_world()
     with db_session.connect(dsn, autocommit=True) as conn:
         write_world(conn, mw.world)
         conn.execute(defect.encode())
-    return run_canaries(dsn, mw, exposed_schemas())
+    refused = refused_cells(mw, refusals_of) if refusals_of else set()
+    return run_canaries(dsn, mw, exposed_schemas(), refused)
 
 
 @pytest.mark.needs("postgres")
@@ -59,3 +64,27 @@ def test_a_marker_is_a_leak_only_for_viewers_who_may_not_know_it() -> None:
     [leak] = leaks("anon", found, knowers, sources)
     assert (leak.marker, leak.relation, leak.column) == ("cnry00000001", "public.p", "body")
     assert "hidden post of O_public" in leak.describe()
+
+
+@pytest.mark.needs("postgres")
+def test_clean_stack_refusals_carry_no_marker_their_writer_may_not_know(
+    scratch_database: str,
+) -> None:
+    run = _run(scratch_database, "select 1", {"comments", "follows", "posts", "profiles"})
+    assert run.refusals > 100, "the refused cells' errors were searched"
+    assert not run.leaks, "\n".join(leak.describe() for leak in run.leaks)
+
+
+@pytest.mark.needs("postgres")
+def test_hidden_text_in_a_refusal_is_traced_to_its_source_and_request(
+    scratch_database: str,
+) -> None:
+    """A trigger quoting the hidden post in its refusal: every signed-in user who may not see
+    the hidden post and tries to comment on it is told its text (the error's detail)."""
+    run = _run(scratch_database, HIDDEN_TEXT_IN_REFUSAL, {"comments"})
+    not_knowing = ("follower", "requested", "stranger", "blocked", "blocker")
+    assert {(leak.viewer, leak.source, leak.column) for leak in run.leaks} == {
+        (actor, f"public.posts.body of the hidden post of O_{privacy}", "detail")
+        for actor in not_knowing for privacy in ("public", "community", "private")}
+    assert {leak.relation.split(" of a ")[0] for leak in run.leaks} == {
+        f"the refusal of [{actor} insert comments [on hidden post]" for actor in not_knowing}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from soberharness.access.model import AccessModel
 from soberharness.checker.noninterference import ROW, changed_relations, explain
+from soberharness.workload.function_args import argument_tuples
 from soberharness.workload.invisible_changes import invisible_changes, matrix_viewers
 from soberharness.world.matrix_world import build_matrix_world
 
@@ -57,3 +58,11 @@ def test_explain_without_a_key_reports_whole_rows_and_nothing_for_equal_rows() -
     assert explain("Δ", "v", "r", rows, list(rows), ()) == []
     diffs = explain("Δ", "v", "r", rows, [{"a": 1}], ())
     assert [(d.column, d.before, d.after) for d in diffs] == [(ROW, '{"a": 1}', None)]
+
+
+def test_functions_are_called_one_argument_varied_at_a_time() -> None:
+    samples = {"uuid": ("u1", "u2", "u3"), "text": ("", "a"), "int": ("100", "0")}
+    assert list(argument_tuples(("uuid", "text"), samples)) == [
+        ("u1", ""), ("u2", ""), ("u3", ""), ("u1", "a")]
+    assert list(argument_tuples((), samples)) == [()]
+    assert list(argument_tuples(("uuid", "tsvector"), samples)) == [], "no samples: not called"

@@ -10,14 +10,17 @@ from collections.abc import Collection
 import pytest
 
 from soberharness.access.planted_values import (
+    CLIPS_LISTED_TO_ALL,
     COPIED_HANDLE,
     HIDDEN_PREVIEW,
+    LIKES_GIVEN_COUNT,
     PENDING_FOLLOWER_COUNT,
 )
 from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.lints.catalog import exposed_schemas
 from soberharness.records.noninterference import Difference
+from soberharness.runner.function_calls import callable_functions
 from soberharness.runner.noninterference import run_noninterference
 from soberharness.workload.invisible_changes import invisible_changes
 from soberharness.world.matrix_world import build_matrix_world
@@ -122,3 +125,50 @@ def test_copied_unmodelled_profile_field_is_named(scratch_database: str) -> None
     assert {(d.relation, d.column) for d in diffs} == {("public.name_directory", "display_name")}
     assert ("update profiles.display_name (profile of O_private)", "anon",
             "public.name_directory", "display_name") in _cells(diffs)
+
+
+@pytest.mark.needs("postgres")
+def test_definer_function_counting_hidden_likes_is_named(scratch_database: str) -> None:
+    """A function every API role may call, counting likes the caller may not see: its result
+    on the sample argument naming the liker moves with a like on a hidden post."""
+    diffs = _differences(scratch_database, LIKES_GIVEN_COUNT, {"likes"})
+    assert {(d.relation, d.column) for d in diffs} == {("public.likes_given(uuid)", "result")}
+    like = "insert likes (by requested on the hidden post of O_public)"
+    assert {(d.viewer, d.row, d.before, d.after) for d in diffs
+            if d.change == like and d.viewer == "anon"} == {
+        ("anon", "args=user_id='requested'", 0, 1)}
+
+
+@pytest.mark.needs("postgres")
+def test_only_stable_callable_functions_are_called(scratch_database: str) -> None:
+    """The rule of docs/access-decisions.md (D35): a VOLATILE function (it may write) and one
+    the viewer may not execute are not called; a STABLE one it may execute is."""
+    with db_session.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(LIKES_GIVEN_COUNT.encode())
+        conn.execute(b"create function public.touch(n integer) returns integer language sql "
+                     b"volatile as $$ select n $$; "
+                     b"create function public.for_service(n integer) returns integer "
+                     b"language sql stable as $$ select n $$; "
+                     b"revoke execute on function public.for_service(integer) from public, anon, "
+                     b"authenticated")
+        with conn.transaction(force_rollback=True):
+            conn.execute(b"set local role anon")
+            called = {f.label for f in callable_functions(conn, ["public"])}
+    assert "public.likes_given(uuid)" in called
+    assert not called & {"public.touch(integer)", "public.for_service(integer)"}
+
+
+@pytest.mark.needs("postgres")
+def test_clips_listed_to_every_user_are_named_in_the_database_snapshot(
+    scratch_database: str,
+) -> None:
+    """What a viewer may list is what it may select of storage.objects (the local target has
+    no Storage API): a policy listing every clip shows the private owner's new clip to a
+    blind signed-in viewer, as a new row of storage.objects."""
+    diffs = _differences(scratch_database, CLIPS_LISTED_TO_ALL, {"objects"})
+    assert {(d.relation, d.column) for d in diffs} <= {
+        ("storage.objects", "(row)"),
+        ("storage.search(text, text, integer, integer, integer, text, text, text)", "result")}
+    upload = "insert objects (videos/sibling-clip.mp4 of O_private)"
+    assert (upload, "stranger", "storage.objects", "(row)") in _cells(diffs)
+    assert "anon" not in {d.viewer for d in diffs}

@@ -89,6 +89,9 @@ def test_the_storage_suite_passes_through_a_target_file(
         ran = notes[f"storage over HTTP: {bucket}"]
         assert (ran["cells"], ran["mismatches"]) == (SAMPLE, []), ran
         assert ran["cells run"].startswith(f"a sample of {SAMPLE} of "), ran
+    # the listing non-interference ran its uploads through the API (storage_listing)
+    assert re.match(r"[1-9]\d* uploads, [1-9]\d* listings", notes[
+        "storage listing non-interference"]), notes
 
 
 # Which tests of suites/storage/test_buckets.py each planted Storage API fails (and no other).
