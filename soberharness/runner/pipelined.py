@@ -10,7 +10,9 @@ shared between requests but the connection, as with one round trip per request.
 `run_batch` sends a batch and reads every statement's result back: per request the first
 error (SQLSTATE and message, as `RequestRunner.execute` words it) or the results in statement
 order (rows as text, affected row count). The batch is written without blocking, reading
-answers as they come, so a batch larger than the sockets' buffers cannot deadlock.
+answers as they come, so a batch larger than the sockets' buffers cannot deadlock, and waits
+for answers outside libpq (which would block holding the GIL: two workers whose cells wait on
+each other's rows would then wait for ever).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import pq
 
+from soberharness.db import session as db_session
+
 SEND_WAIT_S = 60.0  # the longest the server may take to accept more of a batch
+READ_MARGIN_S = 60.0  # beyond the session's statement timeout (the server ends a hung statement)
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
 
 
@@ -80,7 +85,19 @@ def _flush(pg: pq.abc.PGconn, wait_s: float) -> None:
             pg.consume_input()
 
 
+def _ready(pg: pq.abc.PGconn) -> None:
+    """Wait (releasing the GIL) until the next result can be taken without blocking: libpq
+    blocks holding it, and another worker's transaction may be waiting on this one's end."""
+    while pg.is_busy():
+        wait_s = db_session.statement_timeout_s() + READ_MARGIN_S
+        readable, _, _ = select.select([pg.socket], [], [], wait_s)
+        if not readable:
+            raise psycopg.OperationalError(f"a pipelined batch got no answer within {wait_s:g} s")
+        pg.consume_input()
+
+
 def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult:
+    _ready(pg)
     res = pg.get_result()
     if res is None or (res.status == pq.ExecStatus.FATAL_ERROR and pg.status == pq.ConnStatus.BAD):
         raise psycopg.OperationalError(
@@ -92,6 +109,7 @@ def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult:
 def _statement(pg: pq.abc.PGconn) -> pq.abc.PGresult:
     """The next statement's result (then the end of its results)."""
     res = _next(pg)
+    _ready(pg)
     if pg.get_result() is not None:
         raise psycopg.ProgrammingError("a pipelined statement returned more than one result")
     return res
@@ -135,10 +153,10 @@ def run_batch(conn: psycopg.Connection, requests: Sequence[Sequence[bytes]]) -> 
         pg.nonblocking = 1
         _send(pg, requests)
         _flush(pg, SEND_WAIT_S)
-        pg.nonblocking = 0
         answers = [_read(pg, statements) for statements in requests]
     except BaseException:
         conn.close()  # results of the batch may be pending: the session is not reusable
         raise
     pg.exit_pipeline_mode()
+    pg.nonblocking = 0
     return answers
