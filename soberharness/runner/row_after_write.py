@@ -31,27 +31,26 @@ class RowCheck:
     expected: dict[str, Any]  # column -> value the model expects (insert, update)
 
 
-def _counts(row: rows.Row) -> sql.Composed:
+def _counts(row: rows.Row) -> sql.SQL:
     """The rows inserted, updated and deleted in the table so far in this transaction (the
     statistics PostgreSQL keeps per transaction): the request's own writes are the difference
     between the counts after it and before it, triggers' writes to the table included."""
-    oid = sql.SQL("{}::regclass").format(sql.Literal(f"{row.schema}.{row.table}"))
+    oid = f"{rows.literal(f'{row.schema}.{row.table}')}::regclass"
     return sql.SQL(
-        "SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({o}), "
-        "pg_catalog.pg_stat_get_xact_tuples_updated({o}), "
-        "pg_catalog.pg_stat_get_xact_tuples_deleted({o})]").format(o=oid)
+        f"SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({oid}), "
+        f"pg_catalog.pg_stat_get_xact_tuples_updated({oid}), "
+        f"pg_catalog.pg_stat_get_xact_tuples_deleted({oid})]")
 
 
-def _check(row: rows.Row, expected: rows.Row | None) -> sql.Composed:
+def _check(row: rows.Row, expected: rows.Row | None) -> sql.SQL:
     """The written row and, per expected column, whether it holds the expected value."""
-    same: sql.Composable = sql.SQL("'{}'::jsonb")
+    same = "'{}'::jsonb"
     if expected is not None:
-        same = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-            sql.SQL("{}, t.{} is not distinct from {}").format(
-                sql.Literal(col), sql.Identifier(col), sql.Literal(value))
+        same = "jsonb_build_object({})".format(", ".join(
+            f"{rows.literal(col)}, t.{rows.ident(col)} is not distinct from {rows.literal(value)}"
             for col, value in expected.values.items()))
-    return sql.SQL("SELECT (select jsonb_build_array(to_jsonb(t), {}) from {} t where {})").format(
-        same, row.name, row.where())
+    return sql.SQL(f"SELECT (select jsonb_build_array(to_jsonb(t), {same}) from "
+                   f"{row.name.as_string(None)} t where {row.where().as_string(None)})")
 
 
 def row_check(action: Action) -> RowCheck | None:
