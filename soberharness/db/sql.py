@@ -4,6 +4,7 @@ the tables themselves (names, keys, columns) are declared in soberharness.world.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -36,6 +37,7 @@ class Row:
 # Statements are written out as text: psycopg's composition (sql.SQL.format) cost more than the
 # database's work for the matrix's thousands of statements. Each piece is rendered exactly as
 # composing it would render it (suites/selftest/test_row_statements.py compares the two).
+@functools.lru_cache(maxsize=1024)  # the schema's names: a few dozen
 def ident(name: str) -> str:
     """`name` as sql.Identifier renders it."""
     return sql.Identifier(name).as_bytes(None).decode()
