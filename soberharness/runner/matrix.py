@@ -169,6 +169,7 @@ def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[Planned
 # Cells run concurrently on one database; two cells may deadlock on the same rows (the
 # harness's own doing, not the stack's): such a cell is run again.
 RETRY_STATES = ("40P01", "40001")
+RETRY_PAUSE_S = 0.01
 # Cells sent to the server in one round trip (soberharness.runner.pipelined); each is still its
 # own transaction.
 BATCH = 32
@@ -188,17 +189,19 @@ def _judged(p: PlannedCell, answered: Answered) -> tuple[Outcome, ReadBack | Non
 
 
 def execute_batch(
-    conn: psycopg.Connection, batch: Sequence[PlannedCell], tries: int = 3
+    conn: psycopg.Connection, batch: Sequence[PlannedCell], tries: int = 5
 ) -> list[tuple[Outcome, ReadBack | None]]:
     """Run the cells in one round trip on `conn` (autocommit); a cell that deadlocked with
-    another worker's (RETRY_STATES) is run again, alone, up to `tries` times in all."""
+    another worker's (RETRY_STATES) is run again, alone, up to `tries` times in all, a little
+    later each time (the other worker's batch moves on meanwhile)."""
     out = [_judged(p, a) for p, a in zip(batch, run_batch(conn, [p.statements for p in batch]),
                                           strict=True)]
     for i, p in enumerate(batch):
-        for _ in range(tries - 1):
+        for attempt in range(1, tries):
             error = out[i][0].error
             if not (error and error.startswith(RETRY_STATES)):
                 break
+            time.sleep(RETRY_PAUSE_S * attempt)
             out[i] = _judged(p, run_batch(conn, [p.statements])[0])
     return out
 
