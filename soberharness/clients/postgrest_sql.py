@@ -86,6 +86,16 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def request_parts(request: Request, commit: bool = False
+                  ) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The request's statements before its settings (begin, setup) and after them (the query,
+    the end), each rendered alone: the same for every caller sending this request."""
+    read_only = request.method in ("GET", "HEAD") and not request.setup
+    begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
+    head = (begin.encode(), *(part.as_bytes(None) for part in request.setup))
+    return head, (request.query.as_bytes(None), b"COMMIT" if commit else b"ROLLBACK")
+
+
 def render(
     viewer: Viewer,
     request: Request,
@@ -94,13 +104,9 @@ def render(
 ) -> bytes:
     """The whole request as one simple-protocol string: begin, setup, settings, query, end.
     `claims` replaces the token claims minted for `viewer` (see `request_settings`)."""
-    read_only = request.method in ("GET", "HEAD") and not request.setup
-    begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (" READ ONLY" if read_only else "")
-    parts: list[sql.Composable] = [sql.SQL(begin), *request.setup]
-    parts.append(request_settings(viewer, request.method, request.path, claims=claims))
-    parts.append(request.query)
-    parts.append(sql.SQL("COMMIT" if commit else "ROLLBACK"))
-    return sql.SQL(";\n").join(parts).as_bytes(None)
+    head, tail = request_parts(request, commit)
+    settings = request_settings(viewer, request.method, request.path, claims=claims)
+    return b";\n".join([*head, settings.as_bytes(None), *tail])
 
 
 class RequestRunner:

@@ -4,6 +4,7 @@ the tables themselves (names, keys, columns) are declared in soberharness.world.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -25,14 +26,26 @@ class Row:
     key: tuple[str, ...]
 
     @property
-    def name(self) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(self.table))
+    def name(self) -> sql.SQL:
+        return sql.SQL(f"{ident(self.schema)}.{ident(self.table)}")
 
-    def where(self) -> sql.Composed:
-        return sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(col), sql.Literal(self.values[col]))
-            for col in self.key
-        )
+    def where(self) -> sql.SQL:
+        return sql.SQL(" AND ".join(f"{ident(col)} = {literal(self.values[col])}"
+                                    for col in self.key))
+
+
+# Statements are written out as text: psycopg's composition (sql.SQL.format) cost more than the
+# database's work for the matrix's thousands of statements. Each piece is rendered exactly as
+# composing it would render it (suites/selftest/test_row_statements.py compares the two).
+@functools.lru_cache(maxsize=1024)  # the schema's names: a few dozen
+def ident(name: str) -> str:
+    """`name` as sql.Identifier renders it."""
+    return sql.Identifier(name).as_bytes(None).decode()
+
+
+def literal(value: Any) -> str:
+    """`value` as sql.Literal renders it without a connection."""
+    return sql.Literal(value).as_bytes(None).decode()
 
 
 def row_of(entity: Entity) -> Row:
@@ -62,35 +75,28 @@ def auth_user_row(user: User) -> Row:
     )
 
 
-def insert(row: Row) -> sql.Composed:
+def insert(row: Row) -> sql.SQL:
     columns = list(row.values)
-    return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        row.name,
-        sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(sql.Literal(row.values[c]) for c in columns),
-    )
+    return sql.SQL(f"INSERT INTO {row.name.as_string(None)} ({', '.join(map(ident, columns))}) "
+                   f"VALUES ({', '.join(literal(row.values[c]) for c in columns)})")
 
 
-def select_one(row: Row) -> sql.Composed:
-    return sql.SQL("SELECT 1 FROM {} WHERE {}").format(row.name, row.where())
+def select_one(row: Row) -> sql.SQL:
+    return sql.SQL(f"SELECT 1 FROM {row.name.as_string(None)} WHERE {row.where().as_string(None)}")
 
 
-def update(before: Row, after: Row) -> sql.Composed:
+def update(before: Row, after: Row) -> sql.SQL:
     changed = {c: v for c, v in after.values.items() if before.values.get(c) != v}
     if not changed:  # a no-op update still runs, as PostgREST would send it
         column = next(c for c in after.values if c not in before.key)
         changed = {column: after.values[column]}
-    return sql.SQL("UPDATE {} SET {} WHERE {}").format(
-        before.name,
-        sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in changed.items()
-        ),
-        before.where(),
-    )
+    sets = ", ".join(f"{ident(c)} = {literal(v)}" for c, v in changed.items())
+    return sql.SQL(f"UPDATE {before.name.as_string(None)} SET {sets} "
+                   f"WHERE {before.where().as_string(None)}")
 
 
-def delete(row: Row) -> sql.Composed:
-    return sql.SQL("DELETE FROM {} WHERE {}").format(row.name, row.where())
+def delete(row: Row) -> sql.SQL:
+    return sql.SQL(f"DELETE FROM {row.name.as_string(None)} WHERE {row.where().as_string(None)}")
 
 
 # Keys of every readable row per table, in the same shape as AccessModel.visible().

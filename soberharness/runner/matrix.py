@@ -10,23 +10,24 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 
+import psycopg
 from psycopg import sql
 
 from soberharness.checker.matrix import ExpectationCache, allowed, detail
 from soberharness.checker.row_after_write import drifts
-from soberharness.clients.postgrest_sql import Request, RequestRunner, render
+from soberharness.clients.postgrest_sql import Request, request_parts, request_settings
 from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.records.noninterference import RowDrift
 from soberharness.records.outcome import Outcome
 from soberharness.records.progress import Progress
 from soberharness.records.results import Cell, CellResult, Op
+from soberharness.runner.pipelined import Answered, run_batch
 from soberharness.runner.row_after_write import (
     ReadBack,
     RowCheck,
     checked_parts,
-    execute_checked,
-    render_checked,
+    read_back,
     row_check,
 )
 from soberharness.workload.matrix_cases import Action, Case, Ctx, cells
@@ -92,44 +93,63 @@ def request_for(action: Action) -> Request:
 class PlannedCell:
     cell: Cell
     op: Op
-    text: bytes  # the request, rendered
+    statements: tuple[bytes, ...]  # the request's, each rendered alone: begin ... end
     setup_statements: int  # statements before the request's settings, after BEGIN
     expected: bool
-    check: RowCheck | None = None  # a write: the superuser reads the row back (text has it)
+    check: RowCheck | None = None  # a write: the superuser reads the row back (statements have it)
+
+    @property
+    def text(self) -> bytes:
+        """The request as one simple-protocol string (RequestRunner.execute sends it)."""
+        return b";\n".join(self.statements)
 
 
-def _prerendered(request: Request) -> Request:
-    """The same request with its statements rendered once (cells reuse them)."""
-    def text(part: sql.Composable) -> sql.SQL:
-        return sql.SQL(part.as_bytes(None).decode())
+@dataclasses.dataclass(frozen=True)
+class _Parts:
+    """What every cell sending one action shares."""
 
-    return dataclasses.replace(
-        request, query=text(request.query), setup=[text(p) for p in request.setup]
-    )
+    head: tuple[bytes, ...]  # begin, setup (and the read-back's counts)
+    tail: tuple[bytes, ...]  # the query (and the read-back), the end
+    method: str
+    path: str
+    check: RowCheck | None
 
 
 class _Planner:
-    """Renders cells one at a time, reusing what cells sending the same action share."""
+    """Renders cells one at a time, reusing what cells sending the same action share, and the
+    settings of cells sent by the same actor (token and owner) to the same path."""
 
     def __init__(self, mw: MatrixWorld) -> None:
         self.cache = ExpectationCache(mw.world)
-        self.requests: dict[Action, Request] = {}  # many cells send the same statement
-        self.parts: dict[Action, tuple[bytes, bytes]] = {}
+        self.parts: dict[Action, _Parts] = {}  # many cells send the same statement
+        self.settings: dict[tuple[object, ...], bytes] = {}
+
+    def _parts(self, action: Action) -> _Parts:
+        found = self.parts.get(action)
+        if found is None:
+            request = request_for(action)
+            check = row_check(action)
+            head, tail = (request_parts(request) if check is None
+                          else checked_parts(request, action))
+            found = self.parts[action] = _Parts(head, tail, request.method, request.path, check)
+        return found
+
+    def _settings(self, ctx: Ctx, method: str, path: str) -> bytes:
+        # ctx.claims() depends on the viewer, its token and the owner's privacy alone (and the
+        # clock: the tokens of one run are minted when first used).
+        key = (ctx.viewer, ctx.token, ctx.privacy, method, path)
+        found = self.settings.get(key)
+        if found is None:
+            found = self.settings[key] = request_settings(
+                ctx.viewer, method, path, claims=ctx.claims()).as_bytes(None)
+        return found
 
     def one(self, cell: Cell, ctx: Ctx, case: Case) -> PlannedCell:
         action = case.build(ctx)
-        request = self.requests.get(action)
-        if request is None:
-            request = self.requests[action] = _prerendered(request_for(action))
-        check = row_check(action)
-        if check is None:
-            text = render(ctx.viewer, request, claims=ctx.claims())
-        else:
-            if action not in self.parts:
-                self.parts[action] = checked_parts(request, action)
-            text = render_checked(ctx.viewer, request, self.parts[action], ctx.claims())
-        setup = len(request.setup) + (0 if check is None else 1)  # the digests
-        return PlannedCell(cell, action.op, text, setup, self.cache.expected(ctx, action), check)
+        parts = self._parts(action)
+        statements = (*parts.head, self._settings(ctx, parts.method, parts.path), *parts.tail)
+        return PlannedCell(cell, action.op, statements, len(parts.head) - 1,
+                           self.cache.expected(ctx, action), parts.check)
 
 
 def _listed(
@@ -149,23 +169,41 @@ def plan(mw: MatrixWorld, tables: Collection[str] | None = None) -> list[Planned
 # Cells run concurrently on one database; two cells may deadlock on the same rows (the
 # harness's own doing, not the stack's): such a cell is run again.
 RETRY_STATES = ("40P01", "40001")
+RETRY_PAUSE_S = 0.01
+# Cells sent to the server in one round trip (soberharness.runner.pipelined); each is still its
+# own transaction.
+BATCH = 32
 
 
-def _execute(
-    runner: RequestRunner, p: PlannedCell, tries: int = 3
-) -> tuple[Outcome, ReadBack | None]:
-    outcome, back = _once(runner, p)
-    for _ in range(tries - 1):
-        if not (outcome.error and outcome.error.startswith(RETRY_STATES)):
-            break
-        outcome, back = _once(runner, p)
-    return outcome, back
-
-
-def _once(runner: RequestRunner, p: PlannedCell) -> tuple[Outcome, ReadBack | None]:
+def _judged(p: PlannedCell, answered: Answered) -> tuple[Outcome, ReadBack | None]:
+    """The cell's outcome (as RequestRunner.execute gives it) and, for a checked cell whose
+    request ran without error, its read-back."""
+    if answered.error is not None:
+        return Outcome([], 0, answered.error), None
+    results = answered.results
+    query = results[p.setup_statements + 2]  # begin, setup..., settings, query
+    outcome = Outcome(list(query.rows), query.rowcount)
     if p.check is None:
-        return runner.execute(p.text, p.setup_statements), None
-    return execute_checked(runner.conn, p.text, p.setup_statements)
+        return outcome, None
+    return outcome, read_back([r.rows for r in results], p.setup_statements)
+
+
+def execute_batch(
+    conn: psycopg.Connection, batch: Sequence[PlannedCell], tries: int = 5
+) -> list[tuple[Outcome, ReadBack | None]]:
+    """Run the cells in one round trip on `conn` (autocommit); a cell that deadlocked with
+    another worker's (RETRY_STATES) is run again, alone, up to `tries` times in all, a little
+    later each time (the other worker's batch moves on meanwhile)."""
+    out = [_judged(p, a) for p, a in zip(batch, run_batch(conn, [p.statements for p in batch]),
+                                          strict=True)]
+    for i, p in enumerate(batch):
+        for attempt in range(1, tries):
+            error = out[i][0].error
+            if not (error and error.startswith(RETRY_STATES)):
+                break
+            time.sleep(RETRY_PAUSE_S * attempt)
+            out[i] = _judged(p, run_batch(conn, [p.statements])[0])
+    return out
 
 
 def _drifts(p: PlannedCell, actual: bool, back: ReadBack | None) -> list[RowDrift]:
@@ -193,14 +231,20 @@ class _Counter:
 
 def _planned_into(
     mw: MatrixWorld, listed: Sequence[tuple[Cell, Ctx, Case]], into: queue.SimpleQueue[
-        PlannedCell | None], workers: int
+        list[PlannedCell] | None], workers: int
 ) -> None:
-    """Render the cells into the queue as the workers run them (rendering overlaps the
-    database's work), then one end mark per worker."""
+    """Render the cells into the queue in batches as the workers run them (rendering overlaps
+    the database's work), then one end mark per worker."""
     planner = _Planner(mw)
     try:
+        batch: list[PlannedCell] = []
         for c in listed:
-            into.put(planner.one(*c))
+            batch.append(planner.one(*c))
+            if len(batch) == BATCH:
+                into.put(batch)
+                batch = []
+        if batch:
+            into.put(batch)
     finally:
         for _ in range(workers):
             into.put(None)
@@ -215,28 +259,28 @@ def run_matrix(
 ) -> MatrixRun:
     """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
     `mw.world`, telling `progress` (when given) the cells done of the total after each.
-    Cells are rendered while the first ones run: each worker takes the next rendered cell."""
+    Cells are rendered while the first ones run: each worker takes the next rendered batch
+    and sends it in one round trip (soberharness.runner.pipelined)."""
     started = time.perf_counter()
     listed = _listed(mw, tables)
     order = {c[0]: i for i, c in enumerate(listed)}
-    todo: queue.SimpleQueue[PlannedCell | None] = queue.SimpleQueue()
+    todo: queue.SimpleQueue[list[PlannedCell] | None] = queue.SimpleQueue()
     done = _Counter(len(listed), progress)
 
     def work() -> tuple[list[CellResult], list[RowDrift]]:
         out: list[CellResult] = []
         drifted: list[RowDrift] = []
         with db_session.connect(dsn, autocommit=True) as conn:
-            runner = RequestRunner(conn)
-            while (p := todo.get()) is not None:
+            while (batch := todo.get()) is not None:
                 began = time.perf_counter()
-                outcome, back = _execute(runner, p)
-                actual = allowed(p.op, outcome)
-                out.append(
-                    CellResult(p.cell, p.expected, actual, detail(p.op, outcome),
-                               time.perf_counter() - began)
-                )
-                drifted += _drifts(p, actual, back)
-                done.one_more()
+                answers = execute_batch(conn, batch)
+                share = (time.perf_counter() - began) / len(batch)  # the batch's time, shared
+                for p, (outcome, back) in zip(batch, answers, strict=True):
+                    actual = allowed(p.op, outcome)
+                    out.append(CellResult(p.cell, p.expected, actual, detail(p.op, outcome),
+                                          share))
+                    drifted += _drifts(p, actual, back)
+                    done.one_more()
         return out, drifted
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers + 1) as pool:

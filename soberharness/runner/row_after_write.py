@@ -1,5 +1,5 @@
-"""The row after the write: a matrix write cell rendered with the superuser's read-back in the
-same round trip (soberharness.runner.matrix sends it instead of the plain request).
+"""The row after the write: a matrix write cell's statements with the superuser's read-back
+in the same transaction (soberharness.runner.matrix sends them instead of the plain request's).
 
 The cell's transaction becomes: begin, setup, the rows of the table inserted, updated and
 deleted so far in the transaction (PostgreSQL's per-transaction statistics), the request as
@@ -14,16 +14,13 @@ import dataclasses
 import json
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
 from soberharness.checker.row_after_write import ReadBack
-from soberharness.clients.postgrest_sql import Request, request_settings
+from soberharness.clients.postgrest_sql import Request
 from soberharness.db import sql as rows
-from soberharness.records.outcome import Outcome
 from soberharness.records.results import Op
 from soberharness.workload.matrix_cases import Action
-from soberharness.world.entities import Viewer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,27 +31,26 @@ class RowCheck:
     expected: dict[str, Any]  # column -> value the model expects (insert, update)
 
 
-def _counts(row: rows.Row) -> sql.Composed:
+def _counts(row: rows.Row) -> sql.SQL:
     """The rows inserted, updated and deleted in the table so far in this transaction (the
     statistics PostgreSQL keeps per transaction): the request's own writes are the difference
     between the counts after it and before it, triggers' writes to the table included."""
-    oid = sql.SQL("{}::regclass").format(sql.Literal(f"{row.schema}.{row.table}"))
+    oid = f"{rows.literal(f'{row.schema}.{row.table}')}::regclass"
     return sql.SQL(
-        "SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({o}), "
-        "pg_catalog.pg_stat_get_xact_tuples_updated({o}), "
-        "pg_catalog.pg_stat_get_xact_tuples_deleted({o})]").format(o=oid)
+        f"SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({oid}), "
+        f"pg_catalog.pg_stat_get_xact_tuples_updated({oid}), "
+        f"pg_catalog.pg_stat_get_xact_tuples_deleted({oid})]")
 
 
-def _check(row: rows.Row, expected: rows.Row | None) -> sql.Composed:
+def _check(row: rows.Row, expected: rows.Row | None) -> sql.SQL:
     """The written row and, per expected column, whether it holds the expected value."""
-    same: sql.Composable = sql.SQL("'{}'::jsonb")
+    same = "'{}'::jsonb"
     if expected is not None:
-        same = sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-            sql.SQL("{}, t.{} is not distinct from {}").format(
-                sql.Literal(col), sql.Identifier(col), sql.Literal(value))
+        same = "jsonb_build_object({})".format(", ".join(
+            f"{rows.literal(col)}, t.{rows.ident(col)} is not distinct from {rows.literal(value)}"
             for col, value in expected.values.items()))
-    return sql.SQL("SELECT (select jsonb_build_array(to_jsonb(t), {}) from {} t where {})").format(
-        same, row.name, row.where())
+    return sql.SQL(f"SELECT (select jsonb_build_array(to_jsonb(t), {same}) from "
+                   f"{row.name.as_string(None)} t where {row.where().as_string(None)})")
 
 
 def row_check(action: Action) -> RowCheck | None:
@@ -70,59 +66,33 @@ def row_check(action: Action) -> RowCheck | None:
     return RowCheck(relation, dict(rows.row_of(written).values))
 
 
-def checked_parts(request: Request, action: Action) -> tuple[bytes, bytes]:
-    """What goes before the request's settings (begin, setup, the digests) and after its query
-    (the read-back and rollback): the same for every cell sending this action."""
+def checked_parts(request: Request, action: Action
+                  ) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The statements before the request's settings (begin, setup, the counts) and after them
+    (the query, the read-back, rollback), each rendered alone: the same for every cell sending
+    this action. A cell sending them has one statement more before its settings than a plain
+    request (the counts), so it counts `len(setup) + 1` setup statements."""
     target = rows.row_of(action.target)
     written = action.after if action.op is Op.UPDATE else action.target
     expected = None if action.op is Op.DELETE or written is None else rows.row_of(written)
-    head = sql.SQL(";\n").join([sql.SQL("BEGIN ISOLATION LEVEL READ COMMITTED"),
-                                 *request.setup, _counts(target)])
-    tail = sql.SQL(";\n").join([sql.SQL("RESET ROLE"), _counts(target),
-                                 _check(target, expected), sql.SQL("ROLLBACK")])
-    return head.as_bytes(None), tail.as_bytes(None)
+    head = (b"BEGIN ISOLATION LEVEL READ COMMITTED",
+            *(part.as_bytes(None) for part in request.setup), _counts(target).as_bytes(None))
+    tail = (request.query.as_bytes(None), b"RESET ROLE", _counts(target).as_bytes(None),
+            _check(target, expected).as_bytes(None), b"ROLLBACK")
+    return head, tail
 
 
-def render_checked(
-    viewer: Viewer,
-    request: Request,
-    parts: tuple[bytes, bytes],
-    claims: dict[str, Any] | None,
-) -> bytes:
-    """The write request between its `checked_parts`: one statement more before the request
-    than `render` sends (the counts), so a cell sending it counts `len(setup) + 1` setup
-    statements (RequestRunner.execute then finds the request's result, ignoring the rest)."""
-    settings = request_settings(viewer, request.method, request.path, claims=claims)
-    return b";\n".join([parts[0], settings.as_bytes(None), request.query.as_bytes(None),
-                        parts[1]])
+def _counts_of(value: Any) -> list[int]:
+    if isinstance(value, str):  # '{1,0,0}', as text
+        return [int(v) for v in value.strip("{}").split(",")]
+    return list(value)
 
 
-def execute_checked(
-    conn: psycopg.Connection, text: bytes, setup_statements: int
-) -> tuple[Outcome, ReadBack | None]:
-    """Send a checked cell (autocommit connection; `setup_statements` counts the counts too);
-    its outcome as RequestRunner.execute gives it, and the read-back when the request ran
-    without error."""
-    cur = conn.cursor()
-    try:
-        cur.execute(text)
-    except psycopg.Error as exc:
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.execute("ROLLBACK")
-        state = exc.sqlstate or "?"
-        return Outcome([], 0, f"{state}: {(exc.diag.message_primary or str(exc)).strip()}"), None
-    results: list[tuple[list[tuple[Any, ...]], int]] = []
-    while True:
-        results.append((cur.fetchall() if cur.description else [], cur.rowcount))
-        if not cur.nextset():
-            break
-    query_rows, rowcount = results[setup_statements + 2]
-    return Outcome(query_rows, rowcount), _parse([r for r, _ in results], setup_statements)
-
-
-def _parse(results: list[list[tuple[Any, ...]]], setup_statements: int) -> ReadBack:
-    before = results[setup_statements][0][0]
-    after = results[-3][0][0]
+def read_back(results: list[list[tuple[Any, ...]]], setup_statements: int) -> ReadBack:
+    """A checked cell's read-back from its results (every statement's rows in order, the
+    rollback's included); values as psycopg loads them, or as text (a pipelined batch)."""
+    before = _counts_of(results[setup_statements][0][0])
+    after = _counts_of(results[-3][0][0])
     checked = results[-2][0][0]
     if isinstance(checked, str):
         checked = json.loads(checked)
