@@ -65,8 +65,9 @@ def start_one(target: str, spec: ContainerSpec, container: Any, secrets: Sequenc
     where = f"target '{target}': service '{spec.name}'"
     try:
         container.start()
-    except Exception as exc:  # docker's APIError: the message is the engine's
-        detail = redact(" ".join(str(exc).split())[:300], list(secrets))
+    except Exception as exc:  # docker's APIError: its explanation is the engine's own words
+        text = str(getattr(exc, "explanation", None) or exc)
+        detail = redact(" ".join(text.split())[:400], list(secrets))
         raise TargetUnavailable(f"{where} did not start: {detail}") from None
     wrapped = container.get_wrapped_container()
     deadline = time.monotonic() + spec.wait.timeout_s

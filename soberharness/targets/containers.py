@@ -262,12 +262,15 @@ def _spec(
         hc = service["healthcheck"]
         test = hc["test"]
         test = ["CMD-SHELL", test] if isinstance(test, str) else list(test)
+        def value(key: str, default: str) -> str:  # compose interpolates these too
+            return interpolate(str(hc.get(key, default)), env, where)
+
         healthcheck = {
             "test": [interpolate(str(t), env, where) for t in test],
-            "interval": parse_duration_ns(hc.get("interval", "5s")),
-            "timeout": parse_duration_ns(hc.get("timeout", "5s")),
-            "retries": int(hc.get("retries", 3)),
-            "start_period": parse_duration_ns(hc.get("start_period", "0s")),
+            "interval": parse_duration_ns(value("interval", "5s")),
+            "timeout": parse_duration_ns(value("timeout", "5s")),
+            "retries": int(value("retries", "3")),
+            "start_period": parse_duration_ns(value("start_period", "0s")),
         }
     one_shot = service.get("restart") in (None, "no") and healthcheck is None
     wait = WaitSpec(
