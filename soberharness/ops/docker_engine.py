@@ -25,6 +25,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 25.0
 POOL_RANGE = range(200, 255)  # 10.N.0.0/16 candidates for the engine's networks
 ROUTES = Path("/proc/net/route")
+POOL_FILE = "engine-pool"
 
 
 def routed_networks(table: str) -> list[ipaddress.IPv4Network]:
@@ -66,6 +68,57 @@ def free_pool(routes: list[ipaddress.IPv4Network], rng: random.Random | None = N
             return str(pool)
     raise TargetUnavailable("no free 10.N.0.0/16 for the Docker engine's networks "
                             f"(N in {POOL_RANGE.start}-{POOL_RANGE.stop - 1} all routed)")
+
+
+def in_our_range(network: ipaddress.IPv4Network) -> bool:
+    first = network.network_address.packed
+    return first[0] == 10 and first[1] in POOL_RANGE
+
+
+def bridges(ip_addr_text: str) -> dict[str, ipaddress.IPv4Network]:
+    """Docker's bridges (`br-*`) and their subnets, from `ip -4 -o addr show`'s text."""
+    found = {}
+    for line in ip_addr_text.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[1].startswith("br-") and fields[2] == "inet":
+            found[fields[1]] = ipaddress.IPv4Interface(fields[3]).network
+    return found
+
+
+def stale_bridges(found: Mapping[str, ipaddress.IPv4Network], live_pools: set[str]) -> list[str]:
+    """The bridges an engine of ours left when it was killed: in our address range, in no pool
+    of an engine whose run is alive."""
+    pools = [ipaddress.IPv4Network(p) for p in live_pools]
+    return sorted(name for name, net in found.items()
+                  if in_our_range(net) and not any(net.subnet_of(p) for p in pools))
+
+
+def live_pools(roots: list[Path]) -> set[str]:
+    """The address pools of the engines whose runs are alive (their folders' POOL_FILE)."""
+    pools = set()
+    for root in roots:
+        for path in root.glob(f"{workdirs.PREFIX}*/{POOL_FILE}"):
+            if workdirs.owner_alive(path.parent):
+                with contextlib.suppress(OSError):
+                    pools.add(path.read_text().strip())
+    return pools
+
+
+def remove_stale_bridges(roots: list[Path]) -> list[str]:
+    """Delete the bridges killed engines of ours left behind (a killed dockerd takes its
+    processes and mounts with its namespaces, not the bridges it made in this machine's
+    network namespace); the names removed."""
+    try:
+        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                               text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    removed = []
+    for name in stale_bridges(bridges(shown), live_pools(roots)):
+        done = subprocess.run(["ip", "link", "delete", name], capture_output=True, timeout=10)
+        if done.returncode == 0:
+            removed.append(name)
+    return removed
 
 
 def dockerd_argv(dockerd: str, work: Path, pool: str) -> list[str]:
@@ -153,7 +206,9 @@ class DockerEngine:
             raise TargetUnavailable(f"no Docker engine: {reason}")
         work = self.work = workdirs.make_workdir(self.parent)
         (work / "daemon.json").write_text(json.dumps({}) + "\n")
+        remove_stale_bridges(sorted({Path(tempfile.gettempdir()), work.parent}))
         pool = free_pool(routed_networks(ROUTES.read_text()))
+        (work / POOL_FILE).write_text(pool + "\n")
         argv = namespaced(dockerd_argv(str(shutil.which("dockerd")), work, pool))
         with open(work / "dockerd.log", "ab") as log:
             self._proc = subprocess.Popen(

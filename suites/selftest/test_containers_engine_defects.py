@@ -2,7 +2,7 @@
 dockerd; targets/container_start.py): each is reported as exactly its compose service, in one
 line, and leaves no container behind. Also: an engine that cannot start is one line (a failure
 in CI, a skip elsewhere), and neither stopping nor killing the harness leaves dockerd, its
-containers or its folder behind.
+containers or its folder behind (a killed engine's bridge goes when the next engine starts).
 
 The defects' images are the base image only (Debian from debootstrap, cached), so no build runs.
 """
@@ -194,8 +194,9 @@ KILLED_CHILD = textwrap.dedent("""
     engine.start()
     client = docker.DockerClient(base_url=engine.address, timeout=60)
     ImageBuilder(client, engine.work).base()
-    client.containers.run(sys.argv[1], ["sleep", "987654"], detach=True)
-    print(engine.pid, engine.work, flush=True)
+    network = client.networks.create("planted")
+    client.containers.run(sys.argv[1], ["sleep", "987654"], detach=True, network="planted")
+    print(engine.pid, engine.work, "br-" + network.id[:12], flush=True)
     time.sleep(600)
 """)
 
@@ -212,12 +213,13 @@ def sleepers() -> list[int]:
     return found
 
 
-def test_a_killed_harness_leaves_no_engine_container_or_folder(engine: DockerEngine) -> None:
+def test_a_killed_harness_leaves_no_engine_container_folder_or_bridge(engine: DockerEngine) -> None:
     child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, BASE_TAG], cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
-        pid_text, work_text = child.stdout.readline().split()
+        pid_text, work_text, bridge = child.stdout.readline().split()
+        assert Path("/sys/class/net", bridge).exists()
         assert sleepers(), "the container's process runs"
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -228,6 +230,13 @@ def test_a_killed_harness_leaves_no_engine_container_or_folder(engine: DockerEng
         assert not proctree.is_running(int(pid_text)), "dockerd outlived the harness"
         assert sleepers() == [], "a container's process outlived the harness"
         assert not Path(work_text).exists(), "the engine's folder outlived the harness"
+        # The bridge it made in this machine's network namespace stays until the next engine
+        # starts, which removes it.
+        assert Path("/sys/class/net", bridge).exists()
+        after = DockerEngine()
+        after.start()
+        after.stop()
+        assert not Path("/sys/class/net", bridge).exists(), "a killed engine's bridge stayed"
     finally:
         if child.poll() is None:
             child.kill()
