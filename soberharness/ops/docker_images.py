@@ -147,6 +147,8 @@ class ImageBuilder:
         key = docker_rootfs.recipe_key()
         tag = f"{LOCAL_REPO}/debian:{key}"
         if not self._has(tag):
+            if not docker_rootfs.cached(self.cache):
+                self.log("making the base rootfs with debootstrap")
             tarball = docker_rootfs.rootfs_tarball(self.cache)
             self.log(f"importing the base image from {tarball.name}")
             self.client.api.import_image_from_file(str(tarball), repository=f"{LOCAL_REPO}/debian",
@@ -194,7 +196,9 @@ class ImageBuilder:
                 return tag
         self.log(f"building image {name}")
         self._build(context, tag, name)
+        self.log(f"saving image {name} to the cache")
         self._save(tag, saved, name)
+        self.log(f"image {name} saved")
         return tag
 
     def _has(self, tag: str) -> bool:

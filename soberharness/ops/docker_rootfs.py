@@ -52,6 +52,12 @@ def recipe_key() -> str:
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
+def cached(cache: Path | None = None) -> Path | None:
+    """The cached rootfs tarball of this recipe, if there is one."""
+    tarball = (cache or cache_dir()) / f"rootfs-{SUITE}-minbase-{recipe_key()}.tar"
+    return tarball if tarball.exists() else None
+
+
 def rootfs_tarball(cache: Path | None = None) -> Path:
     """The cached rootfs tarball, made first when missing (about 30 s, root needed)."""
     cache = cache or cache_dir()

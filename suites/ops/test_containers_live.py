@@ -72,8 +72,11 @@ def live(run_report: RunReport) -> Iterator[LiveEngine]:
     try:
         began = time.monotonic()
         assert engine.work is not None
-        override = write_override(engine.address, engine.work)
+        steps: list[str] = []
+        override = write_override(engine.address, engine.work, lambda step: steps.append(
+            f"{time.monotonic() - began:.1f}s {step}"))
         seconds["images (built or loaded)"] = round(time.monotonic() - began, 1)
+        run_report.notes["containers target: image steps (seconds since the first)"] = steps
         yield LiveEngine(engine, override, client, seconds)
     finally:
         client.close()
