@@ -9,7 +9,9 @@ Stopping is by PID: SIGTERM (dockerd stops its containers), then SIGKILL after a
 watchdog does the same if the harness is killed, and the dead-run sweep removes the folder.
 No iptables rules and no default bridge: containers meet on the target's own network, and
 ports are published on 127.0.0.1 by docker-proxy. User networks take their subnets from a /16
-no route of this machine uses (several engines may run at once).
+no route of this machine and no other live engine of ours uses (several may run at once); the
+bridges a killed engine left in this machine's network namespace are removed when the next
+engine starts.
 
     with DockerEngine() as engine:
         engine.address   # unix:///tmp/soberharness-xxxx/docker.sock (for DOCKER_HOST)
@@ -99,8 +101,8 @@ def live_pools(roots: list[Path]) -> set[str]:
     for root in roots:
         for path in root.glob(f"{workdirs.PREFIX}*/{POOL_FILE}"):
             if workdirs.owner_alive(path.parent):
-                with contextlib.suppress(OSError):
-                    pools.add(path.read_text().strip())
+                with contextlib.suppress(OSError, ValueError):  # being written: none yet
+                    pools.add(str(ipaddress.IPv4Network(path.read_text().strip())))
     return pools
 
 
@@ -206,8 +208,10 @@ class DockerEngine:
             raise TargetUnavailable(f"no Docker engine: {reason}")
         work = self.work = workdirs.make_workdir(self.parent)
         (work / "daemon.json").write_text(json.dumps({}) + "\n")
-        remove_stale_bridges(sorted({Path(tempfile.gettempdir()), work.parent}))
-        pool = free_pool(routed_networks(ROUTES.read_text()))
+        roots = sorted({Path(tempfile.gettempdir()), work.parent})
+        remove_stale_bridges(roots)
+        taken = [ipaddress.IPv4Network(p) for p in live_pools(roots)]  # no network made yet
+        pool = free_pool(routed_networks(ROUTES.read_text()) + taken)
         (work / POOL_FILE).write_text(pool + "\n")
         argv = namespaced(dockerd_argv(str(shutil.which("dockerd")), work, pool))
         with open(work / "dockerd.log", "ab") as log:

@@ -71,10 +71,10 @@ def rootfs_tarball(cache: Path | None = None) -> Path:
     work = workdirs.make_workdir()
     try:
         root = work / "rootfs"
-        _run(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR], "debootstrap")
+        run_step(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR], "debootstrap")
         trim(root)
         partial = cache / f".{tarball.name}.{os.getpid()}"
-        _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], "tar")
+        run_step(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], "tar")
         partial.replace(tarball)  # whole or absent, whoever else makes it meanwhile
     finally:
         workdirs.remove_workdir(work)
@@ -97,7 +97,8 @@ def trim(root: Path) -> None:
                 entry.unlink()
 
 
-def _run(argv: list[str], what: str) -> None:
+def run_step(argv: list[str], what: str) -> None:
+    """Run one step of making the rootfs; TargetUnavailable with its last line if it fails."""
     try:
         result = subprocess.run(argv, capture_output=True, text=True,
                                 timeout=DEBOOTSTRAP_TIMEOUT_S, stdin=subprocess.DEVNULL)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service
 from soberharness.targets.containers import ContainersTarget
 from soberharness.targets.image_override import ENV_VAR, load_override
+from soberharness.targets.lifecycle import preexec_as
 from soberharness.targets.migrations import STACK_MIGRATIONS
 
 pytestmark = pytest.mark.target_independent
@@ -148,7 +150,8 @@ def test_security_suite_passes_on_containers(live: LiveEngine, tmp_path: Path) -
         [sys.executable, "-m", "pytest", "--target", "containers", "suites/security",
          "--deselect", "suites/security/test_state_machine.py", "-q", "-rs",
          "-p", "no:cacheprovider", "--report-dir", str(tmp_path / "reports")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=SECURITY_RUN_TIMEOUT_S)
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=SECURITY_RUN_TIMEOUT_S,
+        preexec_fn=preexec_as(None, signal.SIGTERM))  # it ends its containers if we die
     live.seconds["pytest --target containers suites/security"] = round(
         time.monotonic() - began, 1)
     out = ran.stdout + ran.stderr

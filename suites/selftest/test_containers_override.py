@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soberharness.errors import HarnessError
+from soberharness.errors import HarnessError, TargetUnavailable
 from soberharness.ops.docker_engine import (
     bridges,
     free_pool,
@@ -25,7 +25,7 @@ from soberharness.ops.docker_images import (
     plan_override,
     repository,
 )
-from soberharness.ops.docker_rootfs import TRIM, recipe_key, trim
+from soberharness.ops.docker_rootfs import TRIM, cached, recipe_key, rootfs_tarball, run_step, trim
 from soberharness.targets.base import Service
 from soberharness.targets.containers import plan_stack
 from soberharness.targets.image_override import (
@@ -134,3 +134,15 @@ def test_only_a_dead_engines_bridges_in_our_range_are_stale() -> None:
     found = bridges(shown)
     assert set(found) == {"br-aaaaaaaaaaaa", "br-bbbbbbbbbbbb", "br-cccccccccccc"}
     assert stale_bridges(found, {"10.202.0.0/16"}) == ["br-aaaaaaaaaaaa"]
+
+
+def test_without_debootstrap_or_when_a_step_fails_the_base_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cached(tmp_path) is None
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    with pytest.raises(TargetUnavailable, match=r"^debootstrap is not installed: run "
+                                                r"scripts/setup.sh"):
+        rootfs_tarball(tmp_path)
+    with pytest.raises(TargetUnavailable, match=r"^tar failed \(2\): .*not recoverable"):
+        run_step(["/bin/tar", "-C", str(tmp_path / "no-such-folder"), "-cf", "/dev/null", "."],
+                 "tar")
