@@ -11,7 +11,7 @@ No iptables rules and no default bridge: containers meet on the target's own net
 ports are published on 127.0.0.1 by docker-proxy. User networks take their subnets from a /16
 no route of this machine and no other live engine of ours uses (several may run at once); the
 bridges a killed engine left in this machine's network namespace are removed when the next
-engine starts.
+engine starts (ops/docker_network.py).
 
     with DockerEngine() as engine:
         engine.address   # unix:///tmp/soberharness-xxxx/docker.sock (for DOCKER_HOST)
@@ -23,7 +23,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from soberharness.errors import TargetUnavailable
+from soberharness.ops.docker_network import (
+    POOL_FILE,
+    ROUTES,
+    free_pool,
+    live_pools,
+    remove_stale_bridges,
+    routed_networks,
+)
 from soberharness.targets import proctree, workdirs
 from soberharness.targets.containers import check_engine
 from soberharness.targets.lifecycle import preexec_as, register_cleanup
@@ -40,87 +47,6 @@ from soberharness.targets.watchdog import WATCHDOG
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 25.0
-POOL_RANGE = range(200, 255)  # 10.N.0.0/16 candidates for the engine's networks
-ROUTES = Path("/proc/net/route")
-POOL_FILE = "engine-pool"
-
-
-def routed_networks(table: str) -> list[ipaddress.IPv4Network]:
-    """The IPv4 networks of /proc/net/route's text (little-endian hex destination and mask)."""
-    found = []
-    for line in table.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 8:
-            continue
-        dest = ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(fields[1]), "little"))
-        mask = ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(fields[7]), "little"))
-        with contextlib.suppress(ValueError):
-            found.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
-    return found
-
-
-def free_pool(routes: list[ipaddress.IPv4Network], rng: random.Random | None = None) -> str:
-    """A 10.N.0.0/16 overlapping no route (a default route excepted), N from POOL_RANGE."""
-    used = [r for r in routes if r.prefixlen > 0]
-    candidates = list(POOL_RANGE)
-    (rng or random.Random()).shuffle(candidates)
-    for n in candidates:
-        pool = ipaddress.IPv4Network(f"10.{n}.0.0/16")
-        if not any(pool.overlaps(route) for route in used):
-            return str(pool)
-    raise TargetUnavailable("no free 10.N.0.0/16 for the Docker engine's networks "
-                            f"(N in {POOL_RANGE.start}-{POOL_RANGE.stop - 1} all routed)")
-
-
-def in_our_range(network: ipaddress.IPv4Network) -> bool:
-    first = network.network_address.packed
-    return first[0] == 10 and first[1] in POOL_RANGE
-
-
-def bridges(ip_addr_text: str) -> dict[str, ipaddress.IPv4Network]:
-    """Docker's bridges (`br-*`) and their subnets, from `ip -4 -o addr show`'s text."""
-    found = {}
-    for line in ip_addr_text.splitlines():
-        fields = line.split()
-        if len(fields) >= 4 and fields[1].startswith("br-") and fields[2] == "inet":
-            found[fields[1]] = ipaddress.IPv4Interface(fields[3]).network
-    return found
-
-
-def stale_bridges(found: Mapping[str, ipaddress.IPv4Network], live_pools: set[str]) -> list[str]:
-    """The bridges an engine of ours left when it was killed: in our address range, in no pool
-    of an engine whose run is alive."""
-    pools = [ipaddress.IPv4Network(p) for p in live_pools]
-    return sorted(name for name, net in found.items()
-                  if in_our_range(net) and not any(net.subnet_of(p) for p in pools))
-
-
-def live_pools(roots: list[Path]) -> set[str]:
-    """The address pools of the engines whose runs are alive (their folders' POOL_FILE)."""
-    pools = set()
-    for root in roots:
-        for path in root.glob(f"{workdirs.PREFIX}*/{POOL_FILE}"):
-            if workdirs.owner_alive(path.parent):
-                with contextlib.suppress(OSError, ValueError):  # being written: none yet
-                    pools.add(str(ipaddress.IPv4Network(path.read_text().strip())))
-    return pools
-
-
-def remove_stale_bridges(roots: list[Path]) -> list[str]:
-    """Delete the bridges killed engines of ours left behind (a killed dockerd takes its
-    processes and mounts with its namespaces, not the bridges it made in this machine's
-    network namespace); the names removed."""
-    try:
-        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
-                               text=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    removed = []
-    for name in stale_bridges(bridges(shown), live_pools(roots)):
-        done = subprocess.run(["ip", "link", "delete", name], capture_output=True, timeout=10)
-        if done.returncode == 0:
-            removed.append(name)
-    return removed
 
 
 def dockerd_argv(dockerd: str, work: Path, pool: str) -> list[str]:

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from soberharness.errors import HarnessError, TargetUnavailable
-from soberharness.ops.docker_engine import (
-    bridges,
-    free_pool,
-    routed_networks,
-    stale_bridges,
-)
 from soberharness.ops.docker_images import (
     NOT_BUILT,
     compose_images,
     context_key,
     plan_override,
     repository,
+)
+from soberharness.ops.docker_network import (
+    bridges,
+    free_pool,
+    routed_networks,
+    stale_bridges,
 )
 from soberharness.ops.docker_rootfs import TRIM, cached, recipe_key, rootfs_tarball, run_step, trim
 from soberharness.targets.base import Service
