@@ -4,11 +4,14 @@ line, and leaves no container behind. Also: an engine that cannot start is one l
 in CI, a skip elsewhere), and neither stopping nor killing the harness leaves dockerd, its
 containers or its folder behind (a killed engine's bridge goes when the next engine starts).
 
-The defects' images are the base image only (Debian from debootstrap, cached), so no build runs.
+The defects' images are the base image (Debian from debootstrap, cached) and, for the database
+without the stack's bootstrap, the stand-in PostgreSQL image (loaded from the cache the live
+test filled) with one layer on top.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -23,7 +26,12 @@ import pytest
 
 from soberharness.errors import TargetUnavailable
 from soberharness.ops.docker_engine import DockerEngine, when_no_engine
-from soberharness.ops.docker_images import ImageBuilder, compose_images, plan_override
+from soberharness.ops.docker_images import (
+    LOCAL_IMAGES,
+    ImageBuilder,
+    compose_images,
+    plan_override,
+)
 from soberharness.ops.docker_rootfs import BASE_TAG
 from soberharness.targets import proctree
 from soberharness.targets.base import Service
@@ -92,6 +100,31 @@ def test_a_database_image_without_postgres_is_that_service(engine: DockerEngine)
     message = start_error(target)
     assert message.startswith("target 'planted': service 'db' did not start: "), message
     assert '"postgres": executable file not found' in message and "\n" not in message
+    assert left(engine) == []
+
+
+def test_a_database_image_without_the_stacks_bootstrap_is_that_service(
+        engine: DockerEngine, tmp_path: Path) -> None:
+    """The stand-in PostgreSQL image (from the cache when an earlier run built it) with its
+    copy of stack/bootstrap emptied: the compose file's init scripts then fail on roles the
+    bootstrap creates, and the database never becomes ready."""
+    client = docker.DockerClient(base_url=engine.address, timeout=900)
+    try:
+        builder = ImageBuilder(client, tmp_path)
+        image = LOCAL_IMAGES[0]
+        assert image.name == "postgres"
+        image.context(tmp_path / "context")
+        real = builder.ensure(image.name, tmp_path / "context", builder.base())
+        dockerfile = f"FROM {real}\nRUN rm -f /sober-image/bootstrap/*.sql\n"
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag="planted/no-bootstrap:1",
+                            rm=True, network_mode="host")
+    finally:
+        client.close()
+    target = ContainersTarget(needs={Service.POSTGRES}, name="planted", engine=engine.address,
+                              override=only_db("planted/no-bootstrap:1"))
+    assert start_error(target) == (
+        "target 'planted': service 'db' exited before it was ready, with 1: sober-postgres: "
+        "/docker-entrypoint-initdb.d/init-scripts/99-roles.sql failed")
     assert left(engine) == []
 
 
