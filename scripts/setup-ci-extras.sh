@@ -15,6 +15,10 @@
 #                   measured in the page. Any of chromium, chromium-browser or Google Chrome
 #                   already present is used (GitHub's Ubuntu runners ship google-chrome);
 #                   otherwise Debian's `chromium` is installed (about 20 s).
+#   docker.io       Debian's Docker engine (dockerd 20.10) and debootstrap, for the containers
+#   debootstrap     target on a real engine (suites/ops/test_containers_live.py): the test starts
+#                   a private dockerd of its own (no system service is started here) and builds
+#                   its images from a debootstrap rootfs, with no registry.
 # pg_basebackup, pg_rewind and pg_verifybackup come with the PostgreSQL server package.
 #
 # Idempotent: what is already there is left alone (also as an ordinary user without sudo).
@@ -161,6 +165,29 @@ if [ -f "$MODSEC_DIR/usr/lib/nginx/modules/ngx_http_modsecurity_module.so" ]; th
 else
   unpack_deb libnginx-mod-http-modsecurity "$MODSEC_DIR"
   say "nginx ModSecurity module unpacked"
+fi
+
+# -- Docker engine and debootstrap (the containers target on a real engine): installed with
+# services kept from starting (policy-rc.d, as for Alertmanager above; docker.socket included),
+# since the test runs a dockerd of its own with everything in its own folder.
+if command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; then
+  say "dockerd and debootstrap present: $(dockerd --version 2>/dev/null | head -1)"
+else
+  apt_update_once "docker.io debootstrap"
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    if [ "$(id -u)" = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
+    else printf '#!/bin/sh\nexit 101\n' | sudo tee "$policy" >/dev/null; sudo chmod 755 "$policy"; fi
+    made_policy=1
+  fi
+  status=0
+  apt_get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null || status=$?
+  if [ "$made_policy" = 1 ]; then
+    if [ "$(id -u)" = 0 ]; then rm -f "$policy"; else sudo rm -f "$policy"; fi
+  fi
+  [ "$status" = 0 ] || exit "$status"
+  say "dockerd and debootstrap installed (no service started): $(dockerd --version 2>/dev/null | head -1)"
 fi
 
 # -- pgaudit (suites/ops audit logging): an extension of the PostgreSQL server package, so it

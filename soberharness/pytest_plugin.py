@@ -359,7 +359,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             except ValueError:
                 pytest.fail(f"unknown service '{name}' in needs() marker", pytrace=False)
             if service not in target.services:
-                pytest.skip(f"target '{target.name}' ({target.kind}) offers no '{service}' service")
+                why = target.missing_reason(service)
+                pytest.skip(f"target '{target.name}' ({target.kind}) offers no '{service}' service"
+                            + (f" ({why})" if why else ""))
         if item.get_closest_marker("destructive"):
             from soberharness.targets.guard import check_destructive
 

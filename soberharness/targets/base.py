@@ -90,6 +90,10 @@ class Target(abc.ABC):
         """Where `settings` come from, for messages (see targets/service_settings.py)."""
         return f"target '{self.name}' ({self.kind})"
 
+    def missing_reason(self, service: Service) -> str:
+        """Why this target lacks `service`, when it knows (e.g. no image for it here)."""
+        return ""
+
     def missing(self, services: list[Service] | tuple[Service, ...]) -> list[Service]:
         return [s for s in services if s not in self.services]
 

@@ -34,6 +34,7 @@ from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
 from soberharness.records.redact import redact
 from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.image_override import ImageOverride, override_from_environ
 
 ENGINE_CHECK_TIMEOUT_S = 2.0
 DEFAULT_STARTUP_TIMEOUT_S = 180.0
@@ -71,16 +72,20 @@ class ContainerSpec:
     """One container of the plan, everything interpolated; no engine objects."""
 
     name: str  # compose service name, also its DNS name on the run's network
-    image: str
+    image: str  # what is started: the compose file's image, or its local stand-in
     env: Mapping[str, str]
     command: tuple[str, ...] | None
     entrypoint: tuple[str, ...] | None
     binds: tuple[tuple[str, str, str], ...]  # (host path, container path, mode)
+    # Named volumes' container paths: each a fresh tmpfs of the container's own (nothing of a
+    # run outlives it; a volume two containers share is not shared here).
+    scratch: tuple[str, ...]
     published: tuple[int, ...]  # container ports published on 127.0.0.1
     aliases: tuple[str, ...]
     depends_on: tuple[str, ...]
     healthcheck: Mapping[str, Any] | None  # docker API form (durations in ns)
     wait: WaitSpec
+    official: str = ""  # the compose file's image when an override replaced it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +93,7 @@ class StackPlan:
     needs: frozenset[Service]
     containers: tuple[ContainerSpec, ...]  # in start order
     env: Mapping[str, str]  # the stack's variables (secrets included)
+    unavailable: Mapping[str, str] = dataclasses.field(default_factory=dict)  # left out: why
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -104,6 +110,12 @@ class StackPlan:
         return frozenset(
             s for s, names in SERVICE_CONTAINERS.items() if all(n in self.names for n in names)
         )
+
+    def why_missing(self, service: Service) -> str:
+        """Why `service` is not in the plan: the compose services left out that it needs."""
+        names = SERVICE_CONTAINERS.get(service, ())
+        reasons = [f"{n}: {self.unavailable[n]}" for n in names if n in self.unavailable]
+        return "; ".join(reasons)
 
     @property
     def keys(self) -> Keys:
@@ -159,13 +171,15 @@ def fresh_secrets(base: Mapping[str, str], now: float | None = None) -> dict[str
     return env
 
 
-def _closure(wanted: Iterable[str], compose_services: Mapping[str, Any]) -> set[str]:
-    """`wanted` plus what they depend on; the gateway's dependencies count only if included."""
+def _closure(wanted: Iterable[str], compose_services: Mapping[str, Any],
+             unavailable: Mapping[str, str] | None = None) -> set[str]:
+    """`wanted` plus what they depend on; the gateway's dependencies count only if included,
+    services without an image here (`unavailable`) never."""
     chosen: set[str] = set()
     pending = list(wanted)
     while pending:
         name = pending.pop()
-        if name in chosen:
+        if name in chosen or name in (unavailable or {}):
             continue
         if name not in compose_services:
             raise HarnessError(f"compose file has no service '{name}'")
@@ -219,6 +233,7 @@ def _spec(
     env: Mapping[str, str],
     compose_dir: Path,
     startup_timeout_s: float,
+    override: ImageOverride,
 ) -> ContainerSpec:
     where = f" (service {name})"
     environment = service.get("environment") or {}
@@ -229,11 +244,14 @@ def _spec(
         for key, value in environment.items()
     }
     binds: list[tuple[str, str, str]] = []
+    scratch: list[str] = []
     for volume in service.get("volumes") or []:
         source, _, rest = str(volume).partition(":")
         target, _, mode = rest.partition(":")
-        if source.startswith((".", "/")):  # bind mount; named volumes stay in the container
+        if source.startswith((".", "/")):  # bind mount
             binds.append((str((compose_dir / source).resolve()), target, mode or "rw"))
+        else:
+            scratch.append(target)
     aliases: list[str] = []
     networks = service.get("networks") or []
     if isinstance(networks, Mapping):
@@ -244,25 +262,31 @@ def _spec(
         hc = service["healthcheck"]
         test = hc["test"]
         test = ["CMD-SHELL", test] if isinstance(test, str) else list(test)
+        def value(key: str, default: str) -> str:  # compose interpolates these too
+            return interpolate(str(hc.get(key, default)), env, where)
+
         healthcheck = {
             "test": [interpolate(str(t), env, where) for t in test],
-            "interval": parse_duration_ns(hc.get("interval", "5s")),
-            "timeout": parse_duration_ns(hc.get("timeout", "5s")),
-            "retries": int(hc.get("retries", 3)),
-            "start_period": parse_duration_ns(hc.get("start_period", "0s")),
+            "interval": parse_duration_ns(value("interval", "5s")),
+            "timeout": parse_duration_ns(value("timeout", "5s")),
+            "retries": int(value("retries", "3")),
+            "start_period": parse_duration_ns(value("start_period", "0s")),
         }
     one_shot = service.get("restart") in (None, "no") and healthcheck is None
     wait = WaitSpec(
         kind="healthcheck" if healthcheck else ("exit" if one_shot else "running"),
         timeout_s=startup_timeout_s,
     )
+    official = interpolate(str(service["image"]), env, where)
     return ContainerSpec(
         name=name,
-        image=interpolate(str(service["image"]), env, where),
+        image=override.image(official),
+        official=official if override.image(official) != official else "",
         env=container_env,
         command=_as_tuple(service.get("command"), env, where),
         entrypoint=_as_tuple(service.get("entrypoint"), env, where),
         binds=tuple(binds),
+        scratch=tuple(scratch),
         published=(PUBLISHED[name],) if name in PUBLISHED else (),
         aliases=tuple(aliases),
         depends_on=tuple(d for d in sorted(_dependencies(service)) if d in chosen),
@@ -276,12 +300,17 @@ def plan_stack(
     env: Mapping[str, str] | None = None,
     compose_file: str | Path = COMPOSE_FILE,
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
+    override: ImageOverride | None = None,
 ) -> StackPlan:
     """The containers for `needs` (all services the compose file offers when None).
 
     `env` holds the stack's variables; by default the local template with fresh secrets.
+    `override` maps images to local ones and names the compose services that have none here:
+    those are left out, with every need that requires one (the plan says why), and when
+    `needs` is None every other container a service names is started (the gateway too).
     Raises ServiceMissing for a need the stack cannot offer (e.g. the fault proxy).
     """
+    override = override or ImageOverride()
     compose = load_compose(compose_file)
     services: Mapping[str, Any] = compose["services"]
     wanted_services = frozenset(SERVICE_CONTAINERS) if needs is None else frozenset(needs)
@@ -290,14 +319,21 @@ def plan_stack(
             raise ServiceMissing(need.value, "containers", "the compose stack has no such service")
     if env is None:
         env = fresh_secrets(read_env_file(TEMPLATES["local"]))
-    wanted = [name for need in wanted_services for name in SERVICE_CONTAINERS[need]]
-    chosen = _closure(wanted, services)
+    unknown = sorted(set(override.unavailable) - set(services))
+    if unknown:
+        raise HarnessError(f"image override {override.source}: the compose file has no "
+                           f"service {', '.join(unknown)}")
+    offered = [need for need in wanted_services
+               if needs is None or not set(SERVICE_CONTAINERS[need]) & set(override.unavailable)]
+    wanted = [name for need in offered for name in SERVICE_CONTAINERS[need]]
+    chosen = _closure(wanted, services, override.unavailable)
     compose_dir = Path(compose_file).resolve().parent
     containers = tuple(
-        _spec(name, services[name], chosen, env, compose_dir, startup_timeout_s)
+        _spec(name, services[name], chosen, env, compose_dir, startup_timeout_s, override)
         for name in _start_order(chosen, services)
     )
-    return StackPlan(needs=wanted_services, containers=containers, env=dict(env))
+    return StackPlan(needs=wanted_services, containers=containers, env=dict(env),
+                     unavailable=dict(override.unavailable))
 
 
 def endpoints(plan: StackPlan, mapped: Mapping[tuple[str, int], int]) -> dict[Service, str]:
@@ -359,14 +395,17 @@ class ContainersTarget(Target):
 
     Constructor:
         ContainersTarget(needs=None, name="containers", env=None, compose_file=COMPOSE_FILE,
-                         startup_timeout_s=180.0, engine=None)
+                         startup_timeout_s=180.0, engine=None, override=None)
 
-    needs   the services the selected suites need (None: all the stack offers); the plan
-            adds what they depend on (the database always brings the migrations, which
-            need GoTrue and Storage to have created their tables).
-    env     the stack's variables; default: the local template with a fresh JWT secret,
-            API keys and database password for this run.
-    engine  Docker address to check (default $DOCKER_HOST or the local socket).
+    needs     the services the selected suites need (None: all the stack offers); the plan
+              adds what they depend on (the database always brings the migrations, which
+              need GoTrue and Storage to have created their tables).
+    env       the stack's variables; default: the local template with a fresh JWT secret,
+              API keys and database password for this run.
+    engine    Docker address (default $DOCKER_HOST or the local socket): checked, then used.
+    override  local images for the official ones and the services without one
+              (targets/image_override.py); default: the file $SOBERHARNESS_CONTAINERS_OVERRIDE
+              names, else none.
     """
 
     kind = "containers"
@@ -380,15 +419,18 @@ class ContainersTarget(Target):
         compose_file: str | Path = COMPOSE_FILE,
         startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
         engine: str | None = None,
+        override: ImageOverride | None = None,
     ) -> None:
         self.name = name
         self.labels = {"cloud": "none", "region": "docker"}
-        self.plan = plan_stack(needs, env, compose_file, startup_timeout_s)
+        self.override = override_from_environ() if override is None else override
+        self.plan = plan_stack(needs, env, compose_file, startup_timeout_s, self.override)
         self._compose_file = Path(compose_file)
         self.engine = engine
         self._started: list[Any] = []  # testcontainers objects, in start order
         self._network: Any = None
         self._endpoints: dict[Service, str] = {}
+        self._mapped: dict[tuple[str, int], int] = {}
 
     @property
     def services(self) -> frozenset[Service]:
@@ -397,6 +439,9 @@ class ContainersTarget(Target):
     @property
     def keys(self) -> Keys:
         return self.plan.keys
+
+    def missing_reason(self, service: Service) -> str:
+        return self.plan.why_missing(service)
 
     @property
     def settings(self) -> Mapping[str, str]:
@@ -427,15 +472,25 @@ class ContainersTarget(Target):
             dsn = dsn.rsplit("/", 1)[0] + "/" + quote(database, safe="")
         return dsn
 
+    def host_port(self, container: str, port: int) -> int:
+        """The 127.0.0.1 port a started container's published `port` is mapped to."""
+        if (container, port) not in self._mapped:
+            raise HarnessError(f"target '{self.name}': {container}:{port} is not published")
+        return self._mapped[(container, port)]
+
     def _endpoint(self, service: Service) -> str:
         if service not in self._endpoints:
             raise HarnessError(f"target '{self.name}' is not started")
         return self._endpoints[service]
 
+    @property
+    def _address(self) -> str:
+        return self.engine or engine_address()
+
     def start(self) -> None:
         if self._endpoints:
             return
-        check_engine(self.engine)
+        check_engine(self._address)
         from soberharness.targets.lifecycle import register_cleanup
 
         register_cleanup(self.stop)
@@ -450,43 +505,44 @@ class ContainersTarget(Target):
             raise TargetUnavailable(f"target '{self.name}': {reason}") from None
 
     def _start_all(self) -> None:
+        from testcontainers.core.config import testcontainers_config
         from testcontainers.core.network import Network
 
-        self._network = Network().create()
-        mapped: dict[tuple[str, int], int] = {}
+        from soberharness.targets import container_start
+
+        # Ryuk (testcontainers' reaper) is an image from a registry; this target removes what
+        # it started itself, and the engine's owner stops the engine.
+        testcontainers_config.ryuk_disabled = True
+        client_kw = {"environment": {"DOCKER_HOST": self._address}}
+        container_start.check_images(self.name, self._address, self.plan.containers,
+                                     self.override.source)
+        self._network = Network(docker_client_kw=client_kw).create()
         for spec in self.plan.containers:
-            container = self._container(spec)
+            container = self._container(spec, client_kw)
             self._started.append(container)
-            container.start()
-            if spec.wait.kind == "exit":
-                self._wait_exit(spec, container)
-            for port in spec.published:
-                mapped[(spec.name, port)] = int(container.get_exposed_port(port))
-        if Service.POSTGRES in self.services:
-            port = int(self.plan.env["POSTGRES_PORT"])
-            mapped[("db", port)] = int(self._by_name("db").get_exposed_port(port))
-        self._endpoints = endpoints(self.plan, mapped)
+            container_start.start_one(self.name, spec, container, self.keys.secrets())
+            for port in self._ports(spec):
+                self._mapped[(spec.name, port)] = int(container.get_exposed_port(port))
+        self._endpoints = endpoints(self.plan, self._mapped)
 
-    def _by_name(self, name: str) -> Any:
-        index = self.plan.names.index(name)
-        return self._started[index]
+    def _ports(self, spec: ContainerSpec) -> list[int]:
+        ports = list(spec.published)
+        if spec.name == "db" and Service.POSTGRES in self.services:
+            ports.append(int(self.plan.env["POSTGRES_PORT"]))
+        return ports
 
-    def _container(self, spec: ContainerSpec) -> Any:
+    def _container(self, spec: ContainerSpec, client_kw: Mapping[str, Any]) -> Any:
         from testcontainers.core.container import DockerContainer
-        from testcontainers.core.wait_strategies import (
-            ContainerStatusWaitStrategy,
-            HealthcheckWaitStrategy,
-        )
 
-        container = DockerContainer(spec.image, env=dict(spec.env))
+        container = DockerContainer(spec.image, docker_client_kw=dict(client_kw),
+                                    env=dict(spec.env))
         if spec.command is not None:
             container.with_command(list(spec.command))
         for host, target, mode in spec.binds:
             container.with_volume_mapping(host, target, mode)
-        ports = list(spec.published)
-        if spec.name == "db" and Service.POSTGRES in self.services:
-            ports.append(int(self.plan.env["POSTGRES_PORT"]))
-        for port in ports:
+        for target in spec.scratch:
+            container.with_tmpfs_mount(target)
+        for port in self._ports(spec):
             # docker-py takes (ip,): a random host port, bound to 127.0.0.1 only.
             container.ports[f"{port}/tcp"] = (LOOPBACK,)  # type: ignore[assignment]
         container.with_network(self._network)
@@ -497,24 +553,7 @@ class ContainersTarget(Target):
         if spec.healthcheck is not None:
             extra["healthcheck"] = dict(spec.healthcheck)
         container.with_kwargs(**extra)
-        if spec.wait.kind == "healthcheck":
-            container.waiting_for(
-                HealthcheckWaitStrategy().with_startup_timeout(int(spec.wait.timeout_s))
-            )
-        elif spec.wait.kind == "running":
-            container.waiting_for(
-                ContainerStatusWaitStrategy().with_startup_timeout(int(spec.wait.timeout_s))
-            )
         return container
-
-    def _wait_exit(self, spec: ContainerSpec, container: Any) -> None:
-        result = container.get_wrapped_container().wait(timeout=spec.wait.timeout_s)
-        code = int(result.get("StatusCode", -1))
-        if code != 0:
-            stdout, stderr = container.get_logs()
-            lines = (stderr or stdout or b"").decode(errors="replace").strip().splitlines()
-            last = redact(lines[-1] if lines else "no output", self.keys.secrets())
-            raise TargetUnavailable(f"target '{self.name}': {spec.name} exited {code}: {last}")
 
     def stop(self) -> None:
         """Remove every container started (newest first) and the network. Safe to repeat."""
@@ -527,3 +566,4 @@ class ContainersTarget(Target):
                 self._network.remove()
             self._network = None
         self._endpoints = {}
+        self._mapped = {}

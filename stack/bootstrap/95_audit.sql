@@ -17,7 +17,9 @@ begin
     raise notice 'pgaudit is not loaded by this server: audit logging left off';
     return;
   end if;
-  create extension if not exists pgaudit;
+  -- In the extensions schema: in public its functions would be part of the API
+  -- (extension_in_public; seen when the containers target ran the compose stack's database).
+  create extension if not exists pgaudit with schema extensions;
   foreach login_role in array array['supabase_admin', 'postgres', 'authenticator',
                                     'supabase_auth_admin', 'supabase_storage_admin',
                                     'supabase_realtime_admin', 'dashboard_user'] loop

@@ -135,5 +135,5 @@ def test_failing_one_shot_is_one_line_and_leaves_nothing(
     )
     with pytest.raises(TargetUnavailable) as info:
         target.start()
-    assert str(info.value) == "target 'engine-fail': seed exited 3: seeding"
+    assert str(info.value) == "target 'engine-fail': service 'seed' exited 3: seeding"
     assert leftovers(engine, "engine-fail") == []

@@ -107,7 +107,8 @@ def _system_command(name: str) -> str:
 
 
 def _path(root: Path, present: tuple[str, ...] = ("docker-compose", "pgbackrest",
-                                                  "prometheus-alertmanager", "chromium")) -> str:
+                                                  "prometheus-alertmanager", "chromium",
+                                                  "dockerd", "debootstrap")) -> str:
     """PATH of stand-ins and of the system commands the scripts use, nothing else (no sudo,
     no real apt-get, go, npm, docker-compose, pgbackrest or chromium)."""
     shims, system = root / "shims", root / "system"
@@ -189,7 +190,7 @@ def test_in_ci_a_tool_a_registry_serves_must_be_installed(root: Path, ci: str) -
 
 def _apt_env(root: Path, lock_timeout: str) -> dict[str, str]:
     env = _env(root, _path(root, present=("docker-compose", "prometheus-alertmanager",
-                                         "chromium")),
+                                         "chromium", "dockerd", "debootstrap")),
                APT_LOG=str(root / "apt.log"),
                APT_LOCK=str(root / "lock"), SOBERHARNESS_APT_LOCK_TIMEOUT=lock_timeout)
     _script(root / "shims" / "apt-get", FAKE_APT)
