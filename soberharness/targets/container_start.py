@@ -40,6 +40,23 @@ def check_images(target: str, address: str, specs: Iterable[ContainerSpec], sour
         client.close()
 
 
+def user_id(target: str, address: str, image: str, user: str) -> int:
+    """The uid of `user` in `image` (a throwaway container running `id -u`)."""
+    import docker
+
+    client = docker.DockerClient(base_url=address, timeout=ENGINE_TIMEOUT_S)
+    try:
+        out = client.containers.run(image, ["-u", user], entrypoint=["id"], remove=True,
+                                    network_disabled=True)
+        return int(bytes(out).decode().strip())
+    except (docker.errors.DockerException, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise TargetUnavailable(
+            f"target '{target}': no uid for user '{user}' in image '{image}': {reason}") from None
+    finally:
+        client.close()
+
+
 def last_log_line(container: Any, secrets: Sequence[str]) -> str:
     """The last non-empty line the container wrote (stderr first), secrets redacted."""
     try:

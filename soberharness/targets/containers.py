@@ -34,6 +34,12 @@ from soberharness.config.envfile import read_env_file
 from soberharness.errors import HarnessError, ServiceMissing, TargetUnavailable
 from soberharness.records.redact import redact
 from soberharness.targets.base import Keys, Service, Target
+from soberharness.targets.container_tls import (
+    TLS_SOURCE,
+    DatabaseTls,
+    make_database_tls,
+    with_options,
+)
 from soberharness.targets.image_override import ImageOverride, override_from_environ
 
 ENGINE_CHECK_TIMEOUT_S = 2.0
@@ -336,8 +342,10 @@ def plan_stack(
                      unavailable=dict(override.unavailable))
 
 
-def endpoints(plan: StackPlan, mapped: Mapping[tuple[str, int], int]) -> dict[Service, str]:
-    """Base URLs (and the admin DSN for POSTGRES) from the host ports Docker mapped.
+def endpoints(plan: StackPlan, mapped: Mapping[tuple[str, int], int],
+              db_options: str = "") -> dict[Service, str]:
+    """Base URLs (and the admin DSN for POSTGRES, with `db_options` as its query) from the
+    host ports Docker mapped.
 
     `mapped[(container name, container port)] = host port`, all on 127.0.0.1.
     """
@@ -351,9 +359,9 @@ def endpoints(plan: StackPlan, mapped: Mapping[tuple[str, int], int]) -> dict[Se
         elif service is Service.POSTGRES:
             port = mapped[("db", int(plan.env["POSTGRES_PORT"]))]
             password = quote(plan.env["POSTGRES_PASSWORD"], safe="")
-            found[service] = (
-                f"postgresql://supabase_admin:{password}@{LOOPBACK}:{port}/{plan.env['POSTGRES_DB']}"
-            )
+            found[service] = with_options(
+                f"postgresql://supabase_admin:{password}@{LOOPBACK}:{port}/{plan.env['POSTGRES_DB']}",
+                db_options)
     return found
 
 
@@ -431,6 +439,8 @@ class ContainersTarget(Target):
         self._network: Any = None
         self._endpoints: dict[Service, str] = {}
         self._mapped: dict[tuple[str, int], int] = {}
+        self._work: Path | None = None  # the run's own folder (the database's TLS)
+        self._tls: DatabaseTls | None = None
 
     @property
     def services(self) -> frozenset[Service]:
@@ -469,7 +479,8 @@ class ContainersTarget(Target):
         self.require(Service.POSTGRES)
         dsn = self._endpoint(Service.POSTGRES)
         if database:
-            dsn = dsn.rsplit("/", 1)[0] + "/" + quote(database, safe="")
+            base, _, options = dsn.partition("?")
+            dsn = with_options(base.rsplit("/", 1)[0] + "/" + quote(database, safe=""), options)
         return dsn
 
     def host_port(self, container: str, port: int) -> int:
@@ -516,6 +527,7 @@ class ContainersTarget(Target):
         client_kw = {"environment": {"DOCKER_HOST": self._address}}
         container_start.check_images(self.name, self._address, self.plan.containers,
                                      self.override.source)
+        self._tls = self._database_tls()
         self._network = Network(docker_client_kw=client_kw).create()
         for spec in self.plan.containers:
             container = self._container(spec, client_kw)
@@ -523,7 +535,20 @@ class ContainersTarget(Target):
             container_start.start_one(self.name, spec, container, self.keys.secrets())
             for port in self._ports(spec):
                 self._mapped[(spec.name, port)] = int(container.get_exposed_port(port))
-        self._endpoints = endpoints(self.plan, self._mapped)
+        self._endpoints = endpoints(self.plan, self._mapped,
+                                    self._tls.dsn_options() if self._tls else "")
+
+    def _database_tls(self) -> DatabaseTls | None:
+        """The run's own certificate for the database, when the compose file mounts one."""
+        db = next((spec for spec in self.plan.containers if spec.name == "db"), None)
+        tls_source = str((self._compose_file.resolve().parent / TLS_SOURCE).resolve())
+        if db is None or not any(host == tls_source for host, _, _ in db.binds):
+            return None
+        from soberharness.targets import container_start, workdirs
+
+        uid = container_start.user_id(self.name, self._address, db.image, "postgres")
+        self._work = workdirs.make_workdir()
+        return make_database_tls(self._work, uid, self.name)
 
     def _ports(self, spec: ContainerSpec) -> list[int]:
         ports = list(spec.published)
@@ -538,8 +563,10 @@ class ContainersTarget(Target):
                                     env=dict(spec.env))
         if spec.command is not None:
             container.with_command(list(spec.command))
+        substitutes = (self._tls.substitutes(self._compose_file.resolve().parent)
+                       if self._tls else {})
         for host, target, mode in spec.binds:
-            container.with_volume_mapping(host, target, mode)
+            container.with_volume_mapping(substitutes.get(host, host), target, mode)
         for target in spec.scratch:
             container.with_tmpfs_mount(target)
         for port in self._ports(spec):
@@ -567,3 +594,9 @@ class ContainersTarget(Target):
             self._network = None
         self._endpoints = {}
         self._mapped = {}
+        self._tls = None
+        if self._work is not None:
+            from soberharness.targets import workdirs
+
+            workdirs.remove_workdir(self._work)
+            self._work = None

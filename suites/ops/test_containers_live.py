@@ -135,7 +135,16 @@ def test_the_compose_stack_starts_answers_and_goes(live: LiveEngine) -> None:
         with psycopg.connect(target.admin_dsn(), connect_timeout=10) as conn:
             applied = conn.execute(
                 "select count(*) from supabase_migrations.schema_migrations").fetchone()
+            # The stack's TLS (seed 5.2.1): the harness verifies the run's own certificate
+            # (verify-full), as every service does, and the session is encrypted.
+            encrypted = conn.execute(
+                "select ssl from pg_stat_ssl where pid = pg_backend_pid()").fetchone()
         assert applied == (len(list(STACK_MIGRATIONS.glob("*/up.sql"))),)
+        assert "sslmode=verify-full" in target.admin_dsn() and encrypted == (True,)
+        # ... and the stack's pg_hba.conf refuses a plain connection on the published port.
+        plain = target.admin_dsn().split("?", 1)[0] + "?sslmode=disable"
+        with pytest.raises(psycopg.OperationalError, match="no encryption"):
+            psycopg.connect(plain, connect_timeout=10).close()
         published = live.client.containers.list(filters={"label": f"{LABEL}=containers-live"})
         for container in published:
             for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values():
