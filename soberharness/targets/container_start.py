@@ -40,21 +40,25 @@ def check_images(target: str, address: str, specs: Iterable[ContainerSpec], sour
         client.close()
 
 
-def user_id(target: str, address: str, image: str, user: str) -> int:
-    """The uid of `user` in `image` (a throwaway container running `id -u`)."""
+def user_id(target: str, address: str, spec: ContainerSpec, user: str) -> int:
+    """The uid of `user` in the service's image (a throwaway container running `id -u`)."""
     import docker
 
     client = docker.DockerClient(base_url=address, timeout=ENGINE_TIMEOUT_S)
     try:
-        out = client.containers.run(image, ["-u", user], entrypoint=["id"], remove=True,
+        out = client.containers.run(spec.image, ["-u", user], entrypoint=["id"], remove=True,
                                     network_disabled=True)
         return int(bytes(out).decode().strip())
+    except docker.errors.ContainerError as exc:
+        said = bytes(exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        reason = said[-1] if said else f"exit status {exc.exit_status}"
     except (docker.errors.DockerException, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
-        raise TargetUnavailable(
-            f"target '{target}': no uid for user '{user}' in image '{image}': {reason}") from None
     finally:
         client.close()
+    raise TargetUnavailable(
+        f"target '{target}': service '{spec.name}': no uid for user '{user}' in image "
+        f"'{spec.image}', who must own the database's TLS key: {reason}")
 
 
 def last_log_line(container: Any, secrets: Sequence[str]) -> str:

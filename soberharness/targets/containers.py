@@ -546,7 +546,7 @@ class ContainersTarget(Target):
             return None
         from soberharness.targets import container_start, workdirs
 
-        uid = container_start.user_id(self.name, self._address, db.image, "postgres")
+        uid = container_start.user_id(self.name, self._address, db, "postgres")
         self._work = workdirs.make_workdir()
         return make_database_tls(self._work, uid, self.name)
 
