@@ -39,6 +39,25 @@ create trigger keep_latest_post after insert or update of body on public.posts
   for each row execute function private.keep_latest_post();
 """
 
+# A function every viewer may call that fails only on a world with markers in it, its error
+# quoting a hidden post (as a real Storage API's storage.search failed on an argument only once
+# objects existed): the failure's text is what the viewer reads from it.
+HIDDEN_TEXT_IN_FUNCTION_ERROR = """
+create function public.hidden_teaser() returns integer language plpgsql stable
+  security definer set search_path = '' as $$
+declare
+  found text;
+begin
+  select p.body into found from public.posts p
+   where p.hidden_at is not null and p.body ~ 'cnry' order by p.id limit 1;
+  if found is not null then
+    raise exception 'teaser unavailable: %', found;
+  end if;
+  return 0;
+end $$;
+grant execute on function public.hidden_teaser() to anon, authenticated;
+"""
+
 # A trigger that runs after the column guard (triggers fire in name order) and clears
 # hidden_at whenever the author edits the body: the guard checked a row the write never left.
 CLEARS_HIDDEN_AFTER_GUARD = """

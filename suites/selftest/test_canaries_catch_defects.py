@@ -9,6 +9,7 @@ import pytest
 from soberharness.access.planted_values import (
     COPIED_HANDLE,
     HIDDEN_PREVIEW,
+    HIDDEN_TEXT_IN_FUNCTION_ERROR,
     HIDDEN_TEXT_IN_REFUSAL,
 )
 from soberharness.checker.canaries import leaks
@@ -88,3 +89,22 @@ def test_hidden_text_in_a_refusal_is_traced_to_its_source_and_request(
         for actor in not_knowing for privacy in ("public", "community", "private")}
     assert {leak.relation.split(" of a ")[0] for leak in run.leaks} == {
         f"the refusal of [{actor} insert comments [on hidden post]" for actor in not_knowing}
+
+
+@pytest.mark.needs("postgres")
+def test_a_function_failing_only_on_the_marked_world_is_searched_by_its_error(
+    scratch_database: str,
+) -> None:
+    """A function that works on the plain world (so it is in every snapshot) and fails once
+    markers exist, quoting a hidden post: the rest of each snapshot is still searched, and the
+    failure's text is traced to its source for every viewer who may not see that post."""
+    run = _run(scratch_database, HIDDEN_TEXT_IN_FUNCTION_ERROR)
+    assert {(leak.relation, leak.column) for leak in run.leaks} == {
+        ("public.hidden_teaser()", "error")}
+    assert ("anon", "public.posts.body of the hidden post of O_community") in {
+        (leak.viewer, leak.source) for leak in run.leaks}
+    # (the first hidden post by id is O_community's: its author, and moderators, may know it)
+    viewers = {leak.viewer for leak in run.leaks}
+    assert "self/community" not in viewers and "moderator" not in viewers
+    assert {"anon", "stranger", "self/private"} <= viewers
+    assert run.found > run.canaries, "the other relations were still searched"
