@@ -42,19 +42,15 @@ class Request:
     setup: Sequence[sql.Composable] = ()
 
 
-def request_settings(
+def request_setting_pairs(
     viewer: Viewer,
     method: str,
     path: str,
     email: str | None = None,
     claims: dict[str, Any] | None = None,
-) -> sql.Composed:
-    """The `SELECT set_config(...)` PostgREST issues at the start of each request.
-
-    `claims` replaces the claims the harness would mint for `viewer` (a real token's
-    decoded payload, see soberharness.runner.tokens_into_rls); the role switched to is
-    then the token's `role` claim, as PostgREST does.
-    """
+) -> list[tuple[str, str]]:
+    """The (name, value) pairs PostgREST sets transaction-locally at the start of each request,
+    in order (`request_settings` is the statement setting them)."""
     role = viewer.role.value
     if claims is None:
         claims = claims_for(viewer, email)
@@ -71,6 +67,23 @@ def request_settings(
     ]
     if path.startswith(STORAGE_PATH):
         settings += STORAGE_SETTINGS
+    return settings
+
+
+def request_settings(
+    viewer: Viewer,
+    method: str,
+    path: str,
+    email: str | None = None,
+    claims: dict[str, Any] | None = None,
+) -> sql.Composed:
+    """The `SELECT set_config(...)` PostgREST issues at the start of each request.
+
+    `claims` replaces the claims the harness would mint for `viewer` (a real token's
+    decoded payload, see soberharness.runner.tokens_into_rls); the role switched to is
+    then the token's `role` claim, as PostgREST does.
+    """
+    settings = request_setting_pairs(viewer, method, path, email, claims)
     # Written out directly (this runs once per matrix cell; composing Literals costs more than
     # the request): string literals as the server reads them with standard_conforming_strings.
     text = "SELECT " + ", ".join(

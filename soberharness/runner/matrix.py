@@ -15,13 +15,19 @@ from psycopg import sql
 
 from soberharness.checker.matrix import ExpectationCache, allowed, detail
 from soberharness.checker.row_after_write import drifts
-from soberharness.clients.postgrest_sql import Request, request_parts, request_settings
+from soberharness.clients.postgrest_sql import (
+    Request,
+    request_parts,
+    request_setting_pairs,
+    request_settings,
+)
 from soberharness.db import session as db_session
 from soberharness.db import sql as rows
 from soberharness.records.noninterference import RowDrift
 from soberharness.records.outcome import Outcome
 from soberharness.records.progress import Progress
 from soberharness.records.results import Cell, CellResult, Op
+from soberharness.runner import batched
 from soberharness.runner.pipelined import Answered, run_batch
 from soberharness.runner.row_after_write import (
     ReadBack,
@@ -97,6 +103,8 @@ class PlannedCell:
     setup_statements: int  # statements before the request's settings, after BEGIN
     expected: bool
     check: RowCheck | None = None  # a write: the superuser reads the row back (statements have it)
+    # The settings statement's (name, value) pairs (soberharness.runner.batched sets them).
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> bytes:
@@ -122,7 +130,7 @@ class _Planner:
     def __init__(self, mw: MatrixWorld) -> None:
         self.cache = ExpectationCache(mw.world)
         self.parts: dict[Action, _Parts] = {}  # many cells send the same statement
-        self.settings: dict[tuple[object, ...], bytes] = {}
+        self.settings: dict[tuple[object, ...], tuple[bytes, tuple[tuple[str, str], ...]]] = {}
 
     def _parts(self, action: Action) -> _Parts:
         found = self.parts.get(action)
@@ -134,22 +142,26 @@ class _Planner:
             found = self.parts[action] = _Parts(head, tail, request.method, request.path, check)
         return found
 
-    def _settings(self, ctx: Ctx, method: str, path: str) -> bytes:
+    def _settings(self, ctx: Ctx, method: str, path: str
+                  ) -> tuple[bytes, tuple[tuple[str, str], ...]]:
         # ctx.claims() depends on the viewer, its token and the owner's privacy alone (and the
         # clock: the tokens of one run are minted when first used).
         key = (ctx.viewer, ctx.token, ctx.privacy, method, path)
         found = self.settings.get(key)
         if found is None:
-            found = self.settings[key] = request_settings(
-                ctx.viewer, method, path, claims=ctx.claims()).as_bytes(None)
+            claims = ctx.claims()
+            found = self.settings[key] = (
+                request_settings(ctx.viewer, method, path, claims=claims).as_bytes(None),
+                tuple(request_setting_pairs(ctx.viewer, method, path, claims=claims)))
         return found
 
     def one(self, cell: Cell, ctx: Ctx, case: Case) -> PlannedCell:
         action = case.build(ctx)
         parts = self._parts(action)
-        statements = (*parts.head, self._settings(ctx, parts.method, parts.path), *parts.tail)
+        settings, pairs = self._settings(ctx, parts.method, parts.path)
+        statements = (*parts.head, settings, *parts.tail)
         return PlannedCell(cell, action.op, statements, len(parts.head) - 1,
-                           self.cache.expected(ctx, action), parts.check)
+                           self.cache.expected(ctx, action), parts.check, pairs)
 
 
 def _listed(
@@ -173,6 +185,8 @@ RETRY_PAUSE_S = 0.01
 # Cells sent to the server in one round trip (soberharness.runner.pipelined); each is still its
 # own transaction.
 BATCH = 32
+# Cells sent in one server-side call when the batched executor runs (soberharness.runner.batched).
+BATCHED = 64
 
 
 def _judged(p: PlannedCell, answered: Answered) -> tuple[Outcome, ReadBack | None]:
@@ -206,6 +220,33 @@ def execute_batch(
     return out
 
 
+def _back(p: PlannedCell, seen: batched.Observed) -> tuple[Outcome, ReadBack | None]:
+    if p.check is None or seen.read_back is None:
+        return seen.outcome, None
+    before, after, checked = seen.read_back
+    return seen.outcome, read_back([[(before,)], [(after,)], [(checked,)], []], 0)
+
+
+def execute_batched(
+    conn: psycopg.Connection, batch: Sequence[PlannedCell], tries: int = 5
+) -> list[tuple[Outcome, ReadBack | None]]:
+    """Run the cells in one server-side call (soberharness.runner.batched); the whole batch the
+    pipelined way when the call itself failed, and a cell that deadlocked with the other
+    worker's again alone the pipelined way, as `execute_batch` does."""
+    shapes = [batched.shape(p.statements, p.setup_statements, p.check is not None, p.settings)
+              for p in batch]
+    seen = batched.run(conn, [p.op for p in batch], shapes)
+    if seen is None:
+        return execute_batch(conn, batch, tries)
+    out = [_back(p, s) for p, s in zip(batch, seen, strict=True)]
+    for i, p in enumerate(batch):
+        error = out[i][0].error
+        if error and error.startswith(RETRY_STATES):
+            time.sleep(RETRY_PAUSE_S)
+            out[i] = execute_batch(conn, [p], tries - 1)[0]
+    return out
+
+
 def _drifts(p: PlannedCell, actual: bool, back: ReadBack | None) -> list[RowDrift]:
     if p.check is None or back is None:
         return []
@@ -231,7 +272,7 @@ class _Counter:
 
 def _planned_into(
     mw: MatrixWorld, listed: Sequence[tuple[Cell, Ctx, Case]], into: queue.SimpleQueue[
-        list[PlannedCell] | None], workers: int
+        list[PlannedCell] | None], workers: int, size: int = BATCH
 ) -> None:
     """Render the cells into the queue in batches as the workers run them (rendering overlaps
     the database's work), then one end mark per worker."""
@@ -240,7 +281,7 @@ def _planned_into(
         batch: list[PlannedCell] = []
         for c in listed:
             batch.append(planner.one(*c))
-            if len(batch) == BATCH:
+            if len(batch) == size:
                 into.put(batch)
                 batch = []
         if batch:
@@ -256,11 +297,14 @@ def run_matrix(
     workers: int = 2,
     progress: Progress | None = None,
     tables: Collection[str] | None = None,
+    server_batches: bool = True,
 ) -> MatrixRun:
     """Run every cell (of `tables`, when given) against the database at `dsn`, which holds
     `mw.world`, telling `progress` (when given) the cells done of the total after each.
     Cells are rendered while the first ones run: each worker takes the next rendered batch
-    and sends it in one round trip (soberharness.runner.pipelined)."""
+    and sends it in one round trip (soberharness.runner.pipelined) or, with `server_batches`
+    and where the server lets a session create a pg_temp function, in one server-side call
+    (soberharness.runner.batched)."""
     started = time.perf_counter()
     listed = _listed(mw, tables)
     order = {c[0]: i for i, c in enumerate(listed)}
@@ -271,9 +315,11 @@ def run_matrix(
         out: list[CellResult] = []
         drifted: list[RowDrift] = []
         with db_session.connect(dsn, autocommit=True) as conn:
+            execute = (execute_batched if server_batches and batched.install(conn)
+                       else execute_batch)
             while (batch := todo.get()) is not None:
                 began = time.perf_counter()
-                answers = execute_batch(conn, batch)
+                answers = execute(conn, batch)
                 share = (time.perf_counter() - began) / len(batch)  # the batch's time, shared
                 for p, (outcome, back) in zip(batch, answers, strict=True):
                     actual = allowed(p.op, outcome)
@@ -285,7 +331,8 @@ def run_matrix(
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers + 1) as pool:
         running = [pool.submit(work) for _ in range(workers)]
-        planning = pool.submit(_planned_into, mw, listed, todo, workers)
+        planning = pool.submit(_planned_into, mw, listed, todo, workers,
+                               BATCHED if server_batches else BATCH)
         parts = [f.result() for f in running]
         planning.result()
     seconds = time.perf_counter() - started
