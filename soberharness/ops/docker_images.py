@@ -228,10 +228,13 @@ class ImageBuilder:
     def _save(self, tag: str, saved: Path, name: str) -> None:
         self.cache.mkdir(parents=True, exist_ok=True)
         partial = saved.with_name(f".{saved.name}.{os.getpid()}")
-        with open(partial, "wb") as out:
-            for chunk in self.client.api.get_image(tag):
-                out.write(chunk)
-        partial.replace(saved)
+        try:
+            with open(partial, "wb") as out:
+                for chunk in self.client.api.get_image(tag):
+                    out.write(chunk)
+            partial.replace(saved)
+        finally:
+            partial.unlink(missing_ok=True)
         for old in self.cache.glob(f"image-{name}-*.tar"):
             if old != saved:
                 old.unlink(missing_ok=True)

@@ -5,9 +5,11 @@ packed as a tarball for `docker import` and kept in the cache, named by its reci
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -69,15 +71,16 @@ def rootfs_tarball(cache: Path | None = None) -> Path:
                                 "(it installs Debian's debootstrap)")
     cache.mkdir(parents=True, exist_ok=True)
     work = workdirs.make_workdir()
+    root = work / "rootfs"
+    partial = cache / f".{tarball.name}.{os.getpid()}"
     try:
-        root = work / "rootfs"
         run_step(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR], "debootstrap")
         trim(root)
-        partial = cache / f".{tarball.name}.{os.getpid()}"
         run_step(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], "tar")
         partial.replace(tarball)  # whole or absent, whoever else makes it meanwhile
     finally:
-        workdirs.remove_workdir(work)
+        partial.unlink(missing_ok=True)
+        workdirs.remove_workdir(work)  # unmounts what a stopped debootstrap left mounted
     for old in cache.glob(f"rootfs-{SUITE}-minbase-*.tar"):
         if old != tarball:
             old.unlink(missing_ok=True)
@@ -98,13 +101,28 @@ def trim(root: Path) -> None:
 
 
 def run_step(argv: list[str], what: str) -> None:
-    """Run one step of making the rootfs; TargetUnavailable with its last line if it fails."""
+    """Run one step of making the rootfs in its own process group (a timeout or Ctrl-C ends
+    the whole group: debootstrap's chrooted dpkg and downloads too); TargetUnavailable with its
+    last line if it fails."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        result = subprocess.run(argv, capture_output=True, text=True,
-                                timeout=DEBOOTSTRAP_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        stdout, stderr = proc.communicate(timeout=DEBOOTSTRAP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
+        _kill_group(proc)
         raise TargetUnavailable(f"{what} took more than {DEBOOTSTRAP_TIMEOUT_S:.0f}s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    result = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         raise TargetUnavailable(f"{what} failed ({result.returncode}): "
                                 f"{lines[-1] if lines else 'no output'}")
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=10)

@@ -132,7 +132,30 @@ def main() -> None:
     for pid, (started, polite) in processes.items():
         end_tree(pid, started, polite)
     for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+        remove_tree(folder)
+
+
+def unmount_under(folder: str | Path) -> None:
+    """Lazily unmount whatever is mounted at or below `folder`, deepest first (a killed
+    debootstrap leaves proc, sys and dev mounted in its rootfs: removing files through them
+    would reach the host's)."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return
+    prefix = str(Path(folder).resolve())
+    points = [fields[1] for fields in (line.split() for line in lines) if len(fields) > 1]
+    for point in sorted((p for p in points if p == prefix or p.startswith(prefix + "/")),
+                        key=len, reverse=True):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30,
+                           check=False)
+
+
+def remove_tree(folder: str | Path) -> None:
+    """Remove `folder` and all in it, never through a mount inside it."""
+    unmount_under(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

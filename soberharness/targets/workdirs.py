@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import tempfile
 from pathlib import Path
 
 from soberharness.targets import proctree
-from soberharness.targets.watchdog import WATCHDOG
+from soberharness.targets.watchdog import WATCHDOG, remove_tree
 
 PREFIX = "soberharness-"
 OWNER_FILE = "owner"
@@ -35,7 +34,7 @@ def make_workdir(parent: Path | None = None) -> Path:
 
 
 def remove_workdir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)
     WATCHDOG.forget_dir(path)
 
 
@@ -64,7 +63,7 @@ def sweep_dead_workdirs(root: Path | None = None) -> list[Path]:
         if not path.is_dir() or owner_alive(path) is not False:
             continue
         _kill_processes_under(path)
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         if not path.exists():
             removed.append(path)
     return removed
