@@ -411,6 +411,8 @@ class ContainersTarget(Target):
     env       the stack's variables; default: the local template with a fresh JWT secret,
               API keys and database password for this run.
     engine    Docker address (default $DOCKER_HOST or the local socket): checked, then used.
+    owned_engine  True when the engine is the harness's own (ops/docker_engine.py): Ryuk is
+              then not started (stopping that engine ends everything it ran).
     override  local images for the official ones and the services without one
               (targets/image_override.py); default: the file $SOBERHARNESS_CONTAINERS_OVERRIDE
               names, else none.
@@ -428,8 +430,10 @@ class ContainersTarget(Target):
         startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S,
         engine: str | None = None,
         override: ImageOverride | None = None,
+        owned_engine: bool = False,
     ) -> None:
         self.name = name
+        self.owned_engine = owned_engine
         self.labels = {"cloud": "none", "region": "docker"}
         self.override = override_from_environ() if override is None else override
         self.plan = plan_stack(needs, env, compose_file, startup_timeout_s, self.override)
@@ -521,9 +525,12 @@ class ContainersTarget(Target):
 
         from soberharness.targets import container_start
 
-        # Ryuk (testcontainers' reaper) is an image from a registry; this target removes what
-        # it started itself, and the engine's owner stops the engine.
-        testcontainers_config.ryuk_disabled = True
+        # Ryuk, testcontainers' reaper, removes the containers of a harness killed with
+        # SIGKILL; it is an image from a registry. On an engine the harness owns (its own
+        # dockerd, stopped with everything it started) it is not needed and not asked for;
+        # elsewhere testcontainers' own setting decides (TESTCONTAINERS_RYUK_DISABLED).
+        if self.owned_engine:
+            testcontainers_config.ryuk_disabled = True
         client_kw = {"environment": {"DOCKER_HOST": self._address}}
         container_start.check_images(self.name, self._address, self.plan.containers,
                                      self.override.source)

@@ -85,6 +85,7 @@ def start_error(target: ContainersTarget) -> str:
 
 def test_an_override_naming_a_missing_image_is_that_service(engine: DockerEngine) -> None:
     target = ContainersTarget(needs={Service.POSTGRES}, name="planted", engine=engine.address,
+                              owned_engine=True,
                               override=only_db("sober-local/postgres:no-such-build"))
     assert target.plan.names == ("db", "migrate")
     assert start_error(target) == (
@@ -96,6 +97,7 @@ def test_an_override_naming_a_missing_image_is_that_service(engine: DockerEngine
 
 def test_a_database_image_without_postgres_is_that_service(engine: DockerEngine) -> None:
     target = ContainersTarget(needs={Service.POSTGRES}, name="planted", engine=engine.address,
+                              owned_engine=True,
                               override=only_db(BASE_TAG))
     message = start_error(target)
     # The first thing the target asks of the database's image is its postgres user (who must
@@ -124,6 +126,7 @@ def test_a_database_image_without_the_stacks_bootstrap_is_that_service(
     finally:
         client.close()
     target = ContainersTarget(needs={Service.POSTGRES}, name="planted", engine=engine.address,
+                              owned_engine=True,
                               override=only_db("planted/no-bootstrap:1"))
     assert start_error(target) == (
         "target 'planted': service 'db' exited before it was ready, with 1: sober-postgres: "
@@ -151,7 +154,7 @@ def health_target(tmp_path: Path, health: str, interval: str, timeout_s: float,
            "ANON_KEY": "a", "SERVICE_ROLE_KEY": "s"}
     return ContainersTarget(needs={Service.MAIL}, name="planted", env=env,
                             compose_file=tmp_path / "docker-compose.yml",
-                            startup_timeout_s=timeout_s, engine=engine.address,
+                            startup_timeout_s=timeout_s, engine=engine.address, owned_engine=True,
                             override=ImageOverride())
 
 
