@@ -101,6 +101,7 @@ def _statements(ctx: Ctx, case: Case) -> list[str]:
 # error (its own, or the sentinel that rolls a cell that went through back), the error's
 # message, detail and hint returned with the cell's position. Lives in pg_temp, inside the
 # marked (rolled-back) transaction.
+REFUSALS_PER_CALL = 256
 TRY_ALL = """
 create function pg_temp.soberharness_refusals(cells jsonb)
   returns table(n integer, message text, detail text, hint text) language plpgsql as $fn$
@@ -138,8 +139,12 @@ def _refusal_markers(
     if not tried:
         return
     conn.execute(TRY_ALL.encode())
-    answers = conn.execute("select * from pg_temp.soberharness_refusals(%s::jsonb)",
-                           [json.dumps([statements for _, statements in tried])]).fetchall()
+    answers: list[tuple[int, str, str, str]] = []
+    for start in range(0, len(tried), REFUSALS_PER_CALL):  # each call under the statement
+        chunk = tried[start:start + REFUSALS_PER_CALL]      # timeout on its own
+        answers += [(start + n, *texts) for n, *texts in conn.execute(
+            "select * from pg_temp.soberharness_refusals(%s::jsonb)",
+            [json.dumps([statements for _, statements in chunk])]).fetchall()]
     for n, *texts in answers:
         cell = tried[n][0]
         where = f"the refusal of [{cell.label()}]"
