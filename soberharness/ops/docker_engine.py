@@ -185,7 +185,8 @@ class DockerEngine:
             except subprocess.TimeoutExpired:
                 left = proctree.tree(proc.pid)
                 proctree.signal_all(left, signal.SIGKILL)
-                proc.wait(10)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)  # SIGKILLed: gone, or the watchdog ends it
             if dockerd is not None:
                 WATCHDOG.forget_process(dockerd)
             self._dockerd_pid = None

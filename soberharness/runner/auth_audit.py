@@ -19,6 +19,7 @@ import jwt
 
 from soberharness.clients.gotrue import AuthUser, GoTrueClient
 from soberharness.db import session as db_session
+from soberharness.errors import BadInput
 from soberharness.records.auth_audit import AuthAuditEntry, ExpectedAuthAction, Window
 from soberharness.services import auth as gotrue
 from soberharness.workload.flow import Flow
@@ -42,7 +43,11 @@ class AuditedActions:
 
 def key_role(api_key: str) -> str:
     """The role an API key's claims carry (what GoTrue names an admin call's actor by)."""
-    claims = jwt.decode(api_key, options={"verify_signature": False})
+    try:
+        claims = jwt.decode(api_key, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise BadInput("the target's service key is not a JWT, so the role GoTrue logs admin "
+                       "calls under cannot be read from it") from None
     return str(claims.get("role") or "")
 
 

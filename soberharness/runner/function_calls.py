@@ -4,8 +4,11 @@ soberharness.workload.function_args, its results one pseudo-relation of (args, r
 that the snapshot digests in the database like a table's rows.
 
 Called: plain functions (not aggregates or procedures) of the exposed schemas the viewer may
-EXECUTE, declared STABLE or IMMUTABLE (PostgreSQL refuses writes in them; a VOLATILE function
-may write or act outside the database, so it is not called), returning a value (not a
+EXECUTE, declared STABLE or IMMUTABLE (PostgreSQL refuses direct writes in their SQL and
+PL/pgSQL bodies; a VOLATILE function may write or act outside the database, so it is not
+called; a STABLE function that itself calls a volatile one, e.g. an HTTP or dblink extension's,
+is not detected: every call runs inside a rolled-back transaction, but what it does outside
+the database is not undone), returning a value (not a
 trigger, void or internal), with no variadic argument, and not part of an extension. Every call
 runs inside the snapshot's rolled-back transaction. A call that fails on the world as it is
 (for this viewer) is left out of the set; one that fails only after a change shows as the

@@ -32,6 +32,7 @@ import httpx
 import psycopg
 import pytest
 
+from soberharness.db import session as db_session
 from soberharness.errors import TargetUnavailable
 from soberharness.ops import waf
 from soberharness.ops.docker_engine import DockerEngine, when_no_engine
@@ -132,7 +133,7 @@ def test_the_compose_stack_starts_answers_and_goes(live: LiveEngine) -> None:
         # waits out the DNS timeout on this engine's networks, which have no route out)
         listed = httpx.get(f"{target.url(Service.MAIL)}/api/v1/messages", timeout=10)
         assert listed.status_code == 200 and listed.json()["total"] == 0
-        with psycopg.connect(target.admin_dsn(), connect_timeout=10) as conn:
+        with db_session.connect(target.admin_dsn(), connect_timeout=10) as conn:
             applied = conn.execute(
                 "select count(*) from supabase_migrations.schema_migrations").fetchone()
             # The stack's TLS (seed 5.2.1): the harness verifies the run's own certificate
@@ -144,7 +145,7 @@ def test_the_compose_stack_starts_answers_and_goes(live: LiveEngine) -> None:
         # ... and the stack's pg_hba.conf refuses a plain connection on the published port.
         plain = target.admin_dsn().split("?", 1)[0] + "?sslmode=disable"
         with pytest.raises(psycopg.OperationalError, match="no encryption"):
-            psycopg.connect(plain, connect_timeout=10).close()
+            db_session.connect(plain, connect_timeout=10).close()
         published = live.client.containers.list(filters={"label": f"{LABEL}=containers-live"})
         for container in published:
             for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values():

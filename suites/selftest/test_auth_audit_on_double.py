@@ -22,6 +22,7 @@ import pytest
 
 from soberharness.checker import auth_audit
 from soberharness.clients.gotrue import GoTrueClient
+from soberharness.errors import BadInput
 from soberharness.records.auth_audit import (
     NIL_ACTOR,
     AuthAuditEntry,
@@ -231,3 +232,8 @@ def test_the_run_page_shows_both_audit_logs_and_withholds_a_leaking_one() -> Non
     assert "withheld: personal data or secrets at rows[0].who: an e-mail address" in page
     assert "someone@example.test" not in page
     assert "No audit log was read" in "".join(audit_section.section({"other": 1}))
+
+
+def test_a_service_key_that_is_no_jwt_is_one_line() -> None:
+    with pytest.raises(BadInput, match=r"^the target's service key is not a JWT"):
+        key_role("sb_secret_not-a-jwt")

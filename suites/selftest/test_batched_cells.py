@@ -66,12 +66,14 @@ def test_a_failed_call_is_run_again_pipelined(scratch_database: str) -> None:
     planned = [
         PlannedCell(cell, Op.SELECT, (BEGIN, b"SELECT set_config('role', 'batched_actor', true)",
                                       query, b"ROLLBACK"), 0, True, None, ROLE)
-        for query in (b"select id from batched_t", b"select pg_sleep(0.5)")
+        for query in (b"select id from batched_t", b"select pg_sleep(3)")
     ]
-    with db_session.connect(scratch_database, autocommit=True, timeout_s=0.2) as conn:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
         _prepared(conn)
         conn.execute("grant execute on function pg_sleep(double precision) to batched_actor")
         assert batched.install(conn)
+        # Only now the short timeout (the set-up above may be slow on a loaded machine).
+        conn.execute("set statement_timeout = '1s'")
         # The call as a whole outlives the statement timeout: nothing is returned of it ...
         assert batched.run(conn, [Op.SELECT] * 2,
                            [_shape(p.statements[2]) for p in planned]) is None
