@@ -26,17 +26,16 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from soberharness.errors import TargetUnavailable
 from soberharness.ops.docker_network import (
-    POOL_FILE,
     ROUTES,
     free_pool,
-    live_pools,
+    record_pool,
+    recorded_pools,
     remove_stale_bridges,
     routed_networks,
 )
@@ -134,11 +133,11 @@ class DockerEngine:
             raise TargetUnavailable(f"no Docker engine: {reason}")
         work = self.work = workdirs.make_workdir(self.parent)
         (work / "daemon.json").write_text(json.dumps({}) + "\n")
-        roots = sorted({Path(tempfile.gettempdir()), work.parent})
-        remove_stale_bridges(roots)
-        taken = [ipaddress.IPv4Network(p) for p in live_pools(roots)]  # no network made yet
+        remove_stale_bridges()
+        live, _ = recorded_pools()
+        taken = [ipaddress.IPv4Network(p) for p in live]  # no network made yet
         pool = free_pool(routed_networks(ROUTES.read_text()) + taken)
-        (work / POOL_FILE).write_text(pool + "\n")
+        record_pool(pool)
         argv = namespaced(dockerd_argv(str(shutil.which("dockerd")), work, pool))
         with open(work / "dockerd.log", "ab") as log:
             self._proc = subprocess.Popen(

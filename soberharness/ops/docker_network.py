@@ -1,24 +1,27 @@
 """The private Docker engines' networks on this machine: the 10.N.0.0/16 address pool an engine
-takes (overlapping no route and no other live engine of ours), and the bridges a killed engine
-left behind (a killed dockerd takes its processes and mounts with its namespaces, but the
-bridges it made live in this machine's network namespace): a `br-*` in our range that is in
-no live engine's pool is removed when the next engine starts."""
+takes (overlapping no route and no other live engine of ours), recorded with its owner in a
+ledger, and the bridges a killed engine left behind (a killed dockerd takes its processes and
+mounts with its namespaces, but the bridges it made live in this machine's network namespace):
+a `br-*` inside a pool the ledger gives to a dead owner is removed when the next engine starts.
+A bridge in no pool of the ledger is never touched, whoever made it."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import random
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from soberharness.errors import TargetUnavailable
-from soberharness.targets import workdirs
+from soberharness.targets import proctree
 
 POOL_RANGE = range(200, 255)  # 10.N.0.0/16 candidates for the engine's networks
 ROUTES = Path("/proc/net/route")
-POOL_FILE = "engine-pool"
+LEDGER = "sober-engine-pools"  # in the temporary directory: <pool with _ for />: "<pid> <start>"
 
 
 def routed_networks(table: str) -> list[ipaddress.IPv4Network]:
@@ -63,37 +66,63 @@ def bridges(ip_addr_text: str) -> dict[str, ipaddress.IPv4Network]:
     return found
 
 
-def stale_bridges(found: Mapping[str, ipaddress.IPv4Network], live_pools: set[str]) -> list[str]:
-    """The bridges an engine of ours left when it was killed: in our address range, in no pool
-    of an engine whose run is alive."""
-    pools = [ipaddress.IPv4Network(p) for p in live_pools]
+def stale_bridges(found: Mapping[str, ipaddress.IPv4Network], dead_pools: set[str]) -> list[str]:
+    """The bridges an engine of ours left when it was killed: inside a pool the ledger gives
+    to an owner that is gone (a bridge in no recorded pool is not ours to remove)."""
+    pools = [ipaddress.IPv4Network(p) for p in dead_pools]
     return sorted(name for name, net in found.items()
-                  if in_our_range(net) and not any(net.subnet_of(p) for p in pools))
+                  if in_our_range(net) and any(net.subnet_of(p) for p in pools))
 
 
-def live_pools(roots: list[Path]) -> set[str]:
-    """The address pools of the engines whose runs are alive (their folders' POOL_FILE)."""
-    pools = set()
-    for root in roots:
-        for path in root.glob(f"{workdirs.PREFIX}*/{POOL_FILE}"):
-            if workdirs.owner_alive(path.parent):
-                with contextlib.suppress(OSError, ValueError):  # being written: none yet
-                    pools.add(str(ipaddress.IPv4Network(path.read_text().strip())))
-    return pools
+def ledger(root: Path | None = None) -> Path:
+    return Path(root or tempfile.gettempdir()) / LEDGER
 
 
-def remove_stale_bridges(roots: list[Path]) -> list[str]:
+def record_pool(pool: str, root: Path | None = None) -> None:
+    """Give `pool` to this process in the ledger."""
+    folder = ledger(root)
+    folder.mkdir(exist_ok=True)
+    pid = os.getpid()
+    (folder / pool.replace("/", "_")).write_text(f"{pid} {proctree.start_time(pid)}\n")
+
+
+def recorded_pools(root: Path | None = None) -> tuple[set[str], dict[str, Path]]:
+    """(pools of live owners, pool -> ledger entry for dead owners)."""
+    live: set[str] = set()
+    dead: dict[str, Path] = {}
+    folder = ledger(root)
+    for entry in sorted(folder.glob("10.*")) if folder.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError):
+            pool = str(ipaddress.IPv4Network(entry.name.replace("_", "/")))
+            pid_text, started_text = entry.read_text().split()
+            started = None if started_text == "None" else int(started_text)
+            if proctree.is_running(int(pid_text), started):
+                live.add(pool)
+            else:
+                dead[pool] = entry
+    return live, dead
+
+
+def remove_stale_bridges(root: Path | None = None) -> list[str]:
     """Delete the bridges killed engines of ours left behind (a killed dockerd takes its
     processes and mounts with its namespaces, not the bridges it made in this machine's
-    network namespace); the names removed."""
+    network namespace), and their ledger entries; the names removed."""
+    _, dead = recorded_pools(root)
+    if not dead:
+        return []
     try:
         shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
                                text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     removed = []
-    for name in stale_bridges(bridges(shown), live_pools(roots)):
+    for name in stale_bridges(bridges(shown), set(dead)):
         done = subprocess.run(["ip", "link", "delete", name], capture_output=True, timeout=10)
         if done.returncode == 0:
             removed.append(name)
+    left = bridges(subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                                  text=True, timeout=10).stdout)
+    for pool, entry in dead.items():
+        if not stale_bridges(left, {pool}):
+            entry.unlink(missing_ok=True)
     return removed

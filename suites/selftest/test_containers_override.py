@@ -22,6 +22,9 @@ from soberharness.ops.docker_images import (
 from soberharness.ops.docker_network import (
     bridges,
     free_pool,
+    ledger,
+    record_pool,
+    recorded_pools,
     routed_networks,
     stale_bridges,
 )
@@ -126,14 +129,26 @@ def test_the_engine_takes_a_pool_no_route_uses() -> None:
         assert pool != "10.200.0.0/16" and pool.startswith("10.") and pool.endswith(".0.0/16")
 
 
-def test_only_a_dead_engines_bridges_in_our_range_are_stale() -> None:
+def test_only_bridges_in_a_dead_owners_recorded_pool_are_stale() -> None:
     shown = ("5: br-aaaaaaaaaaaa    inet 10.201.0.1/24 brd 10.201.0.255 scope global x\n"
              "6: br-bbbbbbbbbbbb    inet 10.202.3.1/24 brd 10.202.3.255 scope global x\n"
              "7: br-cccccccccccc    inet 172.18.0.1/16 brd 172.18.255.255 scope global x\n"
              "2: eth0    inet 10.203.0.2/24 brd 10.203.0.255 scope global eth0\n")
     found = bridges(shown)
     assert set(found) == {"br-aaaaaaaaaaaa", "br-bbbbbbbbbbbb", "br-cccccccccccc"}
-    assert stale_bridges(found, {"10.202.0.0/16"}) == ["br-aaaaaaaaaaaa"]
+    # 10.201 is recorded to a dead engine: its bridge is stale. 10.202 (a live engine's, or
+    # nobody's in the ledger) and 172.18 (the system's) are never touched.
+    assert stale_bridges(found, {"10.201.0.0/16"}) == ["br-aaaaaaaaaaaa"]
+    assert stale_bridges(found, set()) == []
+
+
+def test_the_pool_ledger_tells_live_owners_from_dead_ones(tmp_path: Path) -> None:
+    record_pool("10.230.0.0/16", tmp_path)
+    (ledger(tmp_path) / "10.231.0.0_16").write_text("999999999 1\n")  # no such process
+    (ledger(tmp_path) / "10.232.0.0_16").write_text("garbage\n")  # half written: skipped
+    live, dead = recorded_pools(tmp_path)
+    assert live == {"10.230.0.0/16"}
+    assert set(dead) == {"10.231.0.0/16"}
 
 
 def test_without_debootstrap_or_when_a_step_fails_the_base_is_one_line(
