@@ -36,6 +36,7 @@ from soberharness.ops.docker_network import (
     free_pool,
     record_pool,
     recorded_pools,
+    release_pool,
     remove_stale_bridges,
     routed_networks,
 )
@@ -104,6 +105,7 @@ class DockerEngine:
         self.work: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._dockerd_pid: int | None = None
+        self._pool: str | None = None  # the address pool recorded to this engine
 
     @property
     def address(self) -> str:
@@ -138,6 +140,7 @@ class DockerEngine:
         taken = [ipaddress.IPv4Network(p) for p in live]  # no network made yet
         pool = free_pool(routed_networks(ROUTES.read_text()) + taken)
         record_pool(pool)
+        self._pool = pool
         argv = namespaced(dockerd_argv(str(shutil.which("dockerd")), work, pool))
         with open(work / "dockerd.log", "ab") as log:
             self._proc = subprocess.Popen(
@@ -189,6 +192,9 @@ class DockerEngine:
             if dockerd is not None:
                 WATCHDOG.forget_process(dockerd)
             self._dockerd_pid = None
+        if self._pool is not None:
+            release_pool(self._pool)
+            self._pool = None
         if self.work is not None:
             workdirs.remove_workdir(self.work)
             self.work = None

@@ -103,6 +103,20 @@ def recorded_pools(root: Path | None = None) -> tuple[set[str], dict[str, Path]]
     return live, dead
 
 
+def release_pool(pool: str, root: Path | None = None) -> None:
+    """Drop this engine's ledger entry once none of its bridges is left (a stopped engine's
+    bridges go with its networks; one left stays recorded for the next engine to remove)."""
+    try:
+        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+                               text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if not stale_bridges(bridges(shown), {pool}):
+        (ledger(root) / pool.replace("/", "_")).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the last engine's: nothing of ours is left
+            ledger(root).rmdir()
+
+
 def remove_stale_bridges(root: Path | None = None) -> list[str]:
     """Delete the bridges killed engines of ours left behind (a killed dockerd takes its
     processes and mounts with its namespaces, not the bridges it made in this machine's

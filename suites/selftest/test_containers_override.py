@@ -25,6 +25,7 @@ from soberharness.ops.docker_network import (
     ledger,
     record_pool,
     recorded_pools,
+    release_pool,
     routed_networks,
     stale_bridges,
 )
@@ -149,6 +150,9 @@ def test_the_pool_ledger_tells_live_owners_from_dead_ones(tmp_path: Path) -> Non
     live, dead = recorded_pools(tmp_path)
     assert live == {"10.230.0.0/16"}
     assert set(dead) == {"10.231.0.0/16"}
+    release_pool("10.230.0.0/16", tmp_path)  # no bridge in it on this machine
+    assert sorted(p.name for p in ledger(tmp_path).iterdir()) == ["10.231.0.0_16",
+                                                                  "10.232.0.0_16"]
 
 
 def test_without_debootstrap_or_when_a_step_fails_the_base_is_one_line(
