@@ -43,6 +43,23 @@ apt_update_once() { # WHAT: the missing tool that needs it
   fi
 }
 
+# Installs Debian packages with their services kept from starting (a policy-rc.d answering 101,
+# honoured by invoke-rc.d and deb-systemd-invoke), removed again afterwards if it made it.
+install_without_services() { # PACKAGE...
+  apt_update_once "$*"
+  local policy=/usr/sbin/policy-rc.d made_policy=0 status=0
+  if [ ! -e "$policy" ]; then
+    if [ "$(id -u)" = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
+    else printf '#!/bin/sh\nexit 101\n' | sudo tee "$policy" >/dev/null; sudo chmod 755 "$policy"; fi
+    made_policy=1
+  fi
+  apt_get install -y -qq --no-install-recommends "$@" >/dev/null || status=$?
+  if [ "$made_policy" = 1 ]; then
+    if [ "$(id -u)" = 0 ]; then rm -f "$policy"; else sudo rm -f "$policy"; fi
+  fi
+  [ "$status" = 0 ] || exit "$status"
+}
+
 # -- docker-compose (compose v1) ----------------------------------------------------------
 if command -v docker-compose >/dev/null 2>&1; then
   say "docker-compose present: $(docker-compose version --short 2>/dev/null || echo unknown)"
@@ -121,20 +138,7 @@ unpack_tool() { # PACKAGE DIR BINARY
 if command -v prometheus-alertmanager >/dev/null 2>&1; then
   say "alertmanager present: $(prometheus-alertmanager --version 2>&1 | head -1)"
 else
-  apt_update_once prometheus-alertmanager
-  policy=/usr/sbin/policy-rc.d
-  made_policy=0
-  if [ ! -e "$policy" ]; then
-    if [ "$(id -u)" = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
-    else printf '#!/bin/sh\nexit 101\n' | sudo tee "$policy" >/dev/null; sudo chmod 755 "$policy"; fi
-    made_policy=1
-  fi
-  status=0
-  apt_get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null || status=$?
-  if [ "$made_policy" = 1 ]; then
-    if [ "$(id -u)" = 0 ]; then rm -f "$policy"; else sudo rm -f "$policy"; fi
-  fi
-  [ "$status" = 0 ] || exit "$status"
+  install_without_services prometheus-alertmanager
   say "alertmanager installed (not started): $(prometheus-alertmanager --version 2>&1 | head -1)"
 fi
 unpack_tool prometheus-postgres-exporter "$REPO/.tools/postgres-exporter" prometheus-postgres-exporter
@@ -173,20 +177,7 @@ fi
 if command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; then
   say "dockerd and debootstrap present: $(dockerd --version 2>/dev/null | head -1)"
 else
-  apt_update_once "docker.io debootstrap"
-  policy=/usr/sbin/policy-rc.d
-  made_policy=0
-  if [ ! -e "$policy" ]; then
-    if [ "$(id -u)" = 0 ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
-    else printf '#!/bin/sh\nexit 101\n' | sudo tee "$policy" >/dev/null; sudo chmod 755 "$policy"; fi
-    made_policy=1
-  fi
-  status=0
-  apt_get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null || status=$?
-  if [ "$made_policy" = 1 ]; then
-    if [ "$(id -u)" = 0 ]; then rm -f "$policy"; else sudo rm -f "$policy"; fi
-  fi
-  [ "$status" = 0 ] || exit "$status"
+  install_without_services docker.io debootstrap
   say "dockerd and debootstrap installed (no service started): $(dockerd --version 2>/dev/null | head -1)"
 fi
 

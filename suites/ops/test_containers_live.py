@@ -33,9 +33,8 @@ import psycopg
 import pytest
 
 from soberharness.db import session as db_session
-from soberharness.errors import TargetUnavailable
 from soberharness.ops import waf
-from soberharness.ops.docker_engine import DockerEngine, when_no_engine
+from soberharness.ops.docker_engine import DockerEngine
 from soberharness.ops.docker_images import write_override
 from soberharness.report.run_report import RunReport
 from soberharness.targets.base import Service
@@ -43,6 +42,7 @@ from soberharness.targets.containers import ContainersTarget
 from soberharness.targets.image_override import ENV_VAR, load_override
 from soberharness.targets.lifecycle import preexec_as
 from soberharness.targets.migrations import STACK_MIGRATIONS
+from soberharness.testing.docker_engine_start import started_engine
 
 pytestmark = pytest.mark.target_independent
 
@@ -61,15 +61,8 @@ class LiveEngine:
 
 @pytest.fixture(scope="module")
 def live(run_report: RunReport) -> Iterator[LiveEngine]:
-    engine = DockerEngine()
     began = time.monotonic()
-    try:
-        engine.start()
-    except TargetUnavailable as exc:
-        action, line = when_no_engine(str(exc), os.environ)
-        if action == "fail":
-            pytest.fail(line, pytrace=False)
-        pytest.skip(line)
+    engine = started_engine()
     seconds = {"engine start": round(time.monotonic() - began, 1)}
     client = docker.DockerClient(base_url=engine.address, timeout=60)
     try:

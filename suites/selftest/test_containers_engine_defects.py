@@ -37,6 +37,7 @@ from soberharness.targets import proctree
 from soberharness.targets.base import Service
 from soberharness.targets.containers import ContainersTarget
 from soberharness.targets.image_override import ImageOverride
+from soberharness.testing.docker_engine_start import started_engine
 
 pytestmark = pytest.mark.target_independent
 
@@ -46,14 +47,7 @@ DB_IMAGE = "supabase/postgres:15.8.1.085"
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    engine = DockerEngine()
-    try:
-        engine.start()
-    except TargetUnavailable as exc:
-        action, line = when_no_engine(str(exc), os.environ)
-        if action == "fail":
-            pytest.fail(line, pytrace=False)
-        pytest.skip(line)
+    engine = started_engine()
     try:
         client = docker.DockerClient(base_url=engine.address, timeout=300)
         ImageBuilder(client, tmp_path_factory.mktemp("images")).base()
