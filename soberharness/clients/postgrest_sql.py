@@ -92,6 +92,13 @@ def request_settings(
     return sql.Composed([sql.SQL(text)])
 
 
+def storage_switch() -> bytes:
+    """The SELECT that sets STORAGE_SETTINGS for the transaction (a write as the superuser
+    that the Storage API's triggers would otherwise refuse)."""
+    pairs = ", ".join(f"set_config({_quote(k)}, {_quote(v)}, true)" for k, v in STORAGE_SETTINGS)
+    return f"SELECT {pairs}".encode()
+
+
 def _quote(value: str) -> str:
     """A SQL string literal (standard_conforming_strings = on, PostgreSQL's default)."""
     if "\x00" in value:

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from soberharness.checker.noninterference import changed_relations, explain
-from soberharness.clients.postgrest_sql import STORAGE_SETTINGS, request_settings
+from soberharness.clients.postgrest_sql import request_settings, storage_switch
 from soberharness.db import session as db_session
 from soberharness.db.claims import claims_for
 from soberharness.records.noninterference import Difference, Rows, Snapshot
@@ -143,8 +143,7 @@ def reader(
 
 def _change_prefix(statements: Sequence[bytes]) -> bytes:
     """Begin, the Storage API's delete switch (its tables refuse DELETE without it), Δ."""
-    switch = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in STORAGE_SETTINGS)
-    return b";\n".join([b"BEGIN", f"SELECT {switch}".encode(), *statements])
+    return b";\n".join([b"BEGIN", storage_switch(), *statements])
 
 
 class Refused(Exception):

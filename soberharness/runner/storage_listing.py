@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import sql
 
-from soberharness.clients.postgrest_sql import STORAGE_SETTINGS
+from soberharness.clients.postgrest_sql import storage_switch
 from soberharness.clients.storage import StorageClient, StorageError
 from soberharness.db import session as db_session
 from soberharness.db import sql as rows
@@ -70,9 +70,8 @@ def _uploads(changes: Sequence[InvisibleChange]) -> list[tuple[InvisibleChange, 
 
 
 def _commit(conn: psycopg.Connection, statement: sql.Composable) -> None:
-    switch = ", ".join(f"set_config('{k}', '{v}', true)" for k, v in STORAGE_SETTINGS)
     with conn.transaction():
-        conn.execute(f"SELECT {switch}".encode())
+        conn.execute(storage_switch())
         conn.execute(statement)
 
 
