@@ -165,3 +165,20 @@ def test_without_debootstrap_or_when_a_step_fails_the_base_is_one_line(
     with pytest.raises(TargetUnavailable, match=r"^tar failed \(2\): .*not recoverable"):
         run_step(["/bin/tar", "-C", str(tmp_path / "no-such-folder"), "-cf", "/dev/null", "."],
                  "tar")
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception),
+                                              ("", pytest.skip.Exception)])
+def test_an_engine_that_cannot_start_fails_the_test_in_ci_and_skips_it_elsewhere(
+        monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]) -> None:
+    from soberharness.testing import docker_engine_start
+
+    class NoEngine:
+        def start(self) -> None:
+            raise TargetUnavailable("no Docker engine: dockerd is not installed")
+
+    monkeypatch.setattr(docker_engine_start, "DockerEngine", NoEngine)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="dockerd is not installed") as raised:
+        docker_engine_start.started_engine()
+    assert ("CI needs a Docker engine" in str(raised.value)) == bool(ci)
