@@ -1,8 +1,10 @@
 """Matrix cells per second, beside `pgbench -S` on the same server in the same run.
 
-`python -m soberharness.bench.matrix_rate [--rounds N] [--seconds S]` starts a local target,
-runs the access matrix N times, runs pgbench's select-only script with as many clients as the
-matrix uses workers, and prints both rates and their ratio. A cell is a whole PostgREST-style
+`python -m soberharness.bench.matrix_rate [--rounds N] [--seconds S] [--split]` starts a local
+target, runs the access matrix N times (each on a fresh copy of its world), runs pgbench's
+select-only script with as many clients as the matrix uses workers, and prints both rates and
+their ratio; `--split` also prints what the server does per cell with the harness's set-up and
+read-back left out, and with the request's query left out. A cell is a whole PostgREST-style
 request (begin, role switch and claims, the statement, rollback); a pgbench -S transaction is
 one primary-key select.
 """
@@ -10,17 +12,24 @@ one primary-key select.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import queue
 import re
 import statistics
 import subprocess
+import time
+from collections.abc import Callable
 
 from soberharness.db import session as db_session
 from soberharness.db.seed import write_world
 from soberharness.errors import HarnessError
-from soberharness.runner.matrix import run_matrix
+from soberharness.records.results import Op
+from soberharness.runner import batched
+from soberharness.runner.matrix import BATCHED, plan, run_matrix
 from soberharness.targets.local import LocalTarget
-from soberharness.world.matrix_world import build_matrix_world
+from soberharness.workload.matrix_cases import cells as build_cells
+from soberharness.world.matrix_world import MatrixWorld, build_matrix_world
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,20 +77,88 @@ def pgbench_tps(target: LocalTarget, clients: int, seconds: int) -> float:
         target.pg.drop_database(name)
 
 
+def _world_database(target: LocalTarget, mw: MatrixWorld) -> str:
+    name = target.new_database("bench")
+    with db_session.connect(target.admin_dsn(name), autocommit=True) as conn:
+        write_world(conn, mw.world)
+    return name
+
+
+def _one_round(target: LocalTarget, mw: MatrixWorld, workers: int) -> float:
+    """One run of the matrix on a fresh copy of its world, as `pytest suites/security` runs it
+    (rolled-back cells still leave dead rows behind: a second run on the same copy is slower)."""
+    name = _world_database(target, mw)
+    try:
+        return run_matrix(target.admin_dsn(name), mw, workers=workers).rate
+    finally:
+        target.drop_database(name)
+
+
 def measure(target: LocalTarget, rounds: int = 3, seconds: int = 3, workers: int = 2
             ) -> RateComparison:
     mw = build_matrix_world()
-    name = target.new_database("bench")
-    try:
-        dsn = target.admin_dsn(name)
+    rate = statistics.median(_one_round(target, mw, workers) for _ in range(rounds))
+    cells = sum(1 for _ in build_cells(mw))
+    return RateComparison(cells, rate, pgbench_tps(target, workers, seconds), workers)
+
+
+# What `--split` runs: the planned cells, with parts of each left out.
+PARTS: dict[str, Callable[[batched.Shape], batched.Shape]] = {
+    "whole cells": lambda s: s,
+    "requests alone (no set-up, no read-back)": lambda s: dataclasses.replace(
+        s, setup=(), counts=None, check=None),
+    "harness alone (the query replaced by SELECT 1)": lambda s: dataclasses.replace(
+        s, query=b"SELECT 1"),
+}
+
+
+def _server_rate(dsn: str, ops: list[Op], shapes: list[batched.Shape], workers: int) -> float:
+    """Cells/s of already planned cells, 64 to a server-side call on `workers` connections."""
+    chunks = [(ops[i:i + BATCHED], shapes[i:i + BATCHED])
+              for i in range(0, len(shapes), BATCHED)]
+    todo: queue.SimpleQueue[tuple[list[Op], list[batched.Shape]]] = queue.SimpleQueue()
+    for chunk in chunks:
+        todo.put(chunk)
+
+    def work() -> None:
         with db_session.connect(dsn, autocommit=True) as conn:
-            write_world(conn, mw.world)
-        runs = [run_matrix(dsn, mw, workers=workers) for _ in range(rounds)]
-    finally:
-        target.drop_database(name)
-    rate = statistics.median(r.rate for r in runs)
-    return RateComparison(len(runs[0].results), rate, pgbench_tps(target, workers, seconds),
-                          workers)
+            if not batched.install(conn):
+                raise HarnessError("the server refused the batched cells' pg_temp function")
+            while True:
+                try:
+                    chunk_ops, chunk_shapes = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if batched.run(conn, chunk_ops, chunk_shapes) is None:
+                    raise HarnessError("a batch of cells failed as a whole")
+
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(work) for _ in range(workers)]:
+            done.result()
+    return len(shapes) / (time.perf_counter() - began)
+
+
+def split(target: LocalTarget, workers: int = 2, seconds: int = 3) -> list[str]:
+    """Where a cell's server time goes: the planned cells run whole, as their requests alone,
+    and as the harness's statements alone, each on a fresh copy of the world, beside
+    `pgbench -S` (planning in Python left out: the cells are planned before)."""
+    mw = build_matrix_world()
+    planned = plan(mw)
+    ops = [p.op for p in planned]
+    shapes = [batched.shape(p.statements, p.setup_statements, p.check is not None, p.settings)
+              for p in planned]
+    rates: dict[str, float] = {}
+    for label, part in PARTS.items():
+        name = _world_database(target, mw)
+        try:
+            rates[label] = _server_rate(target.admin_dsn(name), ops, [part(s) for s in shapes],
+                                        workers)
+        finally:
+            target.drop_database(name)
+    tps = pgbench_tps(target, workers, seconds)
+    return [f"{label}: {rate:,.0f} cells/s; ratio {rate / tps:.2f} to pgbench -S -c {workers} "
+            f"({tps:,.0f} tps)" for label, rate in rates.items()]
 
 
 def main() -> None:
@@ -89,11 +166,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--split", action="store_true",
+                        help="also print the rates of the requests alone and the harness alone")
     args = parser.parse_args()
     target = LocalTarget()
     try:
         target.start()
         print(measure(target, args.rounds, args.seconds, args.workers).line())
+        if args.split:
+            print("\n".join(split(target, args.workers, args.seconds)))
     except HarnessError as exc:
         raise SystemExit(f"matrix_rate: {exc}") from None
     finally:

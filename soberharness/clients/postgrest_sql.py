@@ -51,18 +51,34 @@ def request_setting_pairs(
 ) -> list[tuple[str, str]]:
     """The (name, value) pairs PostgREST sets transaction-locally at the start of each request,
     in order (`request_settings` is the statement setting them)."""
+    return setting_pairs(*token_of(viewer, email, claims), method, path)
+
+
+def token_of(viewer: Viewer, email: str | None = None, claims: dict[str, Any] | None = None
+             ) -> tuple[str, str]:
+    """The role PostgREST switches to for `viewer`'s token and the token's claims as JSON:
+    `claims` when given (its `role` claim decides the role), else those minted for `viewer`."""
     role = viewer.role.value
     if claims is None:
         claims = claims_for(viewer, email)
     else:
         role = str(claims.get("role") or role)
+    return role, json.dumps(claims)
+
+
+_HEADERS = json.dumps({"accept": "application/json"})
+
+
+def setting_pairs(role: str, claims_json: str, method: str, path: str
+                  ) -> list[tuple[str, str]]:
+    """`request_setting_pairs` for a token already read (`token_of`)."""
     settings = [
         ("search_path", SEARCH_PATH),
         ("role", role),
-        ("request.jwt.claims", json.dumps(claims)),
+        ("request.jwt.claims", claims_json),
         ("request.method", method),
         ("request.path", path),
-        ("request.headers", json.dumps({"accept": "application/json"})),
+        ("request.headers", _HEADERS),
         ("request.cookies", "{}"),
     ]
     if path.startswith(STORAGE_PATH):
@@ -83,13 +99,16 @@ def request_settings(
     decoded payload, see soberharness.runner.tokens_into_rls); the role switched to is
     then the token's `role` claim, as PostgREST does.
     """
-    settings = request_setting_pairs(viewer, method, path, email, claims)
-    # Written out directly (this runs once per matrix cell; composing Literals costs more than
-    # the request): string literals as the server reads them with standard_conforming_strings.
-    text = "SELECT " + ", ".join(
-        f"set_config({_quote(k)}, {_quote(v)}, true)" for k, v in settings
-    )
-    return sql.Composed([sql.SQL(text)])
+    pairs = request_setting_pairs(viewer, method, path, email, claims)
+    return sql.Composed([sql.SQL(settings_statement(pairs).decode())])
+
+
+def settings_statement(pairs: Sequence[tuple[str, str]]) -> bytes:
+    """The `SELECT set_config(name, value, true), ...` setting `pairs` in order. Written out
+    directly (this runs once per matrix cell; composing Literals costs more than the request):
+    string literals as the server reads them with standard_conforming_strings."""
+    return ("SELECT " + ", ".join(
+        f"set_config({_quote(k)}, {_quote(v)}, true)" for k, v in pairs)).encode()
 
 
 def storage_switch() -> bytes:

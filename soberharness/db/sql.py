@@ -44,8 +44,22 @@ def ident(name: str) -> str:
 
 
 def literal(value: Any) -> str:
-    """`value` as sql.Literal renders it without a connection."""
+    """`value` as sql.Literal renders it without a connection (remembered per hashable value:
+    the matrix renders the same ids and texts thousands of times)."""
+    try:
+        return _literal(value, type(value))
+    except TypeError:  # unhashable (a dict or list for a JSON column)
+        return _render(value)
+
+
+def _render(value: Any) -> str:
     return sql.Literal(value).as_bytes(None).decode()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _literal(value: Any, kind: type) -> str:
+    """`kind` keeps equal values of different types apart (True and 1, 1 and 1.0)."""
+    return _render(value)
 
 
 def row_of(entity: Entity) -> Row:

@@ -85,7 +85,6 @@ insert into auth.schema_migrations (version) values
 -- first, then the JSON document PostgREST >= 9 sets in request.jwt.claims.
 create or replace function auth.uid() returns uuid
   language sql stable
-  set search_path = ''
 as $fn$
   select coalesce(
     nullif(current_setting('request.jwt.claim.sub', true), ''),
@@ -95,7 +94,6 @@ $fn$;
 
 create or replace function auth.role() returns text
   language sql stable
-  set search_path = ''
 as $fn$
   select coalesce(
     nullif(current_setting('request.jwt.claim.role', true), ''),
@@ -105,7 +103,6 @@ $fn$;
 
 create or replace function auth.email() returns text
   language sql stable
-  set search_path = ''
 as $fn$
   select coalesce(
     nullif(current_setting('request.jwt.claim.email', true), ''),
@@ -115,7 +112,6 @@ $fn$;
 
 create or replace function auth.jwt() returns jsonb
   language sql stable
-  set search_path = ''
 as $fn$
   select coalesce(
     nullif(current_setting('request.jwt.claim', true), ''),
