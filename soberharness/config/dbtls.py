@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from soberharness.config.envcheck import COMPOSE_FILE
+from soberharness.errors import BadInput
 
 REQUIRED = "verify-full"
 STACK_HBA = COMPOSE_FILE.parent / "db" / "pg_hba.conf"
@@ -143,15 +144,18 @@ class HbaLine:
 
 
 def parse_hba(text: str) -> list[HbaLine]:
-    """The records of a pg_hba.conf (comments and blank lines skipped; CIDR form only)."""
+    """The records of a pg_hba.conf (comments and blank lines skipped; CIDR form only); a record
+    with too few fields is BadInput naming its line."""
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split("#", 1)[0].split()
         if not fields:
             continue
+        if len(fields) < (4 if fields[0] == "local" else 5):
+            raise BadInput(f"pg_hba.conf line {number}: too few fields: {raw.strip()}")
         if fields[0] == "local":
             lines.append(HbaLine(number, "local", fields[1], fields[2], "", fields[3], raw.strip()))
-        elif len(fields) >= 5:
+        else:
             lines.append(HbaLine(number, fields[0], fields[1], fields[2], fields[3], fields[4],
                                  raw.strip()))
     return lines

@@ -10,6 +10,10 @@ opens one session with given libpq options and reads `pg_stat_ssl` for its backe
 (`cases`): a verified session served and encrypted; a wrong host name, a plain connection and
 an untrusted CA each refused, for that reason; and each service's declared connection (read
 from the compose file by config/dbtls.py) served with TLS.
+
+Each helper ends in one line, never a traceback: a server nothing answers for is
+TargetUnavailable (not a refused attempt, which the judge would take for a TLS finding), a bad
+port, CA file or option set is BadInput, a probe that cannot be read is HarnessError.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import dataclasses
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,7 +42,7 @@ from soberharness.config.dbtls import (
     service_connections,
 )
 from soberharness.db import session as db_session
-from soberharness.errors import TargetUnavailable
+from soberharness.errors import BadInput, HarnessError, TargetUnavailable
 from soberharness.ops import tls, tools
 from soberharness.targets.postgres import SUPERUSER, PostgresServer
 from soberharness.targets.services.edge_functions import STACK_FUNCTIONS
@@ -94,18 +100,56 @@ class Attempt:
     why: str  # the refusal, one line ("" when accepted)
 
 
+def _line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _checked(port: int, options: Mapping[str, str], host: bool = False) -> None:
+    """BadInput for a port that is none, a CA file that is not a readable PEM certificate,
+    or (`host`) options naming no host."""
+    if not 0 < port < 65536:
+        raise BadInput(f"port {port}: not a TCP port (1-65535)")
+    if host and not options.get("host"):
+        raise BadInput(f"connection options name no host: {dict(options)}")
+    ca = options.get("sslrootcert")
+    if ca is None or ca == "system":
+        return
+    try:
+        ssl.create_default_context(cafile=ca)
+    except FileNotFoundError:
+        raise BadInput(f"CA file {ca}: No such file") from None
+    except (OSError, ssl.SSLError) as error:
+        raise BadInput(f"CA file {ca}: not a PEM certificate ({_line(error)})") from None
+
+
+def reachable(port: int) -> None:
+    """TargetUnavailable, in one line, when nothing accepts a TCP connection on the port."""
+    try:
+        socket.create_connection((SERVER_IP, port), timeout=PROBE_TIMEOUT_S).close()
+    except OSError as error:
+        raise TargetUnavailable(f"PostgreSQL on {SERVER_IP}:{port} is unreachable: "
+                                f"{error.strerror or _line(error)}") from None
+
+
 def attempt(port: int, options: Mapping[str, str]) -> Attempt:
     """One session to 127.0.0.1:`port` as the superuser with libpq `options` (host names
     the server for verification; hostaddr is always 127.0.0.1)."""
-    conninfo = make_conninfo(hostaddr=SERVER_IP, port=str(port), dbname="postgres",
-                             user=SUPERUSER, **options)
+    _checked(port, options)
+    try:
+        conninfo = make_conninfo(hostaddr=SERVER_IP, port=str(port), dbname="postgres",
+                                 user=SUPERUSER, **options)
+    except psycopg.ProgrammingError as error:
+        raise BadInput(f"connection options {dict(options)}: {_line(error)}") from None
     try:
         with db_session.connect(conninfo, connect_timeout=PROBE_TIMEOUT_S,
                                 timeout_s=PROBE_TIMEOUT_S) as conn:
             row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
                                ).fetchone()
     except psycopg.OperationalError as error:
-        return Attempt(False, False, " ".join(str(error).split()) or type(error).__name__)
+        reachable(port)  # a server that is not there is no refusal
+        return Attempt(False, False, _line(error))
+    except psycopg.Error as error:
+        raise HarnessError(f"PostgreSQL on {SERVER_IP}:{port}: {_line(error)}") from None
     return Attempt(True, bool(row and row[0]), "")
 
 
@@ -113,6 +157,8 @@ def functions_attempt(port: int, options: Mapping[str, str], workdir: Path,
                       functions_dir: Path = STACK_FUNCTIONS) -> Attempt:
     """One session through the edge functions' own client (`_shared/db.ts` under Deno) with
     SUPABASE_DB_URL in the stack's form: `options` host, sslmode, sslrootcert."""
+    _checked(port, options, host=True)
+    reachable(port)
     deno = find_tool("deno")
     if deno is None:
         raise TargetUnavailable(missing_reason("deno"))
@@ -134,8 +180,12 @@ def functions_attempt(port: int, options: Mapping[str, str], workdir: Path,
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[0]
         return Attempt(False, False, first)
-    row = json.loads(done.stdout.strip().splitlines()[-1])
-    return Attempt(True, bool(row.get("ssl")), "")
+    try:
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        return Attempt(True, bool(row.get("ssl")), "")
+    except (IndexError, ValueError, AttributeError):
+        raise HarnessError(f"the functions' client printed no session row: "
+                           f"{done.stdout.strip()[-200:]!r}") from None
 
 
 def _url(port: int, options: Mapping[str, str]) -> str:
@@ -150,6 +200,8 @@ def exporter_attempt(server: PostgresServer, options: Mapping[str, str],
     """The postgres exporter (the stack's, Debian's build) with DATA_SOURCE_NAME in the stack's
     form: accepted when its /metrics says pg_up 1, encrypted when every client session the
     server has then (the exporter's) is TLS."""
+    _checked(server.port, options, host=True)
+    reachable(server.port)
     program = tools.find("postgres-exporter")
     if program is None:
         raise TargetUnavailable(tools.missing("postgres-exporter") or "no postgres-exporter")
@@ -165,6 +217,11 @@ def exporter_attempt(server: PostgresServer, options: Mapping[str, str],
         text = httpx.get(f"http://{listen}/metrics", timeout=PROBE_TIMEOUT_S * 2).text
         with server.admin() as conn:
             row = conn.execute(_CLIENT_SSL).fetchone()
+    except httpx.HTTPError as error:
+        raise TargetUnavailable(f"postgres-exporter on {listen}: {_line(error)}") from None
+    except psycopg.Error as error:
+        raise TargetUnavailable(f"PostgreSQL on {SERVER_IP}:{server.port}: {_line(error)}"
+                                ) from None
     finally:
         process.stop()
     found = _PG_UP.search(text)

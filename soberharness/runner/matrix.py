@@ -237,7 +237,8 @@ def execute_batched(
 ) -> list[tuple[Outcome, ReadBack | None]]:
     """Run the cells in one server-side call (soberharness.runner.batched); the whole batch the
     pipelined way when the call itself failed, and a cell that deadlocked with the other
-    worker's again alone the pipelined way, as `execute_batch` does."""
+    worker's again alone the pipelined way, as `execute_batch` does: `tries` in all, the
+    server-side call counting as the first."""
     shapes = [batched.shape(p.statements, p.setup_statements, p.check is not None, p.settings)
               for p in batch]
     seen = batched.run(conn, [p.op for p in batch], shapes)
@@ -246,7 +247,7 @@ def execute_batched(
     out = [_back(p, s) for p, s in zip(batch, seen, strict=True)]
     for i, p in enumerate(batch):
         error = out[i][0].error
-        if error and error.startswith(RETRY_STATES):
+        if tries > 1 and error and error.startswith(RETRY_STATES):
             time.sleep(RETRY_PAUSE_S)
             out[i] = execute_batch(conn, [p], tries - 1)[0]
     return out

@@ -7,6 +7,7 @@ the target must declare StackHost (the local target does).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -32,8 +33,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(lacks(target, StackHost))
 
 
-@pytest.fixture(scope="module")
-def monitoring(run_report: RunReport) -> Iterator[LiveMonitoring]:
+@contextlib.contextmanager
+def _live_monitoring() -> Iterator[LiveMonitoring]:
     reason = tools.missing(*MONITORING_TOOLS)
     if reason:
         pytest.skip(reason)
@@ -42,5 +43,20 @@ def monitoring(run_report: RunReport) -> Iterator[LiveMonitoring]:
         assert stack.rendered is not None
         live = LiveMonitoring(stack, receiver, look(stack.prometheus_url, stack.rendered.rules))
         live.started_s = time.monotonic() - began
-        run_report.notes["monitoring end to end"] = live.note()
+        yield live
+
+
+@pytest.fixture(scope="module")
+def monitoring(run_report: RunReport) -> Iterator[LiveMonitoring]:
+    """The module's stack, shared by its tests (some break it: its PostgreSQL is stopped)."""
+    with _live_monitoring() as live:
+        run_report.notes.setdefault("monitoring end to end", {}).update(live.note())
+        yield live
+
+
+@pytest.fixture
+def own_monitoring() -> Iterator[LiveMonitoring]:
+    """A stack for one test alone: what it finds does not hang on what other tests did
+    to the module's (a stopped PostgreSQL, rows written)."""
+    with _live_monitoring() as live:
         yield live
