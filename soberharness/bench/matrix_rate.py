@@ -146,7 +146,8 @@ def split(target: LocalTarget, workers: int = 2, seconds: int = 3) -> list[str]:
     mw = build_matrix_world()
     planned = plan(mw)
     ops = [p.op for p in planned]
-    shapes = [batched.shape(p.statements, p.setup_statements, p.check is not None, p.settings)
+    shapes = [batched.shape(p.statements, p.setup_statements,
+                            None if p.check is None else p.check.relation, p.settings)
               for p in planned]
     rates: dict[str, float] = {}
     for label, part in PARTS.items():

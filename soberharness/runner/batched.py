@@ -36,6 +36,7 @@ import psycopg
 
 from soberharness.records.outcome import Outcome
 from soberharness.records.results import Op
+from soberharness.runner.row_after_write import counts_statement
 
 FUNCTION = """
 create or replace function pg_temp.soberharness_cells(batch jsonb)
@@ -46,6 +47,7 @@ declare
   texts text[] := array(select jsonb_array_elements_text(batch->'t'));
   c jsonb;
   id text;
+  rel regclass;
 begin
   n := 0;
   for c in select value from jsonb_array_elements(batch->'c') loop
@@ -59,7 +61,10 @@ begin
         execute texts[id::int + 1];
       end loop;
       if c->>4 is not null then
-        execute texts[(c->>4)::int + 1] into before;
+        rel := (c->>4)::regclass;
+        before := array[pg_catalog.pg_stat_get_xact_tuples_inserted(rel),
+                        pg_catalog.pg_stat_get_xact_tuples_updated(rel),
+                        pg_catalog.pg_stat_get_xact_tuples_deleted(rel)]::text;
       end if;
       perform set_config(s->>0, s->>1, true)
         from jsonb_array_elements(batch->'s'->((c->>2)::int)) s;
@@ -67,7 +72,9 @@ begin
       get diagnostics affected = row_count;
       if c->>4 is not null then
         reset role;
-        execute texts[(c->>4)::int + 1] into after;
+        after := array[pg_catalog.pg_stat_get_xact_tuples_inserted(rel),
+                       pg_catalog.pg_stat_get_xact_tuples_updated(rel),
+                       pg_catalog.pg_stat_get_xact_tuples_deleted(rel)]::text;
         execute texts[(c->>5)::int + 1] into checked;
       end if;
       raise exception using errcode = 'SHRBK';
@@ -111,15 +118,18 @@ class Shape:
     setup: tuple[bytes, ...]
     settings: tuple[tuple[str, str], ...]  # set with set_config(name, value, true), in order
     query: bytes
-    counts: bytes | None  # a checked write's counts statement
+    counts: str | None  # a checked write's table (schema.table), whose counts the function reads
     check: bytes | None  # its read-back of the written row
 
 
-def shape(statements: Sequence[bytes], setup_statements: int, checked: bool,
+def shape(statements: Sequence[bytes], setup_statements: int, checked: str | None,
           settings: tuple[tuple[str, str], ...]) -> Shape:
     """Split a pipelined cell's statements: begin, setup (and counts), settings, query (and
     RESET ROLE, counts, check), rollback; `settings` are the pairs its settings statement sets
-    (soberharness.clients.postgrest_sql.request_setting_pairs), set by the function instead."""
+    (soberharness.clients.postgrest_sql.request_setting_pairs), set by the function instead.
+    `checked` names a checked write's table: its counts statements must be
+    soberharness.runner.row_after_write's for that table, which the function reads itself (an
+    expression of its own rather than a statement per cell)."""
     begin, s = statements[0], setup_statements
     if not statements[-1] == b"ROLLBACK" or not begin.startswith(b"BEGIN"):
         raise ValueError("a batched cell is a rolled-back transaction")
@@ -133,7 +143,9 @@ def shape(statements: Sequence[bytes], setup_statements: int, checked: bool,
         return Shape(begin.endswith(b"READ ONLY"), pre, settings, query, None, None)
     if statements[3 + s:-1] != (b"RESET ROLE", pre[-1], statements[-2]) or len(statements) != s + 7:
         raise ValueError("a checked cell reads back: RESET ROLE, the counts, the row")
-    return Shape(begin.endswith(b"READ ONLY"), pre[:-1], settings, query, pre[-1],
+    if pre[-1] != counts_statement(checked).as_bytes(None):
+        raise ValueError(f"a checked cell counts the rows of its own table ({checked})")
+    return Shape(begin.endswith(b"READ ONLY"), pre[:-1], settings, query, checked,
                  statements[-2])
 
 
@@ -152,8 +164,7 @@ def payload(shapes: Sequence[Shape]) -> str:
         return sets.setdefault(settings, len(sets))
 
     cells = [[int(c.read_only), [at(t) for t in c.setup], pairs(c.settings), at(c.query),
-              None if c.counts is None else at(c.counts),
-              None if c.check is None else at(c.check)] for c in shapes]
+              c.counts, None if c.check is None else at(c.check)] for c in shapes]
     texts = [t.decode() for t in index]
     return json.dumps({"t": texts, "s": list(sets), "c": cells}, separators=(",", ":"))
 

@@ -239,7 +239,8 @@ def execute_batched(
     pipelined way when the call itself failed, and a cell that deadlocked with the other
     worker's again alone the pipelined way, as `execute_batch` does: `tries` in all, the
     server-side call counting as the first."""
-    shapes = [batched.shape(p.statements, p.setup_statements, p.check is not None, p.settings)
+    shapes = [batched.shape(p.statements, p.setup_statements,
+                            None if p.check is None else p.check.relation, p.settings)
               for p in batch]
     seen = batched.run(conn, [p.op for p in batch], shapes)
     if seen is None:

@@ -35,7 +35,12 @@ def _counts(row: rows.Row) -> sql.SQL:
     """The rows inserted, updated and deleted in the table so far in this transaction (the
     statistics PostgreSQL keeps per transaction): the request's own writes are the difference
     between the counts after it and before it, triggers' writes to the table included."""
-    oid = f"{rows.literal(f'{row.schema}.{row.table}')}::regclass"
+    return counts_statement(f"{row.schema}.{row.table}")
+
+
+def counts_statement(relation: str) -> sql.SQL:
+    """`_counts` of the table `relation` (schema.table)."""
+    oid = f"{rows.literal(relation)}::regclass"
     return sql.SQL(
         f"SELECT array[pg_catalog.pg_stat_get_xact_tuples_inserted({oid}), "
         f"pg_catalog.pg_stat_get_xact_tuples_updated({oid}), "

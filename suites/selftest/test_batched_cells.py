@@ -17,6 +17,7 @@ from soberharness.db import session as db_session
 from soberharness.records.results import Cell, Op
 from soberharness.runner import batched
 from soberharness.runner.matrix import PlannedCell, execute_batched, run_matrix
+from soberharness.runner.row_after_write import counts_statement
 from soberharness.world.matrix_world import build_matrix_world
 
 BEGIN = b"BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -140,9 +141,21 @@ def test_the_tests_roles_are_dropped_when_a_test_fails(scratch_database: str) ->
 def test_a_cell_that_is_not_a_rolled_back_request_is_refused() -> None:
     with pytest.raises(ValueError, match="rolled-back transaction"):
         batched.shape((BEGIN, b"SELECT set_config('role', 'x', true)", b"select 1",
-                       b"COMMIT"), 0, False, (("role", "x"),))
+                       b"COMMIT"), 0, None, (("role", "x"),))
     with pytest.raises(ValueError, match="sets its request's settings"):
-        batched.shape((BEGIN, b"select 1", b"select 1", b"ROLLBACK"), 0, False, ())
+        batched.shape((BEGIN, b"select 1", b"select 1", b"ROLLBACK"), 0, None, ())
+
+
+def test_a_checked_cell_counting_another_table_is_refused() -> None:
+    """The function reads a checked cell's counts itself, for the table the cell names: a cell
+    whose counts statement reads another table would be run with counts it never asked for."""
+    posts = counts_statement("public.posts").as_bytes(None)
+    settings = b"SELECT set_config('role', 'x', true)"
+    cell = (BEGIN, posts, settings, b"update public.posts set body = 'x'", b"RESET ROLE", posts,
+            b"select 1", b"ROLLBACK")
+    assert batched.shape(cell, 1, "public.posts", (("role", "x"),)).counts == "public.posts"
+    with pytest.raises(ValueError, match=r"its own table \(public.comments\)"):
+        batched.shape(cell, 1, "public.comments", (("role", "x"),))
 
 
 @pytest.mark.needs("postgres")
