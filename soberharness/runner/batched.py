@@ -4,9 +4,11 @@ own subtransaction, always rolled back, and returns what the pipelined runner
 
 Per cell, inside `BEGIN ... EXCEPTION`: `transaction_read_only` on when the request's own
 transaction would be READ ONLY, the setup (as the superuser), the read-back's counts (a checked
-write), the request's settings (role and claims, the same pairs as its `SELECT set_config(...)`
-statement, transaction-local), the query (its
-row count kept), then for a checked write `RESET ROLE`, the counts again and the written row;
+write: the function reads the same `pg_stat_get_xact_tuples_*` of the cell's table as the
+pipelined runner's counts statement, as an expression of its own rather than a statement), the
+request's settings (role and claims, the same pairs as its `SELECT set_config(...)` statement,
+transaction-local), the query (its row count kept), then for a checked write `RESET ROLE`, the
+counts again and the written row;
 finally a private SQLSTATE rolls the subtransaction back, undoing the writes, the settings and
 the role. An error ends only its own cell: its SQLSTATE and primary message are returned.
 
