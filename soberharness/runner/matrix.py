@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import queue
-import sys
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -298,36 +297,6 @@ def _planned_into(
             into.put(None)
 
 
-class _PromptThreads:
-    """While a run plans cells in one thread and sends them in others, a worker whose answer came
-    back gets the GIL within PROMPT_S of asking, rather than Python's default 5 ms: the planning
-    thread never waits, so each answer would wait for it while the server sits idle. Runs may
-    overlap (one per target): the interval is Python's own again when the last one ends."""
-
-    PROMPT_S = 0.0002
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.running = 0
-        self.before = 0.0
-
-    def __enter__(self) -> None:
-        with self.lock:
-            if self.running == 0:
-                self.before = sys.getswitchinterval()
-                sys.setswitchinterval(min(self.before, self.PROMPT_S))
-            self.running += 1
-
-    def __exit__(self, *_: object) -> None:
-        with self.lock:
-            self.running -= 1
-            if self.running == 0:
-                sys.setswitchinterval(self.before)
-
-
-_PROMPT = _PromptThreads()
-
-
 def run_matrix(
     dsn: str,
     mw: MatrixWorld,
@@ -366,7 +335,7 @@ def run_matrix(
                     done.one_more()
         return out, drifted
 
-    with _PROMPT, concurrent.futures.ThreadPoolExecutor(max_workers=workers + 1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers + 1) as pool:
         running = [pool.submit(work) for _ in range(workers)]
         planning = pool.submit(_planned_into, mw, listed, todo, workers,
                                BATCHED if server_batches else BATCH)
