@@ -9,6 +9,7 @@ soberharness.records.steps).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -18,20 +19,24 @@ import psycopg
 from psycopg import sql
 
 from soberharness.access.model import key_of
-from soberharness.access.transitions import Row, SequenceState, TransitionModel
+from soberharness.access.transitions import Row, SequenceState, StepWrite, TransitionModel
 from soberharness.checker.sequence import (
     TABLES,
     SentWrite,
     Snapshot,
     StepRun,
     check,
+    model_rows,
 )
 from soberharness.checker.step_blindness import BlindRead, blind_viewers
-from soberharness.clients.postgrest_sql import RequestRunner, request_settings
+from soberharness.clients.postgrest_sql import request_parts, request_settings
 from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
 from soberharness.records.noninterference import Snapshot as Digests
+from soberharness.records.outcome import Outcome
 from soberharness.records.steps import NOBODY, USERS, Step
+from soberharness.runner.chained import run_chain, typed
 from soberharness.runner.noninterference import Reader, prepare, reader, snapshots_prepared
+from soberharness.runner.pipelined import Answered, Result
 from soberharness.workload.step_requests import request_of
 from soberharness.workload.steps import Names, initial_world, writes_of
 from soberharness.world.entities import Role, Viewer
@@ -90,7 +95,7 @@ class SequenceRunner:
         self._statements: set[str] = set()
         _deallocate(conn, PREPARED_PREFIX)  # an earlier runner's on this connection
         self.names = names or Names()
-        self.requests = RequestRunner(conn, commit=True)
+        self._load = typed(conn)
         self.viewers = self.names.viewers()
         self.pool = [self.names.id(u) for u in USERS]
         self.moderators = {self.names.id(u) for u in USERS if u.startswith("m")}
@@ -99,8 +104,8 @@ class SequenceRunner:
         self.state = initial_world(self.names)
         self.steps: list[Step] = []
         self.snapshot = Snapshot({t: set() for t in TABLES}, {})
-        self._read_text: bytes | None = None
-        self._dump_text: bytes | None = None
+        self._read_text: list[bytes] | None = None
+        self._dump_text: list[bytes] | None = None
         self._read_made = 0.0
         self.schemas = schemas
         self._readers: dict[Viewer, Reader] = {}
@@ -148,26 +153,32 @@ class SequenceRunner:
 
     def observe(self, step: Step) -> StepRun:
         """Commit the step's requests (each judged by the model before it is sent, so the
-        model's state follows the writes it allows) and read the database back."""
+        model's state follows the writes it allows) and read the database back, all in one
+        round trip (see `_round_trip`)."""
         self.steps.append(step)
         self.steps_run += 1
         viewer, writes = writes_of(step, self.state, self.names)
-        sent: list[SentWrite] = []
+        judged: list[tuple[StepWrite, bool]] = []
         any_allowed = False
         state_before = self.state
         written: list[Row] = []
         for write in writes:
             model = TransitionModel(self.state)
             expected = model.allowed(viewer, write)
-            sent.append(SentWrite(write, expected, self.requests.run(viewer, request_of(write))))
+            judged.append((write, expected))
             if expected:
                 self.state = model.after(write)
                 any_allowed = True
                 written += [write.target] + ([write.after] if write.after else [])
         self.tally[(step.verb, any_allowed)] += 1
         before = self.snapshot
-        self.snapshot = self.read(before)
-        return StepRun(tuple(self.steps), tuple(sent), before, self.snapshot, self.state,
+        # The viewers' reads go with the step when the model's rows change (the database's
+        # then change too, unless that is the step's finding).
+        changes = any_allowed and model_rows(self.state) != model_rows(state_before)
+        outcomes, self.snapshot = self._round_trip(
+            [self._request(viewer, write) for write, _ in judged], before, changes)
+        sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(judged, outcomes, strict=True))
+        return StepRun(tuple(self.steps), sent, before, self.snapshot, self.state,
                        any_allowed, self._blind_reads(state_before, written,
                                                       self.snapshot is not before or any_allowed))
 
@@ -211,33 +222,62 @@ class SequenceRunner:
     def read(self, previous: Snapshot | None = None) -> Snapshot:
         """The superuser's rows of the sequence, then each viewer's keys. When the rows are
         those of `previous`, so are the reads (they depend on the rows alone): not re-read."""
-        cur = self.conn.cursor()
-        cur.execute(self._dump_request())
-        rows: dict[str, set[Row]] = {}
-        for table in TABLES:
-            rows[table] = {_entity(table, tuple(r), self.moderators) for r in cur.fetchall()}
-            cur.nextset()
-        if previous is not None and previous.seen and rows == previous.rows:
-            return previous
-        ours = {t: {key_of(r) for r in rs} for t, rs in rows.items()}
-        cur.execute(self._read_request())
-        seen: dict[Viewer, dict[str, set[Any]]] = {}
-        for viewer in self.viewers:
-            cur.nextset()  # the settings
-            seen[viewer] = {}
-            for table in READ_KEYS:
-                cur.nextset()
-                keys = {r[0] if len(r) == 1 else (r[0], r[1]) for r in cur.fetchall()}
-                seen[viewer][table] = keys & ours[table]  # a shared database holds others'
-            cur.nextset()  # SET LOCAL ROLE NONE
-        return Snapshot(rows, seen)
+        return self._round_trip([], previous, previous is None or not previous.seen)[1]
 
-    def _dump_request(self) -> bytes:
+    def _round_trip(
+        self, requests: list[RequestText], previous: Snapshot | None, rows_change: bool
+    ) -> tuple[list[Outcome], Snapshot]:
+        """Send the requests (each its own transaction, committed; an error ends only its
+        own), then the superuser's read of the sequence's rows and, when `rows_change` (the
+        model expects them to), every viewer's reads: one message while nothing fails
+        (soberharness.runner.chained). When the rows turn out to be those of `previous`, the
+        reads are `previous`'s (they depend on the rows alone); when the rows changed although
+        the model expected no change, the viewers' reads follow in a second round trip."""
+        dump, reads = self._dump_request(), self._read_request()
+        batch = [r.statements for r in requests] + [dump] + ([reads] if rows_change else [])
+        answers = run_chain(self.conn, batch, self._load)
+        outcomes = [_outcome(r, a) for r, a in zip(requests, answers, strict=False)]
+        rows = self._rows(_answered(answers[len(requests)], "the superuser's read"))
+        if previous is not None and previous.seen and rows == previous.rows:
+            return outcomes, previous
+        seen = answers[len(requests) + 1] if rows_change else run_chain(
+            self.conn, [reads], self._load)[0]
+        return outcomes, Snapshot(rows, self._seen(rows, _answered(seen, "the viewers' reads")))
+
+    def _rows(self, results: list[Result]) -> dict[str, set[Row]]:
+        """The dump's results (BEGIN, one per table, COMMIT) as entities, per table."""
+        return {table: {_entity(table, r, self.moderators) for r in result.rows}
+                for table, result in zip(TABLES, results[1:], strict=False)}
+
+    def _seen(self, rows: dict[str, set[Row]], results: list[Result]) -> dict[
+            Viewer, dict[str, set[Any]]]:
+        """Each viewer's keys of the sequence's rows, per table, from the read transaction's
+        results (BEGIN, then per viewer: settings, one per table, SET LOCAL ROLE NONE)."""
+        ours = {t: {key_of(r) for r in rs} for t, rs in rows.items()}
+        seen: dict[Viewer, dict[str, set[Any]]] = {}
+        at = 1
+        for viewer in self.viewers:
+            seen[viewer] = {}
+            for i, table in enumerate(READ_KEYS, start=at + 1):
+                keys = {r[0] if len(r) == 1 else (r[0], r[1]) for r in results[i].rows}
+                seen[viewer][table] = keys & ours[table]  # a shared database holds others'
+            at += len(READ_KEYS) + 2
+        return seen
+
+    def _request(self, viewer: Viewer, write: StepWrite) -> RequestText:
+        """A write's request as PostgREST sends it, statement by statement."""
+        request = request_of(write)
+        head, tail = request_parts(request, commit=True)
+        settings = request_settings(viewer, request.method, request.path).as_bytes(None)
+        return RequestText((*head, settings, *tail), len(request.setup))
+
+    def _dump_request(self) -> list[bytes]:
         """The superuser's SELECTs of the sequence's rows, each prepared once."""
         if self._dump_text is None:
             dump = _dump_queries(_array(self.pool), self._folders())
             names = [self._prepare(f"dump_{i}", dump[t]) for i, t in enumerate(TABLES)]
-            self._dump_text = ";\n".join(f"EXECUTE {n}" for n in names).encode()
+            self._dump_text = [b"BEGIN READ ONLY", *(f"EXECUTE {n}".encode() for n in names),
+                               b"COMMIT"]
         return self._dump_text
 
     def _prepare(self, name: str, query: sql.Composable) -> str:
@@ -251,18 +291,40 @@ class SequenceRunner:
             self._statements.add(full)
         return f'"{full}"'
 
-    def _read_request(self) -> bytes:
+    def _read_request(self) -> list[bytes]:
         """The read transaction, rendered once (its tokens are renewed every ten minutes)."""
         if self._read_text is None or time.monotonic() - self._read_made > 600:
-            parts: list[sql.Composable] = [sql.SQL("BEGIN READ ONLY")]
+            parts: list[bytes] = [b"BEGIN READ ONLY"]
             for viewer in self.viewers:
-                parts.append(request_settings(viewer, "GET", "/rest/v1/"))
+                parts.append(request_settings(viewer, "GET", "/rest/v1/").as_bytes(None))
                 role = viewer.role.value
-                parts += [sql.SQL("EXECUTE ") + sql.SQL(self._prepare(f"read_{role}_{i}",
-                                                                       sql.SQL(q)))
+                parts += [f"EXECUTE {self._prepare(f'read_{role}_{i}', sql.SQL(q))}".encode()
                           for i, q in enumerate(READ_KEYS.values())]
-                parts.append(sql.SQL("SET LOCAL ROLE NONE"))
-            parts.append(sql.SQL("ROLLBACK"))
-            self._read_text = sql.SQL(";\n").join(parts).as_bytes(self.conn)
+                parts.append(b"SET LOCAL ROLE NONE")
+            parts.append(b"ROLLBACK")
+            self._read_text = parts
             self._read_made = time.monotonic()
         return self._read_text
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestText:
+    """A request's statements (begin, setup, settings, query, end) and how many are setup."""
+
+    statements: tuple[bytes, ...]
+    setup: int
+
+
+def _outcome(request: RequestText, answered: Answered) -> Outcome:
+    """A request's outcome as RequestRunner.execute gives it: the query's rows and count."""
+    if answered.error is not None:
+        return Outcome([], 0, answered.error)
+    query = answered.results[request.setup + 2]
+    return Outcome(query.rows, query.rowcount)
+
+
+def _answered(answered: Answered, what: str) -> list[Result]:
+    """The results of one of the runner's own reads (an error there is no finding: raise)."""
+    if answered.error is not None:
+        raise psycopg.DatabaseError(f"{what} failed: {answered.error}")
+    return answered.results

@@ -1,0 +1,129 @@
+"""Many requests chained in one simple-protocol message, each still its own transaction.
+
+A request is a list of statements: BEGIN, ..., and the COMMIT or ROLLBACK that ends it, as
+PostgREST runs it (see soberharness.clients.postgrest_sql). `run_chain` sends every request's
+statements as ONE Query message and reads each statement's result as it comes. While nothing
+fails that is one round trip. An error makes the server skip the rest of the message: the
+failed request's transaction is rolled back and the requests after it are sent again, in the
+next message (the ROLLBACK at its head), so an error ends only its own request, exactly as
+when each request is a message of its own.
+
+Where the server answers over loopback, a round trip costs little next to the statements of
+a request; what one message saves is the client's waking up per statement (libpq's pipeline
+mode, soberharness.runner.pipelined, sends every statement as extended-protocol messages and
+hands back every result separately).
+
+Answers are those of soberharness.runner.pipelined (`Answered`: the results in statement
+order, or the first error as "SQLSTATE: message"); rows are loaded by `load`, by default as
+psycopg's cursors load them (`typed`).
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable, Sequence
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import Transformer
+
+from soberharness.db import session as db_session
+from soberharness.runner.pipelined import Answered, Result
+
+READ_MARGIN_S = 60.0  # beyond the session's statement timeout (the server ends a hung statement)
+_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
+
+Load = Callable[[pq.abc.PGresult], Result]
+
+
+def typed(conn: psycopg.Connection) -> Load:
+    """A loader giving rows as `conn`'s cursors would (uuid.UUID, bool, date, ...)."""
+    tx = Transformer(conn)
+
+    def load(res: pq.abc.PGresult) -> Result:
+        tx.set_pgresult(res)
+        count = res.command_tuples
+        return Result(tx.load_rows(0, res.ntuples, tuple), count if count is not None else -1)
+
+    return load
+
+
+def _error_line(res: pq.abc.PGresult) -> str:
+    state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"?").decode()
+    message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message
+    return f"{state}: {message.decode('utf-8', 'replace').strip()}"
+
+
+def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult | None:
+    """The next result of the message, None after the last (waiting outside libpq, which
+    would block holding the GIL)."""
+    while pg.is_busy():
+        wait_s = db_session.statement_timeout_s() + READ_MARGIN_S
+        readable, _, _ = select.select([pg.socket], [], [], wait_s)
+        if not readable:
+            raise psycopg.OperationalError(f"a chained message got no answer within {wait_s:g} s")
+        pg.consume_input()
+    res = pg.get_result()
+    if res is not None and res.status == pq.ExecStatus.FATAL_ERROR and (
+            pg.status == pq.ConnStatus.BAD):
+        raise psycopg.OperationalError(
+            f"the connection broke during a chained message: {_error_line(res)}")
+    return res
+
+
+def _message(pg: pq.abc.PGconn, statements: Sequence[bytes]) -> list[pq.abc.PGresult]:
+    """Send the statements as one Query message; their results, in order (the last one an
+    error when one failed: the server skipped the rest)."""
+    pg.send_query(b";\n".join(statements))
+    results = []
+    while (res := _next(pg)) is not None:
+        results.append(res)
+    return results
+
+
+def _answers(requests: Sequence[Sequence[bytes]], results: list[pq.abc.PGresult], load: Load
+             ) -> list[Answered]:
+    """The requests' answers, up to and including the first one that failed."""
+    answers: list[Answered] = []
+    at = 0
+    for statements in requests:
+        got = results[at:at + len(statements)]
+        at += len(statements)
+        failed = next((r for r in got if r.status not in _OK), None)
+        if failed is not None:
+            answers.append(Answered([load(r) for r in got[:-1]], _error_line(failed)))
+            return answers
+        if len(got) < len(statements):
+            raise psycopg.ProgrammingError("a chained message lost its place (results missing)")
+        answers.append(Answered([load(r) for r in got]))
+    return answers
+
+
+def run_chain(
+    conn: psycopg.Connection, requests: Sequence[Sequence[bytes]], load: Load | None = None
+) -> list[Answered]:
+    """Send every request (each a list of statements, the last ending its transaction) on
+    `conn` (autocommit, idle) in as few messages as errors allow; their answers, in order."""
+    if not conn.autocommit:
+        raise ValueError("chained requests need an autocommit connection")
+    if any(len(r) < 2 for r in requests):
+        raise ValueError("a chained request is a transaction: at least BEGIN and its end")
+    load = load or typed(conn)
+    pg = conn.pgconn
+    answers: list[Answered] = []
+    head: list[bytes] = []  # the ROLLBACK of a request that failed in the last message
+    try:
+        while len(answers) < len(requests):
+            rest = requests[len(answers):]
+            results = _message(pg, [*head, *(s for r in rest for s in r)])
+            if head and results[0].status not in _OK:
+                raise psycopg.OperationalError(f"ROLLBACK failed: {_error_line(results[0])}")
+            answers += _answers(rest, results[len(head):], load)
+            idle = pg.transaction_status == pq.TransactionStatus.IDLE
+            head = [] if idle else [b"ROLLBACK"]
+        if head:
+            _message(pg, head)
+    except BaseException:
+        conn.close()  # results of the message may be pending: the session is not reusable
+        raise
+    return answers
