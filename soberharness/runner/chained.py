@@ -2,11 +2,12 @@
 
 A request is a list of statements: BEGIN, ..., and the COMMIT or ROLLBACK that ends it, as
 PostgREST runs it (see soberharness.clients.postgrest_sql). `run_chain` sends every request's
-statements as ONE Query message and reads each statement's result as it comes. While nothing
-fails that is one round trip. An error makes the server skip the rest of the message: the
-failed request's transaction is rolled back and the requests after it are sent again, in the
-next message (the ROLLBACK at its head), so an error ends only its own request, exactly as
-when each request is a message of its own.
+statements as ONE Query message and reads each statement's result as it comes: while nothing
+fails, one round trip. An error makes the server skip the rest of the message: the failed
+request's transaction is rolled back and the requests after it are sent again, in the next
+message (the ROLLBACK at its head), so an error ends only its own request, exactly as when
+each request is a message of its own. `Chain` sends and returns at once; its answers are read
+later, so that the caller works while the server does.
 
 Where the server answers over loopback, a round trip costs little next to the statements of
 a request; what one message saves is the client's waking up per statement (libpq's pipeline
@@ -71,10 +72,9 @@ def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult | None:
     return res
 
 
-def _message(pg: pq.abc.PGconn, statements: Sequence[bytes]) -> list[pq.abc.PGresult]:
-    """Send the statements as one Query message; their results, in order (the last one an
-    error when one failed: the server skipped the rest)."""
-    pg.send_query(b";\n".join(statements))
+def _results(pg: pq.abc.PGconn) -> list[pq.abc.PGresult]:
+    """The results of the Query message sent, in order (the last one an error when one
+    failed: the server skipped the rest)."""
     results = []
     while (res := _next(pg)) is not None:
         results.append(res)
@@ -99,31 +99,59 @@ def _answers(requests: Sequence[Sequence[bytes]], results: list[pq.abc.PGresult]
     return answers
 
 
+class Chain:
+    """Requests on their way: `Chain(conn, requests)` sends the first message and returns at
+    once (the server works while the caller does something else); `answers()` reads them,
+    sending the rest again after an error. Nothing else may use `conn` in between."""
+
+    def __init__(
+        self, conn: psycopg.Connection, requests: Sequence[Sequence[bytes]],
+        load: Load | None = None,
+    ) -> None:
+        if not conn.autocommit:
+            raise ValueError("chained requests need an autocommit connection")
+        if any(len(r) < 2 for r in requests):
+            raise ValueError("a chained request is a transaction: at least BEGIN and its end")
+        self.conn, self.requests, self.load = conn, requests, load or typed(conn)
+        self._answers: list[Answered] = []
+        self._head: list[bytes] = []  # the ROLLBACK of a request that failed in the last message
+        self._send()
+
+    def _send(self) -> None:
+        rest = self.requests[len(self._answers):]
+        try:
+            self.conn.pgconn.send_query(b";\n".join([*self._head, *(s for r in rest for s in r)]))
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def answers(self) -> list[Answered]:
+        """Every request's answer, in order (waiting for those still on their way)."""
+        pg = self.conn.pgconn
+        try:
+            while True:
+                results = _results(pg)
+                if self._head and results[0].status not in _OK:
+                    raise psycopg.OperationalError(f"ROLLBACK failed: {_error_line(results[0])}")
+                rest = self.requests[len(self._answers):]
+                self._answers += _answers(rest, results[len(self._head):], self.load)
+                idle = pg.transaction_status == pq.TransactionStatus.IDLE
+                self._head = [] if idle else [b"ROLLBACK"]
+                if len(self._answers) == len(self.requests):
+                    break
+                self._send()
+            if self._head:
+                pg.send_query(self._head[0])
+                _results(pg)
+        except BaseException:
+            self.conn.close()  # results of the message may be pending: the session is not reusable
+            raise
+        return self._answers
+
+
 def run_chain(
     conn: psycopg.Connection, requests: Sequence[Sequence[bytes]], load: Load | None = None
 ) -> list[Answered]:
     """Send every request (each a list of statements, the last ending its transaction) on
     `conn` (autocommit, idle) in as few messages as errors allow; their answers, in order."""
-    if not conn.autocommit:
-        raise ValueError("chained requests need an autocommit connection")
-    if any(len(r) < 2 for r in requests):
-        raise ValueError("a chained request is a transaction: at least BEGIN and its end")
-    load = load or typed(conn)
-    pg = conn.pgconn
-    answers: list[Answered] = []
-    head: list[bytes] = []  # the ROLLBACK of a request that failed in the last message
-    try:
-        while len(answers) < len(requests):
-            rest = requests[len(answers):]
-            results = _message(pg, [*head, *(s for r in rest for s in r)])
-            if head and results[0].status not in _OK:
-                raise psycopg.OperationalError(f"ROLLBACK failed: {_error_line(results[0])}")
-            answers += _answers(rest, results[len(head):], load)
-            idle = pg.transaction_status == pq.TransactionStatus.IDLE
-            head = [] if idle else [b"ROLLBACK"]
-        if head:
-            _message(pg, head)
-    except BaseException:
-        conn.close()  # results of the message may be pending: the session is not reusable
-        raise
-    return answers
+    return Chain(conn, requests, load).answers()

@@ -34,7 +34,7 @@ from soberharness.db.sql import LIST_KEYS, auth_user_row, insert
 from soberharness.records.noninterference import Snapshot as Digests
 from soberharness.records.outcome import Outcome
 from soberharness.records.steps import NOBODY, USERS, Step
-from soberharness.runner.chained import run_chain, typed
+from soberharness.runner.chained import Chain, run_chain, typed
 from soberharness.runner.noninterference import Reader, prepare, reader, snapshots_prepared
 from soberharness.runner.pipelined import Answered, Result
 from soberharness.workload.step_requests import request_of
@@ -112,6 +112,9 @@ class SequenceRunner:
         self._readers_made = 0.0
         self._prepared: list[str] = []
         self.digests: dict[Viewer, Digests] = {}
+        self._pending: _Pending | None = None
+        self._settings_text: dict[tuple[Viewer, str, str], bytes] = {}
+        self._settings_made = 0.0
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -131,6 +134,7 @@ class SequenceRunner:
         """Delete every row of the pool's users, children first (so that a stack's triggers
         see ordinary deletes, not cascades), every object in their folders (and in the
         run's folder that names nobody), then the users."""
+        self.settle()
         pool, folders = _array(self.pool), self._folders()
         statements = [
             # As the Storage API does: the storage schema refuses a DELETE without it.
@@ -154,7 +158,22 @@ class SequenceRunner:
     def observe(self, step: Step) -> StepRun:
         """Commit the step's requests (each judged by the model before it is sent, so the
         model's state follows the writes it allows) and read the database back, all in one
-        round trip (see `_round_trip`)."""
+        round trip while nothing fails (see `send` and `collect`)."""
+        self.send(step)
+        return self.collect()
+
+    @property
+    def in_flight(self) -> bool:
+        """A step sent (`send`) and not collected yet."""
+        return self._pending is not None
+
+    def send(self, step: Step) -> None:
+        """Judge the step's writes by the model and send them, with the read back, without
+        waiting: `collect` reads the answers (nothing else may use the connection before).
+        The model's state is the step's after already, so the next step can be drawn while
+        the server works."""
+        if self._pending is not None:
+            raise RuntimeError("a step is in flight: collect it before sending the next")
         self.steps.append(step)
         self.steps_run += 1
         viewer, writes = writes_of(step, self.state, self.names)
@@ -171,21 +190,38 @@ class SequenceRunner:
                 any_allowed = True
                 written += [write.target] + ([write.after] if write.after else [])
         self.tally[(step.verb, any_allowed)] += 1
-        before = self.snapshot
         # The viewers' reads go with the step when the model's rows change (the database's
         # then change too, unless that is the step's finding).
         changes = any_allowed and model_rows(self.state) != model_rows(state_before)
-        outcomes, self.snapshot = self._round_trip(
-            [self._request(viewer, write) for write, _ in judged], before, changes)
-        sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(judged, outcomes, strict=True))
-        return StepRun(tuple(self.steps), sent, before, self.snapshot, self.state,
-                       any_allowed, self._blind_reads(state_before, written,
-                                                      self.snapshot is not before or any_allowed))
+        requests = [self._request(viewer, write) for write, _ in judged]
+        self._pending = _Pending(tuple(self.steps), judged, state_before, self.state, written,
+                                 any_allowed, self._start(requests, changes), requests, changes)
+
+    def collect(self) -> StepRun:
+        """What the step sent last observed: its requests' outcomes and the database read
+        back after it (see `_round_trip`)."""
+        p, self._pending = self._pending, None
+        if p is None:
+            raise RuntimeError("no step in flight")
+        before = self.snapshot
+        outcomes, self.snapshot = self._finish(p.chain, p.requests, before, p.changes)
+        sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(p.judged, outcomes, strict=True))
+        return StepRun(p.steps, sent, before, self.snapshot, p.state, p.any_allowed,
+                       self._blind_reads(p.state_before, p.state, p.written,
+                                         self.snapshot is not before or p.any_allowed))
+
+    def settle(self) -> None:
+        """Read the answers of a step still in flight and drop them (a sequence that ended
+        with an error elsewhere), so that the connection is free again."""
+        if self._pending is not None:
+            self._pending, pending = None, self._pending
+            pending.chain.answers()
 
     # ------------------------------------------------------------------ non-interference
 
     def _blind_reads(
-        self, state_before: SequenceState, written: list[Row], changed: bool
+        self, state_before: SequenceState, state_after: SequenceState, written: list[Row],
+        changed: bool,
     ) -> tuple[BlindRead, ...]:
         """Every viewer's digests after the step (kept for the next); for the viewers the
         model says cannot see the step, their digests before and after. A step whose writes
@@ -195,7 +231,7 @@ class SequenceRunner:
             return ()
         was = self.digests
         self.digests = self._digests()
-        blind = blind_viewers(state_before.world, self.state.world, self.viewers, written)
+        blind = blind_viewers(state_before.world, state_after.world, self.viewers, written)
         return tuple(BlindRead(v, was[v], self.digests[v]) for v in blind if v in was)
 
     def _digests(self) -> dict[Viewer, Digests]:
@@ -227,21 +263,30 @@ class SequenceRunner:
     def _round_trip(
         self, requests: list[RequestText], previous: Snapshot | None, rows_change: bool
     ) -> tuple[list[Outcome], Snapshot]:
+        return self._finish(self._start(requests, rows_change), requests, previous, rows_change)
+
+    def _start(self, requests: list[RequestText], rows_change: bool) -> Chain:
+        dump, reads = self._dump_request(), self._read_request()
+        batch = [r.statements for r in requests] + [dump] + ([reads] if rows_change else [])
+        return Chain(self.conn, batch, self._load)
+
+    def _finish(
+        self, chain: Chain, requests: list[RequestText], previous: Snapshot | None,
+        rows_change: bool,
+    ) -> tuple[list[Outcome], Snapshot]:
         """Send the requests (each its own transaction, committed; an error ends only its
         own), then the superuser's read of the sequence's rows and, when `rows_change` (the
         model expects them to), every viewer's reads: one message while nothing fails
         (soberharness.runner.chained). When the rows turn out to be those of `previous`, the
         reads are `previous`'s (they depend on the rows alone); when the rows changed although
         the model expected no change, the viewers' reads follow in a second round trip."""
-        dump, reads = self._dump_request(), self._read_request()
-        batch = [r.statements for r in requests] + [dump] + ([reads] if rows_change else [])
-        answers = run_chain(self.conn, batch, self._load)
+        answers = chain.answers()
         outcomes = [_outcome(r, a) for r, a in zip(requests, answers, strict=False)]
         rows = self._rows(_answered(answers[len(requests)], "the superuser's read"))
         if previous is not None and previous.seen and rows == previous.rows:
             return outcomes, previous
         seen = answers[len(requests) + 1] if rows_change else run_chain(
-            self.conn, [reads], self._load)[0]
+            self.conn, [self._read_request()], self._load)[0]
         return outcomes, Snapshot(rows, self._seen(rows, _answered(seen, "the viewers' reads")))
 
     def _rows(self, results: list[Result]) -> dict[str, set[Row]]:
@@ -268,8 +313,20 @@ class SequenceRunner:
         """A write's request as PostgREST sends it, statement by statement."""
         request = request_of(write)
         head, tail = request_parts(request, commit=True)
-        settings = request_settings(viewer, request.method, request.path).as_bytes(None)
+        settings = self._settings(viewer, request.method, request.path)
         return RequestText((*head, settings, *tail), len(request.setup))
+
+    def _settings(self, viewer: Viewer, method: str, path: str) -> bytes:
+        """The settings statement of a request, rendered once per caller, method and path (its
+        token is renewed every minute)."""
+        if time.monotonic() - self._settings_made > 60:
+            self._settings_text.clear()
+            self._settings_made = time.monotonic()
+        key = (viewer, method, path)
+        text = self._settings_text.get(key)
+        if text is None:
+            text = self._settings_text[key] = request_settings(viewer, method, path).as_bytes(None)
+        return text
 
     def _dump_request(self) -> list[bytes]:
         """The superuser's SELECTs of the sequence's rows, each prepared once."""
@@ -305,6 +362,21 @@ class SequenceRunner:
             self._read_text = parts
             self._read_made = time.monotonic()
         return self._read_text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+    """A step sent and not collected yet: what the model said, and the chain on its way."""
+
+    steps: tuple[Step, ...]
+    judged: list[tuple[StepWrite, bool]]  # each write and the model's verdict before it
+    state_before: SequenceState
+    state: SequenceState  # the model's state after the step
+    written: list[Row]
+    any_allowed: bool
+    chain: Chain
+    requests: list[RequestText]
+    changes: bool  # the model's rows change (the viewers' reads were sent too)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,10 +78,13 @@ class Names:
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
         self._names: dict[uuid.UUID, str] = {}
+        self._ids: dict[str, uuid.UUID] = {}  # each name's id, derived once
 
     def id(self, name: str) -> uuid.UUID:
-        value = uuid.uuid5(NAMESPACE, f"{self.run_id}/{name}")
-        self._names[value] = name
+        value = self._ids.get(name)
+        if value is None:
+            value = self._ids[name] = uuid.uuid5(NAMESPACE, f"{self.run_id}/{name}")
+            self._names[value] = name
         return value
 
     def name(self, value: object) -> str:
