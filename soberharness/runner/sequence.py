@@ -58,6 +58,19 @@ def _dump_queries(pool: sql.Composable, folders: sql.Composable) -> dict[str, sq
             for t in READ}
 
 
+# Per table read (in READ_KEYS order): is its key one column (else two)?
+_SINGLE = [len(BY_NAME[t].key_columns) == 1 for t in READ_KEYS]
+assert all(len(BY_NAME[t].key_columns) in (1, 2) for t in READ_KEYS), "keys of one or two columns"
+
+
+def _keys_query() -> sql.Composable:
+    """A viewer's reads of every table as one statement: each table's keys query (READ_KEYS)
+    as it stands, its rows tagged with the table's number, a one-column key padded to two."""
+    return sql.SQL(" UNION ALL ").join(
+        sql.SQL(f"SELECT {t} AS t, q.*{', NULL' if single else ''} FROM ({query}) q")
+        for t, (single, query) in enumerate(zip(_SINGLE, READ_KEYS.values(), strict=True)))
+
+
 def _deallocate(conn: psycopg.Connection, prefix: str) -> None:
     """Drop the session's prepared statements whose names start with `prefix`."""
     for (name,) in conn.execute(
@@ -297,16 +310,16 @@ class SequenceRunner:
     def _seen(self, rows: dict[str, set[Row]], results: list[Result]) -> dict[
             Viewer, dict[str, set[Any]]]:
         """Each viewer's keys of the sequence's rows, per table, from the read transaction's
-        results (BEGIN, then per viewer: settings, one per table, SET LOCAL ROLE NONE)."""
+        results (BEGIN, then per viewer: settings, its keys of every table (table number,
+        key), SET LOCAL ROLE NONE)."""
         ours = {t: {key_of(r) for r in rs} for t, rs in rows.items()}
         seen: dict[Viewer, dict[str, set[Any]]] = {}
-        at = 1
-        for viewer in self.viewers:
-            seen[viewer] = {}
-            for i, table in enumerate(READ_KEYS, start=at + 1):
-                keys = {r[0] if len(r) == 1 else (r[0], r[1]) for r in results[i].rows}
-                seen[viewer][table] = keys & ours[table]  # a shared database holds others'
-            at += len(READ_KEYS) + 2
+        for n, viewer in enumerate(self.viewers):
+            keys: list[set[Any]] = [set() for _ in READ_KEYS]
+            for t, first, second in results[2 + 3 * n].rows:
+                keys[t].add(first if _SINGLE[t] else (first, second))
+            # A shared database holds others' rows: only the sequence's are judged.
+            seen[viewer] = {table: keys[t] & ours[table] for t, table in enumerate(READ_KEYS)}
         return seen
 
     def _request(self, viewer: Viewer, write: StepWrite) -> RequestText:
@@ -354,10 +367,8 @@ class SequenceRunner:
             parts: list[bytes] = [b"BEGIN READ ONLY"]
             for viewer in self.viewers:
                 parts.append(request_settings(viewer, "GET", "/rest/v1/").as_bytes(None))
-                role = viewer.role.value
-                parts += [f"EXECUTE {self._prepare(f'read_{role}_{i}', sql.SQL(q))}".encode()
-                          for i, q in enumerate(READ_KEYS.values())]
-                parts.append(b"SET LOCAL ROLE NONE")
+                keys = self._prepare(f"read_{viewer.role.value}", _keys_query())
+                parts += [f"EXECUTE {keys}".encode(), b"SET LOCAL ROLE NONE"]
             parts.append(b"ROLLBACK")
             self._read_text = parts
             self._read_made = time.monotonic()
