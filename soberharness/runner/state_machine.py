@@ -40,7 +40,7 @@ from soberharness.records.progress import Progress
 from soberharness.records.steps import USERS, Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.sequence_shrink import shrink
-from soberharness.workload.step_strategies import StepDrawer, sampled
+from soberharness.workload.step_strategies import StepDrawer
 from soberharness.workload.steps import DRAWS, Draw
 from soberharness.world.entities import Privacy
 
@@ -107,17 +107,17 @@ class SecurityStateMachine(RuleBasedStateMachine):
         """Some of the pool create a profile first (steps like any other; others may later)."""
         levels = list(Privacy)
         for n, user in enumerate(USERS):
-            if data.draw(sampled((False, True, True)), label=f"{user} creates a profile"):
+            if data.draw(st.sampled_from([False, True, True]), label=f"{user} creates a profile"):
                 # Each user's first choice differs (Hypothesis draws first entries most).
                 order = levels[n % 3:] + levels[: n % 3]
-                privacy = data.draw(sampled(tuple(order)), label=f"{user} privacy")
+                privacy = data.draw(st.sampled_from(order), label=f"{user} privacy")
                 self._do(Step.of(user, "create_profile", privacy=privacy.value))
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
         state = self.runner.state
         pool = [d.label for d in DRAWS if d.when(state.world) for _ in range(d.weight)]
-        label = data.draw(sampled(tuple(pool)), label="verb")
+        label = data.draw(st.sampled_from(pool), label="verb")
         self._do(data.draw(_DRAW[label].strategy(self.drawer, state), label="step"))
 
 
