@@ -180,35 +180,44 @@ class SequenceRunner:
         """A step sent (`send`) and not collected yet."""
         return self._pending is not None
 
-    def send(self, step: Step) -> None:
-        """Judge the step's writes by the model and send them, with the read back, without
-        waiting: `collect` reads the answers (nothing else may use the connection before).
-        The model's state is the step's after already, so the next step can be drawn while
-        the server works."""
-        if self._pending is not None:
-            raise RuntimeError("a step is in flight: collect it before sending the next")
-        self.steps.append(step)
-        self.steps_run += 1
+    def prepare(self, step: Step) -> Prepared:
+        """Judge the step's writes by the model (each before the next, so the model's state
+        follows the writes it allows) and render its requests; the database is not touched,
+        so a step can be prepared while the one before it is in flight."""
         viewer, writes = writes_of(step, self.state, self.names)
         judged: list[tuple[StepWrite, bool]] = []
         any_allowed = False
-        state_before = self.state
+        state = self.state
         written: list[Row] = []
         for write in writes:
-            model = TransitionModel(self.state)
+            model = TransitionModel(state)
             expected = model.allowed(viewer, write)
             judged.append((write, expected))
             if expected:
-                self.state = model.after(write)
+                state = model.after(write)
                 any_allowed = True
                 written += [write.target] + ([write.after] if write.after else [])
-        self.tally[(step.verb, any_allowed)] += 1
         # The viewers' reads go with the step when the model's rows change (the database's
         # then change too, unless that is the step's finding).
-        changes = any_allowed and model_rows(self.state) != model_rows(state_before)
-        requests = [self._request(viewer, write) for write, _ in judged]
-        self._pending = _Pending(tuple(self.steps), judged, state_before, self.state, written,
-                                 any_allowed, self._start(requests, changes), requests, changes)
+        changes = any_allowed and model_rows(state) != model_rows(self.state)
+        return Prepared(step, judged, self.state, state, written, any_allowed,
+                        [self._request(viewer, write) for write, _ in judged], changes)
+
+    def send(self, step: Step | Prepared) -> None:
+        """Send the step (prepared by `prepare` unless it is already), with the read back,
+        without waiting: `collect` reads the answers (nothing else may use the connection
+        before). The model's state is the step's after already, so the next step can be drawn
+        and prepared while the server works."""
+        if self._pending is not None:
+            raise RuntimeError("a step is in flight: collect it before sending the next")
+        p = step if isinstance(step, Prepared) else self.prepare(step)
+        if p.state_before is not self.state:
+            raise RuntimeError("the step was prepared against another state than the model's")
+        self.steps.append(p.step)
+        self.steps_run += 1
+        self.tally[(p.step.verb, p.any_allowed)] += 1
+        self.state = p.state
+        self._pending = _Pending(tuple(self.steps), p, self._start(p.requests, p.changes))
 
     def collect(self) -> StepRun:
         """What the step sent last observed: its requests' outcomes and the database read
@@ -216,12 +225,12 @@ class SequenceRunner:
         p, self._pending = self._pending, None
         if p is None:
             raise RuntimeError("no step in flight")
-        before = self.snapshot
-        outcomes, self.snapshot = self._finish(p.chain, p.requests, before, p.changes)
-        sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(p.judged, outcomes, strict=True))
-        return StepRun(p.steps, sent, before, self.snapshot, p.state, p.any_allowed,
-                       self._blind_reads(p.state_before, p.state, p.written,
-                                         self.snapshot is not before or p.any_allowed))
+        step, before = p.step, self.snapshot
+        outcomes, self.snapshot = self._finish(p.chain, step.requests, before, step.changes)
+        sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(step.judged, outcomes, strict=True))
+        return StepRun(p.steps, sent, before, self.snapshot, step.state, step.any_allowed,
+                       self._blind_reads(step.state_before, step.state, step.written,
+                                         self.snapshot is not before or step.any_allowed))
 
     def settle(self) -> None:
         """Read the answers of a step still in flight and drop them (a sequence that ended
@@ -376,18 +385,26 @@ class SequenceRunner:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Pending:
-    """A step sent and not collected yet: what the model said, and the chain on its way."""
+class Prepared:
+    """A step judged by the model and rendered, not sent yet (SequenceRunner.prepare)."""
 
-    steps: tuple[Step, ...]
+    step: Step
     judged: list[tuple[StepWrite, bool]]  # each write and the model's verdict before it
     state_before: SequenceState
     state: SequenceState  # the model's state after the step
     written: list[Row]
     any_allowed: bool
-    chain: Chain
     requests: list[RequestText]
-    changes: bool  # the model's rows change (the viewers' reads were sent too)
+    changes: bool  # the model's rows change (the viewers' reads go with the step)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+    """A step sent and not collected yet: the sequence so far, the step, its chain."""
+
+    steps: tuple[Step, ...]
+    step: Prepared
+    chain: Chain
 
 
 @dataclasses.dataclass(frozen=True)
