@@ -237,7 +237,8 @@ class SequenceRunner:
         with an error elsewhere), so that the connection is free again."""
         if self._pending is not None:
             self._pending, pending = None, self._pending
-            pending.chain.answers()
+            if not self.conn.closed:  # a chain that failed closed it: nothing left to read
+                pending.chain.answers()
 
     # ------------------------------------------------------------------ non-interference
 
