@@ -127,6 +127,7 @@ class SequenceRunner:
         self.digests: dict[Viewer, Digests] = {}
         self._pending: _Pending | None = None
         self._settings_text: dict[tuple[Viewer, str, str], bytes] = {}
+        self._rendered: dict[StepWrite, _Rendered] = {}
         self._settings_made = 0.0
 
     # ------------------------------------------------------------------------ lifecycle
@@ -333,11 +334,18 @@ class SequenceRunner:
         return seen
 
     def _request(self, viewer: Viewer, write: StepWrite) -> RequestText:
-        """A write's request as PostgREST sends it, statement by statement."""
-        request = request_of(write)
-        head, tail = request_parts(request, commit=True)
-        settings = self._settings(viewer, request.method, request.path)
-        return RequestText((*head, settings, *tail), len(request.setup))
+        """A write's request as PostgREST sends it, statement by statement (the write's
+        statements rendered once: a search sends the same write many times)."""
+        rendered = self._rendered.get(write)
+        if rendered is None:
+            if len(self._rendered) > 10_000:  # a long search: keep the memory bounded
+                self._rendered.clear()
+            request = request_of(write)
+            head, tail = request_parts(request, commit=True)
+            rendered = self._rendered[write] = _Rendered(
+                head, tail, request.method, request.path, len(request.setup))
+        settings = self._settings(viewer, rendered.method, rendered.path)
+        return RequestText((*rendered.head, settings, *rendered.tail), rendered.setup)
 
     def _settings(self, viewer: Viewer, method: str, path: str) -> bytes:
         """The settings statement of a request, rendered once per caller, method and path (its
@@ -406,6 +414,17 @@ class _Pending:
     steps: tuple[Step, ...]
     step: Prepared
     chain: Chain
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rendered:
+    """A write's request rendered, but for its settings (the caller's)."""
+
+    head: tuple[bytes, ...]  # begin, setup
+    tail: tuple[bytes, ...]  # the query, the end
+    method: str
+    path: str
+    setup: int
 
 
 @dataclasses.dataclass(frozen=True)
