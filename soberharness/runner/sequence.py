@@ -218,7 +218,12 @@ class SequenceRunner:
         self.steps_run += 1
         self.tally[(p.step.verb, p.any_allowed)] += 1
         self.state = p.state
-        self._pending = _Pending(tuple(self.steps), p, self._start(p.requests, p.changes))
+        chain = self._start(p.requests, p.changes)
+        # While the server runs the step: what the model lets each viewer read after it (the
+        # checker compares the viewers' reads with it when a write went through).
+        model = TransitionModel(p.state)
+        reads = {v: model.visible(v) for v in self.viewers} if p.any_allowed else None
+        self._pending = _Pending(tuple(self.steps), p, chain, reads)
 
     def collect(self) -> StepRun:
         """What the step sent last observed: its requests' outcomes and the database read
@@ -231,7 +236,8 @@ class SequenceRunner:
         sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(step.judged, outcomes, strict=True))
         return StepRun(p.steps, sent, before, self.snapshot, step.state, step.any_allowed,
                        self._blind_reads(step.state_before, step.state, step.written,
-                                         self.snapshot is not before or step.any_allowed))
+                                         self.snapshot is not before or step.any_allowed),
+                       p.model_reads)
 
     def settle(self) -> None:
         """Read the answers of a step still in flight and drop them (a sequence that ended
@@ -414,6 +420,7 @@ class _Pending:
     steps: tuple[Step, ...]
     step: Prepared
     chain: Chain
+    model_reads: dict[Viewer, dict[str, set[Any]]] | None  # TransitionModel.visible, per viewer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,10 +2,12 @@
 (SequenceRunner.send / collect): each step is still judged before the next one is committed,
 and a sequence's last step is judged too. A planted defect (a block that keeps the follows)
 must fail the sequence at the block with nothing sent after it, and a defect that only the
-last step of a sequence can show must still be reported."""
+last step of a sequence can show must still be reported. What the model lets each viewer read
+is worked out by the runner while the server runs the step; the checker judges against it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import psycopg
@@ -13,12 +15,21 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from soberharness.checker.sequence import SequenceFailure
+from soberharness.access.transitions import TransitionModel
+from soberharness.checker.sequence import (
+    TABLES,
+    SequenceFailure,
+    Snapshot,
+    StepRun,
+    model_rows,
+    step_findings,
+)
 from soberharness.db import session as db_session
 from soberharness.records.steps import Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.state_machine import DEPTHS, machine_for
-from soberharness.workload.steps import parse_steps
+from soberharness.workload.steps import Names, initial_world, parse_steps
+from soberharness.world.entities import Viewer
 
 SEARCH = settings(DEPTHS["ci"], max_examples=150, derandomize=True, database=None)
 BLOCK_KEEPS_FOLLOWS = "drop trigger remove_follows on public.blocks"
@@ -95,4 +106,36 @@ def test_the_last_step_of_a_sequence_is_judged_at_teardown(conn: psycopg.Connect
     with pytest.raises(SequenceFailure) as caught:
         machine.teardown()
     assert caught.value.steps == steps
+    runner.clean()
+
+
+def test_the_checker_judges_reads_against_the_model_reads_it_is_given() -> None:
+    names = Names()
+    state = initial_world(names)
+    anon = Viewer.anon()
+    rows = model_rows(state)
+    nothing: dict[str, set[object]] = {t: set() for t in TABLES}
+    step = parse_steps("u1 create_profile privacy=public\n")[0]
+    run = StepRun((step,), (), Snapshot(rows, {anon: nothing}), Snapshot(dict(rows),
+                  {anon: nothing}), state, True)
+    assert step_findings(run, names, [anon]) == []  # the model, asked here, lets anon read nothing
+    # A planted model read (u1's profile) that the database's reads lack: reported for anon.
+    planted = {anon: {**nothing, "profiles": {names.id("u1")}}}
+    findings = step_findings(dataclasses.replace(run, model_reads=planted), names, [anon])
+    assert [(f.kind, f.text.split(" reading ")[0]) for f in findings] == [("visibility", "anon")]
+    assert "missing {u1}" in findings[0].text
+
+
+@pytest.mark.needs("postgres")
+def test_the_runner_works_out_the_model_reads_the_checker_would(
+        conn: psycopg.Connection) -> None:
+    runner = SequenceRunner(conn)
+    runner.reset()
+    runner.send(parse_steps("u1 create_profile privacy=public\n")[0])
+    run = runner.collect()
+    model = TransitionModel(run.state)
+    assert run.model_reads == {v: model.visible(v) for v in runner.viewers}
+    assert run.model_reads[Viewer.anon()]["profiles"] == {runner.names.id("u1")}
+    runner.send(parse_steps("anon create_profile privacy=public\n")[0])  # refused: not worked out
+    assert runner.collect().model_reads is None
     runner.clean()
