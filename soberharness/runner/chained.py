@@ -115,6 +115,7 @@ class Chain:
         self.conn, self.requests, self.load = conn, requests, load or typed(conn)
         self._answers: list[Answered] = []
         self._head: list[bytes] = []  # the ROLLBACK of a request that failed in the last message
+        self._done = False
         self._send()
 
     def _send(self) -> None:
@@ -126,7 +127,10 @@ class Chain:
             raise
 
     def answers(self) -> list[Answered]:
-        """Every request's answer, in order (waiting for those still on their way)."""
+        """Every request's answer, in order (waiting for those still on their way; read
+        once, then kept)."""
+        if self._done:
+            return self._answers
         pg = self.conn.pgconn
         try:
             while True:
@@ -143,6 +147,7 @@ class Chain:
             if self._head:
                 pg.send_query(self._head[0])
                 _results(pg)
+            self._done = True
         except BaseException:
             self.conn.close()  # results of the message may be pending: the session is not reusable
             raise

@@ -218,7 +218,7 @@ class SequenceRunner:
         self.steps_run += 1
         self.tally[(p.step.verb, p.any_allowed)] += 1
         self.state = p.state
-        chain = self._start(p.requests, p.changes)
+        chain = self._start(p.requests, p.changes, digests=True)
         # While the server runs the step: what the model lets each viewer read after it (the
         # checker compares the viewers' reads with it when a write went through).
         model = TransitionModel(p.state)
@@ -234,9 +234,12 @@ class SequenceRunner:
         step, before = p.step, self.snapshot
         outcomes, self.snapshot = self._finish(p.chain, step.requests, before, step.changes)
         sent = tuple(SentWrite(w, e, o) for (w, e), o in zip(step.judged, outcomes, strict=True))
+        answers = p.chain.answers()  # read already: the digests, when they went with the step
+        digests = answers[len(step.requests) + 2] if len(answers) > len(step.requests) + 2 else None
         return StepRun(p.steps, sent, before, self.snapshot, step.state, step.any_allowed,
                        self._blind_reads(step.state_before, step.state, step.written,
-                                         self.snapshot is not before or step.any_allowed),
+                                         self.snapshot is not before or step.any_allowed,
+                                         digests),
                        p.model_reads)
 
     def settle(self) -> None:
@@ -251,16 +254,19 @@ class SequenceRunner:
 
     def _blind_reads(
         self, state_before: SequenceState, state_after: SequenceState, written: list[Row],
-        changed: bool,
+        changed: bool, sent: Answered | None = None,
     ) -> tuple[BlindRead, ...]:
         """Every viewer's digests after the step (kept for the next); for the viewers the
         model says cannot see the step, their digests before and after. A step whose writes
         were all refused and after which the sequence's rows are the same is not read again
-        (each refused request rolled back; what it left, the matrix's read-back judges)."""
+        (each refused request rolled back; what it left, the matrix's read-back judges).
+        `sent`: the digests' answer when they went with the step (read again when it failed
+        or they did not)."""
         if self.schemas is None or not changed:
             return ()
         was = self.digests
-        self.digests = self._digests()
+        self.digests = (self._digests_of(sent.results) if sent is not None and sent.error is None
+                        else self._digests())
         blind = blind_viewers(state_before.world, state_after.world, self.viewers, written)
         return tuple(BlindRead(v, was[v], self.digests[v]) for v in blind if v in was)
 
@@ -270,13 +276,32 @@ class SequenceRunner:
         write is a step whose rows differ from the model's (the state check's finding)."""
         if self.schemas is None:
             return {}
-        if not self._readers or time.monotonic() - self._readers_made > 600:
+        self._ensure_readers()
+        got = snapshots_prepared(self.conn, list(self._readers.values()), self._prepared)
+        return {v: got[r.label] for v, r in self._readers.items()}
+
+    def _ensure_readers(self) -> None:
+        """The viewers' readers listed and their digest statements prepared (again every ten
+        minutes)."""
+        if self.schemas is not None and (
+                not self._readers or time.monotonic() - self._readers_made > 600):
             self._readers = {v: reader(self.conn, str(i), v, self.schemas)
                              for i, v in enumerate(self.viewers) if v.role is not Role.SERVICE}
             self._prepared = prepare(self.conn, list(self._readers.values()), DIGEST_PREFIX)
             self._readers_made = time.monotonic()
-        got = snapshots_prepared(self.conn, list(self._readers.values()), self._prepared)
-        return {v: got[r.label] for v, r in self._readers.items()}
+
+    def _digest_request(self) -> list[bytes]:
+        """The viewers' digests as one read-only transaction, as `snapshots_prepared` sends it:
+        per viewer its settings, then its prepared digest statement."""
+        self._ensure_readers()
+        return [b"BEGIN READ ONLY",
+                *(part for r, name in zip(self._readers.values(), self._prepared, strict=True)
+                  for part in (r.settings, f"EXECUTE {name}".encode())),
+                b"ROLLBACK"]
+
+    def _digests_of(self, results: list[Result]) -> dict[Viewer, Digests]:
+        """The digests' answer (BEGIN, then per viewer: settings, digest rows) per viewer."""
+        return {v: dict(results[2 + 2 * i].rows) for i, v in enumerate(self._readers)}
 
     def replay(self, steps: Iterable[Step]) -> None:
         self.reset()
@@ -295,9 +320,14 @@ class SequenceRunner:
     ) -> tuple[list[Outcome], Snapshot]:
         return self._finish(self._start(requests, rows_change), requests, previous, rows_change)
 
-    def _start(self, requests: list[RequestText], rows_change: bool) -> Chain:
+    def _start(self, requests: list[RequestText], rows_change: bool, digests: bool = False
+               ) -> Chain:
+        """The chain on its way: the requests, the dump, the viewers' reads when `rows_change`
+        and then, when `digests` too, the viewers' digests (non-interference)."""
         dump, reads = self._dump_request(), self._read_request()
         batch = [r.statements for r in requests] + [dump] + ([reads] if rows_change else [])
+        if rows_change and digests and self.schemas is not None:
+            batch.append(self._digest_request())
         return Chain(self.conn, batch, self._load)
 
     def _finish(

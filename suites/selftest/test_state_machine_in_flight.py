@@ -25,6 +25,7 @@ from soberharness.checker.sequence import (
     step_findings,
 )
 from soberharness.db import session as db_session
+from soberharness.lints.catalog import exposed_schemas
 from soberharness.records.steps import Step
 from soberharness.runner.sequence import SequenceRunner
 from soberharness.runner.state_machine import DEPTHS, machine_for
@@ -138,4 +139,19 @@ def test_the_runner_works_out_the_model_reads_the_checker_would(
     assert run.model_reads[Viewer.anon()]["profiles"] == {runner.names.id("u1")}
     runner.send(parse_steps("anon create_profile privacy=public\n")[0])  # refused: not worked out
     assert runner.collect().model_reads is None
+    runner.clean()
+
+
+@pytest.mark.needs("postgres")
+def test_digests_sent_with_the_step_are_those_read_after_it(conn: psycopg.Connection) -> None:
+    runner = SequenceRunner(conn, schemas=exposed_schemas())
+    runner.reset()
+    for step in parse_steps("u1 create_profile privacy=private\nu3 create_profile privacy=private\n"
+                            "u1 follow follower=u1 followee=u3 status=pending\n"):
+        runner.send(step)
+        run = runner.collect()
+        assert run.after is not run.before, "each step changes rows: the digests went with it"
+        assert runner.digests == runner._digests()  # read again, alone: the same
+    assert [runner.names.name(r.viewer.user_id) if r.viewer.user_id else r.viewer.role.value
+            for r in run.blind_reads] == ["anon", "u2"]  # the pending follow's blind viewers
     runner.clean()
