@@ -122,6 +122,9 @@ class StepRun:
     # Viewers the model says cannot see the step, with their readable snapshots' digests
     # before and after it (empty unless the runner reads them).
     blind_reads: tuple[BlindRead, ...] = ()
+    # The model's reads per viewer after the step (TransitionModel(state).visible), when the
+    # runner worked them out already (while the server ran the step); None: judged here.
+    model_reads: dict[Viewer, dict[str, set[Any]]] | None = None
 
     @property
     def step(self) -> Step:
@@ -197,7 +200,8 @@ def visibility_findings(run: StepRun, names: Naming, viewers: Sequence[Viewer]) 
     why = " (a privacy change takes effect at once)" if run.step.verb == "set_privacy" else ""
     model = TransitionModel(run.state)
     for viewer in viewers:
-        want = model.visible(viewer)
+        known = run.model_reads.get(viewer) if run.model_reads is not None else None
+        want = known if known is not None else model.visible(viewer)
         for table in TABLES:
             got = run.after.seen[viewer][table]
             missing, extra = want[table] - got, got - want[table]

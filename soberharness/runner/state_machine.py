@@ -4,10 +4,12 @@
 pool signed up and nobody with a profile; the initialize rule creates some profiles (steps
 like the others), then every step is a verb of soberharness.workload.steps drawn by the
 weights its VERBS entry gives (verbs that act on existing rows wait until some exist; their
-draws still reach rows that are gone, and actors who may not act). Every step goes through
-SequenceRunner.observe, which commits it and reads the database back; the machine's
-invariant judges what was observed (soberharness.checker.sequence.check), raising
-SequenceFailure (with the steps so far) on the first disagreement.
+draws still reach rows that are gone, and actors who may not act). Every step is sent by
+SequenceRunner.send, which commits it and reads the database back in one message and returns
+at once: Hypothesis draws the next step (from the model's state) while the server works. Before
+the next step is sent (or when the sequence ends) the step is collected and judged
+(soberharness.checker.sequence.check), raising SequenceFailure (with the steps so far, the
+failing step last) on the first disagreement: nothing is committed after a failing step.
 
 One rule draws the verb, rather than one rule per verb: Hypothesis enables a random subset of
 rules per example (swarm testing), and the transitions that matter need several verbs
@@ -29,12 +31,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
-    invariant,
     rule,
     run_state_machine_as_test,
 )
 
-from soberharness.checker.sequence import SequenceFailure, StepRun, check
+from soberharness.checker.sequence import SequenceFailure, check
 from soberharness.records.progress import Progress
 from soberharness.records.steps import USERS, Step
 from soberharness.runner.sequence import SequenceRunner
@@ -75,26 +76,31 @@ class SecurityStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.runner.reset()
         self.drawer = StepDrawer(self.runner.names)
-        self.observed: list[StepRun] = []
         self.tally.sequence()
 
     def _do(self, step: Step) -> None:
+        """Judge the step in flight, then send this one and return while the server works on
+        it: Hypothesis draws the next step meanwhile (it needs the model's state only)."""
         self.drawer.used(step)
-        self.observed.append(self.runner.observe(step))
+        self._judge_in_flight()
+        self.runner.send(step)
         self.tally.step()
 
-    @invariant()
-    def database_matches_model(self) -> None:
-        """Every step run since the last check, judged in order: the first with a finding
-        fails the sequence there."""
-        runs, self.observed = self.observed, []
-        for run in runs:
-            try:
-                check(run, self.runner.names, self.runner.viewers)
-            except SequenceFailure as failure:
-                if self.on_failure is not None:
-                    self.on_failure(failure)
-                raise
+    def _judge_in_flight(self) -> None:
+        """The step sent last, read back and judged, before anything else is committed: the
+        first step with a finding fails the sequence there."""
+        if not self.runner.in_flight:
+            return
+        try:
+            check(self.runner.collect(), self.runner.names, self.runner.viewers)
+        except SequenceFailure as failure:
+            if self.on_failure is not None:
+                self.on_failure(failure)
+            raise
+
+    def teardown(self) -> None:
+        """The sequence's last step, judged."""
+        self._judge_in_flight()
 
     @initialize(data=st.data())
     def sign_up(self, data: st.DataObject) -> None:

@@ -11,8 +11,9 @@ Nothing is filtered: a refused step is committed (and checked) like any other.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from hypothesis import strategies as st
@@ -33,11 +34,25 @@ PRIVATE_FIRST = (Privacy.PRIVATE, Privacy.COMMUNITY, Privacy.PUBLIC)
 
 
 def mostly(natural: Sequence[T] | T, anything: Sequence[T]) -> st.SearchStrategy[T]:
-    """Three times in four one of `natural` (and shrinks to it), otherwise any of `anything`."""
-    first: list[T] = list(natural) if isinstance(natural, list | tuple) else [natural]  # type: ignore[list-item]
+    """Three times in four one of `natural` (and shrinks to it), otherwise any of `anything`.
+    Built once per pair of choices (a step draws many: building and validating a strategy
+    costs more than drawing from it)."""
+    first = tuple(natural) if isinstance(natural, list | tuple) else (natural,)
+    return _mostly(first, tuple(anything))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=4096)
+def _mostly(first: tuple[Hashable, ...], anything: tuple[Hashable, ...]
+            ) -> st.SearchStrategy[Hashable]:
     if not first:
-        return st.sampled_from(list(anything))
-    return st.one_of(*(st.sampled_from(first) for _ in range(3)), st.sampled_from(list(anything)))
+        return sampled(anything)
+    return st.one_of(*(st.sampled_from(first) for _ in range(3)), st.sampled_from(anything))
+
+
+@functools.lru_cache(maxsize=1024)
+def sampled(choices: tuple[Hashable, ...]) -> st.SearchStrategy[Hashable]:
+    """`st.sampled_from(choices)`, built once per tuple of choices."""
+    return st.sampled_from(choices)
 
 
 def others_first(user: str) -> list[str]:

@@ -48,6 +48,7 @@ from soberharness.workload.step_strategies import (
     mostly,
     others_first,
     pairs,
+    sampled,
 )
 from soberharness.world.entities import (
     Block,
@@ -77,10 +78,13 @@ class Names:
     def __init__(self, run_id: str = "") -> None:
         self.run_id = run_id
         self._names: dict[uuid.UUID, str] = {}
+        self._ids: dict[str, uuid.UUID] = {}  # each name's id, derived once
 
     def id(self, name: str) -> uuid.UUID:
-        value = uuid.uuid5(NAMESPACE, f"{self.run_id}/{name}")
-        self._names[value] = name
+        value = self._ids.get(name)
+        if value is None:
+            value = self._ids[name] = uuid.uuid5(NAMESPACE, f"{self.run_id}/{name}")
+            self._names[value] = name
         return value
 
     def name(self, value: object) -> str:
@@ -233,7 +237,7 @@ def _create_profile(x: Act) -> list[StepWrite]:
 def _draw_create_profile(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ignore[no-untyped-def]
     without = [u for u in USERS if u not in d.with_profile(state)]
     actor = draw(mostly(without, ACTORS))
-    return Step.of(actor, "create_profile", privacy=draw(st.sampled_from(PRIVATE_FIRST)).value)
+    return Step.of(actor, "create_profile", privacy=draw(sampled(PRIVATE_FIRST)).value)
 
 
 def _set_privacy(x: Act) -> list[StepWrite]:
@@ -247,7 +251,7 @@ def _draw_set_privacy(draw, d: StepDrawer, state: SequenceState) -> Step:  # typ
     actor = draw(d.actor(state))
     user = draw(mostly(acting_as(actor), USERS))
     return Step.of(actor, "set_privacy", user=user,
-                   privacy=draw(st.sampled_from(PRIVATE_FIRST)).value)
+                   privacy=draw(sampled(PRIVATE_FIRST)).value)
 
 
 # --------------------------------------------------------------------------- follows, blocks
@@ -270,7 +274,7 @@ def _draw_follow(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ig
     privacy = state.world.users[d.names.id(followee)].privacy
     natural = initial_follow_status(privacy)
     other = next(s for s in FollowStatus if s is not natural)
-    status = draw(st.sampled_from([natural, other]))  # the wrong one half the time
+    status = draw(sampled((natural, other)))  # the wrong one half the time
     return Step.of(actor, "follow", follower=follower, followee=followee, status=status.value)
 
 
@@ -464,8 +468,8 @@ def _draw_upload(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: ig
     actor = draw(d.actor(state))
     folder = draw(mostly(acting_as(actor), [*USERS, NOBODY]))
     return Step.of(actor, "upload", id=d.fresh("o"),
-                   bucket=draw(st.sampled_from(("avatars", "videos"))),
-                   folder=folder, file=draw(st.sampled_from(FILES)))
+                   bucket=draw(sampled(("avatars", "videos"))),
+                   folder=folder, file=draw(sampled(FILES)))
 
 
 def _move(x: Act) -> list[StepWrite]:
@@ -484,7 +488,7 @@ def _draw_move(draw, d: StepDrawer, state: SequenceState) -> Step:  # type: igno
     bucket = draw(mostly(obj.bucket if obj else "avatars", ["avatars", "videos"]))
     folder = draw(mostly(acting_as(actor), [*USERS, NOBODY]))
     return Step.of(actor, "move", target=target, bucket=bucket, folder=folder,
-                   file=draw(st.sampled_from(("moved.png", *FILES))))
+                   file=draw(sampled(("moved.png", *FILES))))
 
 
 def _has_objects(w: World) -> bool:
@@ -503,7 +507,7 @@ def _draw_request_deletion(draw, d: StepDrawer, state: SequenceState) -> Step:  
     asked = {d.name(u) for u in state.world.deletion_requests}
     user = draw(mostly(actor if actor not in (ANON, *asked) else [], USERS))
     return Step.of(actor, "request_deletion", user=user,
-                   aal=draw(st.sampled_from(("aal2", "aal1"))))
+                   aal=draw(sampled(("aal2", "aal1"))))
 
 
 # Every verb, in the order the state machine lists its draws (weights: how often each is
