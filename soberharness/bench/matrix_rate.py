@@ -79,8 +79,12 @@ def pgbench_tps(target: LocalTarget, clients: int, seconds: int) -> float:
 
 def _world_database(target: LocalTarget, mw: MatrixWorld) -> str:
     name = target.new_database("bench")
-    with db_session.connect(target.admin_dsn(name), autocommit=True) as conn:
-        write_world(conn, mw.world)
+    try:
+        with db_session.connect(target.admin_dsn(name), autocommit=True) as conn:
+            write_world(conn, mw.world)
+    except BaseException:
+        target.drop_database(name)
+        raise
     return name
 
 

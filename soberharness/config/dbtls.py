@@ -149,7 +149,7 @@ def parse_hba(text: str) -> list[HbaLine]:
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split("#", 1)[0].split()
-        if not fields:
+        if not fields or fields[0].startswith("include"):  # include, include_dir, ... (PG 16)
             continue
         if len(fields) < (4 if fields[0] == "local" else 5):
             raise BadInput(f"pg_hba.conf line {number}: too few fields: {raw.strip()}")

@@ -4,6 +4,8 @@ the tables themselves (names, keys, columns) are declared in soberharness.world.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import functools
 import json
 from typing import Any
@@ -43,9 +45,16 @@ def ident(name: str) -> str:
     return sql.Identifier(name).as_bytes(None).decode()
 
 
+# Values equal to others that render differently (-0.0 and 0.0, Decimal 1.0 and 1.00, the same
+# instant at two offsets): never remembered.
+_RENDERED_AFRESH = (float, decimal.Decimal, datetime.datetime, datetime.time)
+
+
 def literal(value: Any) -> str:
     """`value` as sql.Literal renders it without a connection (remembered per hashable value:
     the matrix renders the same ids and texts thousands of times)."""
+    if isinstance(value, _RENDERED_AFRESH):
+        return _render(value)
     try:
         return _literal(value, type(value))
     except TypeError:  # unhashable (a dict or list for a JSON column)

@@ -6,8 +6,11 @@ statements as ONE Query message and reads each statement's result as it comes: w
 fails, one round trip. An error makes the server skip the rest of the message: the failed
 request's transaction is rolled back and the requests after it are sent again, in the next
 message (the ROLLBACK at its head), so an error ends only its own request, exactly as when
-each request is a message of its own. `Chain` sends and returns at once; its answers are read
-later, so that the caller works while the server does.
+each request is a message of its own. (A message the server cannot parse runs not at all: that
+is a harness bug, raised as such rather than charged to the first request.) Interrupted while
+reading (Ctrl-C, a timeout), a chain cancels what the server still runs and rolls back an open
+transaction, leaving the session usable for the caller's clean-up. `Chain` sends and returns
+at once; its answers are read later, so that the caller works while the server does.
 
 Where the server answers over loopback, a round trip costs little next to the statements of
 a request; what one message saves is the client's waking up per statement (libpq's pipeline
@@ -32,6 +35,7 @@ from soberharness.db import session as db_session
 from soberharness.runner.pipelined import Answered, Result
 
 READ_MARGIN_S = 60.0  # beyond the session's statement timeout (the server ends a hung statement)
+CANCEL_WAIT_S = 10.0  # the longest a cancel request may take after an interruption
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
 
 Load = Callable[[pq.abc.PGresult], Result]
@@ -90,6 +94,12 @@ def _answers(requests: Sequence[Sequence[bytes]], results: list[pq.abc.PGresult]
         got = results[at:at + len(statements)]
         at += len(statements)
         failed = next((r for r in got if r.status not in _OK), None)
+        if failed is not None and not answers and failed is got[0] and (
+                statements[0].startswith(b"BEGIN")):
+            # A BEGIN that fails first in a message: the server refused the whole message
+            # before running any of it (it parses a message whole), whichever statement it is.
+            raise psycopg.ProgrammingError(
+                f"a chained message was refused before any of it ran: {_error_line(failed)}")
         if failed is not None:
             answers.append(Answered([load(r) for r in got[:-1]], _error_line(failed)))
             return answers
@@ -135,6 +145,9 @@ class Chain:
         try:
             while True:
                 results = _results(pg)
+                if pg.status == pq.ConnStatus.BAD or not results:
+                    raise psycopg.OperationalError(
+                        "the connection broke during a chained message")
                 if self._head and results[0].status not in _OK:
                     raise psycopg.OperationalError(f"ROLLBACK failed: {_error_line(results[0])}")
                 rest = self.requests[len(self._answers):]
@@ -149,9 +162,28 @@ class Chain:
                 _results(pg)
             self._done = True
         except BaseException:
-            self.conn.close()  # results of the message may be pending: the session is not reusable
+            self._abandon()
             raise
         return self._answers
+
+    def _abandon(self) -> None:
+        """After an interruption or an error while reading (Ctrl-C, a timeout): cancel what the
+        server still runs of the message (nothing after it commits), read what it still sends
+        and roll back a transaction left open, so that the session stays usable (the caller
+        cleans up on it); it is closed only when that fails too."""
+        pg = self.conn.pgconn
+        try:
+            if pg.status == pq.ConnStatus.BAD:
+                raise psycopg.OperationalError("the connection is broken")
+            self.conn.cancel_safe(timeout=CANCEL_WAIT_S)
+            _results(pg)
+            if pg.transaction_status != pq.TransactionStatus.IDLE:
+                pg.send_query(b"ROLLBACK")
+                _results(pg)
+            if pg.transaction_status != pq.TransactionStatus.IDLE:
+                raise psycopg.OperationalError("the session could not be rolled back")
+        except BaseException:
+            self.conn.close()  # results may be pending: the session is not reusable
 
 
 def run_chain(

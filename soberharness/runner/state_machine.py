@@ -156,10 +156,15 @@ def search(
     runs, `progress` (when given) is told the sequences begun (`max_examples` planned;
     Hypothesis also begins some it discards) and the steps run."""
     tally = Tally(progress, how.max_examples)
+    found: list[SequenceFailure] = []
     try:
-        run_state_machine_as_test(machine_for(runner, tally=tally), settings=how)
+        run_state_machine_as_test(machine_for(runner, found.append, tally=tally), settings=how)
     except SequenceFailure as failure:
         return shrink(runner, failure)
     finally:
         runner.clean()
+    if found:
+        # Judged at teardown after the example's choices ran out, a failure reaches Hypothesis
+        # while its data is frozen, and Hypothesis ends the example quietly: still a failure.
+        return shrink(runner, found[0])
     return None

@@ -96,3 +96,57 @@ def test_a_broken_connection_is_one_error_and_the_session_is_closed(
             run_chain(conn, [[BEGIN, b"select pg_terminate_backend(pg_backend_pid())",
                               b"COMMIT"]])
         assert conn.closed
+
+
+@pytest.mark.needs("postgres")
+def test_an_interrupted_chain_leaves_a_usable_session_and_nothing_committed_after(
+        scratch_database: str) -> None:
+    """Ctrl-C while a request runs: the server stops the message (the request after it never
+    commits), the open transaction is rolled back, and the session still serves the caller's
+    clean-up."""
+    import signal
+    import threading
+
+    from soberharness.runner.chained import Chain
+
+    def interrupt() -> None:  # a real SIGINT to the main thread, as Ctrl-C sends
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+
+    with db_session.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("create table chained_i (id int primary key)")
+        chain = Chain(conn, [[BEGIN, b"insert into chained_i values (1)", b"select pg_sleep(5)",
+                              b"COMMIT"],
+                             [BEGIN, b"insert into chained_i values (2)", b"COMMIT"]])
+        timer = threading.Timer(0.5, interrupt)
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                chain.answers()
+        finally:
+            timer.cancel()
+        assert not conn.closed
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
+        assert conn.execute("select count(*) from chained_i").fetchone() == (0,)
+
+
+@pytest.mark.needs("postgres")
+def test_a_statement_timeout_ends_only_its_own_request(scratch_database: str) -> None:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("set statement_timeout = '300ms'")
+        answers = run_chain(conn, [[BEGIN, b"select 1", b"COMMIT"],
+                                   [BEGIN, b"select pg_sleep(2)", b"COMMIT"],
+                                   [BEGIN, b"select 3", b"ROLLBACK"]])
+        assert [a.error for a in answers] == [
+            None, "57014: canceling statement due to statement timeout", None]
+        assert answers[2].results[1].rows == [(3,)]
+
+
+@pytest.mark.needs("postgres")
+def test_a_message_the_server_cannot_parse_is_a_harness_error_not_a_requests(
+        scratch_database: str) -> None:
+    with db_session.connect(scratch_database, autocommit=True) as conn:
+        conn.execute("create table chained_p (id int)")
+        with pytest.raises(psycopg.ProgrammingError, match="refused before any of it ran"):
+            run_chain(conn, [[BEGIN, b"insert into chained_p values (1)", b"COMMIT"],
+                             [BEGIN, b"selec 1", b"COMMIT"]])
+        assert conn.execute("select count(*) from chained_p").fetchone() == (0,)

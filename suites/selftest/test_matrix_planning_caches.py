@@ -5,6 +5,7 @@ remembered literal is the one psycopg renders for that value and type."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
 
 import pytest
@@ -38,8 +39,11 @@ def test_every_cells_settings_are_rendered_as_for_that_cell_alone(
 
 
 def test_a_remembered_literal_is_psycopgs_for_that_value_and_type() -> None:
+    utc, plus_one = datetime.UTC, datetime.timezone(datetime.timedelta(hours=1))
     values = [True, 1, 1.0, False, 0, "o'neil \\ é", uuid.UUID(int=7), None,
-              datetime.date(2020, 1, 1), ["x", "y"]]
+              datetime.date(2020, 1, 1), ["x", "y"], 0.0, -0.0, decimal.Decimal("1.0"),
+              decimal.Decimal("1.00"), datetime.datetime(2020, 1, 1, 12, tzinfo=utc),
+              datetime.datetime(2020, 1, 1, 13, tzinfo=plus_one)]
     for _ in range(2):  # the second time from memory
         for value in values:
             assert rows.literal(value) == sql.Literal(value).as_bytes(None).decode(), value

@@ -81,3 +81,13 @@ def test_a_cut_short_hba_line_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(BadInput) as error:
         pg_tls.TlsPostgres(tmp_path, "hostssl all all 0.0.0.0/0 scram-sha-256\nlocal all\n")
     assert _one_line(error) == "pg_hba.conf line 2: too few fields: local all"
+
+
+def test_include_lines_are_not_records() -> None:
+    """PostgreSQL 16's include, include_if_exists and include_dir lines have two fields: not a
+    record cut short."""
+    from soberharness.config.dbtls import parse_hba
+
+    lines = parse_hba("include_dir conf.d\ninclude_if_exists extra.conf\n"
+                      "hostssl all all 0.0.0.0/0 scram-sha-256\n")
+    assert [(line.number, line.kind) for line in lines] == [(3, "hostssl")]

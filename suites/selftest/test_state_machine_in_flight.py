@@ -148,10 +148,42 @@ def test_digests_sent_with_the_step_are_those_read_after_it(conn: psycopg.Connec
     runner.reset()
     for step in parse_steps("u1 create_profile privacy=private\nu3 create_profile privacy=private\n"
                             "u1 follow follower=u1 followee=u3 status=pending\n"):
-        runner.send(step)
-        run = runner.collect()
+        read_alone = runner._digests
+
+        def not_alone() -> dict[Viewer, object]:
+            raise AssertionError("the digests were read alone, not with the step")
+
+        runner._digests = not_alone  # type: ignore[method-assign, assignment]
+        try:
+            runner.send(step)
+            run = runner.collect()
+        finally:
+            runner._digests = read_alone  # type: ignore[method-assign]
         assert run.after is not run.before, "each step changes rows: the digests went with it"
         assert runner.digests == runner._digests()  # read again, alone: the same
     assert [runner.names.name(r.viewer.user_id) if r.viewer.user_id else r.viewer.role.value
             for r in run.blind_reads] == ["anon", "u2"]  # the pending follow's blind viewers
     runner.clean()
+
+
+def test_a_failure_hypothesis_ended_quietly_is_still_the_searchs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step judged at teardown after the example's choices ran out fails while Hypothesis's
+    data is frozen, and Hypothesis ends the example without raising: `search` still returns the
+    failure its machine reported."""
+    from soberharness.checker.sequence import Finding, SequenceFailure
+    from soberharness.runner import state_machine
+
+    steps = parse_steps("u1 create_profile privacy=public\n")
+    failure = SequenceFailure(steps, [Finding("state", "planted: judged at teardown")])
+
+    def quiet(machine: type, settings: object) -> None:
+        machine.on_failure(failure)  # type: ignore[attr-defined]
+
+    class Runner:
+        def clean(self) -> None:
+            pass
+
+    monkeypatch.setattr(state_machine, "run_state_machine_as_test", quiet)
+    monkeypatch.setattr(state_machine, "shrink", lambda runner, found: found)
+    assert state_machine.search(Runner(), settings(max_examples=1)) is failure  # type: ignore[arg-type]
