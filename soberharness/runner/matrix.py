@@ -149,12 +149,12 @@ class _Planner:
         # ctx.claims() depends on the viewer, its token and the owner's privacy alone (and the
         # clock: the tokens of one run are minted when first used).
         token = (ctx.viewer, ctx.token, ctx.privacy)
-        key = (*token, method, path)
+        read = self.tokens.get(token)
+        if read is None:
+            read = self.tokens[token] = token_of(ctx.viewer, claims=ctx.claims())
+        key = (read, method, path)  # many tokens read the same (the owner's privacy aside)
         found = self.settings.get(key)
         if found is None:
-            read = self.tokens.get(token)
-            if read is None:
-                read = self.tokens[token] = token_of(ctx.viewer, claims=ctx.claims())
             pairs = tuple(setting_pairs(*read, method, path))
             found = self.settings[key] = (settings_statement(pairs), pairs)
         return found

@@ -11,6 +11,7 @@ soberharness.checker.row_after_write judges what was read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -38,6 +39,7 @@ def _counts(row: rows.Row) -> sql.SQL:
     return counts_statement(f"{row.schema}.{row.table}")
 
 
+@functools.lru_cache(maxsize=256)  # one per table
 def counts_statement(relation: str) -> sql.SQL:
     """`_counts` of the table `relation` (schema.table)."""
     oid = f"{rows.literal(relation)}::regclass"
