@@ -24,19 +24,15 @@ psycopg's cursors load them (`typed`).
 
 from __future__ import annotations
 
-import select
 from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Transformer
 
-from soberharness.db import session as db_session
-from soberharness.runner.pipelined import Answered, Result
+from soberharness.runner.pipelined import OK, Answered, Result, error_line, ready
 
-READ_MARGIN_S = 60.0  # beyond the session's statement timeout (the server ends a hung statement)
 CANCEL_WAIT_S = 10.0  # the longest a cancel request may take after an interruption
-_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
 
 Load = Callable[[pq.abc.PGresult], Result]
 
@@ -53,26 +49,15 @@ def typed(conn: psycopg.Connection) -> Load:
     return load
 
 
-def _error_line(res: pq.abc.PGresult) -> str:
-    state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"?").decode()
-    message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message
-    return f"{state}: {message.decode('utf-8', 'replace').strip()}"
-
-
 def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult | None:
     """The next result of the message, None after the last (waiting outside libpq, which
     would block holding the GIL)."""
-    while pg.is_busy():
-        wait_s = db_session.statement_timeout_s() + READ_MARGIN_S
-        readable, _, _ = select.select([pg.socket], [], [], wait_s)
-        if not readable:
-            raise psycopg.OperationalError(f"a chained message got no answer within {wait_s:g} s")
-        pg.consume_input()
+    ready(pg, "a chained message")
     res = pg.get_result()
     if res is not None and res.status == pq.ExecStatus.FATAL_ERROR and (
             pg.status == pq.ConnStatus.BAD):
         raise psycopg.OperationalError(
-            f"the connection broke during a chained message: {_error_line(res)}")
+            f"the connection broke during a chained message: {error_line(res)}")
     return res
 
 
@@ -93,15 +78,15 @@ def _answers(requests: Sequence[Sequence[bytes]], results: list[pq.abc.PGresult]
     for statements in requests:
         got = results[at:at + len(statements)]
         at += len(statements)
-        failed = next((r for r in got if r.status not in _OK), None)
+        failed = next((r for r in got if r.status not in OK), None)
         if failed is not None and not answers and failed is got[0] and (
                 statements[0].startswith(b"BEGIN")):
             # A BEGIN that fails first in a message: the server refused the whole message
             # before running any of it (it parses a message whole), whichever statement it is.
             raise psycopg.ProgrammingError(
-                f"a chained message was refused before any of it ran: {_error_line(failed)}")
+                f"a chained message was refused before any of it ran: {error_line(failed)}")
         if failed is not None:
-            answers.append(Answered([load(r) for r in got[:-1]], _error_line(failed)))
+            answers.append(Answered([load(r) for r in got[:-1]], error_line(failed)))
             return answers
         if len(got) < len(statements):
             raise psycopg.ProgrammingError("a chained message lost its place (results missing)")
@@ -148,8 +133,8 @@ class Chain:
                 if pg.status == pq.ConnStatus.BAD or not results:
                     raise psycopg.OperationalError(
                         "the connection broke during a chained message")
-                if self._head and results[0].status not in _OK:
-                    raise psycopg.OperationalError(f"ROLLBACK failed: {_error_line(results[0])}")
+                if self._head and results[0].status not in OK:
+                    raise psycopg.OperationalError(f"ROLLBACK failed: {error_line(results[0])}")
                 rest = self.requests[len(self._answers):]
                 self._answers += _answers(rest, results[len(self._head):], self.load)
                 idle = pg.transaction_status == pq.TransactionStatus.IDLE

@@ -28,7 +28,7 @@ from soberharness.db import session as db_session
 
 SEND_WAIT_S = 60.0  # the longest the server may take to accept more of a batch
 READ_MARGIN_S = 60.0  # beyond the session's statement timeout (the server ends a hung statement)
-_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
+OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,8 @@ class Answered:
     error: str | None = None  # "SQLSTATE: message", as RequestRunner.execute words it
 
 
-def _error_line(res: pq.abc.PGresult) -> str:
+def error_line(res: pq.abc.PGresult) -> str:
+    """A failed statement's result as "SQLSTATE: primary message"."""
     state = (res.error_field(pq.DiagnosticField.SQLSTATE) or b"?").decode()
     message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message
     return f"{state}: {message.decode('utf-8', 'replace').strip()}"
@@ -85,19 +86,20 @@ def _flush(pg: pq.abc.PGconn, wait_s: float) -> None:
             pg.consume_input()
 
 
-def _ready(pg: pq.abc.PGconn) -> None:
+def ready(pg: pq.abc.PGconn, what: str = "a pipelined batch") -> None:
     """Wait (releasing the GIL) until the next result can be taken without blocking: libpq
-    blocks holding it, and another worker's transaction may be waiting on this one's end."""
+    blocks holding it, and another worker's transaction may be waiting on this one's end.
+    `what` names the work waited for in the error of a server that never answers."""
     while pg.is_busy():
         wait_s = db_session.statement_timeout_s() + READ_MARGIN_S
         readable, _, _ = select.select([pg.socket], [], [], wait_s)
         if not readable:
-            raise psycopg.OperationalError(f"a pipelined batch got no answer within {wait_s:g} s")
+            raise psycopg.OperationalError(f"{what} got no answer within {wait_s:g} s")
         pg.consume_input()
 
 
 def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult:
-    _ready(pg)
+    ready(pg)
     res = pg.get_result()
     if res is None or (res.status == pq.ExecStatus.FATAL_ERROR and pg.status == pq.ConnStatus.BAD):
         raise psycopg.OperationalError(
@@ -109,7 +111,7 @@ def _next(pg: pq.abc.PGconn) -> pq.abc.PGresult:
 def _statement(pg: pq.abc.PGconn) -> pq.abc.PGresult:
     """The next statement's result (then the end of its results)."""
     res = _next(pg)
-    _ready(pg)
+    ready(pg)
     if pg.get_result() is not None:
         raise psycopg.ProgrammingError("a pipelined statement returned more than one result")
     return res
@@ -125,15 +127,15 @@ def _read(pg: pq.abc.PGconn, statements: Sequence[bytes]) -> Answered:
     error: str | None = None
     for _ in statements[:-1]:
         res = _statement(pg)
-        if res.status in _OK:
+        if res.status in OK:
             results.append(_result(res))
         elif error is None and res.status != pq.ExecStatus.PIPELINE_ABORTED:
-            error = _error_line(res)
+            error = error_line(res)
     _sync(pg)
     end = _statement(pg)  # ends the transaction, failed or not
     if error is None:
-        if end.status not in _OK:
-            error = _error_line(end)
+        if end.status not in OK:
+            error = error_line(end)
         else:
             results.append(_result(end))
     _sync(pg)
