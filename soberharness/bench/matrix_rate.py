@@ -4,7 +4,8 @@
 target, runs the access matrix N times (each on a fresh copy of its world), runs pgbench's
 select-only script with as many clients as the matrix uses workers, and prints both rates and
 their ratio; `--split` also prints what the server does per cell with the harness's set-up and
-read-back left out, and with the request's query left out. A cell is a whole PostgREST-style
+read-back left out, and with the request's query left out, each as the median and range of
+its ratio over the same N rounds (each round with its own pgbench run). A cell is a whole PostgREST-style
 request (begin, role switch and claims, the statement, rollback); a pgbench -S transaction is
 one primary-key select.
 """
@@ -143,16 +144,10 @@ def _server_rate(dsn: str, ops: list[Op], shapes: list[batched.Shape], workers: 
     return len(shapes) / (time.perf_counter() - began)
 
 
-def split(target: LocalTarget, workers: int = 2, seconds: int = 3) -> list[str]:
-    """Where a cell's server time goes: the planned cells run whole, as their requests alone,
-    and as the harness's statements alone, each on a fresh copy of the world, beside
-    `pgbench -S` (planning in Python left out: the cells are planned before)."""
-    mw = build_matrix_world()
-    planned = plan(mw)
-    ops = [p.op for p in planned]
-    shapes = [batched.shape(p.statements, p.setup_statements,
-                            None if p.check is None else p.check.relation, p.settings)
-              for p in planned]
+def _split_round(target: LocalTarget, mw: MatrixWorld, ops: list[Op],
+                 shapes: list[batched.Shape], workers: int, seconds: int) -> dict[str, float]:
+    """One round of `split`: each part's cells/s on a fresh copy of the world, as a ratio to
+    the pgbench -S run that follows them."""
     rates: dict[str, float] = {}
     for label, part in PARTS.items():
         name = _world_database(target, mw)
@@ -162,8 +157,28 @@ def split(target: LocalTarget, workers: int = 2, seconds: int = 3) -> list[str]:
         finally:
             target.drop_database(name)
     tps = pgbench_tps(target, workers, seconds)
-    return [f"{label}: {rate:,.0f} cells/s; ratio {rate / tps:.2f} to pgbench -S -c {workers} "
-            f"({tps:,.0f} tps)" for label, rate in rates.items()]
+    return {label: rate / tps for label, rate in rates.items()}
+
+
+def split(target: LocalTarget, workers: int = 2, seconds: int = 3, rounds: int = 1
+          ) -> list[str]:
+    """Where a cell's server time goes: the planned cells run whole, as their requests alone,
+    and as the harness's statements alone, each on a fresh copy of the world, beside
+    `pgbench -S` run after them in the same round (planning in Python left out: the cells are
+    planned before); the median and range of each part's ratio over `rounds` rounds."""
+    mw = build_matrix_world()
+    planned = plan(mw)
+    ops = [p.op for p in planned]
+    shapes = [batched.shape(p.statements, p.setup_statements,
+                            None if p.check is None else p.check.relation, p.settings)
+              for p in planned]
+    ratios = [_split_round(target, mw, ops, shapes, workers, seconds) for _ in range(rounds)]
+    lines = []
+    for label in PARTS:
+        seen = [r[label] for r in ratios]
+        lines.append(f"{label}: ratio {statistics.median(seen):.2f} to pgbench -S -c {workers} "
+                     f"(median of {rounds}; {min(seen):.2f}-{max(seen):.2f})")
+    return lines
 
 
 def main() -> None:
@@ -179,7 +194,7 @@ def main() -> None:
         target.start()
         print(measure(target, args.rounds, args.seconds, args.workers).line())
         if args.split:
-            print("\n".join(split(target, args.workers, args.seconds)))
+            print("\n".join(split(target, args.workers, args.seconds, args.rounds)))
     except HarnessError as exc:
         raise SystemExit(f"matrix_rate: {exc}") from None
     finally:
