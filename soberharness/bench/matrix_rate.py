@@ -5,9 +5,9 @@ target, runs the access matrix N times (each on a fresh copy of its world), runs
 select-only script with as many clients as the matrix uses workers, and prints both rates and
 their ratio; `--split` also prints what the server does per cell with the harness's set-up and
 read-back left out, and with the request's query left out, each as the median and range of
-its ratio over the same N rounds (each round with its own pgbench run). A cell is a whole PostgREST-style
-request (begin, role switch and claims, the statement, rollback); a pgbench -S transaction is
-one primary-key select.
+its ratio over the same N rounds (each round with its own pgbench run). A cell is a whole
+PostgREST-style request (begin, role switch and claims, the statement, rollback); a pgbench -S
+transaction is one primary-key select.
 """
 
 from __future__ import annotations

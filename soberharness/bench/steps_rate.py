@@ -1,8 +1,9 @@
 """State-machine steps per second, beside `pgbench -S` on the same server in the same run.
 
-`python -m soberharness.bench.steps_rate [--examples N] [--seconds S] [--matrix]` starts a
-local target, runs the security state machine for N examples on a database of its own,
-runs pgbench's select-only script on the same server, and prints both rates and their ratio
+`python -m soberharness.bench.steps_rate [--examples N] [--seconds S] [--rounds R] [--matrix]`
+starts a local target, runs the security state machine for N examples on a database of its own,
+runs pgbench's select-only script on the same server, and prints both rates and their ratio;
+with R rounds (each its own database and pgbench run) a line per round and the median ratio
 (`--matrix` also prints the matrix's cells per second, see soberharness.bench.matrix_rate).
 A step is one action committed as PostgREST commits it (one or two requests) followed by
 the whole check: the superuser's rows of the sequence and, when they changed, every
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import time
 
 from hypothesis import settings
@@ -73,12 +75,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--matrix", action="store_true", help="also print matrix cells/s")
     args = parser.parse_args()
     target = LocalTarget()
     try:
         target.start()
-        print(measure(target, args.examples, args.seconds).line())
+        rates = []
+        for _ in range(max(1, args.rounds)):
+            rates.append(measure(target, args.examples, args.seconds))
+            print(rates[-1].line(), flush=True)
+        if len(rates) > 1:
+            ratios = [r.ratio for r in rates]
+            print(f"state machine: median ratio {statistics.median(ratios):.4f} over "
+                  f"{len(rates)} rounds ({min(ratios):.4f}-{max(ratios):.4f})")
         if args.matrix:
             print(measure_matrix(target, 3, args.seconds).line())
     except HarnessError as exc:
