@@ -181,11 +181,22 @@ def split(target: LocalTarget, workers: int = 2, seconds: int = 3, rounds: int =
     return lines
 
 
+def positive(text: str) -> int:
+    """A command-line count that must be 1 or more (rounds, seconds, workers, examples)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=positive, default=5)
+    parser.add_argument("--seconds", type=positive, default=5)
+    parser.add_argument("--workers", type=positive, default=2)
     parser.add_argument("--split", action="store_true",
                         help="also print the rates of the requests alone and the harness alone")
     args = parser.parse_args()

@@ -21,7 +21,7 @@ import time
 from hypothesis import settings
 
 from soberharness.bench.matrix_rate import measure as measure_matrix
-from soberharness.bench.matrix_rate import pgbench_tps
+from soberharness.bench.matrix_rate import pgbench_tps, positive
 from soberharness.db import session as db_session
 from soberharness.errors import HarnessError
 from soberharness.runner.sequence import SequenceRunner
@@ -73,16 +73,16 @@ def measure(target: LocalTarget, examples: int = 40, seconds: int = 5) -> StepsR
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=40)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--examples", type=positive, default=40)
+    parser.add_argument("--seconds", type=positive, default=5)
+    parser.add_argument("--rounds", type=positive, default=1)
     parser.add_argument("--matrix", action="store_true", help="also print matrix cells/s")
     args = parser.parse_args()
     target = LocalTarget()
     try:
         target.start()
         rates = []
-        for _ in range(max(1, args.rounds)):
+        for _ in range(args.rounds):
             rates.append(measure(target, args.examples, args.seconds))
             print(rates[-1].line(), flush=True)
         if len(rates) > 1:
