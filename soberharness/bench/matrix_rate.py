@@ -208,6 +208,8 @@ def main() -> None:
             print("\n".join(split(target, args.workers, args.seconds, args.rounds)))
     except HarnessError as exc:
         raise SystemExit(f"matrix_rate: {exc}") from None
+    except KeyboardInterrupt:
+        raise SystemExit("matrix_rate: interrupted") from None
     finally:
         target.stop()
 
