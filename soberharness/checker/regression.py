@@ -95,6 +95,9 @@ class Verdict:
     improvement: bool
     normalized: bool = False  # judged on round / reference-round
     raw_ratio: float = 1.0  # current / baseline median in seconds
+    # The line of a first measurement that found a regression which this one, measured again
+    # right after it, did not (soberharness.bench.ab.judge_pair): shown, never hidden.
+    unconfirmed: str = ""
 
     @property
     def status(self) -> str:
@@ -107,7 +110,9 @@ class Verdict:
         return (f"{self.status:>6}  {self.name}: median {self.baseline_median * 1e3:.3f} -> "
                 f"{self.current_median * 1e3:.3f} ms (raw x{self.raw_ratio:.2f}); {judged} "
                 f"x{self.ratio:.2f}, 95% CI {self.ci[0]:.2f}-{self.ci[1]:.2f}, "
-                f"p(slower)={self.p_slower:.2g}, rounds {self.rounds[0]}/{self.rounds[1]}")
+                f"p(slower)={self.p_slower:.2g}, rounds {self.rounds[0]}/{self.rounds[1]}"
+                + (f"; measured again, as a first measurement said: {self.unconfirmed.strip()}"
+                   if self.unconfirmed else ""))
 
 
 def judge(name: str, baseline: Sequence[float], current: Sequence[float],

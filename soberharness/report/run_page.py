@@ -175,7 +175,7 @@ def _benchmarks(doc: Mapping[str, Any], current_ms: Mapping[str, Sequence[float]
             against = (f"Same-run gate: the stack under test against <code>"
                        f"{_e(gate['baseline'])}</code>, both on this server in this run, "
                        "rounds interleaved")
-            per_round = ""
+            per_round = ", found again when measured a second time"
         else:
             against = (f"Gate against <code>{_e(gate['baseline'])}</code> (recorded "
                        f"elsewhere; this machine class <b>{_e(gate['machine_class'])}</b>)")
@@ -198,6 +198,12 @@ def _benchmarks(doc: Mapping[str, Any], current_ms: Mapping[str, Sequence[float]
                 f"<td>{v['ci'][0]:.2f}-{v['ci'][1]:.2f}</td><td>{v['p_slower']:.2g}</td>"
                 f"<td>{v['rounds'][0]}/{v['rounds'][1]}</td></tr>")
         out.append("</table>")
+        again = [v for v in gate["verdicts"] if v.get("unconfirmed")]
+        if again:
+            out.append("<p>Measured again: a first measurement found a regression that the "
+                       "second did not:</p><ul>" + "".join(
+                           f"<li><b>{_e(v['name'])}</b>: {_e(v['unconfirmed'])}</li>"
+                           for v in again) + "</ul>")
         if gate["problems"]:
             out.append("<p>Not compared:</p><ul>"
                        + "".join(f"<li>{_e(p)}</li>" for p in gate["problems"]) + "</ul>")

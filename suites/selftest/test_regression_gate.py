@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ import psycopg
 import pytest
 
 from soberharness.bench import revision
-from soberharness.bench.ab import Pair, judge_pair, loaded_pair
+from soberharness.bench.ab import WARMUP_ROUNDS, Pair, judge_pair, loaded_pair
 from soberharness.checker.regression import judge, mann_whitney_greater
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
@@ -96,6 +97,47 @@ def test_machine_slowdown_cancels_out_with_references() -> None:
     slower = judge("q", base, _lognormal(15, 30, 80e-3), baseline_ref=base_ref,
                    current_ref=_lognormal(16, 30, 5e-3))
     assert slower.regression, slower.line()
+
+
+# -- a regression measured twice (soberharness.bench.ab.judge_pair), on timed calls ------------
+CALLS = 5  # calls per round, given, so that the first measurement is a known number of calls
+FIRST_MEASUREMENT = (WARMUP_ROUNDS + ROUNDS) * CALLS  # calls of each side
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _call(seconds: Callable[[int], float]) -> Callable[[], object]:
+    """A call that takes seconds(n) on its n-th run (from 0)."""
+    runs = itertools.count()
+    return lambda: _spin(seconds(next(runs)))
+
+
+def _disturbed(n: int) -> float:
+    """Three times slower for the first measurement only (one side disturbed for a while)."""
+    return 600e-6 if n < FIRST_MEASUREMENT else 200e-6
+
+
+def test_a_regression_found_once_is_measured_again_and_shown() -> None:
+    alone, _, _ = judge_pair("q", _call(lambda n: 200e-6), _call(_disturbed), ROUNDS,
+                             confirm=False, calls=CALLS)
+    assert alone.regression, alone.line()  # the first measurement alone would fail the gate
+    verdict, a, b = judge_pair("q", _call(lambda n: 200e-6), _call(_disturbed), ROUNDS,
+                               calls=CALLS)
+    assert not verdict.regression, verdict.line()
+    assert verdict.unconfirmed.startswith("SLOWER  q: median 0.2"), verdict.unconfirmed
+    assert "; measured again, as a first measurement said: SLOWER  q" in verdict.line()
+    assert len(a) == len(b) == ROUNDS
+
+
+def test_a_lasting_regression_is_found_twice() -> None:
+    verdict, _, _ = judge_pair("q", _call(lambda n: 200e-6), _call(lambda n: 600e-6), ROUNDS,
+                               calls=CALLS)
+    assert verdict.regression and verdict.unconfirmed == "", verdict.line()
+    assert verdict.ratio > 2.5, verdict.line()
 
 
 def test_one_slow_outlier_round_is_not() -> None:

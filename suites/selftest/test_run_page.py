@@ -5,6 +5,7 @@ pytest, run on the real performance suite against a baseline made 3x faster than
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from soberharness.checker.regression import judge
 from soberharness.records.results import Cell, CellResult, LintFinding, Op, Severity
-from soberharness.report.baseline import BASELINES, REPO, compare_files
-from soberharness.report.bench_gate import GateResult
+from soberharness.report.baseline import BASELINES, REPO, Comparison, compare_files
+from soberharness.report.bench_gate import AB_KIND, GateResult
 from soberharness.report.run_folder import CaseResult, write_run
 from soberharness.report.run_report import RunReport
 
@@ -131,6 +133,31 @@ def test_a_second_run_is_newest_in_the_index_has_history_and_its_regression_firs
     assert "History across runs" in text
     summary = json.loads((page.parent / "summary.json").read_text())
     assert summary["benchmarks"]["gate"]["regressions"] == ["test_query[home_feed]"]
+
+
+def test_a_same_run_regression_not_found_again_is_listed_with_its_first_measurement(
+        tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    a = list(2e-4 * np.exp(rng.normal(0, 0.05, 30)))
+    b = list(2e-4 * np.exp(rng.normal(0, 0.05, 30)))
+    first = judge("trending_top", a, [x * 1.3 for x in b])
+    again = dataclasses.replace(judge("trending_top", a, b), unconfirmed=first.line())
+    steady = judge("home_feed", a, b)
+    gate = GateResult("this machine", "stack/ at HEAD (A/A)", Comparison([again, steady], []),
+                      kind=AB_KIND, baseline_rounds={"trending_top": a, "home_feed": a},
+                      current_rounds={"trending_top": b, "home_feed": b})
+    page, _ = write_run(tmp_path / "runs", _report("run-c"), CASES, None, gate, [], [])
+    text = page.read_text()
+    assert first.regression and not again.regression
+    listed = text[text.index("Measured again"):]
+    listed = listed[:listed.index("</ul>")]
+    assert "<b>trending_top</b>: SLOWER  trending_top: median 0.1" in listed, listed
+    assert "home_feed" not in listed, listed
+    assert "found again when measured a second time" in text
+    summary = json.loads((page.parent / "summary.json").read_text())
+    verdicts = {v["name"]: v for v in summary["benchmarks"]["gate"]["verdicts"]}
+    assert verdicts["trending_top"]["unconfirmed"] == first.line()
+    assert verdicts["home_feed"]["unconfirmed"] == ""
 
 
 def test_no_secret_in_any_file_of_the_run(tmp_path: Path) -> None:
