@@ -82,23 +82,28 @@ def interleaved_rounds(baseline: Calls, candidate: Calls, rounds: int,
 
 def judge_pair(name: str, baseline: Calls, candidate: Calls, rounds: int,
                alpha: float = ALPHA, min_effect: float = MIN_EFFECT, confirm: bool = True,
-               calls: int | None = None) -> tuple[Verdict, list[float], list[float]]:
+               calls: int | None = None, again: Callable[[], tuple[Calls, Calls]] | None = None
+               ) -> tuple[Verdict, list[float], list[float]]:
     """Interleaved rounds of both sides and the verdict on the candidate (baseline = A).
 
     With `confirm`, a regression is measured again at once and stands only when the second
     measurement finds it too. A slower stack stays slower; a stretch of the run in which one
     side alone was disturbed (once in CI: an unchanged stack's 0.2 ms query at x1.29 over all
     30 rounds, in one full run of seven) does not last. The verdict and rounds returned are
-    the last measurement's; a first one not confirmed is kept in the verdict's line."""
+    the last measurement's; a first one not confirmed is kept in the verdict's line. `again`
+    gives the sides' calls for the second measurement (Pair.renew: other server backends, so
+    that backends the scheduler happened to treat worse do not weigh on one side twice)."""
     a, b = interleaved_rounds(baseline, candidate, rounds, calls=calls)
     verdict = judge(name, a, b, alpha, min_effect)
     if not (confirm and verdict.regression):
         return verdict, a, b
+    if again is not None:
+        baseline, candidate = again()
     a, b = interleaved_rounds(baseline, candidate, rounds, calls=calls)
-    again = judge(name, a, b, alpha, min_effect)
-    if again.regression:
-        return again, a, b
-    return dataclasses.replace(again, unconfirmed=verdict.line()), a, b
+    second = judge(name, a, b, alpha, min_effect)
+    if second.regression:
+        return second, a, b
+    return dataclasses.replace(second, unconfirmed=verdict.line()), a, b
 
 
 class DatabaseMaker(Protocol):
@@ -125,6 +130,22 @@ class Pair:
     probes: Probes
     spec: ScaleSpec
     load_seconds: float
+    dsns: tuple[str, str] = ("", "")  # the baseline's and the candidate's database
+
+    def renew(self) -> None:
+        """Both sides' connections replaced by new ones (new server backends), the old closed."""
+        for side, dsn in ((self.baselines, self.dsns[0]), (self.candidates, self.dsns[1])):
+            fresh: list[psycopg.Connection] = []
+            try:
+                for _ in side:
+                    fresh.append(db_session.connect(dsn, autocommit=True))
+            except BaseException:
+                for conn in fresh:
+                    conn.close()
+                raise
+            for conn in side:
+                conn.close()
+            side[:] = fresh
 
     @property
     def baseline(self) -> psycopg.Connection:
@@ -149,6 +170,7 @@ def loaded_pair(maker: DatabaseMaker, baseline: tuple[Path, Path], candidate: tu
     began = time.monotonic()
     made: list[str] = []
     conns: list[psycopg.Connection] = []
+    pair: Pair | None = None
     try:
         for prefix, (bootstrap, migrations) in (("ab_base", baseline), ("ab_cand", candidate)):
             made.append(maker.database_from(bootstrap, discover(migrations), prefix))
@@ -164,9 +186,11 @@ def loaded_pair(maker: DatabaseMaker, baseline: tuple[Path, Path], candidate: tu
             # that an autovacuum reaching one database first does not read as a slowdown.
             side[0].execute("VACUUM (FREEZE, ANALYZE)")
             side[0].execute("CHECKPOINT")
-        yield Pair(sides[0], sides[1], probes(data), spec, time.monotonic() - began)
+        pair = Pair(sides[0], sides[1], probes(data), spec, time.monotonic() - began,
+                    (maker.admin_dsn(made[0]), maker.admin_dsn(made[1])))
+        yield pair
     finally:
-        for conn in conns:
+        for conn in conns + ([] if pair is None else pair.baselines + pair.candidates):
             conn.close()
         for name in made:
             maker.drop_database(name)

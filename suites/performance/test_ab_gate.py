@@ -85,7 +85,12 @@ def test_not_slower_than_the_baseline_revision(request: pytest.FixtureRequest,
                                                ab_stacks: ABStacks, perf_rounds: int,
                                                name: str) -> None:
     baseline, candidate = ab_stacks.calls(name)
-    verdict, a, b = judge_pair(name, baseline, candidate, perf_rounds)
+
+    def again() -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
+        ab_stacks.pair.renew()  # a regression is measured again on other backends
+        return ab_stacks.calls(name)
+
+    verdict, a, b = judge_pair(name, baseline, candidate, perf_rounds, again=again)
     bench_gate.record_ab(request.config, ab_stacks.label, verdict, a, b)
     print(f"{ab_stacks.label}\n{verdict.line()}")
     assert not verdict.regression, (

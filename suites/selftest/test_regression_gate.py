@@ -25,7 +25,13 @@ import psycopg
 import pytest
 
 from soberharness.bench import revision
-from soberharness.bench.ab import WARMUP_ROUNDS, Pair, judge_pair, loaded_pair
+from soberharness.bench.ab import (
+    CONNECTIONS_PER_SIDE,
+    WARMUP_ROUNDS,
+    Pair,
+    judge_pair,
+    loaded_pair,
+)
 from soberharness.checker.regression import judge, mann_whitney_greater
 from soberharness.clients.postgrest_sql import RequestRunner
 from soberharness.errors import HarnessError
@@ -133,6 +139,24 @@ def test_a_regression_found_once_is_measured_again_and_shown() -> None:
     assert len(a) == len(b) == ROUNDS
 
 
+def test_the_second_measurement_runs_on_the_sides_again_gives() -> None:
+    """`again` (in the performance suite: Pair.renew, new backends) gives the second
+    measurement's calls: a side slow on its first backends only is measured again on others."""
+    asked: list[int] = []
+
+    def again() -> tuple[Callable[[], object], Callable[[], object]]:
+        asked.append(1)
+        return _call(lambda n: 200e-6), _call(lambda n: 200e-6)
+
+    verdict, _, _ = judge_pair("q", _call(lambda n: 200e-6), _call(lambda n: 600e-6), ROUNDS,
+                               calls=CALLS, again=again)
+    assert asked == [1] and not verdict.regression, verdict.line()
+    assert verdict.unconfirmed.startswith("SLOWER  q:"), verdict.unconfirmed
+    steady, _, _ = judge_pair("q", _call(lambda n: 200e-6), _call(lambda n: 200e-6), ROUNDS,
+                              calls=CALLS, again=again)
+    assert asked == [1] and not steady.regression  # nothing found: measured once
+
+
 def test_a_lasting_regression_is_found_twice() -> None:
     verdict, _, _ = judge_pair("q", _call(lambda n: 200e-6), _call(lambda n: 600e-6), ROUNDS,
                                calls=CALLS)
@@ -195,6 +219,23 @@ def same_stack_pair(target: Target) -> Iterator[Pair]:
         yield pair
 
 
+def test_renewing_a_pair_gives_each_side_new_backends(same_stack_pair: Pair) -> None:
+    def pids(side: list[psycopg.Connection]) -> list[int]:
+        return [c.execute("select pg_backend_pid()").fetchone()[0] for c in side]  # type: ignore[index]
+
+    old = (list(same_stack_pair.baselines), list(same_stack_pair.candidates))
+    before = (pids(same_stack_pair.baselines), pids(same_stack_pair.candidates))
+    names = [c.execute("select current_database()").fetchone() for c in old[0] + old[1]]
+    same_stack_pair.renew()
+    after = (pids(same_stack_pair.baselines), pids(same_stack_pair.candidates))
+    assert all(c.closed for c in old[0] + old[1])
+    assert len(after[0]) == len(after[1]) == CONNECTIONS_PER_SIDE
+    assert not set(before[0] + before[1]) & set(after[0] + after[1])
+    renewed = [c.execute("select current_database()").fetchone()
+               for c in same_stack_pair.baselines + same_stack_pair.candidates]
+    assert renewed == names and names[0] != names[-1], names  # each side its own database
+
+
 def test_unchanged_stack_is_not_a_regression_even_beside_cpu_hogs(
         same_stack_pair: Pair) -> None:
     """A/A on one server with two CPU hogs running: the false-alarm rate of the same-run gate
@@ -233,9 +274,17 @@ def test_a_migration_dropping_the_feed_index_is_a_regression(target: Target,
         "drop index public.posts_author_created_idx;\n")
     with loaded_pair(target, (bootstrap, migrations), (bootstrap, planted),  # type: ignore[arg-type]
                      FEED_SCALE) as pair:
-        verdict, _, _ = judge_pair("home_feed", *_feed_calls(pair), ROUNDS)
+        renewed: list[int] = []
+
+        def again() -> tuple[list[Callable[[], object]], list[Callable[[], object]]]:
+            pair.renew()  # as the performance suite measures a regression again
+            renewed.append(1)
+            return _feed_calls(pair)
+
+        verdict, _, _ = judge_pair("home_feed", *_feed_calls(pair), ROUNDS, again=again)
     print(verdict.line())
-    assert verdict.regression, verdict.line()
+    assert verdict.regression and renewed == [1], verdict.line()  # found twice
+    assert verdict.unconfirmed == "", verdict.line()
 
 
 # -- the baseline revision ---------------------------------------------------------------------
