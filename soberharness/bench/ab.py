@@ -87,12 +87,13 @@ def judge_pair(name: str, baseline: Calls, candidate: Calls, rounds: int,
     """Interleaved rounds of both sides and the verdict on the candidate (baseline = A).
 
     With `confirm`, a regression is measured again at once and stands only when the second
-    measurement finds it too. A slower stack stays slower; a stretch of the run in which one
-    side alone was disturbed (once in CI: an unchanged stack's 0.2 ms query at x1.29 over all
-    30 rounds, in one full run of seven) does not last. The verdict and rounds returned are
-    the last measurement's; a first one not confirmed is kept in the verdict's line. `again`
-    gives the sides' calls for the second measurement (Pair.renew: other server backends, so
-    that backends the scheduler happened to treat worse do not weigh on one side twice)."""
+    measurement finds it too. A slower stack stays slower; one side disturbed for a while does
+    not (an unchanged stack against itself, in the full suite: x1.29 and x1.38 false alarms in
+    two of three clean-clone runs; x0.92 measured again on new backends). The verdict and rounds
+    returned are the last measurement's; a first one not confirmed is kept in the verdict's
+    line. `again` gives the sides' calls for the second measurement (Pair.renew: other server
+    backends, so that backends the scheduler happened to treat worse do not weigh on one side
+    twice)."""
     a, b = interleaved_rounds(baseline, candidate, rounds, calls=calls)
     verdict = judge(name, a, b, alpha, min_effect)
     if not (confirm and verdict.regression):
